@@ -1,0 +1,71 @@
+# casemail's developer entry points. The README's two commands are
+# `make dev` and `make test`; both first install what is missing
+# (deploy/scripts/install-deps.sh: Debian packages via apt-get).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+# Go's official tarball installs here; it is not on every PATH.
+export PATH := $(PATH):/usr/local/go/bin
+
+GO       ?= go
+CONFIG   ?= deploy/examples/casemail.yaml
+# `make test RACE=` runs without the race detector.
+RACE     ?= -race
+FUZZTIME ?= 20s
+# `make test PKGS=./store/...` limits vet and the tests to some packages.
+PKGS     ?= ./...
+# The conventional local server; used for the tests when it answers.
+LOCAL_DB_URL := postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+
+.PHONY: all deps test vet unit fuzz dev build bench
+# test runs its steps in order even under make -j.
+.NOTPARALLEL:
+
+all: build
+
+deps:
+	@bash deploy/scripts/install-deps.sh
+
+## test: install what is missing, vet, run every test, fuzz the parser briefly.
+test: deps vet unit fuzz
+
+vet:
+	$(GO) vet $(PKGS)
+
+# TEST_DATABASE_URL: kept if set; else the local server if it answers;
+# else unset, and store/storetest starts a throwaway cluster (pgtemp).
+unit:
+	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
+		echo "test database: TEST_DATABASE_URL from the environment"; \
+	elif command -v psql >/dev/null 2>&1 && \
+		PGCONNECT_TIMEOUT=3 psql -X -w -q -At -d '$(LOCAL_DB_URL)' -c 'select 1' >/dev/null 2>&1; then \
+		export TEST_DATABASE_URL='$(LOCAL_DB_URL)'; \
+		echo "test database: server at 127.0.0.1:5432"; \
+	else \
+		unset TEST_DATABASE_URL; \
+		echo "test database: none answers at 127.0.0.1:5432; the tests start a throwaway PostgreSQL"; \
+	fi; \
+	echo "$(GO) test $(RACE) -count=1 $(PKGS)"; \
+	$(GO) test $(RACE) -count=1 $(PKGS)
+
+# Runs only once the intake parser has its fuzz target, and not when PKGS
+# limits the run to other packages.
+fuzz:
+	@if [ '$(PKGS)' != './...' ]; then \
+		echo "fuzz: skipped (PKGS=$(PKGS))"; \
+	elif grep -qs '^func FuzzParse(' intake/*_test.go; then \
+		echo "$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./intake"; \
+		$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./intake; \
+	else \
+		echo "fuzz: no FuzzParse in ./intake yet; skipped"; \
+	fi
+
+## dev: install what is missing, then run casemail with its embedded mail world.
+dev: deps
+	$(GO) run ./cmd/casemail dev -config $(CONFIG)
+
+build:
+	$(GO) build -trimpath -o bin/casemail ./cmd/casemail
+
+bench:
+	$(GO) test -run='^$$' -bench=. ./...

@@ -1,0 +1,480 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/intake"
+	"github.com/casemail/casemail/routing"
+	"github.com/casemail/casemail/store"
+)
+
+// openStore loads the daemon config and connects to its database.
+func openStore(ctx context.Context, path string) (*config.Daemon, *store.Store, error) {
+	cfg, err := config.LoadDaemon(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Database.URL == "" {
+		return nil, nil, fmt.Errorf("%s: database.url is empty (set CASEMAIL_DATABASE_URL)", path)
+	}
+	st, err := store.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("migrate", stderr)
+	status := f.Bool("status", false, "list applied and pending migrations instead of applying them")
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	_, st, err := openStore(ctx, *f.config)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if !*status {
+		if err := st.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	ms, unknown, err := st.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	pending := 0
+	for _, m := range ms {
+		state := "pending"
+		if m.AppliedAt != nil {
+			state = "applied " + m.AppliedAt.Format(time.RFC3339)
+		} else {
+			pending++
+		}
+		fmt.Fprintf(stdout, "%04d_%s\t%s\n", m.Version, m.Name, state)
+	}
+	for _, v := range unknown {
+		fmt.Fprintf(stdout, "%04d\tapplied by a newer casemail (unknown to this binary)\n", v)
+	}
+	if *status && pending > 0 {
+		fmt.Fprintf(stdout, "%d pending\n", pending)
+	}
+	return nil
+}
+
+func cmdRules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: casemail rules check [FILE] | explain MAIL.eml | replay [-since 30d] NEWFILE")
+	}
+	switch args[0] {
+	case "check":
+		return cmdRulesCheck(args[1:], stdout, stderr)
+	case "explain":
+		return cmdRulesExplain(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return cmdRulesReplay(ctx, args[1:], stdout, stderr)
+	default:
+		return fmt.Errorf("unknown rules command %q (check, explain, replay)", args[0])
+	}
+}
+
+// rulesPath is FILE when given, else the rules file casemail.yaml names.
+func rulesPath(cfgPath string, pos []string) (string, error) {
+	if len(pos) > 0 {
+		return pos[0], nil
+	}
+	cfg, err := config.LoadDaemon(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	return cfg.RulesFile, nil
+}
+
+func cmdRulesCheck(args []string, stdout, stderr io.Writer) error {
+	f := newFlags("rules check", stderr)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return errors.New("usage: casemail rules check [FILE]")
+	}
+	path, err := rulesPath(*f.config, pos)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{1}
+	}
+	r, err := config.LoadRules(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{1}
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d services, %d rules, %d people, %d units)\n",
+		path, len(r.Services), len(r.Rules), len(r.People), len(r.Units))
+	return nil
+}
+
+func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("rules explain", stderr)
+	rulesFile := f.String("rules", "", "rules `file` (default: the one casemail.yaml names)")
+	mailbox := f.String("mailbox", "", "the mailbox `name` the mail arrived in, for its defaults (default: the first)")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, "rules explain [-rules FILE] MAIL.eml"); err != nil {
+		return err
+	}
+	var defService string
+	path := *rulesFile
+	if cfg, err := config.LoadDaemon(*f.config); err == nil {
+		if path == "" {
+			path = cfg.RulesFile
+		}
+		for i, mb := range cfg.Mailboxes {
+			if mb.Name == *mailbox || (*mailbox == "" && i == 0) {
+				defService = mb.Defaults.Service
+			}
+		}
+	} else if path == "" {
+		return err
+	}
+	rules, err := config.LoadRules(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{1}
+	}
+	raw, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	msg, err := intake.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	dec, err := routing.Route(ctx, rules, intake.RoutingInput(msg, defService, time.Now()), nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "mail:     %s\nfrom:     %s\nsubject:  %s\n", pos[0], msg.From.Addr, oneLine(msg.Subject))
+	if msg.Auto != intake.AutoNone {
+		fmt.Fprintf(stdout, "automatic: %s (%s): never acknowledged\n", msg.Auto, msg.AutoReason)
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, dec.Explain())
+	return nil
+}
+
+func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("rules replay", stderr)
+	since := f.String("since", "30d", "replay cases created within this `duration` (e.g. 30d, 12h)")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, "rules replay [-since 30d] NEWFILE"); err != nil {
+		return err
+	}
+	window, err := config.ParseDuration(*since)
+	if err != nil {
+		return fmt.Errorf("-since: %w", err)
+	}
+	rules, err := config.LoadRules(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{1}
+	}
+	cfg, st, err := openStore(ctx, *f.config)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	defaults := map[string]string{}
+	for _, mb := range cfg.Mailboxes {
+		defaults[mb.Name] = mb.Defaults.Service
+	}
+	cases, err := st.ReplayCases(ctx, time.Now().Add(-time.Duration(window)))
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tFIELD\tOLD\tNEW\tRULE")
+	changed := 0
+	for _, rc := range cases {
+		msg, err := intake.Parse(rc.Raw)
+		if err != nil {
+			fmt.Fprintf(stderr, "case %d: cannot parse its first mail: %v\n", rc.Case.Number, err)
+			continue
+		}
+		dec, err := routing.Route(ctx, rules, intake.RoutingInput(msg, defaults[rc.Case.Mailbox], rc.Case.CreatedAt), nil)
+		if err != nil {
+			return err
+		}
+		diffs := [][3]string{}
+		for _, d := range [][3]string{
+			{"service", rc.Case.Service, dec.Service}, {"unit", rc.Case.Unit, dec.Unit},
+			{"tier", rc.Case.Tier, dec.Tier}, {"role", rc.Case.Role, dec.Role},
+		} {
+			if d[1] != d[2] {
+				diffs = append(diffs, d)
+			}
+		}
+		if len(diffs) == 0 {
+			continue
+		}
+		changed++
+		rule := lastMatchedRule(dec)
+		for _, d := range diffs {
+			fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\n", rc.Case.Number, d[0], orDash(d[1]), orDash(d[2]), orDash(rule))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "%d of %d cases would be routed differently\n", changed, len(cases))
+	return nil
+}
+
+// lastMatchedRule names the last rule that matched, the one whose action won.
+func lastMatchedRule(d routing.Decision) string {
+	name := ""
+	for _, s := range d.Trail {
+		if s.Kind == "rule" && s.Result == "matched" {
+			name = s.Name
+		}
+	}
+	return name
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func cmdCases(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("cases", stderr)
+	open := f.Bool("open", false, "only cases not yet resolved")
+	asJSON := f.Bool("json", false, "JSON output")
+	limit := f.Int("limit", 200, "at most this many cases, newest first")
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	_, st, err := openStore(ctx, *f.config)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cases, err := st.ListCases(ctx, *open, *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]caseJSON, 0, len(cases))
+		for _, c := range cases {
+			out = append(out, toCaseJSON(c))
+		}
+		return writeJSON(stdout, out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NUMBER\tSTATUS\tSERVICE\tUNIT\tTIER\tASSIGNEE\tREQUESTER\tSUBJECT\tCREATED\tDUE")
+	for _, c := range cases {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Number, c.Status, orDash(c.Service),
+			orDash(c.Unit), orDash(c.Tier), orDash(c.Assignee), c.Requester, truncate(oneLine(c.Subject), 50),
+			c.CreatedAt.Local().Format("2006-01-02 15:04"), orDash(due(c)))
+	}
+	return tw.Flush()
+}
+
+func due(c *store.Case) string {
+	if c.ResolutionDue == nil {
+		return ""
+	}
+	return c.ResolutionDue.Local().Format("2006-01-02 15:04")
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// caseJSON is the JSON shape of a case for `cases -json` and `case -json`.
+type caseJSON struct {
+	Number        int64           `json:"number"`
+	Status        string          `json:"status"`
+	Service       string          `json:"service"`
+	Unit          string          `json:"unit"`
+	Tier          string          `json:"tier"`
+	Role          string          `json:"role"`
+	Supplier      string          `json:"supplier,omitempty"`
+	Assignee      string          `json:"assignee"`
+	Priority      string          `json:"priority"`
+	Requester     string          `json:"requester"`
+	RequesterName string          `json:"requester_name"`
+	Subject       string          `json:"subject"`
+	Automatic     bool            `json:"automatic"`
+	Created       time.Time       `json:"created"`
+	Due           *time.Time      `json:"due,omitempty"`
+	Messages      []store.Message `json:"messages,omitempty"`
+	Events        []store.Event   `json:"events,omitempty"`
+}
+
+func toCaseJSON(c *store.Case) caseJSON {
+	return caseJSON{Number: c.Number, Status: c.Status, Service: c.Service, Unit: c.Unit, Tier: c.Tier,
+		Role: c.Role, Supplier: c.Supplier, Assignee: c.Assignee, Priority: c.Priority, Requester: c.Requester,
+		RequesterName: c.RequesterName, Subject: c.Subject, Automatic: c.Automatic, Created: c.CreatedAt,
+		Due: c.ResolutionDue}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("case", stderr)
+	asJSON := f.Bool("json", false, "JSON output")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, "case N [-json]"); err != nil {
+		return err
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("case number %q: not a number", pos[0])
+	}
+	_, st, err := openStore(ctx, *f.config)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := store.CaseByNumber(ctx, st.Pool, n)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no case #%d", n)
+	}
+	if err != nil {
+		return err
+	}
+	cj := toCaseJSON(c)
+	if cj.Messages, err = store.Messages(ctx, st.Pool, c.ID); err != nil {
+		return err
+	}
+	if cj.Events, err = store.Events(ctx, st.Pool, c.ID); err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, cj)
+	}
+	fmt.Fprintf(stdout, "Case #%d  %s\n", c.Number, oneLine(c.Subject))
+	fmt.Fprintf(stdout, "status %s · service %s · unit %s · tier %s · role %s · assignee %s · priority %s\n",
+		c.Status, orDash(c.Service), orDash(c.Unit), orDash(c.Tier), orDash(c.Role), orDash(c.Assignee), c.Priority)
+	fmt.Fprintf(stdout, "requester %s · created %s\n", formatPerson(c.RequesterName, c.Requester),
+		c.CreatedAt.Local().Format("2006-01-02 15:04"))
+	for _, m := range cj.Messages {
+		fmt.Fprintf(stdout, "\n--- %s %s message from %s at %s\n", m.Direction, m.Kind, formatPerson(m.FromName, m.From),
+			m.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintln(stdout, strings.TrimSpace(m.Text))
+		for _, a := range m.Attachments {
+			kept := ""
+			if !a.Kept {
+				kept = " (not kept)"
+			}
+			fmt.Fprintf(stdout, "[attachment] %s (%s, %d bytes)%s\n", a.Filename, a.ContentType, a.Size, kept)
+		}
+	}
+	fmt.Fprintln(stdout, "\n--- events")
+	for _, e := range cj.Events {
+		fmt.Fprintf(stdout, "%s  %-12s %-10s %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Actor, e.Reason)
+	}
+	return nil
+}
+
+func formatPerson(name, addr string) string {
+	if name == "" {
+		return addr
+	}
+	return name + " <" + addr + ">"
+}
+
+func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("quarantine", stderr)
+	all := f.Bool("all", false, "list also mail that a retry has processed")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return errors.New("usage: casemail quarantine list | show ID | retry ID")
+	}
+	cfg, st, err := openStore(ctx, *f.config)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch pos[0] {
+	case "list":
+		recs, err := st.ListQuarantine(ctx, *all)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tMAILBOX\tUID\tRECEIVED\tREASON")
+		for _, q := range recs {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", q.ID, q.Mailbox, q.UID, q.CreatedAt.Local().Format("2006-01-02 15:04"),
+				truncate(oneLine(q.Reason), 80))
+		}
+		return tw.Flush()
+	case "show", "retry":
+		if len(pos) != 2 {
+			return fmt.Errorf("usage: casemail quarantine %s ID", pos[0])
+		}
+		id, err := strconv.ParseInt(pos[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("quarantine id %q: not a number", pos[1])
+		}
+		q, err := st.GetQuarantine(ctx, id)
+		if err != nil {
+			return fmt.Errorf("quarantine %d: %w", id, err)
+		}
+		if pos[0] == "show" {
+			fmt.Fprintf(stdout, "id %d · mailbox %s · uidvalidity %d · uid %d · received %s\nreason: %s\n\n",
+				q.ID, q.Mailbox, q.UIDValidity, q.UID, q.CreatedAt.Local().Format(time.RFC3339), q.Reason)
+			_, err := stdout.Write(q.Raw)
+			return err
+		}
+		log := newLogger(cfg, stderr)
+		d, err := newDaemon(ctx, cfg, st, log)
+		if err != nil {
+			return err
+		}
+		res, err := d.proc.Retry(ctx, q)
+		if err != nil {
+			return fmt.Errorf("retrying quarantine %d: %w", id, err)
+		}
+		if res.Outcome == intake.OutcomeQuarantined {
+			fmt.Fprintf(stdout, "quarantine %d: still fails: %s\n", id, res.Reason)
+			return exitError{1}
+		}
+		fmt.Fprintf(stdout, "quarantine %d: %s, case #%d (its mail goes out with the next `casemail serve`)\n",
+			id, res.Outcome, res.CaseNumber)
+		return nil
+	default:
+		return fmt.Errorf("unknown quarantine command %q (list, show, retry)", pos[0])
+	}
+}

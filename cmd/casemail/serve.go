@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/intake"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/store"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("serve", stderr)
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.LoadDaemon(*f.config)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	st, err := store.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := newDaemon(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx)
+}
+
+// newLogger builds the slog logger the config asks for.
+func newLogger(cfg *config.Daemon, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// daemon is one running casemail: its parts and their shared state.
+type daemon struct {
+	cfg       *config.Daemon
+	log       *slog.Logger
+	store     *store.Store
+	keys      *notify.Keys
+	templates *notify.Templates
+	proc      *intake.Processor
+	watchers  []*intake.Watcher
+	sender    *notify.Sender
+
+	rules     atomic.Pointer[config.Rules]
+	rulesErr  atomic.Value // string: the last reload's error, "" when the rules in force are current
+	rulesMod  time.Time
+	rulesMu   sync.Mutex
+	listening chan string // receives the HTTP address once listening (tests)
+}
+
+// newDaemon migrates the database, loads rules, keys and templates, and
+// builds every part. Nothing runs until run.
+func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *slog.Logger) (*daemon, error) {
+	st.SetLogger(log)
+	if err := st.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	d := &daemon{cfg: cfg, log: log, store: st, listening: make(chan string, 1)}
+	d.rulesErr.Store("")
+	rules, err := config.LoadRules(cfg.RulesFile)
+	if err != nil {
+		return nil, err
+	}
+	d.rules.Store(rules)
+	if fi, err := os.Stat(cfg.RulesFile); err == nil {
+		d.rulesMod = fi.ModTime()
+	}
+	if d.keys, err = notify.LoadKeys(cfg.SecretFile); err != nil {
+		return nil, err
+	}
+	if d.templates, err = notify.LoadTemplates(cfg.Templates); err != nil {
+		return nil, err
+	}
+	pw, err := cfg.SMTP.Secret()
+	if err != nil {
+		return nil, fmt.Errorf("smtp password: %w", err)
+	}
+	d.sender = notify.NewSender(st, notify.SMTPConfig{
+		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
+		Username: cfg.SMTP.Username, Password: pw,
+	}, log.With("part", "outbox"))
+	d.proc = &intake.Processor{
+		Store: st, Config: cfg, Rules: d.rules.Load, Keys: d.keys, Templates: d.templates,
+		Log: log.With("part", "intake"), Committed: d.sender.Wake,
+	}
+	for _, mb := range cfg.Mailboxes {
+		pw, err := mb.IMAP.Secret()
+		if err != nil {
+			return nil, fmt.Errorf("mailbox %s: imap password: %w", mb.Name, err)
+		}
+		d.watchers = append(d.watchers, intake.NewWatcher(intake.WatcherConfig{
+			Name: mb.Name, Host: mb.IMAP.Host, Port: mb.IMAP.Port, Security: mb.IMAP.Security,
+			Username: mb.IMAP.Username, Password: pw, Folder: mb.IMAP.Folder,
+			ProcessedFolder: mb.IMAP.ProcessedFolder, IDLE: mb.IMAP.IDLE,
+			PollInterval: time.Duration(mb.IMAP.PollInterval), MaxMessageSize: int64(mb.MaxMessageSize),
+			Logger: log.With("part", "imap"),
+		}, d.proc))
+	}
+	return d, nil
+}
+
+// run starts every part and returns when ctx is cancelled and they have
+// stopped, or when one fails.
+func (d *daemon) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", d.cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listen on %s: %w", d.cfg.HTTP.Listen, err)
+	}
+	d.listening <- ln.Addr().String()
+	g, gctx := errgroup.WithContext(ctx)
+	srv := &http.Server{Handler: d.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error { return d.sender.Run(gctx) })
+	for _, w := range d.watchers {
+		g.Go(func() error { return w.Run(gctx) })
+	}
+	g.Go(func() error { d.watchRules(gctx); return nil })
+	d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
+		"mailboxes", len(d.watchers), "rules", d.cfg.RulesFile)
+	err = g.Wait()
+	d.log.Info("casemail stopped")
+	return err
+}
+
+// watchRules reloads the rules on SIGHUP and when the file changes. A bad
+// file keeps the last good rules in force and says what is wrong.
+func (d *daemon) watchRules(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			d.reloadRules("SIGHUP")
+			for _, w := range d.watchers {
+				w.Poke()
+			}
+		case <-tick.C:
+			fi, err := os.Stat(d.cfg.RulesFile)
+			if err == nil && !fi.ModTime().Equal(d.rulesMod) {
+				d.reloadRules("file changed")
+			}
+		}
+	}
+}
+
+func (d *daemon) reloadRules(why string) {
+	d.rulesMu.Lock()
+	defer d.rulesMu.Unlock()
+	if fi, err := os.Stat(d.cfg.RulesFile); err == nil {
+		d.rulesMod = fi.ModTime()
+	}
+	rules, err := config.LoadRules(d.cfg.RulesFile)
+	if err != nil {
+		d.rulesErr.Store(err.Error())
+		d.log.Error("rules not reloaded: keeping the last good rules", "why", why, "file", d.cfg.RulesFile,
+			"errors", strings.Split(err.Error(), "\n"))
+		return
+	}
+	d.rules.Store(rules)
+	d.rulesErr.Store("")
+	d.log.Info("rules reloaded", "why", why, "file", d.cfg.RulesFile)
+}
+
+// readiness is what /readyz reports.
+type readiness struct {
+	Ready     bool              `json:"ready"`
+	Database  string            `json:"database"`
+	Rules     string            `json:"rules"`
+	Mailboxes map[string]string `json:"mailboxes"`
+}
+
+func (d *daemon) readiness(ctx context.Context) readiness {
+	r := readiness{Ready: true, Database: "ok", Rules: "ok", Mailboxes: map[string]string{}}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := d.store.Ping(pctx); err != nil {
+		r.Ready, r.Database = false, "unreachable: "+err.Error()
+	}
+	if e, _ := d.rulesErr.Load().(string); e != "" {
+		// The old rules still route, so this is reported without making the
+		// instance unready: taking it out of service would stop intake.
+		r.Rules = "last reload failed, previous rules in force: " + e
+	}
+	for i, w := range d.watchers {
+		st := w.State()
+		name := d.cfg.Mailboxes[i].Name
+		switch {
+		case st.Connected:
+			r.Mailboxes[name] = "connected"
+		case st.LastError != "":
+			r.Ready = false
+			r.Mailboxes[name] = "disconnected: " + st.LastError
+		default:
+			r.Mailboxes[name] = "connecting"
+		}
+	}
+	return r
+}
+
+func (d *daemon) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		rd := d.readiness(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		if !rd.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(rd) //nolint:errcheck
+	})
+	return mux
+}

@@ -1,0 +1,762 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/routing"
+	"github.com/casemail/casemail/store"
+)
+
+// Processor applies delivered mail to cases. It implements Handler: each
+// Deliver runs in one transaction that claims the IMAP UID, stores the mail
+// as a case, a message or a quarantine record, queues the mail casemail
+// sends in reply, and advances the mailbox cursor — all or nothing.
+type Processor struct {
+	Store     *store.Store
+	Config    *config.Daemon
+	Rules     func() *config.Rules // the rules in force; swapped on reload
+	Keys      *notify.Keys
+	Templates *notify.Templates
+	Log       *slog.Logger
+	Now       func() time.Time
+	// Committed is called after a transaction that queued outgoing mail
+	// commits, to wake the outbox sender.
+	Committed func()
+
+	ingested atomic.Int64
+}
+
+// Outcomes of one delivery, as recorded in the ingested table.
+const (
+	OutcomeCase        = "case"
+	OutcomeMessage     = "message"
+	OutcomeDuplicate   = "duplicate"
+	OutcomeQuarantined = "quarantined"
+	OutcomeSkipped     = "skipped" // handled before: another daemon or an earlier run
+)
+
+// Result says what one Deliver did, for tests, logs and metrics.
+type Result struct {
+	Outcome    string
+	CaseNumber int64
+	Quarantine int64
+	Reason     string
+}
+
+func (p *Processor) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// location is the zone dates in mails are shown in.
+func (p *Processor) location() *time.Location {
+	if p.Config.Location != nil {
+		return p.Config.Location
+	}
+	return time.UTC
+}
+
+func (p *Processor) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.Default()
+}
+
+// Cursor implements Handler.
+func (p *Processor) Cursor(ctx context.Context, mailbox string) (uint32, uint32, bool, error) {
+	return p.Store.Cursor(ctx, mailbox)
+}
+
+// Deliver implements Handler.
+func (p *Processor) Deliver(ctx context.Context, d Delivery) error {
+	_, err := p.Process(ctx, d)
+	return err
+}
+
+// Process is Deliver returning what happened.
+func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
+	mb := p.mailbox(d.Mailbox)
+	if mb == nil {
+		return Result{}, fmt.Errorf("mail for unknown mailbox %q", d.Mailbox)
+	}
+	msg, perr := p.parse(d, mb)
+	var res Result
+	var queued bool
+	// A unique violation means another instance committed the same mail
+	// (same Message-ID and content, via another mailbox) at the same moment:
+	// run again and find it as a duplicate.
+	for attempt := 0; ; attempt++ {
+		queued = false
+		err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			res, queued, err = p.deliverTx(ctx, tx, d, mb, msg, perr)
+			return err
+		})
+		if err == nil {
+			break
+		}
+		if store.IsUniqueViolation(err) && attempt < 3 {
+			continue
+		}
+		return Result{}, fmt.Errorf("storing uid %d of %s: %w", d.UID, d.Mailbox, err)
+	}
+	if res.Outcome != OutcomeSkipped {
+		p.ingested.Add(1)
+	}
+	p.log().Info("mail ingested", "mailbox", d.Mailbox, "uid", d.UID, "outcome", res.Outcome,
+		"case", res.CaseNumber, "reason", res.Reason)
+	if queued && p.Committed != nil {
+		p.Committed()
+	}
+	return res, nil
+}
+
+// Retry processes a quarantined mail again, after a fix to the parser or
+// the rules. It succeeds or leaves the record as it was, with the new reason.
+func (p *Processor) Retry(ctx context.Context, q *store.QuarantineRecord) (Result, error) {
+	mb := p.mailbox(q.Mailbox)
+	if mb == nil && len(p.Config.Mailboxes) > 0 {
+		mb = &p.Config.Mailboxes[0]
+	}
+	if mb == nil {
+		return Result{}, errors.New("no mailbox configured")
+	}
+	d := Delivery{Mailbox: mb.Name, UIDValidity: q.UIDValidity, UID: q.UID, Raw: q.Raw, Size: int64(len(q.Raw))}
+	msg, perr := p.parse(d, mb)
+	if perr != nil {
+		reason := "unparsable mail: " + perr.Error()
+		return Result{Outcome: OutcomeQuarantined, Quarantine: q.ID, Reason: reason},
+			p.Store.RetryFailed(ctx, q.ID, reason, p.now())
+	}
+	var res Result
+	var queued bool
+	err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
+		a := &applier{p: p, tx: tx, d: d, mb: mb, msg: msg, now: p.now(), rules: p.Rules()}
+		r, row, err := a.apply(ctx)
+		if err != nil {
+			return err
+		}
+		res, queued = r, a.queued
+		if err := store.SetOutcome(ctx, tx, q.Mailbox, q.UIDValidity, q.UID, r.Outcome, row, q.ID); err != nil {
+			return err
+		}
+		return store.ResolveQuarantine(ctx, tx, q.ID, p.now())
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if queued && p.Committed != nil {
+		p.Committed()
+	}
+	return res, nil
+}
+
+func (p *Processor) mailbox(name string) *config.Mailbox {
+	for i := range p.Config.Mailboxes {
+		if p.Config.Mailboxes[i].Name == name {
+			return &p.Config.Mailboxes[i]
+		}
+	}
+	return nil
+}
+
+// parse never panics: a parser panic becomes an error, and the mail is
+// quarantined with it instead of stopping the mailbox.
+func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log().Error("parser panic", "mailbox", d.Mailbox, "uid", d.UID, "panic", r, "stack", string(debug.Stack()))
+			msg, err = nil, fmt.Errorf("parser panic: %v", r)
+		}
+	}()
+	limit := int64(mb.MaxMessageSize)
+	if limit > 0 && (d.Size > limit || int64(len(d.Raw)) > limit) {
+		msg, err = ParseLimited(d.Raw, oversizeTextLimit, false)
+		if msg != nil {
+			size := d.Size
+			if size < int64(len(d.Raw)) {
+				size = int64(len(d.Raw))
+			}
+			msg.Problems = append(msg.Problems, fmt.Sprintf(
+				"mail of %d bytes is over this mailbox's limit of %d: text kept up to %d bytes, attachments listed without their contents",
+				size, limit, oversizeTextLimit))
+		}
+		return msg, err
+	}
+	return Parse(d.Raw)
+}
+
+// oversizeTextLimit is how much text of an oversized mail is kept.
+const oversizeTextLimit = 256 << 10
+
+func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, perr error) (Result, bool, error) {
+	fresh, err := store.ClaimUID(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
+	if err != nil {
+		return Result{}, false, err
+	}
+	if !fresh {
+		return Result{Outcome: OutcomeSkipped}, false, store.AdvanceCursor(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
+	}
+	finish := func(r Result, msgRow int64) (Result, error) {
+		if err := store.SetOutcome(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, r.Outcome, msgRow, r.Quarantine); err != nil {
+			return r, err
+		}
+		return r, store.AdvanceCursor(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
+	}
+	if perr != nil || msg == nil {
+		reason := "unparsable mail"
+		if perr != nil {
+			reason = "unparsable mail: " + perr.Error()
+		}
+		id, err := store.Quarantine(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, reason, d.Raw)
+		if err != nil {
+			return Result{}, false, err
+		}
+		r, err := finish(Result{Outcome: OutcomeQuarantined, Quarantine: id, Reason: reason}, 0)
+		return r, false, err
+	}
+	a := &applier{p: p, tx: tx, d: d, mb: mb, msg: msg, now: p.now(), rules: p.Rules()}
+	r, msgRow, err := a.apply(ctx)
+	if err != nil {
+		return Result{}, false, err
+	}
+	r, err = finish(r, msgRow)
+	return r, a.queued, err
+}
+
+// applier carries one mail through threading, routing and storing.
+type applier struct {
+	p      *Processor
+	tx     pgx.Tx
+	d      Delivery
+	mb     *config.Mailbox
+	msg    *Message
+	now    time.Time
+	rules  *config.Rules
+	queued bool
+}
+
+// thread is how a mail was matched to an existing case.
+type thread struct {
+	c *store.Case
+	// how: token, token-expired, references, tag, bounce
+	how string
+	// proven: the sender showed a valid token or a Message-ID signed for them.
+	proven bool
+}
+
+func (a *applier) apply(ctx context.Context) (Result, int64, error) {
+	hash := identityHash(a.msg, a.d.Raw)
+	if caseID, row, found, err := store.FindInbound(ctx, a.tx, a.msg.MessageID, hash); err != nil {
+		return Result{}, 0, err
+	} else if found {
+		c, err := store.CaseByID(ctx, a.tx, caseID)
+		if err != nil {
+			return Result{}, 0, err
+		}
+		return Result{Outcome: OutcomeDuplicate, CaseNumber: c.Number,
+			Reason: "same Message-ID and content already stored"}, row, nil
+	}
+	th, linked, err := a.findThread(ctx)
+	if err != nil {
+		return Result{}, 0, err
+	}
+	if th != nil {
+		row, err := a.addToCase(ctx, th, hash)
+		if err != nil {
+			return Result{}, 0, err
+		}
+		return Result{Outcome: OutcomeMessage, CaseNumber: th.c.Number, Reason: "threaded by " + th.how}, row, nil
+	}
+	c, row, err := a.newCase(ctx, hash, linked)
+	if err != nil {
+		return Result{}, 0, err
+	}
+	return Result{Outcome: OutcomeCase, CaseNumber: c.Number, Reason: c.Status}, row, nil
+}
+
+// identityHash identifies a mail across mailboxes: the same mail delivered
+// to two aliases differs only in trace headers (Received, Delivered-To), so
+// the hash covers the identifying headers and the body, not the raw bytes.
+func identityHash(m *Message, raw []byte) []byte {
+	h := sha256.New()
+	for _, s := range []string{m.MessageID, m.From.Addr, m.Date.UTC().Format(time.RFC3339), m.Subject} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	h.Write(body(raw))
+	return h.Sum(nil)
+}
+
+// body returns the raw mail after its header.
+func body(raw []byte) []byte {
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		return raw[i+4:]
+	}
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		return raw[i+2:]
+	}
+	return nil
+}
+
+// findThread matches a mail to a case: the reply token first, then
+// In-Reply-To/References against every Message-ID we stored or sent, then
+// the [#N] subject tag, which counts only from someone already on the case.
+// A tag from anyone else returns the tagged case as linked: a new case is
+// opened and linked to it, never the old one changed by a stranger.
+func (a *applier) findThread(ctx context.Context) (*thread, *store.Case, error) {
+	from := a.msg.From.Addr
+	var expired *thread
+	for _, addr := range a.recipients() {
+		tok, ok := a.tokenIn(addr)
+		if !ok {
+			continue
+		}
+		t, err := a.p.Keys.Verify(tok, from, a.now)
+		switch {
+		case err == nil:
+			c, err := store.CaseByNumber(ctx, a.tx, t.Case)
+			if err == nil {
+				return &thread{c: c, how: "reply token", proven: true}, nil, nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return nil, nil, err
+			}
+		case errors.Is(err, notify.ErrExpired):
+			if c, err := store.CaseByNumber(ctx, a.tx, t.Case); err == nil && expired == nil {
+				expired = &thread{c: c, how: "expired reply token"}
+			}
+		}
+	}
+	if a.msg.Bounce != nil && a.msg.Bounce.OriginalMessageID != "" {
+		if _, caseID, found, err := store.SentTo(ctx, a.tx, a.msg.Bounce.OriginalMessageID); err != nil {
+			return nil, nil, err
+		} else if found {
+			c, err := store.CaseByID(ctx, a.tx, caseID)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &thread{c: c, how: "bounce of our mail"}, nil, nil
+		}
+	}
+	refs := append([]string{}, a.msg.References...)
+	if a.msg.InReplyTo != "" {
+		refs = append(refs, a.msg.InReplyTo)
+	}
+	if len(refs) > 0 {
+		caseID, found, err := store.CaseByMessageIDs(ctx, a.tx, refs)
+		if err != nil {
+			return nil, nil, err
+		}
+		if found {
+			c, err := store.CaseByID(ctx, a.tx, caseID)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &thread{c: c, how: "references", proven: a.provenByReferences(ctx, refs, c)}, nil, nil
+		}
+	}
+	if expired != nil {
+		return expired, nil, nil
+	}
+	if n, ok := CaseTag(a.msg.Subject); ok {
+		c, err := store.CaseByNumber(ctx, a.tx, n)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		kind, err := store.ParticipantKind(ctx, a.tx, c.ID, from)
+		if err != nil {
+			return nil, nil, err
+		}
+		if kind != "" {
+			return &thread{c: c, how: "subject tag"}, nil, nil
+		}
+		return nil, c, nil
+	}
+	return nil, nil, nil
+}
+
+// provenByReferences reports whether the references hold a Message-ID we
+// signed for this sender.
+func (a *applier) provenByReferences(ctx context.Context, refs []string, c *store.Case) bool {
+	for _, ref := range refs {
+		tok, ok := notify.TokenFromMessageID(ref)
+		if !ok {
+			continue
+		}
+		if t, err := a.p.Keys.Verify(tok, a.msg.From.Addr, a.now); err == nil && t.Case == c.Number {
+			return true
+		}
+	}
+	return false
+}
+
+// recipients are the addresses the mail was sent to, trace headers included
+// (a Bcc'd alias shows only in Delivered-To / X-Original-To).
+func (a *applier) recipients() []string {
+	var out []string
+	for _, ad := range a.msg.To {
+		out = append(out, ad.Addr)
+	}
+	for _, ad := range a.msg.Cc {
+		out = append(out, ad.Addr)
+	}
+	return append(out, a.msg.DeliveredTo...)
+}
+
+func (a *applier) tokenIn(addr string) (string, bool) {
+	for _, mb := range a.p.Config.Mailboxes {
+		if tok, ok := notify.TokenFromAddress(addr, mb.Address); ok {
+			return tok, true
+		}
+	}
+	return "", false
+}
+
+// isOurs reports whether addr is one of casemail's own mailbox addresses
+// (plus-tagged or not): never a requester or participant.
+func (a *applier) isOurs(addr string) bool {
+	for _, mb := range a.p.Config.Mailboxes {
+		if strings.EqualFold(addr, mb.Address) {
+			return true
+		}
+		if _, ok := notify.TokenFromAddress(addr, mb.Address); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// messageKind names what the sender is to the case.
+func (a *applier) messageKind(ctx context.Context, c *store.Case) (string, error) {
+	if a.msg.Auto != AutoNone {
+		if a.msg.Auto == AutoBounce {
+			return "bounce", nil
+		}
+		return "automatic", nil
+	}
+	kind, err := store.ParticipantKind(ctx, a.tx, c.ID, a.msg.From.Addr)
+	if err != nil {
+		return "", err
+	}
+	switch kind {
+	case "":
+		return "participant", nil
+	case "cc":
+		return "participant", nil
+	default:
+		return kind, nil
+	}
+}
+
+func (a *applier) storeMessage(ctx context.Context, caseID int64, kind string, hash []byte) (int64, error) {
+	m := a.msg
+	var sent *time.Time
+	if !m.Date.IsZero() {
+		d := m.Date
+		sent = &d
+	}
+	nm := store.NewMessage{
+		CaseID: caseID, Direction: "in", Kind: kind, Mailbox: a.d.Mailbox,
+		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
+		From: m.From.Addr, FromName: m.From.Name, To: addrs(m.To), Cc: addrs(m.Cc),
+		Subject: m.Subject, Text: m.Text, NewText: m.NewText, Raw: a.d.Raw, ContentHash: hash,
+		SentAt: sent, CreatedAt: a.now,
+	}
+	for _, at := range m.Attachments {
+		nm.Attachments = append(nm.Attachments, store.NewAttachment{
+			Filename: at.Filename, ContentType: at.ContentType, Size: at.Size, Data: at.Data, Inline: at.Inline,
+		})
+	}
+	return store.AddMessage(ctx, a.tx, nm)
+}
+
+func addrs(as []Address) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.Addr)
+	}
+	return out
+}
+
+// addToCase stores a follow-up on an existing case.
+func (a *applier) addToCase(ctx context.Context, th *thread, hash []byte) (int64, error) {
+	kind, err := a.messageKind(ctx, th.c)
+	if err != nil {
+		return 0, err
+	}
+	row, err := a.storeMessage(ctx, th.c.ID, kind, hash)
+	if err != nil {
+		return 0, err
+	}
+	data := map[string]any{"from": a.msg.From.Addr, "threaded_by": th.how, "proven": th.proven, "kind": kind}
+	if len(a.msg.Problems) > 0 {
+		data["problems"] = a.msg.Problems
+	}
+	if err := store.AddEvent(ctx, a.tx, th.c.ID, a.now, a.msg.From.Addr, "message",
+		"follow-up threaded by "+th.how, data); err != nil {
+		return 0, err
+	}
+	// Cc'd people of a follow-up become participants too.
+	for _, cc := range a.msg.Cc {
+		if !a.isOurs(cc.Addr) {
+			if err := store.AddParticipant(ctx, a.tx, th.c.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+				return 0, err
+			}
+		}
+	}
+	// A requester's reply to a resolved case reopens it within the window.
+	if kind == "requester" && th.c.Status == "resolved" && th.c.ResolvedAt != nil &&
+		a.now.Sub(*th.c.ResolvedAt) <= time.Duration(a.p.Config.ReopenWindow) {
+		if err := store.SetCaseStatus(ctx, a.tx, th.c.ID, "open", a.now); err != nil {
+			return 0, err
+		}
+		if err := store.AddEvent(ctx, a.tx, th.c.ID, a.now, a.msg.From.Addr, "status",
+			"the requester replied to a resolved case", map[string]any{"from": "resolved", "to": "open"}); err != nil {
+			return 0, err
+		}
+	}
+	return row, nil
+}
+
+// newCase routes a mail that threads to nothing and opens a case for it.
+func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) (*store.Case, int64, error) {
+	m := a.msg
+	dec, err := routing.Route(ctx, a.rules, RoutingInput(m, a.mb.Defaults.Service, a.now), store.Assigner{Q: a.tx})
+	if err != nil {
+		return nil, 0, fmt.Errorf("routing: %w", err)
+	}
+	status := "new"
+	if dec.Assignee != "" || dec.Supplier != "" {
+		status = "open"
+	}
+	var dropReason string
+	switch {
+	case dec.Drop:
+		dropReason = "dropped by rule: " + dec.DropReason
+	case m.Auto == AutoLoop:
+		dropReason = "our own mail came back (" + m.AutoReason + ")"
+	case m.Auto == AutoList && !a.trustedList(m.ListID):
+		dropReason = fmt.Sprintf("list mail from %q, which is not in trusted_lists", m.ListID)
+	}
+	if dropReason != "" {
+		status = "dropped"
+	}
+	var linkedID *int64
+	if linked != nil {
+		linkedID = &linked.ID
+	}
+	requester := m.From
+	if requester.Addr == "" {
+		requester = m.Sender
+	}
+	lang := notify.Language(dec.Language, a.mb.Defaults.Language, a.p.Config.Language)
+	c, err := store.CreateCase(ctx, a.tx, store.NewCase{
+		Status: status, Subject: m.Subject, Requester: requester.Addr, RequesterName: requester.Name,
+		Mailbox: a.d.Mailbox, Language: lang, Priority: dec.Priority, Service: dec.Service, Unit: dec.Unit,
+		WorkArea: dec.WorkArea, Tier: dec.Tier, Rung: dec.Rung, Role: dec.Role, Supplier: dec.Supplier,
+		Assignee: dec.Assignee, Tags: dec.Tags, Automatic: m.Auto != AutoNone, LinkedCaseID: linkedID,
+		CreatedAt: a.now,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if requester.Addr != "" {
+		if err := store.AddParticipant(ctx, a.tx, c.ID, requester.Addr, requester.Name, "requester", ""); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, cc := range m.Cc {
+		if cc.Addr != requester.Addr && !a.isOurs(cc.Addr) {
+			if err := store.AddParticipant(ctx, a.tx, c.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	if p := a.rules.Person(dec.Assignee); p != nil {
+		if err := store.AddParticipant(ctx, a.tx, c.ID, p.Email, p.Name, "agent", p.ID); err != nil {
+			return nil, 0, err
+		}
+	}
+	row, err := a.storeMessage(ctx, c.ID, "requester", hash)
+	if err != nil {
+		return nil, 0, err
+	}
+	created := map[string]any{"mailbox": a.d.Mailbox, "uid": a.d.UID, "from": requester.Addr,
+		"message_id": m.MessageID, "automatic": m.Auto.String()}
+	if len(m.Problems) > 0 {
+		created["problems"] = m.Problems
+	}
+	if linked != nil {
+		created["linked_case"] = linked.Number
+	}
+	reason := "new mail"
+	if linked != nil {
+		reason = fmt.Sprintf("subject names case #%d, but %s is not on that case: opened a new case linked to it",
+			linked.Number, requester.Addr)
+	}
+	if err := store.AddEvent(ctx, a.tx, c.ID, a.now, requester.Addr, "created", reason, created); err != nil {
+		return nil, 0, err
+	}
+	if err := store.AddEvent(ctx, a.tx, c.ID, a.now, "", "routed", routedReason(dec), decisionData(dec)); err != nil {
+		return nil, 0, err
+	}
+	if dropReason != "" {
+		err := store.AddEvent(ctx, a.tx, c.ID, a.now, "", "dropped", dropReason, nil)
+		return c, row, err
+	}
+	if dec.Assignee != "" {
+		if err := store.AddEvent(ctx, a.tx, c.ID, a.now, "", "assigned",
+			fmt.Sprintf("%s holds %s (%s)", dec.Assignee, dec.Role, dec.Strategy),
+			map[string]any{"assignee": dec.Assignee, "role": dec.Role, "tier": dec.Tier, "strategy": dec.Strategy}); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := a.queueNewCaseMail(ctx, c, dec); err != nil {
+		return nil, 0, err
+	}
+	return c, row, nil
+}
+
+// RoutingInput is what routing sees of a parsed mail.
+func RoutingInput(m *Message, defaultService string, received time.Time) routing.Input {
+	return routing.Input{
+		From: m.From.Addr, FromName: m.From.Name, To: addrs(m.To), Cc: addrs(m.Cc), DeliveredTo: m.DeliveredTo,
+		Subject: m.Subject, Body: m.Text, HasAttachment: len(m.Attachments) > 0, Received: received,
+		MailboxDefaultService: defaultService, Header: m.Header.Values,
+	}
+}
+
+func (a *applier) trustedList(id string) bool {
+	for _, l := range a.mb.TrustedLists {
+		if strings.EqualFold(strings.Trim(l, "<>"), strings.Trim(id, "<>")) {
+			return true
+		}
+	}
+	return false
+}
+
+func routedReason(d routing.Decision) string {
+	s := "service " + d.Service
+	if d.Unit != "" {
+		s += ", unit " + d.Unit
+	}
+	s += ", tier " + d.Tier
+	if d.Role != "" {
+		s += ", role " + d.Role
+	}
+	if d.Supplier != "" {
+		s += ", supplier " + d.Supplier
+	}
+	return s
+}
+
+func decisionData(d routing.Decision) map[string]any {
+	return map[string]any{
+		"service": d.Service, "unit": d.Unit, "work_area": d.WorkArea, "tier": d.Tier, "rung": d.Rung,
+		"role": d.Role, "supplier": d.Supplier, "candidates": d.Candidates, "assignee": d.Assignee,
+		"strategy": d.Strategy, "priority": d.Priority, "tags": d.Tags, "trail": d.Trail,
+	}
+}
+
+// queueNewCaseMail queues the acknowledgement to the requester and the
+// assignment notice to the assignee, in the transaction that opened the case.
+func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routing.Decision) error {
+	m := a.msg
+	view := a.caseView(c, dec)
+	if m.Auto == AutoNone && c.Requester != "" && !a.isOurs(c.Requester) {
+		ok, err := store.AllowAck(ctx, a.tx, c.Requester, a.p.Config.AckLimitPerHour, a.now)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := a.queue(ctx, c, "ack", notify.Recipient{Name: c.RequesterName, Address: c.Requester, Language: c.Language},
+				view, "auto-replied", true); err != nil {
+				return err
+			}
+		} else if err := store.AddEvent(ctx, a.tx, c.ID, a.now, "", "ack-suppressed",
+			fmt.Sprintf("%s already got %d acknowledgements this hour", c.Requester, a.p.Config.AckLimitPerHour), nil); err != nil {
+			return err
+		}
+	}
+	if p := a.rules.Person(dec.Assignee); p != nil && p.Email != "" {
+		lang := notify.Language(p.Language, dec.Language, a.mb.Defaults.Language, a.p.Config.Language)
+		if err := a.queue(ctx, c, "assignment", notify.Recipient{Name: p.Name, Address: p.Email, Language: lang},
+			view, "auto-generated", false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) caseView(c *store.Case, dec routing.Decision) notify.CaseView {
+	m := a.msg
+	v := notify.CaseView{
+		Number: c.Number, Subject: c.Subject, Service: c.Service, ServiceName: dec.ServiceName,
+		Tier: c.Tier, Role: dec.Role, Unit: c.Unit, Priority: c.Priority, Status: c.Status,
+		Requester: c.Requester, RequesterName: c.RequesterName, Created: c.CreatedAt.In(a.p.location()),
+		Routine: dec.Routine, Trail: dec.Explain(),
+	}
+	v.Message = notify.MessageView{From: m.From.Addr, FromName: m.From.Name, Text: m.Text}
+	for _, at := range m.Attachments {
+		v.Message.Attachments = append(v.Message.Attachments, notify.AttachmentView{Name: at.Filename, Type: at.ContentType, Size: at.Size})
+	}
+	return v
+}
+
+// queue renders one mail to one person and writes it to the outbox. Each
+// carries that person's reply token in its Reply-To and Message-ID.
+func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to notify.Recipient, view notify.CaseView, autoSubmitted string, threadOriginal bool) error {
+	subject, text, html, err := a.p.Templates.Render(kind, to.Language, notify.Data{Case: view, Recipient: to})
+	if err != nil {
+		return fmt.Errorf("rendering %s for case %d: %w", kind, c.Number, err)
+	}
+	tok := a.p.Keys.Sign(c.Number, to.Address, a.now.Add(time.Duration(a.p.Config.TokenTTL)))
+	domain := a.mb.Address[strings.LastIndexByte(a.mb.Address, '@')+1:]
+	om := store.OutMail{
+		CaseID: c.ID, Kind: kind, MessageID: notify.NewMessageID(tok, domain),
+		From: a.p.Config.SMTP.From, ReplyTo: notify.ReplyAddress(a.mb.Address, tok),
+		To: []string{formatAddress(to.Name, to.Address)}, Subject: subject, Text: text, HTML: html,
+		Headers: map[string]string{"Auto-Submitted": autoSubmitted}, Recipient: to.Address,
+	}
+	// The requester's thread continues their own mail; an agent's notice
+	// must not carry the requester's Message-ID chain into their client
+	// alongside their address, so it references only the case's own mail.
+	if threadOriginal && a.msg.MessageID != "" {
+		om.InReplyTo = a.msg.MessageID
+		om.References = append(append([]string{}, a.msg.References...), a.msg.MessageID)
+	}
+	if _, err := store.EnqueueMail(ctx, a.tx, om); err != nil {
+		return err
+	}
+	a.queued = true
+	return store.AddEvent(ctx, a.tx, c.ID, a.now, "", "mail-queued", kind+" to "+to.Address,
+		map[string]any{"kind": kind, "to": to.Address, "message_id": om.MessageID})
+}
+
+func formatAddress(name, addr string) string {
+	if name == "" {
+		return addr
+	}
+	return (&mail.Address{Name: name, Address: addr}).String()
+}

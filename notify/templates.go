@@ -1,0 +1,554 @@
+package notify
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"net/mail"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+//go:embed all:templates
+var embeddedTemplates embed.FS
+
+// Mail kinds with embedded templates. Every kind file defines "subject" and
+// "text", and may define "html".
+const (
+	KindAck        = "ack"
+	KindAssignment = "assignment"
+	KindReply      = "reply"
+	KindForward    = "forward"
+	KindResolved   = "resolved"
+	KindError      = "error"
+	KindEscalation = "escalation"
+	KindReminder   = "reminder"
+	KindDigest     = "digest"
+)
+
+// Kinds lists every kind of mail with an embedded template.
+var Kinds = []string{KindAck, KindAssignment, KindReply, KindForward, KindResolved, KindError, KindEscalation, KindReminder, KindDigest}
+
+// commonFile is parsed into every kind's template set of its language:
+// blocks shared by several mails (signature, command list).
+const commonFile = "_common.tmpl"
+
+// DefaultLanguage is the language of last resort.
+const DefaultLanguage = "en"
+
+// Templates holds every mail template, parsed and checked at load.
+// A Templates is immutable and safe for concurrent use.
+type Templates struct {
+	sets map[string]map[string]*templateSet // lang → kind
+}
+
+type templateSet struct {
+	name string // file the kind came from, for error messages
+	text *template.Template
+	html *htmltemplate.Template // nil when the file defines no "html"
+}
+
+// Recipient is the person a mail goes to.
+type Recipient struct {
+	Name     string
+	Address  string
+	Language string
+}
+
+// CaseView is a case as templates show it. Times are shown as they are
+// (convert them to the configured timezone first); a zero time is not shown.
+type CaseView struct {
+	Number        int64
+	Subject       string
+	Service       string // service id
+	ServiceName   string
+	Tier          string // "1", "2", "3", "external"
+	Role          string // role id; templates show it with the "role" function
+	Unit          string // unit name (or id)
+	Priority      string // low | normal | high | urgent
+	Status        string // new | open | waiting | resolved | closed | dropped
+	Requester     string // address: only ever in a body, never in a header of an agent's mail
+	RequesterName string
+	Assignee      string // assignee's name
+	Created       time.Time
+	Due           time.Time // next due time (first response or resolution); zero for none
+	Routine       string    // link to or text of the service's routine
+	Trail         string    // why the case was routed here, one reason per line
+	Overdue       bool
+	// Message is the message the mail is about: the requester's mail in an
+	// assignment notice, the agent's reply in a public reply, and so on.
+	Message MessageView
+}
+
+// AttachmentView is one attachment as listed in a mail.
+type AttachmentView struct {
+	Name    string
+	Type    string
+	Size    int64
+	Omitted bool // over the size cap: listed, not attached
+}
+
+// MessageView is a message as templates show it.
+type MessageView struct {
+	From        string
+	FromName    string
+	Text        string // without quoted history
+	Attachments []AttachmentView
+}
+
+// DigestView is the content of a periodic digest.
+type DigestView struct {
+	Period       string // e.g. "2026-03-02 – 2026-03-08"
+	Scope        string // unit name, work area, or "" for everything
+	Opened       int
+	Resolved     int
+	Open         int
+	Transfers    int
+	Dropped      int
+	Overdue      []CaseView
+	Unassigned   []CaseView
+	DroppedCases []CaseView
+}
+
+// Data is what every template is executed with; a kind uses the fields it
+// needs and ignores the rest.
+type Data struct {
+	Helpdesk  string // the helpdesk's display name, for the signature ("Helpdesk" when empty)
+	Recipient Recipient
+	Case      CaseView
+	Actor     string     // who acted: the replying agent, the one who escalated or consulted
+	Reason    string     // escalation reason, resolution text, rejection reason
+	Errors    []string   // command errors, one per line
+	Consult   bool       // assignment: the recipient is consulted; ownership stays
+	Escalated bool       // assignment: the case reached the recipient by escalation
+	Expired   bool       // error: the reply token had expired
+	Cases     []CaseView // reminder: the recipient's open cases, overdue first
+	Digest    DigestView
+}
+
+// LoadTemplates parses the embedded templates and, when overrideDir is
+// not empty, the files in it (same layout: LANG/KIND.tmpl; a file there
+// replaces the embedded one, a new LANG directory adds a language). Every
+// template is parsed and trial-executed now, so a bad override is an error
+// naming its file and line at start, never a failed mail later.
+func LoadTemplates(overrideDir string) (*Templates, error) {
+	files := map[string]map[string]source{} // lang → file name → source
+	embedded, err := fs.Sub(embeddedTemplates, "templates")
+	if err != nil {
+		return nil, err
+	}
+	if err := collectTemplates(files, embedded, "templates"); err != nil {
+		return nil, err
+	}
+	if overrideDir != "" {
+		st, err := os.Stat(overrideDir)
+		if err != nil {
+			return nil, fmt.Errorf("reading templates directory: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("templates: %s is not a directory", overrideDir)
+		}
+		if err := collectTemplates(files, os.DirFS(overrideDir), overrideDir); err != nil {
+			return nil, err
+		}
+	}
+
+	t := &Templates{sets: map[string]map[string]*templateSet{}}
+	for lang, byName := range files {
+		funcs := templateFuncs(lang)
+		common := byName[commonFile]
+		for name, src := range byName {
+			if name == commonFile {
+				continue
+			}
+			kind := strings.TrimSuffix(name, ".tmpl")
+			set, err := parseSet(src, common, funcs)
+			if err != nil {
+				return nil, err
+			}
+			if t.sets[lang] == nil {
+				t.sets[lang] = map[string]*templateSet{}
+			}
+			t.sets[lang][kind] = set
+		}
+	}
+	for _, kind := range Kinds {
+		if _, ok := t.sets[DefaultLanguage][kind]; !ok {
+			return nil, fmt.Errorf("templates: no %s/%s.tmpl (every kind needs an English fallback)", DefaultLanguage, kind)
+		}
+	}
+	return t, nil
+}
+
+type source struct {
+	display string // path shown in errors
+	content string
+}
+
+func collectTemplates(into map[string]map[string]source, fsys fs.FS, display string) error {
+	langs, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return fmt.Errorf("reading templates %s: %w", display, err)
+	}
+	for _, l := range langs {
+		if !l.IsDir() || strings.HasPrefix(l.Name(), ".") {
+			continue
+		}
+		lang := l.Name()
+		entries, err := fs.ReadDir(fsys, lang)
+		if err != nil {
+			return fmt.Errorf("reading templates %s: %w", filepath.Join(display, lang), err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".tmpl") {
+				continue
+			}
+			data, err := fs.ReadFile(fsys, path.Join(lang, e.Name()))
+			if err != nil {
+				return fmt.Errorf("reading template %s: %w", filepath.Join(display, lang, e.Name()), err)
+			}
+			if into[lang] == nil {
+				into[lang] = map[string]source{}
+			}
+			into[lang][e.Name()] = source{display: filepath.Join(display, lang, e.Name()), content: string(data)}
+		}
+	}
+	return nil
+}
+
+func parseSet(src, common source, funcs template.FuncMap) (*templateSet, error) {
+	// The root gets a name of its own: html/template loses the definitions
+	// of a file parsed with New(root's name).
+	text := template.New("casemail").Funcs(funcs).Option("missingkey=error")
+	if common.content != "" {
+		if _, err := text.New(common.display).Parse(common.content); err != nil {
+			return nil, fmt.Errorf("parsing template: %w", err)
+		}
+	}
+	if _, err := text.New(src.display).Parse(src.content); err != nil {
+		return nil, fmt.Errorf("parsing template: %w", err)
+	}
+	for _, name := range []string{"subject", "text"} {
+		if text.Lookup(name) == nil {
+			return nil, fmt.Errorf("template %s: defines no %q", src.display, name)
+		}
+	}
+	set := &templateSet{name: src.display, text: text}
+	if text.Lookup("html") != nil {
+		// HTML is parsed a second time with html/template so that case
+		// content is escaped in it.
+		h := htmltemplate.New("casemail").Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error")
+		if common.content != "" {
+			if _, err := h.New(common.display).Parse(common.content); err != nil {
+				return nil, fmt.Errorf("parsing template: %w", err)
+			}
+		}
+		if _, err := h.New(src.display).Parse(src.content); err != nil {
+			return nil, fmt.Errorf("parsing template: %w", err)
+		}
+		set.html = h
+	}
+	// Trial run with empty and with filled data: catches unknown fields and
+	// bad calls at load time.
+	for _, data := range []Data{{}, sampleData()} {
+		if _, _, _, err := set.execute(data); err != nil {
+			return nil, err
+		}
+	}
+	return set, nil
+}
+
+func (s *templateSet) execute(data any) (subject, text, html string, err error) {
+	var b bytes.Buffer
+	if err := s.text.ExecuteTemplate(&b, "subject", data); err != nil {
+		return "", "", "", fmt.Errorf("rendering subject: %w", err)
+	}
+	subject = SanitizeHeader(b.String())
+	b.Reset()
+	if err := s.text.ExecuteTemplate(&b, "text", data); err != nil {
+		return "", "", "", fmt.Errorf("rendering text: %w", err)
+	}
+	text = tidyText(b.String())
+	if s.html != nil {
+		b.Reset()
+		if err := s.html.ExecuteTemplate(&b, "html", data); err != nil {
+			return "", "", "", fmt.Errorf("rendering html: %w", err)
+		}
+		html = b.String()
+	}
+	return subject, text, html, nil
+}
+
+// Render executes the kind's template in lang (normalised with
+// Language; English when the language or the kind in it is missing).
+// The subject is a single sanitised line; html is "" when the template
+// defines none. data is normally a Data.
+func (t *Templates) Render(kind, lang string, data any) (subject, text, html string, err error) {
+	set := t.sets[Language(lang)][kind]
+	if set == nil {
+		set = t.sets[DefaultLanguage][kind]
+	}
+	if set == nil {
+		return "", "", "", fmt.Errorf("rendering %s mail: %w", kind, ErrNoTemplate)
+	}
+	subject, text, html, err = set.execute(data)
+	if err != nil {
+		return "", "", "", fmt.Errorf("rendering %s mail (%s): %w", kind, set.name, err)
+	}
+	return subject, text, html, nil
+}
+
+// Languages lists the languages that have templates.
+func (t *Templates) Languages() []string {
+	var langs []string
+	for l := range t.sets {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	return langs
+}
+
+// Language picks the language of a mail: the first non-empty candidate
+// (recipient's, unit's, mailbox default, config default), normalised
+// ("sv-SE" → "sv", "no"/"nn" → "nb"), else English.
+func Language(candidates ...string) string {
+	for _, c := range candidates {
+		c = strings.ToLower(strings.TrimSpace(c))
+		if i := strings.IndexAny(c, "-_"); i >= 0 {
+			c = c[:i]
+		}
+		switch c {
+		case "":
+			continue
+		case "no", "nn", "nob", "nno":
+			return "nb"
+		case "swe":
+			return "sv"
+		case "eng":
+			return "en"
+		}
+		return c
+	}
+	return DefaultLanguage
+}
+
+var (
+	// replyPrefix matches one reply prefix as mail clients write them in
+	// English, German, the Nordic languages and Dutch, including counted
+	// forms like "Re[2]:" and full-width colons.
+	replyPrefix = regexp.MustCompile(`(?i)^(re|sv|aw|vs|antw|odp|ynt)\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*`)
+	spaces      = regexp.MustCompile(`\s+`)
+)
+
+// Tag returns the subject with the case tag in front: "[#1042] subject".
+// Tags of this case already in it and leading reply prefixes (Re:, SV:,
+// AW:, VS:, …) are removed first, so tagging is idempotent. The result is
+// a single line safe for a header.
+func Tag(number int64, subject string) string {
+	tag := "[#" + strconv.FormatInt(number, 10) + "]"
+	s := SanitizeHeader(subject)
+	s = strings.ReplaceAll(s, tag, " ")
+	s = spaces.ReplaceAllString(s, " ")
+	for {
+		s = strings.TrimSpace(s)
+		loc := replyPrefix.FindStringIndex(s)
+		if loc == nil {
+			break
+		}
+		s = s[loc[1]:]
+	}
+	if s == "" {
+		return tag
+	}
+	return tag + " " + s
+}
+
+// maxHeaderRunes bounds a sanitised header value; a longer subject is cut.
+const maxHeaderRunes = 400
+
+// SanitizeHeader makes s safe for a header: every control character
+// (CR and LF above all) becomes a space, runs of white space collapse, and
+// the result is trimmed and at most 400 characters long. Use it on
+// anything from mail content or config that reaches a header.
+func SanitizeHeader(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\u0085' {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(spaces.ReplaceAllString(s, " "))
+	if utf8.RuneCountInString(s) > maxHeaderRunes {
+		s = strings.TrimSpace(string([]rune(s)[:maxHeaderRunes]))
+	}
+	return s
+}
+
+// FormatAddress returns a header address "Name <addr>" with the name
+// sanitised and encoded as needed; just the address when name is empty.
+func FormatAddress(name, addr string) string {
+	a := mail.Address{Name: SanitizeHeader(name), Address: SanitizeHeader(addr)}
+	if a.Name == "" {
+		return a.Address
+	}
+	return a.String()
+}
+
+// tidyText normalises a rendered body: no trailing spaces, at most one
+// blank line in a row, a single final newline. Templates can then be
+// written for readability.
+func tidyText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	lines := strings.Split(s, "\n")
+	out := make([]string, 0, len(lines))
+	blank := true // drops leading blank lines
+	for _, l := range lines {
+		if l != "-- " { // the signature delimiter keeps its space
+			l = strings.TrimRight(l, " \t")
+		}
+		if l == "" {
+			if blank {
+				continue
+			}
+			blank = true
+		} else {
+			blank = false
+		}
+		out = append(out, l)
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+}
+
+func templateFuncs(lang string) template.FuncMap {
+	w := words[lang]
+	if w == nil {
+		w = words[DefaultLanguage]
+	}
+	lookup := func(kind, key string) string {
+		if v, ok := w[kind+"."+key]; ok {
+			return v
+		}
+		if v, ok := words[DefaultLanguage][kind+"."+key]; ok {
+			return v
+		}
+		return strings.ReplaceAll(key, "_", " ")
+	}
+	return template.FuncMap{
+		"tag":      Tag,
+		"size":     humanSize,
+		"role":     func(id string) string { return lookup("role", id) },
+		"status":   func(s string) string { return lookup("status", s) },
+		"priority": func(p string) string { return lookup("priority", p) },
+		"when":     formatTime,
+		"join":     strings.Join,
+		"indent":   indent,
+		"header":   SanitizeHeader,
+	}
+}
+
+// words translates the fixed vocabulary of roles, statuses and priorities.
+// Roles not listed show their id with underscores as spaces.
+var words = map[string]map[string]string{
+	"en": {
+		"role.superuser": "superuser", "role.coordinator": "coordinator",
+		"role.system_responsible": "system responsible", "role.system_owner": "system owner",
+		"role.central_support": "central support", "role.support_manager": "support manager",
+		"role.expert": "expert group",
+		"status.new":  "new", "status.open": "open", "status.waiting": "waiting",
+		"status.resolved": "resolved", "status.closed": "closed", "status.dropped": "dropped",
+		"priority.low": "low", "priority.normal": "normal", "priority.high": "high", "priority.urgent": "urgent",
+	},
+	"sv": {
+		"role.superuser": "superanvändare", "role.coordinator": "samordnare",
+		"role.system_responsible": "systemansvarig", "role.system_owner": "systemägare",
+		"role.central_support": "central support", "role.support_manager": "supportansvarig",
+		"role.expert": "expertgrupp",
+		"status.new":  "ny", "status.open": "pågående", "status.waiting": "väntar",
+		"status.resolved": "löst", "status.closed": "stängd", "status.dropped": "avvisad",
+		"priority.low": "låg", "priority.normal": "normal", "priority.high": "hög", "priority.urgent": "akut",
+	},
+	"nb": {
+		"role.superuser": "superbruker", "role.coordinator": "koordinator",
+		"role.system_responsible": "systemansvarlig", "role.system_owner": "systemeier",
+		"role.central_support": "sentral brukerstøtte", "role.support_manager": "brukerstøtteansvarlig",
+		"role.expert": "ekspertgruppe",
+		"status.new":  "ny", "status.open": "under arbeid", "status.waiting": "venter",
+		"status.resolved": "løst", "status.closed": "lukket", "status.dropped": "avvist",
+		"priority.low": "lav", "priority.normal": "normal", "priority.high": "høy", "priority.urgent": "akutt",
+	},
+}
+
+// formatTime shows a time to the minute in its own location; "" for zero.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("2006-01-02 15:04")
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v >= 10 {
+		return fmt.Sprintf("%.0f %cB", v, "kMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.1f %cB", v, "kMGTPE"[exp])
+}
+
+func indent(prefix, s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// sampleData fills every field, so a trial run reaches every branch a
+// template is likely to take.
+func sampleData() Data {
+	c := CaseView{
+		Number: 1042, Subject: "Skrivaren fungerar inte", Service: "printing", ServiceName: "Printing",
+		Tier: "1", Role: "superuser", Unit: "Bryne skole", Priority: "high", Status: "open",
+		Requester: "ola@example.no", RequesterName: "Ola Nordmann", Assignee: "Anna Berg",
+		Created: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), Due: time.Date(2026, 3, 2, 13, 30, 0, 0, time.UTC), Routine: "https://intranet.example.org/routines/printing",
+		Trail: "rule \"printing\" matched subject", Overdue: true,
+		Message: MessageView{From: "ola@example.no", FromName: "Ola Nordmann", Text: "Hei,\nskriveren virker ikke.",
+			Attachments: []AttachmentView{{Name: "bilde.png", Type: "image/png", Size: 123456}, {Name: "big.zip", Size: 90 << 20, Omitted: true}}},
+	}
+	return Data{
+		Helpdesk:  "Helpdesk",
+		Recipient: Recipient{Name: "Anna Berg", Address: "anna@example.org", Language: "sv"},
+		Case:      c,
+		Actor:     "Per Dahl", Reason: "no answer within 4h", Errors: []string{"#frobnicate: unknown command"},
+		Consult: true, Escalated: true, Expired: true,
+		Cases: []CaseView{c},
+		Digest: DigestView{Period: "2026-03-02 – 2026-03-08", Scope: "Bryne skole", Opened: 3, Resolved: 2, Open: 4,
+			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c}},
+	}
+}
+
+// ErrNoTemplate is returned by Render for a kind without any template.
+var ErrNoTemplate = errors.New("no such template")

@@ -1,0 +1,432 @@
+package routing
+
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/casemail/casemail/config"
+)
+
+// program is a Rules compiled for fast evaluation; built once per loaded
+// Rules (config.Rules.Memo) and shared by all goroutines.
+type program struct {
+	rules    []compiledRule
+	keywords []serviceKeywords
+}
+
+type compiledRule struct {
+	rule     *config.Rule
+	cond     cond // nil: always matches
+	matchWhy string
+}
+
+type serviceKeywords struct {
+	service *config.Service
+	words   []keyword
+}
+
+// keyword is a folded catalogue keyword matched as a whole word: where its
+// first (last) rune is a word rune, the text before (after) must not be.
+type keyword struct {
+	literal
+	orig                string
+	wordLeft, wordRight bool
+}
+
+type programKey struct{}
+
+func compile(r *config.Rules) *program {
+	return r.Memo(programKey{}, func() any { return build(r) }).(*program)
+}
+
+func build(r *config.Rules) *program {
+	p := &program{}
+	for _, rule := range r.Rules {
+		cr := compiledRule{rule: rule, matchWhy: "always (no when)"}
+		if rule.When != nil {
+			cr.cond = compileCond(r, rule.When)
+			cr.matchWhy = cr.cond.desc()
+		}
+		p.rules = append(p.rules, cr)
+	}
+	for _, s := range r.Services {
+		sk := serviceKeywords{service: s}
+		for _, w := range s.Keywords {
+			f := fold(strings.TrimSpace(w))
+			if f == "" {
+				continue
+			}
+			first, _ := utf8.DecodeRuneInString(f)
+			last, _ := utf8.DecodeLastRuneInString(f)
+			sk.words = append(sk.words, keyword{literal: newLiteral(f), orig: w, wordLeft: isWordRune(first), wordRight: isWordRune(last)})
+		}
+		if len(sk.words) > 0 {
+			p.keywords = append(p.keywords, sk)
+		}
+	}
+	return p
+}
+
+// find reports whether k occurs as a whole word in folded text.
+func (k *keyword) find(text string, b *bigramSet) bool {
+	if b != nil && !k.mayOccur(b) {
+		return false
+	}
+	for off := 0; off < len(text); {
+		i := strings.Index(text[off:], k.s)
+		if i < 0 {
+			return false
+		}
+		i += off
+		end := i + len(k.s)
+		ok := true
+		if k.wordLeft && i > 0 {
+			r, _ := utf8.DecodeLastRuneInString(text[:i])
+			ok = !isWordRune(r)
+		}
+		if ok && k.wordRight && end < len(text) {
+			r, _ := utf8.DecodeRuneInString(text[end:])
+			ok = !isWordRune(r)
+		}
+		if ok {
+			return true
+		}
+		_, size := utf8.DecodeRuneInString(text[i:])
+		off = i + size
+	}
+	return false
+}
+
+// cond is a compiled condition. eval returns whether it holds and a reason
+// made at compile time, so evaluating a rule allocates nothing.
+type cond interface {
+	eval(e *evalCtx) (bool, string)
+	desc() string
+}
+
+type field int
+
+const (
+	fFrom field = iota
+	fFromDomain
+	fTo
+	fCc
+	fRecipient
+	fSubject
+	fBody
+	fHeader
+)
+
+var fieldNames = [...]string{"from", "from_domain", "to", "cc", "recipient", "subject", "body", "header"}
+
+// matcher is a compiled config.Matcher on folded values.
+type matcher struct {
+	op     string
+	one    string              // equals with a single value
+	set    map[string]struct{} // equals/in with several values
+	lits   []literal           // contains
+	need   [][]literal         // the regex prefilter: one of each set must occur
+	re     *regexp.Regexp
+	domain bool // equals/in also match parent domains
+}
+
+func compileMatcher(m *config.Matcher, domain bool) *matcher {
+	c := &matcher{op: m.Op, re: m.Re, domain: domain}
+	switch m.Op {
+	case config.OpEquals, config.OpIn:
+		if len(m.Values) == 1 {
+			c.one = fold(m.Values[0])
+		} else {
+			c.set = make(map[string]struct{}, len(m.Values))
+			for _, v := range m.Values {
+				c.set[fold(v)] = struct{}{}
+			}
+		}
+	case config.OpContains:
+		for _, v := range m.Values {
+			c.lits = append(c.lits, newLiteral(fold(v)))
+		}
+	case config.OpMatches:
+		for _, set := range requiredLiterals(m.Source) {
+			var lits []literal
+			for _, s := range set {
+				lits = append(lits, newLiteral(s))
+			}
+			c.need = append(c.need, lits)
+		}
+	}
+	return c
+}
+
+func (m *matcher) equal(v string) bool {
+	if m.set == nil {
+		return v == m.one
+	}
+	_, ok := m.set[v]
+	return ok
+}
+
+// match tests one value: orig as written, folded its fold; b, when not
+// nil, holds folded's bigrams.
+func (m *matcher) match(orig, folded string, b *bigramSet) bool {
+	switch m.op {
+	case config.OpEquals, config.OpIn:
+		if m.equal(folded) {
+			return true
+		}
+		if m.domain {
+			for d := folded; ; {
+				_, rest, ok := strings.Cut(d, ".")
+				if !ok || rest == "" {
+					return false
+				}
+				if m.equal(rest) {
+					return true
+				}
+				d = rest
+			}
+		}
+		return false
+	case config.OpContains:
+		return containsAny(folded, m.lits, b)
+	case config.OpMatches:
+		for _, lits := range m.need {
+			if !containsAny(folded, lits, b) {
+				return false
+			}
+		}
+		return m.re.MatchString(orig)
+	}
+	return false
+}
+
+type leaf struct {
+	field  field
+	header string
+	m      *matcher
+	yes    string
+	no     string
+}
+
+func (l *leaf) desc() string { return l.yes }
+
+func (l *leaf) eval(e *evalCtx) (bool, string) {
+	if l.test(e) {
+		return true, l.yes
+	}
+	return false, l.no
+}
+
+func (l *leaf) test(e *evalCtx) bool {
+	switch l.field {
+	case fFrom:
+		return l.m.match(e.from, e.from, nil)
+	case fFromDomain:
+		return e.fromDomain != "" && l.m.match(e.fromDomain, e.fromDomain, nil)
+	case fTo:
+		return l.any(e.to)
+	case fCc:
+		return l.any(e.cc)
+	case fRecipient:
+		return l.any(e.to) || l.any(e.cc) || l.any(e.delivered)
+	case fSubject:
+		return l.m.match(e.in.Subject, e.subject, nil)
+	case fBody:
+		e.prepareBody()
+		return l.m.match(e.in.Body, e.body, &e.bodyBigrams)
+	case fHeader:
+		if e.in.Header == nil {
+			return false
+		}
+		for _, v := range e.in.Header(l.header) {
+			if l.m.match(v, fold(v), nil) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (l *leaf) any(addrs []string) bool {
+	for _, a := range addrs {
+		if l.m.match(a, a, nil) {
+			return true
+		}
+	}
+	return false
+}
+
+type boolLeaf struct {
+	test    func(e *evalCtx) bool
+	yes, no string
+}
+
+func (b *boolLeaf) desc() string { return b.yes }
+
+func (b *boolLeaf) eval(e *evalCtx) (bool, string) {
+	if b.test(e) {
+		return true, b.yes
+	}
+	return false, b.no
+}
+
+type andCond struct {
+	parts []cond
+	yes   string
+}
+
+func (a *andCond) desc() string { return a.yes }
+
+func (a *andCond) eval(e *evalCtx) (bool, string) {
+	for _, p := range a.parts {
+		if ok, why := p.eval(e); !ok {
+			return false, why
+		}
+	}
+	return true, a.yes
+}
+
+type anyCond struct {
+	parts   []cond
+	yes, no string
+}
+
+func (a *anyCond) desc() string { return a.yes }
+
+func (a *anyCond) eval(e *evalCtx) (bool, string) {
+	for _, p := range a.parts {
+		if ok, why := p.eval(e); ok {
+			return true, why
+		}
+	}
+	return false, a.no
+}
+
+type notCond struct {
+	inner   cond
+	yes, no string
+}
+
+func (n *notCond) desc() string { return n.yes }
+
+func (n *notCond) eval(e *evalCtx) (bool, string) {
+	if ok, _ := n.inner.eval(e); ok {
+		return false, n.no
+	}
+	return true, n.yes
+}
+
+func describeMatcher(m *config.Matcher, negate bool) string {
+	vals := m.Values
+	list := func() string {
+		if len(vals) > 5 {
+			return "[" + strings.Join(vals[:5], ", ") + ", …]"
+		}
+		return "[" + strings.Join(vals, ", ") + "]"
+	}
+	switch m.Op {
+	case config.OpMatches:
+		if negate {
+			return "does not match " + m.Source
+		}
+		return "matches " + m.Source
+	case config.OpContains:
+		if negate {
+			return "contains none of " + list()
+		}
+		if len(vals) == 1 {
+			return "contains " + vals[0]
+		}
+		return "contains one of " + list()
+	default:
+		if len(vals) == 1 {
+			if negate {
+				return "is not " + vals[0]
+			}
+			return "is " + vals[0]
+		}
+		if negate {
+			return "is not in " + list()
+		}
+		return "is in " + list()
+	}
+}
+
+func compileCond(r *config.Rules, c *config.Cond) cond {
+	var parts []cond
+	add := func(f field, m *config.Matcher) {
+		if m == nil {
+			return
+		}
+		name := fieldNames[f]
+		parts = append(parts, &leaf{field: f, m: compileMatcher(m, f == fFromDomain),
+			yes: name + " " + describeMatcher(m, false), no: name + " " + describeMatcher(m, true)})
+	}
+	add(fFrom, c.From)
+	add(fFromDomain, c.FromDomain)
+	add(fTo, c.To)
+	add(fCc, c.Cc)
+	add(fRecipient, c.Recipient)
+	add(fSubject, c.Subject)
+	add(fBody, c.Body)
+	for _, h := range c.Header {
+		parts = append(parts, &leaf{field: fHeader, header: h.Name, m: compileMatcher(h.Match, false),
+			yes: "header " + h.Name + " " + describeMatcher(h.Match, false),
+			no:  "header " + h.Name + " " + describeMatcher(h.Match, true)})
+	}
+	if c.HasAttachment != nil {
+		want := *c.HasAttachment
+		yes, no := "has an attachment", "has no attachment"
+		if !want {
+			yes, no = no, yes
+		}
+		parts = append(parts, &boolLeaf{test: func(e *evalCtx) bool { return e.in.HasAttachment == want }, yes: yes, no: no})
+	}
+	if c.BusinessHours != "" {
+		cal := r.Calendar(c.BusinessHours)
+		parts = append(parts, &boolLeaf{
+			test: func(e *evalCtx) bool { return !e.in.Received.IsZero() && cal.Open(e.in.Received) },
+			yes:  "received within business hours of " + cal.Name,
+			no:   "received outside business hours of " + cal.Name,
+		})
+	}
+	if len(c.All) > 0 {
+		var subs []cond
+		for _, s := range c.All {
+			subs = append(subs, compileCond(r, s))
+		}
+		parts = append(parts, newAnd(subs))
+	}
+	if len(c.Any) > 0 {
+		a := &anyCond{}
+		var descs []string
+		for _, s := range c.Any {
+			sc := compileCond(r, s)
+			a.parts = append(a.parts, sc)
+			descs = append(descs, sc.desc())
+		}
+		a.yes = "(" + strings.Join(descs, ") or (") + ")"
+		a.no = "none of " + a.yes
+		parts = append(parts, a)
+	}
+	if c.Not != nil {
+		inner := compileCond(r, c.Not)
+		parts = append(parts, &notCond{inner: inner, yes: "not (" + inner.desc() + ")", no: inner.desc() + ", which the rule excludes"})
+	}
+	return newAnd(parts)
+}
+
+func newAnd(parts []cond) cond {
+	switch len(parts) {
+	case 0:
+		return &boolLeaf{test: func(*evalCtx) bool { return true }, yes: "always (empty condition)"}
+	case 1:
+		return parts[0]
+	}
+	descs := make([]string, len(parts))
+	for i, p := range parts {
+		descs[i] = p.desc()
+	}
+	return &andCond{parts: parts, yes: strings.Join(descs, " and ")}
+}

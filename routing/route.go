@@ -1,0 +1,579 @@
+package routing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/casemail/casemail/config"
+)
+
+// Input is what routing needs of a mail. Addresses should be lower-cased
+// (they are folded again, cheaply, to be safe).
+type Input struct {
+	From, FromName string
+	To, Cc         []string
+	// DeliveredTo holds Delivered-To and X-Original-To addresses.
+	DeliveredTo   []string
+	Subject, Body string
+	// Header looks up a header's values; may be nil.
+	Header        func(name string) []string
+	HasAttachment bool
+	// Received places the mail in time: business-hours conditions and
+	// who is away are judged at it, in its own location (pass it in the
+	// daemon's timezone). Zero: nobody is away and it is never business hours.
+	Received time.Time
+	// MailboxDefaultService is the receiving mailbox's default (may be "").
+	MailboxDefaultService string
+}
+
+// Step is one line of a decision's trail: what was considered and why it
+// did or did not apply.
+type Step struct {
+	Kind   string // rule | unit | service | rung | assignee | drop
+	Name   string
+	Result string
+	Why    string
+}
+
+// Decision is where a mail goes and why.
+type Decision struct {
+	Service, ServiceName string
+	Routine              string
+	// Proposed is set when the mail matched a proposed service (named in
+	// Original) and was routed as the default instead.
+	Proposed bool
+	// Original is the service the mail was classified as when it is routed
+	// as the default service instead (proposed, or nobody on its chain).
+	Original       string
+	Unit, WorkArea string
+	// Rung is the 1-based position on the service's chain (0: none);
+	// Rungs is the chain's length.
+	Rung, Rungs          int
+	Tier, Role, Supplier string
+	// Candidates hold the role for the unit or work area and are not away.
+	Candidates []string
+	Assignee   string
+	// Strategy is how Assignee was chosen: round_robin, least_open, only
+	// (one candidate), first (no Assigner), rule (a rule named them).
+	Strategy string
+	Priority string
+	Tags     []string
+	// Drop is set by a drop rule: the case is stored as dropped, not routed.
+	Drop       bool
+	DropReason string
+	// Language is the unit's language, if any.
+	Language string
+	Trail    []Step
+}
+
+// Assigner picks one person among candidates for a pool; key identifies
+// the pool (e.g. "role:central_support" or "role:superuser:unit:bryne") so
+// round-robin positions and open counts are kept per pool. The store
+// implements it in PostgreSQL; MemoryAssigner is for tests and tools.
+type Assigner interface {
+	Pick(ctx context.Context, key string, strategy string, candidates []string) (string, error)
+}
+
+// evalCtx is the folded view of one Input, built once per Route.
+type evalCtx struct {
+	in                *Input
+	from, fromDomain  string
+	to, cc, delivered []string
+	subject           string
+	body              string
+	bodyReady         bool
+	bodyBigrams       bigramSet
+}
+
+var ctxPool = sync.Pool{New: func() any { return new(evalCtx) }}
+
+func (e *evalCtx) prepareBody() {
+	if e.bodyReady {
+		return
+	}
+	e.bodyReady = true
+	e.body = fold(e.in.Body)
+	e.bodyBigrams.reset()
+	e.bodyBigrams.add(e.body)
+}
+
+func foldAll(dst, addrs []string) []string {
+	dst = dst[:0]
+	for _, a := range addrs {
+		dst = append(dst, fold(strings.TrimSpace(a)))
+	}
+	return dst
+}
+
+// Route decides service, unit, rung, candidates and assignee for a mail
+// under r, with the trail of every rule considered. a may be nil: the first
+// candidate is then taken. Route does no I/O except through a.
+func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision, error) {
+	p := compile(r)
+	e := ctxPool.Get().(*evalCtx)
+	defer func() { e.in = nil; ctxPool.Put(e) }()
+	e.in = &in
+	e.from = fold(strings.TrimSpace(in.From))
+	e.fromDomain = ""
+	if i := strings.LastIndexByte(e.from, '@'); i >= 0 {
+		e.fromDomain = strings.TrimSuffix(e.from[i+1:], ".")
+	}
+	e.to, e.cc, e.delivered = foldAll(e.to, in.To), foldAll(e.cc, in.Cc), foldAll(e.delivered, in.DeliveredTo)
+	e.subject = fold(in.Subject)
+	e.bodyReady = false
+
+	d := Decision{Trail: make([]Step, 0, len(p.rules)+8)}
+	var set struct {
+		service, unit, tier, assignee, priority string
+		serviceRule, unitRule, tierRule         string
+	}
+	for i := range p.rules {
+		cr := &p.rules[i]
+		ok, why := true, cr.matchWhy
+		if cr.cond != nil {
+			ok, why = cr.cond.eval(e)
+		}
+		if !ok {
+			d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.rule.Name, Result: "no match", Why: why})
+			continue
+		}
+		d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.rule.Name, Result: "matched", Why: why})
+		t := &cr.rule.Then
+		if t.Service != "" {
+			set.service, set.serviceRule = t.Service, cr.rule.Name
+		}
+		if t.Unit != "" {
+			set.unit, set.unitRule = t.Unit, cr.rule.Name
+		}
+		if t.Tier != "" {
+			set.tier, set.tierRule = t.Tier, cr.rule.Name
+		}
+		if t.Priority != "" {
+			set.priority = t.Priority
+		}
+		if t.Assignee != "" {
+			set.assignee = t.Assignee
+		}
+		for _, tag := range t.Tags {
+			if !contains(d.Tags, tag) {
+				d.Tags = append(d.Tags, tag)
+			}
+		}
+		if t.Drop != "" {
+			d.Drop, d.DropReason = true, t.Drop
+		}
+		if t.Stop {
+			if rest := len(p.rules) - i - 1; rest > 0 {
+				d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.rule.Name, Result: "stop",
+					Why: fmt.Sprintf("stop: true; %d later rule(s) not considered", rest)})
+			}
+			break
+		}
+	}
+	d.Priority = set.priority
+	if d.Priority == "" {
+		d.Priority = "normal"
+	}
+
+	// Unit: a rule, else membership, else the sender's domain.
+	var unit *config.Unit
+	switch {
+	case set.unit != "":
+		unit = r.Unit(set.unit)
+		d.Trail = append(d.Trail, Step{Kind: "unit", Name: unit.ID, Result: "set by rule", Why: "rule " + quote(set.unitRule)})
+	case e.from != "" && r.UnitByMember(e.from) != nil:
+		unit = r.UnitByMember(e.from)
+		d.Trail = append(d.Trail, Step{Kind: "unit", Name: unit.ID, Result: "member", Why: e.from + " is listed in the unit's members"})
+	case e.fromDomain != "" && r.UnitByDomain(e.fromDomain) != nil:
+		unit = r.UnitByDomain(e.fromDomain)
+		d.Trail = append(d.Trail, Step{Kind: "unit", Name: unit.ID, Result: "domain", Why: "sender domain " + e.fromDomain + " belongs to the unit"})
+	default:
+		d.Trail = append(d.Trail, Step{Kind: "unit", Result: "none", Why: "no rule, membership or domain names a unit for " + orNone(e.from)})
+	}
+	if unit != nil {
+		d.Unit, d.WorkArea, d.Language = unit.ID, unit.WorkArea, unit.Language
+	}
+
+	svc := pickService(r, p, e, &in, set.service, set.serviceRule, &d)
+	if svc.Proposed() {
+		def := r.DefaultService()
+		d.Proposed, d.Original = true, svc.ID
+		d.Trail = append(d.Trail, Step{Kind: "service", Name: def.ID, Result: "proposed", Why: "service " + svc.ID + " is proposed, not yet in the catalogue: routed as " + def.ID})
+		svc = def
+	}
+	setService(&d, svc)
+
+	if d.Drop {
+		d.Trail = append(d.Trail, Step{Kind: "drop", Name: d.DropReason, Result: "dropped", Why: "a rule dropped the mail: stored, not routed"})
+		return d, nil
+	}
+
+	// Starting rung: the rule's tier if any, else the lowest with a holder.
+	at := in.Received
+	start := 1
+	if set.tier != "" {
+		found := false
+		for i, rung := range svc.Chain {
+			if rung.Tier == set.tier {
+				start, found = i+1, true
+				break
+			}
+		}
+		if !found {
+			d.Trail = append(d.Trail, Step{Kind: "rung", Name: "tier " + set.tier, Result: "no such tier",
+				Why: fmt.Sprintf("rule %s asks for tier %s but %s has no rung of that tier", quote(set.tierRule), set.tier, svc.ID)})
+		}
+	}
+	if !placeFrom(r, &d, start, at) {
+		def := r.DefaultService()
+		d.Trail = append(d.Trail, Step{Kind: "rung", Name: svc.ID, Result: "no holder",
+			Why: "nobody holds a rung of " + svc.ID + " for " + orNone(d.Unit) + "; routed as the default, " + def.ID})
+		if svc != def {
+			if d.Original == "" {
+				d.Original = svc.ID
+			}
+			setService(&d, def)
+			if !placeFrom(r, &d, 1, at) {
+				Rung(r, &d, 1, at)
+				d.Trail = append(d.Trail, Step{Kind: "rung", Name: def.ID, Result: "unassigned",
+					Why: "everyone who could take it is away; the case waits unassigned on the first rung"})
+			}
+		} else {
+			Rung(r, &d, 1, at)
+			d.Trail = append(d.Trail, Step{Kind: "rung", Name: def.ID, Result: "unassigned",
+				Why: "everyone who could take it is away; the case waits unassigned on the first rung"})
+		}
+	}
+
+	if set.assignee != "" {
+		// A named person: put the case on the rung where they serve, if any.
+		for i := range r.Service(d.Service).Chain {
+			var probe Decision
+			probe.Service, probe.Unit = d.Service, d.Unit
+			if Rung(r, &probe, i+1, time.Time{}) && contains(probe.Candidates, set.assignee) {
+				if i+1 != d.Rung {
+					Rung(r, &d, i+1, at)
+					d.Trail = append(d.Trail, Step{Kind: "rung", Name: d.rungName(), Result: "moved", Why: set.assignee + " serves on this rung"})
+				}
+				break
+			}
+		}
+		d.Assignee, d.Strategy = set.assignee, "rule"
+		why := "named by a rule"
+		if p := r.Person(set.assignee); p != nil && p.AwayAt(at) {
+			why += " (note: away now)"
+		}
+		d.Trail = append(d.Trail, Step{Kind: "assignee", Name: set.assignee, Result: "rule", Why: why})
+		return d, nil
+	}
+	if err := Assign(ctx, r, &d, a); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func setService(d *Decision, s *config.Service) {
+	d.Service, d.ServiceName, d.Routine, d.Rungs = s.ID, s.Name, s.Routine, len(s.Chain)
+}
+
+// pickService: a rule, else an alias, else keywords, else the mailbox
+// default, else `default`.
+func pickService(r *config.Rules, p *program, e *evalCtx, in *Input, ruled, rule string, d *Decision) *config.Service {
+	if ruled != "" {
+		d.Trail = append(d.Trail, Step{Kind: "service", Name: ruled, Result: "set by rule", Why: "rule " + quote(rule)})
+		return r.Service(ruled)
+	}
+	for _, list := range [][]string{e.to, e.cc, e.delivered} {
+		for _, addr := range list {
+			if s := r.ServiceByAddress(addr); s != nil {
+				d.Trail = append(d.Trail, Step{Kind: "service", Name: s.ID, Result: "alias", Why: "sent to " + addr})
+				return s
+			}
+		}
+	}
+	for pass := 0; pass < 2; pass++ {
+		text, where, bigrams := e.subject, "subject", (*bigramSet)(nil)
+		if pass == 1 {
+			e.prepareBody()
+			text, where, bigrams = e.body, "body", &e.bodyBigrams
+		}
+		if text == "" {
+			continue
+		}
+		for i := range p.keywords {
+			sk := &p.keywords[i]
+			for j := range sk.words {
+				if sk.words[j].find(text, bigrams) {
+					d.Trail = append(d.Trail, Step{Kind: "service", Name: sk.service.ID, Result: "keyword",
+						Why: "keyword " + quote(sk.words[j].orig) + " in the " + where})
+					return sk.service
+				}
+			}
+		}
+	}
+	if id := in.MailboxDefaultService; id != "" {
+		if s := r.Service(id); s != nil {
+			d.Trail = append(d.Trail, Step{Kind: "service", Name: s.ID, Result: "mailbox default", Why: "no rule, alias or keyword; the mailbox's default"})
+			return s
+		}
+		d.Trail = append(d.Trail, Step{Kind: "service", Name: id, Result: "unknown", Why: "the mailbox's default service " + id + " is not in the catalogue"})
+	}
+	def := r.DefaultService()
+	d.Trail = append(d.Trail, Step{Kind: "service", Name: def.ID, Result: "default", Why: "no rule, alias or keyword matched"})
+	return def
+}
+
+// holders returns the candidates for a rung and whether the rung can take
+// the case (a supplier rung always can).
+func holders(r *config.Rules, rung *config.Rung, unit *config.Unit, at time.Time) ([]string, bool) {
+	if rung.Supplier != "" {
+		return nil, true
+	}
+	role := r.Role(rung.Role)
+	if role == nil {
+		return nil, false
+	}
+	all := role.Holders(unit)
+	var out []string
+	for _, id := range all {
+		if p := r.Person(id); p != nil && !p.AwayAt(at) {
+			out = append(out, id)
+		}
+	}
+	return out, len(out) > 0
+}
+
+// placeFrom puts d on the first rung at or above start that can take it,
+// recording each rung skipped. It reports false when none can.
+func placeFrom(r *config.Rules, d *Decision, start int, at time.Time) bool {
+	svc := r.Service(d.Service)
+	unit := r.Unit(d.Unit)
+	for i := start - 1; i < len(svc.Chain); i++ {
+		rung := svc.Chain[i]
+		if _, ok := holders(r, rung, unit, at); ok {
+			Rung(r, d, i+1, at)
+			d.Trail = append(d.Trail, Step{Kind: "rung", Name: d.rungName(), Result: "start", Why: d.rungWhy()})
+			return true
+		}
+		d.Trail = append(d.Trail, Step{Kind: "rung", Name: rungLabel(i+1, rung), Result: "skipped",
+			Why: "no holder of " + rung.Role + " for " + unitLabel(unit) + " who is not away"})
+	}
+	return false
+}
+
+// Rung places d on rung n (1-based) of its service's chain: it sets Rung,
+// Rungs, Tier, Role, Supplier and Candidates (holders for d.Unit and its work
+// area, less people away at at) and clears Assignee and Strategy. It
+// reports false, changing nothing, when the chain has no rung n.
+// Escalation uses it with NextRung and Assign.
+func Rung(r *config.Rules, d *Decision, n int, at time.Time) bool {
+	svc := r.Service(d.Service)
+	if svc == nil || n < 1 || n > len(svc.Chain) {
+		return false
+	}
+	rung := svc.Chain[n-1]
+	unit := r.Unit(d.Unit)
+	if unit != nil && d.WorkArea == "" {
+		d.WorkArea = unit.WorkArea
+	}
+	d.Rung, d.Rungs = n, len(svc.Chain)
+	d.Tier, d.Role, d.Supplier = rung.Tier, rung.Role, rung.Supplier
+	d.Candidates, _ = holders(r, rung, unit, at)
+	d.Assignee, d.Strategy = "", ""
+	return true
+}
+
+// NextRung moves d to the next rung above its current one that can take
+// the case (someone not away holds it, or a supplier). It reports false,
+// changing nothing, at the top of the chain.
+func NextRung(r *config.Rules, d *Decision, at time.Time) bool {
+	svc := r.Service(d.Service)
+	if svc == nil {
+		return false
+	}
+	unit := r.Unit(d.Unit)
+	for i := d.Rung; i < len(svc.Chain); i++ {
+		if _, ok := holders(r, svc.Chain[i], unit, at); ok {
+			return Rung(r, d, i+1, at)
+		}
+	}
+	return false
+}
+
+// PoolKey names the pool d's candidates come from, for the Assigner: the
+// role, and the unit or work area when the holders depend on it.
+func PoolKey(r *config.Rules, d *Decision) string {
+	role := r.Role(d.Role)
+	if role == nil {
+		return "supplier:" + d.Supplier
+	}
+	unit := r.Unit(d.Unit)
+	if unit != nil {
+		for _, s := range role.ByUnit {
+			if s.Key == unit.ID {
+				return "role:" + role.Name + ":unit:" + unit.ID
+			}
+		}
+		for _, s := range role.ByWorkArea {
+			if s.Key == unit.WorkArea {
+				return "role:" + role.Name + ":area:" + unit.WorkArea
+			}
+		}
+	}
+	return "role:" + role.Name
+}
+
+// Assign picks d.Assignee among d.Candidates with the role's strategy
+// through a (nil: the first candidate, strategy "first"). No candidates (a
+// supplier rung, or everyone away) leaves the case unassigned.
+func Assign(ctx context.Context, r *config.Rules, d *Decision, a Assigner) error {
+	switch {
+	case len(d.Candidates) == 0:
+		why := "nobody on this rung is available; the case waits unassigned"
+		if d.Supplier != "" {
+			why = "the rung is the supplier " + d.Supplier + "; no internal assignee"
+		}
+		d.Trail = append(d.Trail, Step{Kind: "assignee", Result: "none", Why: why})
+		return nil
+	case len(d.Candidates) == 1:
+		d.Assignee, d.Strategy = d.Candidates[0], "only"
+	case a == nil:
+		d.Assignee, d.Strategy = d.Candidates[0], "first"
+	default:
+		strategy := "round_robin"
+		if role := r.Role(d.Role); role != nil && role.Assign != "" {
+			strategy = role.Assign
+		}
+		key := PoolKey(r, d)
+		who, err := a.Pick(ctx, key, strategy, d.Candidates)
+		if err != nil {
+			return fmt.Errorf("assigning from pool %s: %w", key, err)
+		}
+		if !contains(d.Candidates, who) {
+			return fmt.Errorf("assigning from pool %s: assigner picked %q, not a candidate", key, who)
+		}
+		d.Assignee, d.Strategy = who, strategy
+	}
+	d.Trail = append(d.Trail, Step{Kind: "assignee", Name: d.Assignee, Result: d.Strategy,
+		Why: "among " + strings.Join(d.Candidates, ", ")})
+	return nil
+}
+
+func (d *Decision) rungName() string {
+	if d.Supplier != "" {
+		return fmt.Sprintf("rung %d (tier %s, supplier %s)", d.Rung, d.Tier, d.Supplier)
+	}
+	return fmt.Sprintf("rung %d (tier %s, role %s)", d.Rung, d.Tier, d.Role)
+}
+
+func (d *Decision) rungWhy() string {
+	if d.Supplier != "" {
+		return "the supplier " + d.Supplier + " takes it"
+	}
+	return "held by " + strings.Join(d.Candidates, ", ")
+}
+
+func rungLabel(n int, r *config.Rung) string {
+	if r.Supplier != "" {
+		return fmt.Sprintf("rung %d (tier %s, supplier %s)", n, r.Tier, r.Supplier)
+	}
+	return fmt.Sprintf("rung %d (tier %s, role %s)", n, r.Tier, r.Role)
+}
+
+func unitLabel(u *config.Unit) string {
+	if u == nil {
+		return "a mail without unit"
+	}
+	if u.WorkArea != "" {
+		return "unit " + u.ID + " (work area " + u.WorkArea + ")"
+	}
+	return "unit " + u.ID
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Explain renders the decision and its trail for people: `casemail rules
+// explain` and the assignment notice.
+func (d Decision) Explain() string {
+	var b strings.Builder
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%-10s %s\n", k+":", v)
+		}
+	}
+	svc := d.Service
+	if d.ServiceName != "" {
+		svc += " (" + d.ServiceName + ")"
+	}
+	if d.Original != "" {
+		svc += ", classified as " + d.Original
+		if d.Proposed {
+			svc += " (proposed)"
+		}
+	}
+	line("service", svc)
+	line("routine", d.Routine)
+	unit := d.Unit
+	if unit == "" {
+		unit = "(none)"
+	} else if d.WorkArea != "" {
+		unit += ", work area " + d.WorkArea
+	}
+	line("unit", unit)
+	if d.Drop {
+		line("dropped", d.DropReason)
+	} else if d.Rung > 0 {
+		r := fmt.Sprintf("%d of %d: tier %s", d.Rung, d.Rungs, d.Tier)
+		if d.Supplier != "" {
+			r += ", supplier " + d.Supplier
+		} else {
+			r += ", role " + d.Role
+		}
+		line("rung", r)
+		line("holders", strings.Join(d.Candidates, ", "))
+		if d.Assignee != "" {
+			line("assignee", d.Assignee+" ("+d.Strategy+")")
+		} else {
+			line("assignee", "(none)")
+		}
+	}
+	line("priority", d.Priority)
+	line("tags", strings.Join(d.Tags, ", "))
+	b.WriteString("why:\n")
+	for _, s := range d.Trail {
+		b.WriteString("  ")
+		b.WriteString(s.Kind)
+		if s.Name != "" {
+			if s.Kind == "rule" {
+				b.WriteString(" " + quote(s.Name))
+			} else {
+				b.WriteString(" " + s.Name)
+			}
+		}
+		b.WriteString(": " + s.Result)
+		if s.Why != "" {
+			b.WriteString(" — " + s.Why)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

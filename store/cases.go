@@ -1,0 +1,370 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Case is one row of cases.
+type Case struct {
+	ID             int64
+	Number         int64
+	Status         string
+	Subject        string
+	Requester      string
+	RequesterName  string
+	Mailbox        string
+	Language       string
+	Priority       string
+	Service        string
+	Unit           string
+	WorkArea       string
+	Tier           string
+	Rung           int
+	Role           string
+	Supplier       string
+	Assignee       string
+	Tags           []string
+	Automatic      bool
+	LinkedCaseID   *int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	FirstResponse  *time.Time
+	ResolutionDue  *time.Time
+	ResolvedAt     *time.Time
+	ClosedAt       *time.Time
+	FirstResponseD *time.Time // first_response_due
+}
+
+const caseColumns = `id, number, status, subject, requester, requester_name, mailbox, language,
+	priority, service, unit, work_area, tier, rung, role, supplier, assignee, tags, automatic,
+	linked_case_id, created_at, updated_at, first_response_at, resolution_due, resolved_at, closed_at,
+	first_response_due`
+
+// scanCase reads caseColumns, then any extra columns into extra.
+func scanCase(row pgx.Row, extra ...any) (*Case, error) {
+	var c Case
+	dest := []any{&c.ID, &c.Number, &c.Status, &c.Subject, &c.Requester, &c.RequesterName, &c.Mailbox,
+		&c.Language, &c.Priority, &c.Service, &c.Unit, &c.WorkArea, &c.Tier, &c.Rung, &c.Role, &c.Supplier,
+		&c.Assignee, &c.Tags, &c.Automatic, &c.LinkedCaseID, &c.CreatedAt, &c.UpdatedAt, &c.FirstResponse,
+		&c.ResolutionDue, &c.ResolvedAt, &c.ClosedAt, &c.FirstResponseD}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// CaseByNumber returns the case with a human number.
+func CaseByNumber(ctx context.Context, q Querier, number int64) (*Case, error) {
+	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE number = $1`, number))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return c, err
+}
+
+// CaseByID returns the case with an internal id.
+func CaseByID(ctx context.Context, q Querier, id int64) (*Case, error) {
+	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return c, err
+}
+
+// NewCase is what CreateCase records.
+type NewCase struct {
+	Status        string // new, open or dropped
+	Subject       string
+	Requester     string
+	RequesterName string
+	Mailbox       string
+	Language      string
+	Priority      string
+	Service       string
+	Unit          string
+	WorkArea      string
+	Tier          string
+	Rung          int
+	Role          string
+	Supplier      string
+	Assignee      string
+	Tags          []string
+	Automatic     bool
+	LinkedCaseID  *int64
+	CreatedAt     time.Time
+}
+
+// CreateCase inserts a case and returns it with its number.
+func CreateCase(ctx context.Context, q Querier, n NewCase) (*Case, error) {
+	if n.Priority == "" {
+		n.Priority = "normal"
+	}
+	if n.Status == "" {
+		n.Status = "new"
+	}
+	if n.Tags == nil {
+		n.Tags = []string{}
+	}
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = time.Now()
+	}
+	c, err := scanCase(q.QueryRow(ctx, `INSERT INTO cases
+		(status, subject, requester, requester_name, mailbox, language, priority, service, unit, work_area,
+		 tier, rung, role, supplier, assignee, tags, automatic, linked_case_id, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$19)
+		RETURNING `+caseColumns,
+		n.Status, n.Subject, strings.ToLower(n.Requester), n.RequesterName, n.Mailbox, n.Language, n.Priority,
+		n.Service, n.Unit, n.WorkArea, n.Tier, n.Rung, n.Role, n.Supplier, n.Assignee, n.Tags, n.Automatic,
+		n.LinkedCaseID, n.CreatedAt))
+	if err != nil {
+		return nil, fmt.Errorf("creating case: %w", err)
+	}
+	return c, nil
+}
+
+// SetCaseStatus changes a case's status and stamps updated_at.
+func SetCaseStatus(ctx context.Context, q Querier, caseID int64, status string, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE cases SET status = $2, updated_at = $3,
+		resolved_at = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END,
+		closed_at = CASE WHEN $2 = 'closed' THEN $3 ELSE closed_at END
+		WHERE id = $1`, caseID, status, at)
+	return err
+}
+
+// AddParticipant records someone who sees public mail of a case. An existing
+// participant keeps their kind.
+func AddParticipant(ctx context.Context, q Querier, caseID int64, addr, name, kind, personID string) error {
+	_, err := q.Exec(ctx, `INSERT INTO participants (case_id, address, name, kind, person_id)
+		VALUES ($1, lower($2), $3, $4, $5) ON CONFLICT (case_id, address) DO NOTHING`,
+		caseID, addr, name, kind, personID)
+	if err != nil {
+		return fmt.Errorf("adding participant: %w", err)
+	}
+	return nil
+}
+
+// Participant is one row of participants.
+type Participant struct {
+	Address, Name, Kind, PersonID string
+}
+
+// Participants lists a case's participants in the order they were added.
+func Participants(ctx context.Context, q Querier, caseID int64) ([]Participant, error) {
+	rows, err := q.Query(ctx, `SELECT address, name, kind, person_id FROM participants
+		WHERE case_id = $1 ORDER BY added_at, address`, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Participant, error) {
+		var p Participant
+		err := r.Scan(&p.Address, &p.Name, &p.Kind, &p.PersonID)
+		return p, err
+	})
+}
+
+// ParticipantKind returns how addr takes part in a case, or "" when it does not.
+func ParticipantKind(ctx context.Context, q Querier, caseID int64, addr string) (string, error) {
+	var kind string
+	err := q.QueryRow(ctx, `SELECT kind FROM participants WHERE case_id = $1 AND address = lower($2)`,
+		caseID, addr).Scan(&kind)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return kind, err
+}
+
+// AddEvent appends to a case's audit trail. data is stored as JSON.
+func AddEvent(ctx context.Context, q Querier, caseID int64, at time.Time, actor, kind, reason string, data any) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encoding event %s: %w", kind, err)
+	}
+	if actor == "" {
+		actor = "casemail"
+	}
+	_, err = q.Exec(ctx, `INSERT INTO events (case_id, at, actor, kind, reason, data) VALUES ($1,$2,$3,$4,$5,$6)`,
+		caseID, at, actor, kind, reason, b)
+	if err != nil {
+		return fmt.Errorf("recording event %s: %w", kind, err)
+	}
+	return nil
+}
+
+// NewAttachment is an attachment to store with a message. Data nil means the
+// body was not kept (over the size cap): only name, type and size are listed.
+type NewAttachment struct {
+	Filename    string
+	ContentType string
+	Size        int64
+	Data        []byte
+	Inline      bool
+}
+
+// NewMessage is what AddMessage records.
+type NewMessage struct {
+	CaseID      int64
+	Direction   string // in | out
+	Kind        string
+	Mailbox     string
+	MessageID   string
+	InReplyTo   string
+	References  []string
+	From        string
+	FromName    string
+	To, Cc      []string
+	Subject     string
+	Text        string
+	NewText     string
+	Raw         []byte // kept once by hash
+	ContentHash []byte // identity across mailboxes
+	SentAt      *time.Time
+	CreatedAt   time.Time
+	Attachments []NewAttachment
+}
+
+// AddMessage stores a message with its raw mail and attachments.
+func AddMessage(ctx context.Context, q Querier, m NewMessage) (int64, error) {
+	var rawHash []byte
+	if m.Raw != nil {
+		h := sha256.Sum256(m.Raw)
+		rawHash = h[:]
+		if _, err := q.Exec(ctx, `INSERT INTO raw_mails (sha256, size, data) VALUES ($1, $2, $3)
+			ON CONFLICT (sha256) DO NOTHING`, rawHash, len(m.Raw), m.Raw); err != nil {
+			return 0, fmt.Errorf("storing raw mail: %w", err)
+		}
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = time.Now()
+	}
+	var id int64
+	err := q.QueryRow(ctx, `INSERT INTO messages (case_id, direction, kind, mailbox, message_id, in_reply_to,
+		refs, from_addr, from_name, to_addrs, cc_addrs, subject, text_body, new_text, raw_sha256, content_hash,
+		sent_at, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,lower($8),$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) RETURNING id`,
+		m.CaseID, m.Direction, m.Kind, m.Mailbox, m.MessageID, m.InReplyTo, nonNil(m.References), m.From,
+		m.FromName, nonNil(m.To), nonNil(m.Cc), m.Subject, cleanText(m.Text), cleanText(m.NewText), rawHash,
+		m.ContentHash, m.SentAt, m.CreatedAt).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("storing message: %w", err)
+	}
+	for _, a := range m.Attachments {
+		var blob []byte
+		if a.Data != nil {
+			h := sha256.Sum256(a.Data)
+			blob = h[:]
+			if _, err := q.Exec(ctx, `INSERT INTO blobs (sha256, size, data) VALUES ($1, $2, $3)
+				ON CONFLICT (sha256) DO NOTHING`, blob, len(a.Data), a.Data); err != nil {
+				return 0, fmt.Errorf("storing attachment %q: %w", a.Filename, err)
+			}
+		}
+		ct := a.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		if _, err := q.Exec(ctx, `INSERT INTO attachments (message_id, filename, content_type, size, sha256, inline)
+			VALUES ($1, $2, $3, $4, $5, $6)`, id, cleanText(a.Filename), ct, a.Size, blob, a.Inline); err != nil {
+			return 0, fmt.Errorf("listing attachment %q: %w", a.Filename, err)
+		}
+	}
+	return id, nil
+}
+
+// cleanText drops NUL bytes, which PostgreSQL text cannot hold; the raw mail
+// keeps the original.
+func cleanText(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// FindInbound returns the case and message row of an incoming mail already
+// stored with this Message-ID and content hash (the same mail reaching a
+// second mailbox).
+func FindInbound(ctx context.Context, q Querier, messageID string, contentHash []byte) (caseID, msgRow int64, found bool, err error) {
+	if messageID == "" || contentHash == nil {
+		return 0, 0, false, nil
+	}
+	err = q.QueryRow(ctx, `SELECT case_id, id FROM messages WHERE direction = 'in' AND message_id = $1
+		AND content_hash = $2`, messageID, contentHash).Scan(&caseID, &msgRow)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	return caseID, msgRow, err == nil, err
+}
+
+// CaseByMessageIDs returns the newest case that sent or received a mail
+// with one of these Message-IDs, for threading by In-Reply-To/References.
+func CaseByMessageIDs(ctx context.Context, q Querier, ids []string) (caseID int64, found bool, err error) {
+	if len(ids) == 0 {
+		return 0, false, nil
+	}
+	err = q.QueryRow(ctx, `SELECT case_id FROM (
+			SELECT case_id, created_at FROM sent_message_ids WHERE message_id = ANY($1)
+			UNION ALL
+			SELECT case_id, created_at FROM messages WHERE message_id = ANY($1) AND message_id <> ''
+		) m ORDER BY created_at DESC LIMIT 1`, ids).Scan(&caseID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return caseID, err == nil, err
+}
+
+// SentTo returns the recipient a Message-ID of ours was sent to.
+func SentTo(ctx context.Context, q Querier, messageID string) (recipient string, caseID int64, found bool, err error) {
+	err = q.QueryRow(ctx, `SELECT recipient, case_id FROM sent_message_ids WHERE message_id = $1`,
+		messageID).Scan(&recipient, &caseID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0, false, nil
+	}
+	return recipient, caseID, err == nil, err
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint conflict,
+// which the intake retries: another instance committed the same mail first.
+func IsUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// AllowAck records an acknowledgement to addr unless limit of them were
+// already sent in the hour before now. It serialises per address with an
+// advisory lock so that instances agree.
+func AllowAck(ctx context.Context, q Querier, addr string, limit int, now time.Time) (bool, error) {
+	addr = strings.ToLower(addr)
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ack:' || $1, 0))`, addr); err != nil {
+		return false, err
+	}
+	var n int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM ack_log WHERE address = $1 AND at > $2`,
+		addr, now.Add(-time.Hour)).Scan(&n); err != nil {
+		return false, err
+	}
+	if limit > 0 && n >= limit {
+		return false, nil
+	}
+	_, err := q.Exec(ctx, `INSERT INTO ack_log (address, at) VALUES ($1, $2)`, addr, now)
+	return err == nil, err
+}

@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Cursor returns the last committed IMAP position of a mailbox.
+func (s *Store) Cursor(ctx context.Context, mailbox string) (uidValidity, lastUID uint32, ok bool, err error) {
+	var v, u int64
+	err = s.Pool.QueryRow(ctx, `SELECT uidvalidity, last_uid FROM imap_cursors WHERE mailbox = $1`,
+		mailbox).Scan(&v, &u)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("reading cursor of %s: %w", mailbox, err)
+	}
+	return uint32(v), uint32(u), true, nil
+}
+
+// AdvanceCursor moves a mailbox's cursor to uid within uidValidity. It never
+// moves backwards within one UIDVALIDITY; a new UIDVALIDITY starts afresh.
+func AdvanceCursor(ctx context.Context, q Querier, mailbox string, uidValidity, uid uint32) error {
+	_, err := q.Exec(ctx, `INSERT INTO imap_cursors (mailbox, uidvalidity, last_uid, updated_at)
+		VALUES ($1, $2, $3, now())
+		ON CONFLICT (mailbox) DO UPDATE SET
+			last_uid = CASE WHEN imap_cursors.uidvalidity = EXCLUDED.uidvalidity
+				THEN GREATEST(imap_cursors.last_uid, EXCLUDED.last_uid) ELSE EXCLUDED.last_uid END,
+			uidvalidity = EXCLUDED.uidvalidity, updated_at = now()`,
+		mailbox, int64(uidValidity), int64(uid))
+	if err != nil {
+		return fmt.Errorf("advancing cursor of %s: %w", mailbox, err)
+	}
+	return nil
+}
+
+// ClaimUID records that (mailbox, uidValidity, uid) is being handled in this
+// transaction. It returns false when it was handled before: a second daemon
+// on the same mailbox waits here until the first commits, then skips.
+func ClaimUID(ctx context.Context, q Querier, mailbox string, uidValidity, uid uint32) (bool, error) {
+	tag, err := q.Exec(ctx, `INSERT INTO ingested (mailbox, uidvalidity, uid, outcome)
+		VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING`, mailbox, int64(uidValidity), int64(uid))
+	if err != nil {
+		return false, fmt.Errorf("claiming uid %d of %s: %w", uid, mailbox, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// SetOutcome records what a claimed UID became.
+func SetOutcome(ctx context.Context, q Querier, mailbox string, uidValidity, uid uint32, outcome string, msgRow, quarantineID int64) error {
+	_, err := q.Exec(ctx, `UPDATE ingested SET outcome = $4, message_row = NULLIF($5, 0), quarantine_id = NULLIF($6, 0)
+		WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3`,
+		mailbox, int64(uidValidity), int64(uid), outcome, msgRow, quarantineID)
+	return err
+}
+
+// QuarantineRecord is a mail that could not be processed.
+type QuarantineRecord struct {
+	ID          int64
+	Mailbox     string
+	UIDValidity uint32
+	UID         uint32
+	Reason      string
+	Raw         []byte
+	CreatedAt   time.Time
+	RetriedAt   *time.Time
+	ResolvedAt  *time.Time
+}
+
+// Quarantine keeps a raw mail with the reason it could not be processed.
+func Quarantine(ctx context.Context, q Querier, mailbox string, uidValidity, uid uint32, reason string, raw []byte) (int64, error) {
+	var id int64
+	err := q.QueryRow(ctx, `INSERT INTO quarantine (mailbox, uidvalidity, uid, reason, raw)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`, mailbox, int64(uidValidity), int64(uid), cleanText(reason), raw).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("quarantining uid %d of %s: %w", uid, mailbox, err)
+	}
+	return id, nil
+}
+
+// ListQuarantine lists quarantined mail, newest first, without raw bodies.
+func (s *Store) ListQuarantine(ctx context.Context, all bool) ([]QuarantineRecord, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, mailbox, uidvalidity, uid, reason, created_at, retried_at, resolved_at
+		FROM quarantine WHERE $1 OR resolved_at IS NULL ORDER BY id DESC`, all)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (QuarantineRecord, error) {
+		var q QuarantineRecord
+		var v, u int64
+		err := r.Scan(&q.ID, &q.Mailbox, &v, &u, &q.Reason, &q.CreatedAt, &q.RetriedAt, &q.ResolvedAt)
+		q.UIDValidity, q.UID = uint32(v), uint32(u)
+		return q, err
+	})
+}
+
+// GetQuarantine returns one quarantined mail with its raw bytes.
+func (s *Store) GetQuarantine(ctx context.Context, id int64) (*QuarantineRecord, error) {
+	var q QuarantineRecord
+	var v, u int64
+	err := s.Pool.QueryRow(ctx, `SELECT id, mailbox, uidvalidity, uid, reason, raw, created_at, retried_at, resolved_at
+		FROM quarantine WHERE id = $1`, id).Scan(&q.ID, &q.Mailbox, &v, &u, &q.Reason, &q.Raw, &q.CreatedAt,
+		&q.RetriedAt, &q.ResolvedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	q.UIDValidity, q.UID = uint32(v), uint32(u)
+	return &q, err
+}
+
+// ResolveQuarantine marks a quarantined mail as processed after a retry.
+func ResolveQuarantine(ctx context.Context, q Querier, id int64, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE quarantine SET retried_at = $2, resolved_at = $2 WHERE id = $1`, id, at)
+	return err
+}
+
+// RetryFailed notes a retry that failed again.
+func (s *Store) RetryFailed(ctx context.Context, id int64, reason string, at time.Time) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE quarantine SET retried_at = $2, reason = $3 WHERE id = $1`, id, at, cleanText(reason))
+	return err
+}

@@ -1,0 +1,238 @@
+// Package store is casemail's PostgreSQL layer: the connection pool, the
+// embedded schema migrations and every query. It is the only package that
+// speaks SQL. It never decides anything about mail or routing: callers pass
+// it what to record, and it records it atomically.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Querier is what both a pool and a transaction offer, so that queries can
+// run inside a caller's transaction or on their own.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Store wraps the pool. It is safe for concurrent use.
+type Store struct {
+	Pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// Open connects to the database at url and checks that it answers.
+func Open(ctx context.Context, url string) (*Store, error) {
+	if url == "" {
+		return nil, errors.New("no database url")
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors may echo the url, password included.
+		return nil, errors.New("parsing database url: invalid connection string")
+	}
+	if cfg.MaxConns < 8 {
+		cfg.MaxConns = 8
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to database: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to database %s: %w", Redact(url), err)
+	}
+	return &Store{Pool: pool, log: slog.Default()}, nil
+}
+
+// SetLogger sets the logger used for migration messages.
+func (s *Store) SetLogger(l *slog.Logger) { s.log = l }
+
+// Close closes the pool.
+func (s *Store) Close() { s.Pool.Close() }
+
+// Ping reports whether the database answers, for /readyz.
+func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
+
+// InTx runs fn in a transaction, committing when fn returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.Pool, fn)
+}
+
+// Redact removes the password from a connection URL for messages.
+func Redact(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return url
+	}
+	userinfo := url[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return url[:scheme+3] + userinfo[:i] + ":xxxxx" + url[at:]
+	}
+	return url
+}
+
+// Migration is one embedded schema step.
+type Migration struct {
+	Version   int
+	Name      string
+	SQL       string
+	AppliedAt *time.Time // nil when pending
+}
+
+// Migrations lists the embedded migrations in order.
+func Migrations() ([]Migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range entries {
+		name := e.Name()
+		num, rest, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
+		}
+		b, err := migrationFS.ReadFile(path.Join("migrations", name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: rest, SQL: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i := 1; i < len(out); i++ {
+		if out[i].Version == out[i-1].Version {
+			return nil, fmt.Errorf("two migrations numbered %d", out[i].Version)
+		}
+	}
+	return out, nil
+}
+
+// migrationLock serialises migrations across instances starting together.
+const migrationLock = 0x636173656d61696c // "casemail"
+
+// Migrate applies pending migrations, each in its own transaction, under an
+// advisory lock so that replicas starting at once do not race.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := Migrations()
+	if err != nil {
+		return err
+	}
+	conn, err := s.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("migrating: taking lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock)) //nolint:errcheck
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrating: creating version table: %w", err)
+	}
+	applied, err := appliedVersions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if _, ok := applied[m.Version]; ok {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("applying migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		s.log.Info("applied migration", "version", m.Version, "name", m.Name)
+	}
+	return nil
+}
+
+// MigrationStatus lists every embedded migration with when it was applied,
+// and any applied version this binary does not know (a newer replica's).
+func (s *Store) MigrationStatus(ctx context.Context) (all []Migration, unknown []int, err error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, nil, err
+	}
+	var exists bool
+	if err := s.Pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, nil, err
+	}
+	applied := map[int]time.Time{}
+	if exists {
+		if applied, err = appliedVersions(ctx, s.Pool); err != nil {
+			return nil, nil, err
+		}
+	}
+	known := map[int]bool{}
+	for i := range ms {
+		known[ms[i].Version] = true
+		if at, ok := applied[ms[i].Version]; ok {
+			at := at
+			ms[i].AppliedAt = &at
+		}
+	}
+	for v := range applied {
+		if !known[v] {
+			unknown = append(unknown, v)
+		}
+	}
+	sort.Ints(unknown)
+	return ms, unknown, nil
+}
+
+func appliedVersions(ctx context.Context, q Querier) (map[int]time.Time, error) {
+	rows, err := q.Query(ctx, `SELECT version, applied_at FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("reading applied migrations: %w", err)
+	}
+	out := map[int]time.Time{}
+	for rows.Next() {
+		var v int
+		var at time.Time
+		if err := rows.Scan(&v, &at); err != nil {
+			return nil, err
+		}
+		out[v] = at
+	}
+	return out, rows.Err()
+}
+
+// Blob returns an attachment body by its SHA-256.
+func (s *Store) Blob(ctx context.Context, sha256 []byte) ([]byte, error) {
+	var data []byte
+	err := s.Pool.QueryRow(ctx, `SELECT data FROM blobs WHERE sha256 = $1`, sha256).Scan(&data)
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %x: %w", sha256, err)
+	}
+	return data, nil
+}
