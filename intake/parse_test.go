@@ -64,8 +64,8 @@ func TestParseAttachments(t *testing.T) {
 	want := []att{
 		{"part-1.2.png", "image/png", 68, true, "logo@x"},
 		{"Räkning för hösten.pdf", "application/pdf", 19, false, ""}, // RFC 2231 continuations, latin-1
-		{"lösenord.txt", "text/plain", 12, false, ""},                  // RFC 2047 in name=
-		{"Frågan om licenser.eml", "message/rfc822", 131, false, ""},   // forwarded: subject + .eml
+		{"lösenord.txt", "text/plain", 12, false, ""},                // RFC 2047 in name=
+		{"Frågan om licenser.eml", "message/rfc822", 131, false, ""}, // forwarded: subject + .eml
 		{"winmail.dat", "application/ms-tnef", 7, false, ""},
 	}
 	if !slices.Equal(got, want) {
@@ -266,14 +266,14 @@ func TestDecodeWords(t *testing.T) {
 		{"pre =?utf-8?B?w6U=?= post", "pre å post"},
 		// A character split across two words is joined before decoding.
 		{"=?utf-8?B?w6Tw?= =?utf-8?B?n5iA?=", "ä😀"},
-		{"=?gb18030?B?suLK1A===?=", "测试"},     // surplus padding
-		{"=?utf-8?B?w6U?=", "å"},                // missing padding
-		{"=?utf-8*sv?Q?=C3=A5?=", "å"},          // RFC 2231 language suffix
-		{"=?koi8-r?B?8NLJ18XU?=", "Привет"},     // go-message charset table
+		{"=?gb18030?B?suLK1A===?=", "测试"},          // surplus padding
+		{"=?utf-8?B?w6U?=", "å"},                   // missing padding
+		{"=?utf-8*sv?Q?=C3=A5?=", "å"},             // RFC 2231 language suffix
+		{"=?koi8-r?B?8NLJ18XU?=", "Привет"},        // go-message charset table
 		{"=?x-klingon?Q?x?=", "=?x-klingon?Q?x?="}, // kept as written
 		{"=?unknown-8bit?Q?x=E5?=", "xå"},          // "unknown" labels: best reading
-		{"=?utf-8?B?!!!?=", "=?utf-8?B?!!!?="},  // bad base64 kept
-		{"=?utf-8?Q?no end", "=?utf-8?Q?no end"}, // unterminated
+		{"=?utf-8?B?!!!?=", "=?utf-8?B?!!!?="},     // bad base64 kept
+		{"=?utf-8?Q?no end", "=?utf-8?Q?no end"},   // unterminated
 		{"a =?", "a =?"},
 	} {
 		p := &parser{}

@@ -187,7 +187,7 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err err
 		}
 	}()
 	limit := int64(mb.MaxMessageSize)
-	if limit > 0 && (d.Size > limit || int64(len(d.Raw)) > limit) {
+	if d.Truncated || (limit > 0 && (d.Size > limit || int64(len(d.Raw)) > limit)) {
 		msg, err = ParseLimited(d.Raw, oversizeTextLimit, false)
 		if msg != nil {
 			size := d.Size

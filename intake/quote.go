@@ -13,6 +13,7 @@ var (
 		`on\b.+\bwrote\s*:?|` + // On Mon, 23 Nov 2026, Helpdesk <...> wrote:
 		`den\b.+\bskrev\b.*|` + // Den 23 nov. 2026 kl. 09:15 skrev Helpdesk <...>:
 		`.+\bskrev\s*(följande|følgende)?\s*:|` + // Helpdesk <...> skrev:
+		`.+\bskrev\b.+:|` + // 23 nov. 2026 kl. 09:15 skrev Helpdesk <...>:
 		`am\b.+\bschrieb\b.*:|` +
 		`le\b.+\ba écrit\s*:|` +
 		`.+\bwrote\s*:` +
@@ -63,11 +64,7 @@ func SplitQuoted(text string) string {
 			for len(kept) > 0 && strings.TrimSpace(kept[len(kept)-1]) == "" {
 				kept = kept[:len(kept)-1]
 			}
-			if n := len(kept); n > 0 && attributionRE.MatchString(kept[n-1]) {
-				kept = kept[:n-1]
-			} else if n > 1 && attributionRE.MatchString(kept[n-2]+" "+strings.TrimSpace(kept[n-1])) {
-				kept = kept[:n-2]
-			}
+			kept = kept[:len(kept)-attributionLines(kept)]
 			continue
 		}
 		kept = append(kept, lines[i])
@@ -84,6 +81,31 @@ func SplitQuoted(text string) string {
 		return strings.TrimSpace(text)
 	}
 	return out
+}
+
+// attributionOpenerRE matches how attributions begin: "On", "Den", "Am",
+// "Le", or a date.
+var attributionOpenerRE = regexp.MustCompile(`(?i)^\s*-{0,2}\s*(on|den|am|le)\b|^\s*-{0,2}\s*(\p{L}{2,4}\.?,?\s+)?\d`)
+
+// attributionLines returns how many lines at the end of kept (0, 1 or 2)
+// form an attribution; clients wrap long ones over two lines.
+func attributionLines(kept []string) int {
+	n := len(kept)
+	if n == 0 {
+		return 0
+	}
+	last := kept[n-1]
+	if attributionRE.MatchString(last) && attributionOpenerRE.MatchString(last) {
+		return 1
+	}
+	if n > 1 && strings.TrimSpace(kept[n-2]) != "" && attributionOpenerRE.MatchString(kept[n-2]) &&
+		attributionRE.MatchString(kept[n-2]+" "+strings.TrimSpace(last)) {
+		return 2
+	}
+	if attributionRE.MatchString(last) {
+		return 1
+	}
+	return 0
 }
 
 func trimRightAll(lines []string) []string {

@@ -13,6 +13,11 @@ import (
 type program struct {
 	rules    []compiledRule
 	keywords []serviceKeywords
+	// Equality tests on addresses and domains are answered for all rules at
+	// once: eqIndex maps a folded value to the leaves that accept it, and
+	// Route marks the hits of one mail in a bitmap before the rules run.
+	eqIndex  [fHeader]map[string][]int32
+	eqLeaves int32
 }
 
 type compiledRule struct {
@@ -45,7 +50,7 @@ func build(r *config.Rules) *program {
 	for _, rule := range r.Rules {
 		cr := compiledRule{rule: rule, matchWhy: "always (no when)"}
 		if rule.When != nil {
-			cr.cond = compileCond(r, rule.When)
+			cr.cond = p.compileCond(r, rule.When)
 			cr.matchWhy = cr.cond.desc()
 		}
 		p.rules = append(p.rules, cr)
@@ -205,6 +210,7 @@ type leaf struct {
 	field  field
 	header string
 	m      *matcher
+	eqID   int32 // >= 0: answered by evalCtx.eqHits
 	yes    string
 	no     string
 }
@@ -219,6 +225,9 @@ func (l *leaf) eval(e *evalCtx) (bool, string) {
 }
 
 func (l *leaf) test(e *evalCtx) bool {
+	if l.eqID >= 0 {
+		return e.eqHits[l.eqID>>6]&(1<<(l.eqID&63)) != 0
+	}
 	switch l.field {
 	case fFrom:
 		return l.m.match(e.from, e.from, nil)
@@ -231,7 +240,7 @@ func (l *leaf) test(e *evalCtx) bool {
 	case fRecipient:
 		return l.any(e.to) || l.any(e.cc) || l.any(e.delivered)
 	case fSubject:
-		return l.m.match(e.in.Subject, e.subject, nil)
+		return l.m.match(e.in.Subject, e.subject, &e.subjectBigrams)
 	case fBody:
 		e.prepareBody()
 		return l.m.match(e.in.Body, e.body, &e.bodyBigrams)
@@ -353,15 +362,29 @@ func describeMatcher(m *config.Matcher, negate bool) string {
 	}
 }
 
-func compileCond(r *config.Rules, c *config.Cond) cond {
+func (p *program) compileCond(r *config.Rules, c *config.Cond) cond {
 	var parts []cond
 	add := func(f field, m *config.Matcher) {
 		if m == nil {
 			return
 		}
 		name := fieldNames[f]
-		parts = append(parts, &leaf{field: f, m: compileMatcher(m, f == fFromDomain),
-			yes: name + " " + describeMatcher(m, false), no: name + " " + describeMatcher(m, true)})
+		l := &leaf{field: f, m: compileMatcher(m, f == fFromDomain), eqID: -1,
+			yes: name + " " + describeMatcher(m, false), no: name + " " + describeMatcher(m, true)}
+		if f <= fRecipient && (m.Op == config.OpEquals || m.Op == config.OpIn) {
+			l.eqID = p.eqLeaves
+			p.eqLeaves++
+			if p.eqIndex[f] == nil {
+				p.eqIndex[f] = map[string][]int32{}
+			}
+			for _, v := range m.Values {
+				v = fold(v)
+				if ids := p.eqIndex[f][v]; len(ids) == 0 || ids[len(ids)-1] != l.eqID {
+					p.eqIndex[f][v] = append(ids, l.eqID)
+				}
+			}
+		}
+		parts = append(parts, l)
 	}
 	add(fFrom, c.From)
 	add(fFromDomain, c.FromDomain)
@@ -371,7 +394,7 @@ func compileCond(r *config.Rules, c *config.Cond) cond {
 	add(fSubject, c.Subject)
 	add(fBody, c.Body)
 	for _, h := range c.Header {
-		parts = append(parts, &leaf{field: fHeader, header: h.Name, m: compileMatcher(h.Match, false),
+		parts = append(parts, &leaf{field: fHeader, header: h.Name, m: compileMatcher(h.Match, false), eqID: -1,
 			yes: "header " + h.Name + " " + describeMatcher(h.Match, false),
 			no:  "header " + h.Name + " " + describeMatcher(h.Match, true)})
 	}
@@ -394,7 +417,7 @@ func compileCond(r *config.Rules, c *config.Cond) cond {
 	if len(c.All) > 0 {
 		var subs []cond
 		for _, s := range c.All {
-			subs = append(subs, compileCond(r, s))
+			subs = append(subs, p.compileCond(r, s))
 		}
 		parts = append(parts, newAnd(subs))
 	}
@@ -402,7 +425,7 @@ func compileCond(r *config.Rules, c *config.Cond) cond {
 		a := &anyCond{}
 		var descs []string
 		for _, s := range c.Any {
-			sc := compileCond(r, s)
+			sc := p.compileCond(r, s)
 			a.parts = append(a.parts, sc)
 			descs = append(descs, sc.desc())
 		}
@@ -411,7 +434,7 @@ func compileCond(r *config.Rules, c *config.Cond) cond {
 		parts = append(parts, a)
 	}
 	if c.Not != nil {
-		inner := compileCond(r, c.Not)
+		inner := p.compileCond(r, c.Not)
 		parts = append(parts, &notCond{inner: inner, yes: "not (" + inner.desc() + ")", no: inner.desc() + ", which the rule excludes"})
 	}
 	return newAnd(parts)

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -18,7 +19,7 @@ func fold(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= utf8.RuneSelf {
-			return strings.Map(foldRune, s)
+			return foldSlow(s, i)
 		}
 		if 'A' <= c && c <= 'Z' {
 			upper = true
@@ -28,6 +29,37 @@ func fold(s string) string {
 		return s
 	}
 	return strings.ToLower(s)
+}
+
+// foldSlow folds s, whose first non-ASCII byte is at i.
+func foldSlow(s string, i int) string {
+	b := make([]byte, 0, len(s)+8)
+	for j := 0; j < i; j++ {
+		c := s[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, c) // keep invalid bytes as they are
+			continue
+		}
+		b = utf8.AppendRune(b, foldRune(r))
+	}
+	return string(b)
 }
 
 func foldRune(r rune) rune {
@@ -75,16 +107,32 @@ type literal struct {
 
 func newLiteral(s string) literal {
 	l := literal{s: s}
+	type pair struct {
+		k    uint16
+		rare bool
+	}
+	var pairs []pair
 	seen := map[uint16]bool{}
-	for i := 0; i+1 < len(s) && len(l.pairs) < 6; i++ {
+	for i := 0; i+1 < len(s); i++ {
 		k := pairHash(s[i], s[i+1])
 		if !seen[k] {
 			seen[k] = true
-			l.pairs = append(l.pairs, k)
+			pairs = append(pairs, pair{k, !isLower(s[i]) || !isLower(s[i+1])})
 		}
+	}
+	// Pairs with digits, punctuation or non-ASCII bytes are rarer in mail
+	// text than letter pairs, so they are checked first.
+	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].rare && !pairs[j].rare })
+	for _, p := range pairs {
+		if len(l.pairs) == 16 {
+			break
+		}
+		l.pairs = append(l.pairs, p.k)
 	}
 	return l
 }
+
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
 
 // mayOccur reports false only when l certainly does not occur in the text
 // whose bigrams are b.

@@ -82,7 +82,9 @@ type evalCtx struct {
 	in                *Input
 	from, fromDomain  string
 	to, cc, delivered []string
+	eqHits            []uint64
 	subject           string
+	subjectBigrams    bigramSet
 	body              string
 	bodyReady         bool
 	bodyBigrams       bigramSet
@@ -98,6 +100,47 @@ func (e *evalCtx) prepareBody() {
 	e.body = fold(e.in.Body)
 	e.bodyBigrams.reset()
 	e.bodyBigrams.add(e.body)
+}
+
+// markEqualities sets the bits of every address or domain equality leaf
+// this mail satisfies.
+func (e *evalCtx) markEqualities(p *program) {
+	n := int(p.eqLeaves+63) / 64
+	if cap(e.eqHits) < n {
+		e.eqHits = make([]uint64, n)
+	}
+	e.eqHits = e.eqHits[:n]
+	clear(e.eqHits)
+	if p.eqLeaves == 0 {
+		return
+	}
+	mark := func(f field, v string) {
+		for _, id := range p.eqIndex[f][v] {
+			e.eqHits[id>>6] |= 1 << (id & 63)
+		}
+	}
+	if e.from != "" {
+		mark(fFrom, e.from)
+	}
+	for d := e.fromDomain; d != ""; {
+		mark(fFromDomain, d)
+		_, rest, ok := strings.Cut(d, ".")
+		if !ok {
+			break
+		}
+		d = rest
+	}
+	for _, a := range e.to {
+		mark(fTo, a)
+		mark(fRecipient, a)
+	}
+	for _, a := range e.cc {
+		mark(fCc, a)
+		mark(fRecipient, a)
+	}
+	for _, a := range e.delivered {
+		mark(fRecipient, a)
+	}
 }
 
 func foldAll(dst, addrs []string) []string {
@@ -123,7 +166,10 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 	}
 	e.to, e.cc, e.delivered = foldAll(e.to, in.To), foldAll(e.cc, in.Cc), foldAll(e.delivered, in.DeliveredTo)
 	e.subject = fold(in.Subject)
+	e.subjectBigrams.reset()
+	e.subjectBigrams.add(e.subject)
 	e.bodyReady = false
+	e.markEqualities(p)
 
 	d := Decision{Trail: make([]Step, 0, len(p.rules)+8)}
 	var set struct {
@@ -302,6 +348,9 @@ func pickService(r *config.Rules, p *program, e *evalCtx, in *Input, ruled, rule
 		}
 		if text == "" {
 			continue
+		}
+		if bigrams == nil {
+			bigrams = &e.subjectBigrams
 		}
 		for i := range p.keywords {
 			sk := &p.keywords[i]

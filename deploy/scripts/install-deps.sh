@@ -113,3 +113,6 @@ for p in "${missing[@]}"; do
 done
 [ $fail -eq 0 ] || exit 1
 log "installed: ${missing[*]}"
+case " ${missing[*]} " in
+*" dovecot-imapd "*) log "note: the package may have started the system's Dovecot (ports 143/993); casemail's tests run their own on other ports" ;;
+esac

@@ -68,7 +68,6 @@ type Cluster struct {
 
 	proc *exec.Cmd
 	done chan struct{} // closed when the server process has exited
-	wait error         // the process's exit error, valid after done
 
 	stopOnce sync.Once
 	stopErr  error
@@ -333,12 +332,11 @@ func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Creden
 	for {
 		select {
 		case <-done:
-			c.wait = *waitErr
 			l := serverLog()
 			if strings.Contains(l, "could not bind") || strings.Contains(l, "could not create any TCP/IP sockets") {
 				return fmt.Errorf("pgtemp: postgres on port %d: %w", c.port, errPortInUse)
 			}
-			return fmt.Errorf("pgtemp: postgres exited during start (%v); its log:\n%s", c.wait, l)
+			return fmt.Errorf("pgtemp: postgres exited during start (%v); its log:\n%s", *waitErr, l)
 		default:
 		}
 		if err := ping(ctx, c.URL()); err == nil {
