@@ -292,7 +292,7 @@ func TestStalwartCorpus(t *testing.T) {
 		// hold them); compare without them.
 		wantText := strings.ReplaceAll(stalwartText(exp), "\x00", "")
 		if normWS(m.Text) != normWS(wantText) {
-			miss = append(miss, "text "+strconv.Quote(trunc(normWS(m.Text), 300))+"\n   want "+strconv.Quote(trunc(normWS(wantText), 300)))
+			miss = append(miss, "text "+strconv.Quote(truncate(normWS(m.Text), 300))+"\n   want "+strconv.Quote(truncate(normWS(wantText), 300)))
 		}
 		if len(miss) == 0 {
 			matched++

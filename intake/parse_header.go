@@ -258,6 +258,8 @@ func (p *parser) decodeWords(s string) string {
 	return out.String()
 }
 
+const maxWordText = 1000
+
 // splitEncodedWord parses "=?charset?enc?text?=" at the start of s.
 func splitEncodedWord(s string) (cs, enc, text string, length int, ok bool) {
 	if !strings.HasPrefix(s, "=?") {
@@ -278,7 +280,9 @@ func splitEncodedWord(s string) (cs, enc, text string, length int, ok bool) {
 		return
 	}
 	rest = rest[2:]
-	end := strings.Index(rest, "?=")
+	// Words are at most 75 characters (RFC 2047); allow generously more,
+	// but never scan the whole header for every "=?" in it.
+	end := strings.Index(rest[:min(len(rest), maxWordText)], "?=")
 	if end < 0 {
 		return
 	}

@@ -18,6 +18,9 @@ type program struct {
 	// Route marks the hits of one mail in a bitmap before the rules run.
 	eqIndex  [fHeader]map[string][]int32
 	eqLeaves int32
+	// noMatch is the trail of a mail no rule matches; Route copies it in
+	// one move and patches the steps that differ.
+	noMatch []Step
 }
 
 type compiledRule struct {
@@ -54,6 +57,11 @@ func build(r *config.Rules) *program {
 			cr.matchWhy = cr.cond.desc()
 		}
 		p.rules = append(p.rules, cr)
+		why := ""
+		if cr.cond != nil {
+			why = firstNo(cr.cond)
+		}
+		p.noMatch = append(p.noMatch, Step{Kind: "rule", Name: rule.Name, Result: "no match", Why: why})
 	}
 	for _, s := range r.Services {
 		sk := serviceKeywords{service: s}
@@ -105,6 +113,24 @@ func (k *keyword) find(text string, b *bigramSet) bool {
 
 // cond is a compiled condition. eval returns whether it holds and a reason
 // made at compile time, so evaluating a rule allocates nothing.
+// firstNo is the reason a condition most often fails with: that of its
+// first part.
+func firstNo(c cond) string {
+	switch c := c.(type) {
+	case *leaf:
+		return c.no
+	case *boolLeaf:
+		return c.no
+	case *andCond:
+		return firstNo(c.parts[0])
+	case *anyCond:
+		return c.no
+	case *notCond:
+		return c.no
+	}
+	return ""
+}
+
 type cond interface {
 	eval(e *evalCtx) (bool, string)
 	desc() string
@@ -196,6 +222,14 @@ func (m *matcher) match(orig, folded string, b *bigramSet) bool {
 	case config.OpContains:
 		return containsAny(folded, m.lits, b)
 	case config.OpMatches:
+		// All sets through the byte-pair test first, then substring searches.
+		if b != nil {
+			for _, lits := range m.need {
+				if !anyMayOccur(lits, b) {
+					return false
+				}
+			}
+		}
 		for _, lits := range m.need {
 			if !containsAny(folded, lits, b) {
 				return false

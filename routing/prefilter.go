@@ -85,3 +85,12 @@ func containsAny(text string, lits []literal, b *bigramSet) bool {
 	}
 	return false
 }
+
+func anyMayOccur(lits []literal, b *bigramSet) bool {
+	for i := range lits {
+		if lits[i].mayOccur(b) {
+			return true
+		}
+	}
+	return false
+}

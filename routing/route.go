@@ -171,7 +171,8 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 	e.bodyReady = false
 	e.markEqualities(p)
 
-	d := Decision{Trail: make([]Step, 0, len(p.rules)+8)}
+	d := Decision{Trail: make([]Step, len(p.rules), len(p.rules)+8)}
+	copy(d.Trail, p.noMatch)
 	var set struct {
 		service, unit, tier, assignee, priority string
 		serviceRule, unitRule, tierRule         string
@@ -183,10 +184,12 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 			ok, why = cr.cond.eval(e)
 		}
 		if !ok {
-			d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.rule.Name, Result: "no match", Why: why})
+			if why != d.Trail[i].Why {
+				d.Trail[i].Why = why
+			}
 			continue
 		}
-		d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.rule.Name, Result: "matched", Why: why})
+		d.Trail[i].Result, d.Trail[i].Why = "matched", why
 		t := &cr.rule.Then
 		if t.Service != "" {
 			set.service, set.serviceRule = t.Service, cr.rule.Name
@@ -213,6 +216,7 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 		}
 		if t.Stop {
 			if rest := len(p.rules) - i - 1; rest > 0 {
+				d.Trail = d.Trail[:i+1]
 				d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.rule.Name, Result: "stop",
 					Why: fmt.Sprintf("stop: true; %d later rule(s) not considered", rest)})
 			}

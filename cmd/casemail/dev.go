@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/deploy/devworld"
 	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
 	"github.com/casemail/casemail/store/pgtemp"
 )
@@ -24,6 +26,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f := newFlags("dev", stderr)
 	imapAddr := f.String("imap", "127.0.0.1:1143", "IMAP `address` of the embedded mail world")
 	smtpAddr := f.String("smtp", "127.0.0.1:1025", "SMTP `address` of the embedded mail world")
+	httpAddr := f.String("http", "", "HTTP listen `address` (default: the config's http.listen)")
 	state := f.String("state", filepath.Join(os.TempDir(), "casemail-dev"), "`dir` for the dev secret and a throwaway database")
 	if _, err := f.parse(args); err != nil {
 		return err
@@ -31,6 +34,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg, err := config.LoadDaemon(*f.config)
 	if err != nil {
 		return err
+	}
+	if *httpAddr != "" {
+		cfg.HTTP.Listen = *httpAddr
 	}
 	log := newLogger(cfg, stderr)
 	if err := os.MkdirAll(*state, 0o700); err != nil {
@@ -80,7 +86,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	go func() { errc <- d.run(ctx) }()
 	select {
 	case httpAddr := <-d.listening:
-		printDevHelp(stdout, cfg, world.IMAPAddr(), world.SMTPAddr(), httpAddr, dbURL)
+		printDevHelp(stdout, cfg, d.rules.Load(), world.IMAPAddr(), world.SMTPAddr(), httpAddr, dbURL)
 	case err := <-errc:
 		return err
 	}
@@ -116,10 +122,29 @@ func splitHostPort(addr string) (string, int, error) {
 	return h, n, err
 }
 
-func printDevHelp(w io.Writer, cfg *config.Daemon, imapAddr, smtpAddr, httpAddr, dbURL string) {
+// The first mail the help suggests sending.
+const (
+	devFrom    = "ola@bryne.example.no"
+	devSubject = "Hjelp med e-håndboka"
+	devBody    = "Jeg finner ikke rutinen for avvik i e-håndboka."
+)
+
+func printDevHelp(w io.Writer, cfg *config.Daemon, rules *config.Rules, imapAddr, smtpAddr, httpAddr, dbURL string) {
 	helpdesk := "helpdesk@example.org"
+	defService := ""
 	if len(cfg.Mailboxes) > 0 {
 		helpdesk = cfg.Mailboxes[0].Address
+		defService = cfg.Mailboxes[0].Defaults.Service
+	}
+	// Route the suggested mail now, without storing it, to name whose
+	// mailbox its assignment notice will land in.
+	assignee := "ASSIGNEE@example.org"
+	dec, err := routing.Route(context.Background(), rules, routing.Input{From: devFrom, To: []string{helpdesk},
+		Subject: devSubject, Body: devBody, Received: time.Now(), MailboxDefaultService: defService}, nil)
+	if err == nil {
+		if p := rules.Person(dec.Assignee); p != nil && p.Email != "" {
+			assignee = p.Email
+		}
 	}
 	_, smtpPort, _ := net.SplitHostPort(smtpAddr)
 	_, imapPort, _ := net.SplitHostPort(imapAddr)
@@ -131,17 +156,18 @@ casemail dev is running.
   database:    %[6]s
 
 Send a first mail (in another terminal):
-  swaks --server 127.0.0.1:%[7]s --from ola@bryne.example.no --to %[4]s \
-        --header 'Subject: Hjelp med e-håndboka' --body 'Jeg finner ikke rutinen for avvik i e-håndboka.'
+  swaks --server 127.0.0.1:%[7]s --from %[10]s --to %[4]s \
+        --header 'Subject: %[11]s' --body '%[12]s'
 
 Read the acknowledgement the requester got, over IMAP:
-  curl -s 'imap://127.0.0.1:%[8]s/INBOX;UID=1' --user 'ola@bryne.example.no:%[3]s'
+  curl -s 'imap://127.0.0.1:%[8]s/INBOX;UID=1' --user '%[10]s:%[3]s'
 and the notice the assignee got:
-  curl -s 'imap://127.0.0.1:%[8]s/INBOX;UID=1' --user 'anna@example.org:%[3]s'
+  curl -s 'imap://127.0.0.1:%[8]s/INBOX;UID=1' --user '%[13]s:%[3]s'
 
 See the case:
   CASEMAIL_DATABASE_URL='%[6]s' go run ./cmd/casemail cases -config %[9]s
 
 Stop with Ctrl-C.
-`, smtpAddr, imapAddr, devworld.DefaultPassword, helpdesk, httpAddr, store.Redact(dbURL), smtpPort, imapPort, cfg.File)
+`, smtpAddr, imapAddr, devworld.DefaultPassword, helpdesk, httpAddr, store.Redact(dbURL), smtpPort, imapPort, cfg.File,
+		devFrom, devSubject, devBody, assignee)
 }
