@@ -188,6 +188,7 @@ func ParseDaemon(file string, data []byte, env func(string) (string, bool)) (*Da
 	if err := d.result(); err != nil {
 		return nil, err
 	}
+	dropPositions(reflect.ValueOf(cfg))
 	return cfg, nil
 }
 

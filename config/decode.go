@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -62,6 +63,39 @@ func (p positions) elem(key string, i int, def Pos) Pos {
 }
 
 type positionSetter interface{ setPositions(map[string]Pos) }
+
+// dropPositions clears every positions map under v once validation no
+// longer needs them: a loaded file stays small for the garbage collector.
+func dropPositions(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			dropPositions(v.Elem())
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			dropPositions(v.Index(i))
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			dropPositions(it.Value())
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Location]() {
+			return
+		}
+		if v.CanAddr() {
+			if ps, ok := v.Addr().Interface().(positionSetter); ok {
+				ps.setPositions(nil)
+			}
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				dropPositions(v.Field(i))
+			}
+		}
+	}
+}
 
 type decoder struct {
 	errs

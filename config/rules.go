@@ -370,6 +370,7 @@ func ParseRules(file string, data []byte) (*Rules, error) {
 	if err := d.result(); err != nil {
 		return nil, err
 	}
+	dropPositions(reflect.ValueOf(r))
 	return r, nil
 }
 

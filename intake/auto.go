@@ -198,7 +198,7 @@ func (p *parser) bounce(root *entity, msg *Message) *Bounce {
 		return false
 	}); ret != nil {
 		fields, _, _ := readHeader(p.decoded(ret), true)
-		h, _ := buildHeader(fields, "windows-1252")
+		h := buildHeader(fields, "windows-1252")
 		b.OriginalMessageID = firstMsgID(h.Get("Message-Id"))
 	}
 	if b.OriginalMessageID == "" {
@@ -241,7 +241,7 @@ func (p *parser) readDSN(body []byte, b *Bounce) {
 				r = nil
 			}
 		}
-		h, _ := buildHeader(fields, "utf-8")
+		h := buildHeader(fields, "utf-8")
 		if strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") && guard < 10 {
 			// A filter re-encoded the recipient blocks in place and said
 			// so inside the report; read them decoded.

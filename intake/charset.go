@@ -112,13 +112,3 @@ func decodeWindows1252(b []byte) string {
 	}
 	return sb.String()
 }
-
-// isASCII reports whether b has no 8-bit bytes.
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}

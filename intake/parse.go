@@ -213,7 +213,7 @@ func containsLF(b []byte) bool {
 // type a part without Content-Type has (message/rfc822 in a digest).
 func (p *parser) build(e *entity, depth int, defType string) {
 	p.nparts++
-	e.header, _ = buildHeader(e.fields, "windows-1252")
+	e.header = buildHeader(e.fields, "windows-1252")
 	if v := e.header.Get("Content-Type"); v != "" {
 		var probs []string
 		e.ctype, probs = parseMediaHeader(v)
@@ -358,9 +358,18 @@ func firstTextCharset(e *entity) string {
 // fallback charset is known.
 func (p *parser) rebuildHeaders(e *entity, fallback string) {
 	if !utf8.Valid(flatten(e.fields)) {
-		e.header, _ = buildHeader(e.fields, fallback)
+		e.header = buildHeader(e.fields, fallback)
 		if e.path == "" {
 			p.problem("raw 8-bit bytes in header, read as " + fallbackName(fallback))
+		}
+		// Parameters (raw 8-bit file names) in the right charset; the
+		// structure already decided stays.
+		if v := e.header.Get("Content-Type"); v != "" {
+			ct, _ := parseMediaHeader(v)
+			e.ctype.params = ct.params
+		}
+		if v := e.header.Get("Content-Disposition"); v != "" {
+			e.disp, _ = parseMediaHeader(v)
 		}
 	}
 	for _, c := range e.children {
@@ -586,6 +595,11 @@ func (p *parser) attachment(e *entity) Attachment {
 	}
 	a.Inline = e.disp.value == "inline" || (e.disp.value == "" && a.ContentID != "")
 	if p.keepData {
+		if len(data) > 0 && len(e.body) > 0 && &data[0] == &e.body[0] {
+			// Not transfer-encoded: data is a window on the caller's raw
+			// bytes. Hand out a copy that does not pin or alias them.
+			data = bytes.Clone(data)
+		}
 		a.Data = data
 	}
 	a.Filename = p.filename(e, data)
@@ -605,7 +619,7 @@ func (p *parser) filename(e *entity, data []byte) string {
 	case "message/rfc822", "message/global":
 		// A forwarded message is named after its subject.
 		fields, _, _ := readHeader(data, true)
-		h, _ := buildHeader(fields, "windows-1252")
+		h := buildHeader(fields, "windows-1252")
 		subj := sanitizeFilename(strings.ReplaceAll(p.headerText(&h, "Subject"), "/", "-"))
 		switch {
 		case subj != "":

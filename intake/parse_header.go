@@ -67,12 +67,15 @@ func readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []
 			if len(fields) == 0 {
 				return nil, b[pos:], problems
 			}
-			// Not a field. If fields follow, it is a continuation line
-			// that lost its leading whitespace; otherwise the body begins
-			// without the blank line.
+			// Not a field. If the field before ends in ';' or ',' or
+			// fields follow, it is a continuation line that lost its
+			// leading whitespace; otherwise the body begins without the
+			// blank line.
 			nl, _ := nextLine(b, next)
 			nc := trimEOL(nl)
-			if next < len(b) && len(nc) > 0 && (nc[0] == ' ' || nc[0] == '\t' || isFieldLine(nc)) {
+			prev := bytes.TrimRight(fields[len(fields)-1].raw, " \t\r\n")
+			openEnded := len(prev) > 0 && (prev[len(prev)-1] == ';' || prev[len(prev)-1] == ',')
+			if openEnded || next < len(b) && len(nc) > 0 && (nc[0] == ' ' || nc[0] == '\t' || isFieldLine(nc)) {
 				f := &fields[len(fields)-1]
 				f.raw = append(trimEOLRight(f.raw), append([]byte("\r\n "), line...)...)
 				problems = append(problems, "header line without a field name joined to the field before it")
@@ -128,23 +131,21 @@ func isFieldLine(line []byte) bool {
 
 // buildHeader turns fields into a go-message header, converting raw 8-bit
 // bytes to UTF-8: as UTF-8 when valid, else in the fallback charset.
-func buildHeader(fields []rawField, fallback string) (mail.Header, bool) {
+func buildHeader(fields []rawField, fallback string) mail.Header {
 	var h textproto.Header
-	converted := false
 	// textproto.Header keeps fields in reverse order; adding them last to
 	// first makes Get return the first occurrence, as ReadHeader does.
 	for i := len(fields) - 1; i >= 0; i-- {
 		raw := fields[i].raw
 		if !utf8.Valid(raw) {
 			raw = []byte(decodeRaw8bit(raw, fallback))
-			converted = true
 		}
 		if bytes.IndexByte(raw, ':') < 0 {
 			continue
 		}
 		h.AddRaw(raw)
 	}
-	return mail.Header{Header: message.Header{Header: h}}, converted
+	return mail.Header{Header: message.Header{Header: h}}
 }
 
 // decodeRaw8bit decodes header bytes that are not UTF-8.

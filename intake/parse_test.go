@@ -404,3 +404,15 @@ func TestParseDeepNesting(t *testing.T) {
 func itoa(i int) string {
 	return string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
 }
+
+func TestParseRaw8BitFilename(t *testing.T) {
+	raw := "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n" +
+		"--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"\xf0\xd2\xc9\xd7\xc5\xd4.txt\"\n\nx\n--b--\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "Привет.txt" {
+		t.Errorf("attachments = %+v", m.Attachments)
+	}
+}

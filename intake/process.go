@@ -84,6 +84,16 @@ func (p *Processor) Cursor(ctx context.Context, mailbox string) (uint32, uint32,
 	return p.Store.Cursor(ctx, mailbox)
 }
 
+// Unmarked implements MarkTracker.
+func (p *Processor) Unmarked(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error) {
+	return p.Store.Unmarked(ctx, mailbox, uidValidity)
+}
+
+// Marked implements MarkTracker.
+func (p *Processor) Marked(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) error {
+	return p.Store.SetMarked(ctx, mailbox, uidValidity, uids)
+}
+
 // Deliver implements Handler.
 func (p *Processor) Deliver(ctx context.Context, d Delivery) error {
 	_, err := p.Process(ctx, d)

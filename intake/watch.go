@@ -80,6 +80,17 @@ type Handler interface {
 	Deliver(ctx context.Context, d Delivery) error
 }
 
+// MarkTracker is implemented by handlers that remember which committed
+// mails have been marked on the server (\Seen or moved). With it, marking
+// that a crash interrupted is finished on the next connection in either
+// mode, and a mail a person later marks unread again stays unread.
+type MarkTracker interface {
+	// Unmarked lists committed UIDs of the mailbox not yet marked.
+	Unmarked(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error)
+	// Marked records that these UIDs were marked on the server.
+	Marked(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) error
+}
+
 // WatcherConfig configures one Watcher (one IMAP folder of one mailbox).
 type WatcherConfig struct {
 	// Name is the configured mailbox name; it is Delivery.Mailbox and the

@@ -221,6 +221,9 @@ func (s *watchSession) pass(ctx context.Context) error {
 		return nil
 	}
 
+	if err := s.markLeftovers(ctx); err != nil {
+		return err
+	}
 	if cfg.ProcessedFolder != "" && last > 0 {
 		if err := s.repair(imap.UID(last)); err != nil {
 			return err
@@ -364,10 +367,56 @@ func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool
 		// repair step of a later pass (processed folder) or skipped.
 		return readErr
 	}
-	if err := s.mark(delivered); err != nil {
+	if err := s.markCommitted(ctx, delivered); err != nil {
 		return err
 	}
 	return handlerErr
+}
+
+// markCommitted marks committed mails on the server and, where the handler
+// tracks it, records that they are marked.
+func (s *watchSession) markCommitted(ctx context.Context, uids []imap.UID) error {
+	if err := s.mark(uids); err != nil {
+		return err
+	}
+	mt, ok := s.w.h.(MarkTracker)
+	if !ok || len(uids) == 0 {
+		return nil
+	}
+	nums := make([]uint32, len(uids))
+	for i, u := range uids {
+		nums[i] = uint32(u)
+	}
+	s.conn.setBusy(false)
+	defer s.conn.setBusy(true)
+	if err := mt.Marked(ctx, s.w.cfg.Name, s.uidValidity, nums); err != nil {
+		return &watchHandlerError{fmt.Errorf("recording marked UIDs: %w", err)}
+	}
+	return nil
+}
+
+// markLeftovers marks mails that were committed but not marked before the
+// last connection died (only with a MarkTracker handler).
+func (s *watchSession) markLeftovers(ctx context.Context) error {
+	mt, ok := s.w.h.(MarkTracker)
+	if !ok {
+		return nil
+	}
+	s.conn.setBusy(false)
+	nums, err := mt.Unmarked(ctx, s.w.cfg.Name, s.uidValidity)
+	s.conn.setBusy(true)
+	if err != nil {
+		return &watchHandlerError{fmt.Errorf("listing unmarked UIDs: %w", err)}
+	}
+	if len(nums) == 0 {
+		return nil
+	}
+	uids := make([]imap.UID, len(nums))
+	for i, n := range nums {
+		uids[i] = imap.UID(n)
+	}
+	s.w.log.Info("marking committed mail left unmarked", "count", len(uids))
+	return s.markCommitted(ctx, uids)
 }
 
 // readMessage consumes one FETCH response into a Delivery.

@@ -159,7 +159,8 @@ type matcher struct {
 	lits   []literal           // contains
 	need   [][]literal         // the regex prefilter: one of each set must occur
 	re     *regexp.Regexp
-	domain bool // equals/in also match parent domains
+	prefix string // folded literal every match of re starts with, or ""
+	domain bool   // equals/in also match parent domains
 }
 
 func compileMatcher(m *config.Matcher, domain bool) *matcher {
@@ -179,6 +180,7 @@ func compileMatcher(m *config.Matcher, domain bool) *matcher {
 			c.lits = append(c.lits, newLiteral(fold(v)))
 		}
 	case config.OpMatches:
+		c.prefix = literalPrefix(m.Source)
 		for _, set := range requiredLiterals(m.Source) {
 			var lits []literal
 			for _, s := range set {
@@ -199,8 +201,8 @@ func (m *matcher) equal(v string) bool {
 }
 
 // match tests one value: orig as written, folded its fold; b, when not
-// nil, holds folded's bigrams.
-func (m *matcher) match(orig, folded string, b *bigramSet) bool {
+// nil, holds folded's bigrams; same tells that folded kept orig's offsets.
+func (m *matcher) match(orig, folded string, b *bigramSet, same bool) bool {
 	switch m.op {
 	case config.OpEquals, config.OpIn:
 		if m.equal(folded) {
@@ -235,6 +237,15 @@ func (m *matcher) match(orig, folded string, b *bigramSet) bool {
 				return false
 			}
 		}
+		if m.prefix != "" && same {
+			// Every match starts with the prefix: search from its first
+			// occurrence, not from the start of a long body.
+			i := strings.Index(folded, m.prefix)
+			if i < 0 {
+				return false
+			}
+			orig = orig[i:]
+		}
 		return m.re.MatchString(orig)
 	}
 	return false
@@ -264,9 +275,9 @@ func (l *leaf) test(e *evalCtx) bool {
 	}
 	switch l.field {
 	case fFrom:
-		return l.m.match(e.from, e.from, nil)
+		return l.m.match(e.from, e.from, nil, false)
 	case fFromDomain:
-		return e.fromDomain != "" && l.m.match(e.fromDomain, e.fromDomain, nil)
+		return e.fromDomain != "" && l.m.match(e.fromDomain, e.fromDomain, nil, false)
 	case fTo:
 		return l.any(e.to)
 	case fCc:
@@ -274,16 +285,16 @@ func (l *leaf) test(e *evalCtx) bool {
 	case fRecipient:
 		return l.any(e.to) || l.any(e.cc) || l.any(e.delivered)
 	case fSubject:
-		return l.m.match(e.in.Subject, e.subject, &e.subjectBigrams)
+		return l.m.match(e.in.Subject, e.subject, &e.subjectBigrams, e.subjectSame)
 	case fBody:
 		e.prepareBody()
-		return l.m.match(e.in.Body, e.body, &e.bodyBigrams)
+		return l.m.match(e.in.Body, e.body, &e.bodyBigrams, e.bodySame)
 	case fHeader:
 		if e.in.Header == nil {
 			return false
 		}
 		for _, v := range e.in.Header(l.header) {
-			if l.m.match(v, fold(v), nil) {
+			if l.m.match(v, fold(v), nil, false) {
 				return true
 			}
 		}
@@ -293,7 +304,7 @@ func (l *leaf) test(e *evalCtx) bool {
 
 func (l *leaf) any(addrs []string) bool {
 	for _, a := range addrs {
-		if l.m.match(a, a, nil) {
+		if l.m.match(a, a, nil, false) {
 			return true
 		}
 	}

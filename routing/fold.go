@@ -15,6 +15,14 @@ import (
 // a string contains another, their folds do too; the regular-expression
 // prefilter relies on that.
 func fold(s string) string {
+	f, _ := foldKeep(s)
+	return f
+}
+
+// foldKeep folds s and reports whether every byte offset kept its place
+// (true unless a rune's fold has another UTF-8 length, as for the Kelvin
+// sign); the regular-expression search uses offsets found in folded text.
+func foldKeep(s string) (string, bool) {
 	upper := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -26,21 +34,21 @@ func fold(s string) string {
 		}
 	}
 	if !upper {
-		return s
+		return s, true
 	}
-	return strings.ToLower(s)
+	return strings.ToLower(s), true
 }
 
 // foldSlow folds s, whose first non-ASCII byte is at i.
-func foldSlow(s string, i int) string {
+func foldSlow(s string, i int) (string, bool) {
 	b := make([]byte, 0, len(s)+8)
-	for j := 0; j < i; j++ {
-		c := s[j]
+	b = append(b, s[:i]...)
+	for j, c := range b {
 		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+			b[j] = c + 'a' - 'A'
 		}
-		b = append(b, c)
 	}
+	same := true
 	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -52,14 +60,16 @@ func foldSlow(s string, i int) string {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, c) // keep invalid bytes as they are
-			continue
+		if f := foldRune(r); f == r || r == utf8.RuneError && size == 1 {
+			b = append(b, s[i:i+size]...) // unchanged, or an invalid byte kept as it is
+		} else {
+			n := len(b)
+			b = utf8.AppendRune(b, f)
+			same = same && len(b)-n == size
 		}
-		b = utf8.AppendRune(b, foldRune(r))
+		i += size
 	}
-	return string(b)
+	return string(b), same
 }
 
 func foldRune(r rune) rune {

@@ -20,6 +20,30 @@ func requiredLiterals(src string) [][]string {
 	return required(re)
 }
 
+// literalPrefix returns the folded literal that every match of the
+// expression starts with, or "".
+func literalPrefix(src string) string {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	for {
+		switch re.Op {
+		case syntax.OpConcat:
+			if len(re.Sub) == 0 {
+				return ""
+			}
+			re = re.Sub[0]
+		case syntax.OpCapture:
+			re = re.Sub[0]
+		case syntax.OpLiteral:
+			return fold(string(re.Rune))
+		default:
+			return ""
+		}
+	}
+}
+
 const maxSets = 4
 
 func required(re *syntax.Regexp) [][]string {

@@ -84,8 +84,10 @@ type evalCtx struct {
 	to, cc, delivered []string
 	eqHits            []uint64
 	subject           string
+	subjectSame       bool
 	subjectBigrams    bigramSet
 	body              string
+	bodySame          bool
 	bodyReady         bool
 	bodyBigrams       bigramSet
 }
@@ -97,7 +99,7 @@ func (e *evalCtx) prepareBody() {
 		return
 	}
 	e.bodyReady = true
-	e.body = fold(e.in.Body)
+	e.body, e.bodySame = foldKeep(e.in.Body)
 	e.bodyBigrams.reset()
 	e.bodyBigrams.add(e.body)
 }
@@ -165,7 +167,7 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 		e.fromDomain = strings.TrimSuffix(e.from[i+1:], ".")
 	}
 	e.to, e.cc, e.delivered = foldAll(e.to, in.To), foldAll(e.cc, in.Cc), foldAll(e.delivered, in.DeliveredTo)
-	e.subject = fold(in.Subject)
+	e.subject, e.subjectSame = foldKeep(in.Subject)
 	e.subjectBigrams.reset()
 	e.subjectBigrams.add(e.subject)
 	e.bodyReady = false

@@ -354,10 +354,10 @@ func TestRegexPrefilterIsSound(t *testing.T) {
 		re := regexp.MustCompile(src)
 		m := compileMatcher(&config.Matcher{Op: config.OpMatches, Re: re, Source: src}, false)
 		for _, text := range texts {
-			f := fold(text)
 			var b bigramSet
+			f, same := foldKeep(text)
 			b.add(f)
-			if want, got := re.MatchString(text), m.match(text, f, &b); got != want {
+			if want, got := re.MatchString(text), m.match(text, f, &b, same); got != want {
 				t.Errorf("%q on %q: compiled matcher says %v, regexp %v (literals %q)", src, text, got, want, requiredLiterals(src))
 			}
 		}

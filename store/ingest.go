@@ -124,3 +124,32 @@ func (s *Store) RetryFailed(ctx context.Context, id int64, reason string, at tim
 	_, err := s.Pool.Exec(ctx, `UPDATE quarantine SET retried_at = $2, reason = $3 WHERE id = $1`, id, at, cleanText(reason))
 	return err
 }
+
+// Unmarked lists the UIDs of a mailbox that were committed but not yet
+// flagged or moved on the IMAP server.
+func (s *Store) Unmarked(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT uid FROM ingested WHERE mailbox = $1 AND uidvalidity = $2
+		AND NOT marked AND outcome <> 'pending' ORDER BY uid LIMIT 10000`, mailbox, int64(uidValidity))
+	if err != nil {
+		return nil, fmt.Errorf("listing unmarked mail of %s: %w", mailbox, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (uint32, error) {
+		var u int64
+		err := r.Scan(&u)
+		return uint32(u), err
+	})
+}
+
+// SetMarked records that UIDs were flagged or moved on the server.
+func (s *Store) SetMarked(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) error {
+	list := make([]int64, len(uids))
+	for i, u := range uids {
+		list[i] = int64(u)
+	}
+	_, err := s.Pool.Exec(ctx, `UPDATE ingested SET marked = true WHERE mailbox = $1 AND uidvalidity = $2
+		AND uid = ANY($3) AND NOT marked`, mailbox, int64(uidValidity), list)
+	if err != nil {
+		return fmt.Errorf("recording marked mail of %s: %w", mailbox, err)
+	}
+	return nil
+}

@@ -174,9 +174,11 @@ CREATE TABLE ingested (
     message_row bigint REFERENCES messages(id) ON DELETE SET NULL,
     quarantine_id bigint,
     outcome     text NOT NULL,                       -- case, message, duplicate, quarantined
+    marked      boolean NOT NULL DEFAULT false,      -- \Seen set or moved on the server
     at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (mailbox, uidvalidity, uid)
 );
+CREATE INDEX ingested_unmarked_idx ON ingested (mailbox, uidvalidity) WHERE NOT marked;
 
 -- Mail that could not be processed, kept raw with the reason.
 CREATE TABLE quarantine (
