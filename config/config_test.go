@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// base is a minimal valid rules file that cases extend.
+// rulesHead and rulesTail make a minimal valid rules file that cases extend.
 const rulesHead = `people:
   - {id: eva, name: Eva Holm, email: eva@example.org}
   - {id: per, name: Per Dahl, email: per@example.org}
@@ -100,7 +100,7 @@ func TestParseRulesErrors(t *testing.T) {
 		},
 		{
 			name: "bad cron",
-			yaml: rulesHead + rulesTail + "schedule:\n  digest: \"0 7 * * monday\"\n  sla_check: \"@every 1m\"\n",
+			yaml: rulesHead + rulesTail + "schedule:\n  digest: \"0 7 * * monday\"\n  sla_check: \"@every 1m\"\n  reminders: \"CRON_TZ=Europe/Oslo 0 8 * * mon-fri\"\n",
 			want: []string{`r.yaml:12:11: bad cron spec "0 7 * * monday": failed to parse int from monday: strconv.Atoi: parsing "monday": invalid syntax`},
 		},
 		{
@@ -126,6 +126,17 @@ func TestParseRulesErrors(t *testing.T) {
 			name: "unknown holiday set",
 			yaml: "calendars:\n  office: {timezone: Europe/Stockholm, holidays: dk, hours: {mon-fri: \"08:00-16:00\"}}\n" + rulesHead + rulesTail,
 			want: []string{`r.yaml:2:50: unknown holiday set "dk"; known: no, se`},
+		},
+		{
+			name: "drop without a reason",
+			yaml: rulesHead + "  x: {everyone: [eva]}\n" + strings.Replace(rulesTail, "services:", "suppliers:\n  - {id: v, name: V, email: v@example.org}\nservices:", 1) +
+				"rules:\n  - {name: r, when: {}, then: {drop: \"\"}}\n",
+			want: []string{`r.yaml:15:38: drop needs a reason`},
+		},
+		{
+			name: "duplicate person email",
+			yaml: strings.Replace(rulesHead, "per@example.org", "EVA@example.org", 1) + rulesTail,
+			want: []string{`r.yaml:3:38: email "EVA@example.org" is already used by person "eva"`},
 		},
 		{
 			name: "proposed default",
@@ -291,10 +302,12 @@ func TestParseDaemonErrors(t *testing.T) {
 			}},
 		{"no secret for username", strings.Replace(daemon("127.0.0.1", "none"), "      password: ${IMAP_PASSWORD:-fallback}\n", "", 1), set,
 			[]string{`c.yaml:9:17: username "helpdesk@example.org" needs one of password, password_file or oauth2`}},
-		{"timezone and language", daemon("127.0.0.1", "none") + "timezone: Europe/Stokholm\nlanguage: de\n", set,
+		{"timezone and language", daemon("127.0.0.1", "none") + "timezone: Europe/Stokholm\nlanguage: de\nlog: {format: xml}\nhttp:\n  listen: 8025\n", set,
 			[]string{
 				`c.yaml:15:11: unknown timezone "Europe/Stokholm" (want an IANA name such as Europe/Stockholm)`,
 				`c.yaml:16:11: language "de": want one of sv, nb, en`,
+				`c.yaml:17:15: log format "xml": want text or json`,
+				`c.yaml:19:11: http listen "8025": want host:port`,
 			}},
 	}
 	for _, tt := range tests {
@@ -365,6 +378,12 @@ func TestExamples(t *testing.T) {
 	}
 	if u := r.UnitByMember("Ola.Rektor@example.no"); u == nil || u.ID != "bryne" {
 		t.Errorf("member unit = %v, want bryne", u)
+	}
+	if p := r.PersonByEmail("Per.Dahl@EXAMPLE.no"); p == nil || p.ID != "per" {
+		t.Errorf("person by email = %v, want per", p)
+	}
+	if s := r.SupplierByEmail("support@qm-vendor.example"); s == nil || s.ID != "qm-vendor" {
+		t.Errorf("supplier by email = %v", s)
 	}
 	if s := r.ServiceByAddress("QM@example.org"); s == nil || s.ID != "qm-handbook" {
 		t.Errorf("alias service = %v", s)
@@ -478,4 +497,24 @@ default: {service: triage}
 		`r.yaml:4:54: language "de": want one of sv, nb, en`,
 		`r.yaml:6:36: assign "random": want round_robin or least_open`,
 	})
+}
+
+func TestCheckRules(t *testing.T) {
+	t.Setenv("CASEMAIL_DATABASE_URL", "")
+	cfg, err := LoadDaemon("../deploy/examples/casemail.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := LoadRules(cfg.RulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.CheckRules(r); err != nil {
+		t.Errorf("example: %v", err)
+	}
+	cfg.Mailboxes[0].Defaults.Service = "triag"
+	want := `../deploy/examples/casemail.yaml:10:5: mailbox helpdesk: default service "triag" is not in ../deploy/examples/rules.yaml`
+	if err := cfg.CheckRules(r); err == nil || err.Error() != want {
+		t.Errorf("CheckRules = %v, want %s", err, want)
+	}
 }

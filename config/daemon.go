@@ -44,11 +44,9 @@ type Daemon struct {
 	Log             struct {
 		Format string `yaml:"format"` // text | json; default text
 		Level  string `yaml:"level"`  // debug | info | warn | error; default info
-		positions
 	} `yaml:"log"`
 	HTTP struct {
 		Listen string `yaml:"listen"` // default 127.0.0.1:8025
-		positions
 	} `yaml:"http"`
 
 	positions
@@ -63,7 +61,6 @@ type Mailbox struct {
 	Defaults       struct {
 		Service  string `yaml:"service"`
 		Language string `yaml:"language"`
-		positions
 	} `yaml:"defaults"`
 	// TrustedLists are List-Ids whose mail may open cases.
 	TrustedLists []string `yaml:"trusted_lists"`
@@ -342,13 +339,13 @@ func (c *Daemon) validate(e *errs) {
 		e.at(c.at("token_ttl", Pos{1, 1}), "token_ttl must be positive")
 	}
 	if !oneOf(c.Log.Format, []string{"text", "json"}) {
-		e.at(c.Log.at("format", c.at("log", Pos{1, 1})), "log format %q: want text or json", c.Log.Format)
+		e.at(c.at("log.format", c.at("log", Pos{1, 1})), "log format %q: want text or json", c.Log.Format)
 	}
 	if !oneOf(c.Log.Level, []string{"debug", "info", "warn", "error"}) {
-		e.at(c.Log.at("level", c.at("log", Pos{1, 1})), "log level %q: want debug, info, warn or error", c.Log.Level)
+		e.at(c.at("log.level", c.at("log", Pos{1, 1})), "log level %q: want debug, info, warn or error", c.Log.Level)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		e.at(c.HTTP.at("listen", c.at("http", Pos{1, 1})), "http listen %q: want host:port", c.HTTP.Listen)
+		e.at(c.at("http.listen", c.at("http", Pos{1, 1})), "http listen %q: want host:port", c.HTTP.Listen)
 	}
 	if len(c.Mailboxes) == 0 {
 		e.at(c.at("mailboxes", Pos{1, 1}), "at least one mailbox is needed")
@@ -372,7 +369,7 @@ func (c *Daemon) validate(e *errs) {
 			addrs[strings.ToLower(a)] = m.at("address", m.Pos)
 		}
 		if l := m.Defaults.Language; l != "" && !oneOf(l, languages) {
-			e.at(m.Defaults.at("language", m.Pos), "language %q: want one of sv, nb, en", l)
+			e.at(m.at("defaults.language", m.Pos), "language %q: want one of sv, nb, en", l)
 		}
 		if m.MaxMessageSize <= 0 {
 			e.at(m.at("max_message_size", m.Pos), "max_message_size must be positive")
@@ -455,4 +452,17 @@ func checkAuth(e *errs, user, pass, passFile string, o *OAuth2, p positions, at 
 			e.at(o.Pos, "give only one of client_secret and client_secret_file")
 		}
 	}
+}
+
+// CheckRules reports what casemail.yaml names that rules.yaml must define:
+// each mailbox's default service. Call it after loading both files (and
+// after each rules reload); the error is Errors, positioned in this file.
+func (c *Daemon) CheckRules(r *Rules) error {
+	e := &errs{file: c.File}
+	for _, m := range c.Mailboxes {
+		if id := m.Defaults.Service; id != "" && r.Service(id) == nil {
+			e.at(m.Pos, "mailbox %s: default service %q is not in %s", m.Name, id, r.File)
+		}
+	}
+	return e.result()
 }

@@ -142,9 +142,10 @@ func got(n *yaml.Node) string {
 }
 
 var (
-	nodeDecoderType = reflect.TypeFor[nodeDecoder]()
-	describerType   = reflect.TypeFor[describer]()
-	posType         = reflect.TypeFor[Pos]()
+	nodeDecoderType    = reflect.TypeFor[nodeDecoder]()
+	describerType      = reflect.TypeFor[describer]()
+	posType            = reflect.TypeFor[Pos]()
+	positionSetterType = reflect.TypeFor[positionSetter]()
 )
 
 // describeType returns how a type is named in messages, singular and plural.
@@ -389,6 +390,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) {
 			}
 		}
 		d.decode(val, v.Field(f.index))
+		// A nested struct literal without positions of its own (log, http)
+		// leaves them here as "key.sub".
+		if fv := v.Field(f.index); fv.Kind() == reflect.Struct && !reflect.PointerTo(fv.Type()).Implements(positionSetterType) {
+			if dv := deref(val); dv.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(dv.Content); i += 2 {
+					pos[k.Value+"."+dv.Content[i].Value] = posOf(dv.Content[i+1])
+				}
+			}
+		}
 	})
 	for _, f := range info.fields {
 		if _, ok := pos[f.name]; !ok && f.required {

@@ -32,6 +32,8 @@ type Rules struct {
 	positions
 
 	people    map[string]*Person
+	byEmail   map[string]*Person
+	supEmail  map[string]*Supplier
 	units     map[string]*Unit
 	services  map[string]*Service
 	suppliers map[string]*Supplier
@@ -388,6 +390,12 @@ func (r *Rules) Memo(key any, build func() any) any {
 // Person returns the person with id, or nil.
 func (r *Rules) Person(id string) *Person { return r.people[id] }
 
+// PersonByEmail returns the person whose email is addr (any case), or nil.
+func (r *Rules) PersonByEmail(addr string) *Person { return r.byEmail[strings.ToLower(addr)] }
+
+// SupplierByEmail returns the (first) supplier whose email is addr, or nil.
+func (r *Rules) SupplierByEmail(addr string) *Supplier { return r.supEmail[strings.ToLower(addr)] }
+
 // Unit returns the unit with id, or nil.
 func (r *Rules) Unit(id string) *Unit { return r.units[id] }
 
@@ -514,6 +522,7 @@ func (r *Rules) validate(e *errs) {
 
 	people := newIDSet("person")
 	r.people = map[string]*Person{}
+	r.byEmail = map[string]*Person{}
 	for _, p := range r.People {
 		if people.add(e, p.ID, p.at("id", p.Pos)) {
 			r.people[p.ID] = p
@@ -522,6 +531,12 @@ func (r *Rules) validate(e *errs) {
 			e.at(p.at("email", p.Pos), "email %q is not a mail address", p.Email)
 		} else {
 			p.Email = a
+			// Commands are accepted by address: one address, one person.
+			if other := r.byEmail[strings.ToLower(a)]; other != nil {
+				e.at(p.at("email", p.Pos), "email %q is already used by person %q", a, other.ID)
+			} else {
+				r.byEmail[strings.ToLower(a)] = p
+			}
 		}
 		checkLanguage(e, p.Language, p.at("language", p.Pos))
 		for _, a := range p.Away {
@@ -618,6 +633,7 @@ func (r *Rules) validate(e *errs) {
 
 	suppliers := newIDSet("supplier")
 	r.suppliers = map[string]*Supplier{}
+	r.supEmail = map[string]*Supplier{}
 	for _, s := range r.Suppliers {
 		if suppliers.add(e, s.ID, s.at("id", s.Pos)) {
 			r.suppliers[s.ID] = s
@@ -626,6 +642,9 @@ func (r *Rules) validate(e *errs) {
 			e.at(s.at("email", s.Pos), "email %q is not a mail address", s.Email)
 		} else {
 			s.Email = a
+			if _, dup := r.supEmail[strings.ToLower(a)]; !dup {
+				r.supEmail[strings.ToLower(a)] = s
+			}
 		}
 		checkLanguage(e, s.Language, s.at("language", s.Pos))
 	}

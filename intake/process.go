@@ -100,6 +100,60 @@ func (p *Processor) Deliver(ctx context.Context, d Delivery) error {
 	return err
 }
 
+// DeliverBatch implements BatchHandler: the mails are parsed, then
+// committed in one transaction, which is what lets a backlog go faster
+// than one commit per mail. Should the transaction fail (a conflict with
+// another instance, a mail that trips a database error), the mails are
+// delivered one by one instead, so one bad mail never holds up the others.
+func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error) {
+	type parsed struct {
+		mb  *config.Mailbox
+		msg *Message
+		err error
+	}
+	ps := make([]parsed, len(ds))
+	for i, d := range ds {
+		ps[i].mb = p.mailbox(d.Mailbox)
+		if ps[i].mb == nil {
+			return 0, fmt.Errorf("mail for unknown mailbox %q", d.Mailbox)
+		}
+		ps[i].msg, ps[i].err = p.parse(d, ps[i].mb)
+	}
+	results := make([]Result, len(ds))
+	queued := false
+	err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
+		queued = false
+		ids, err := store.ReserveMessageIDs(ctx, tx, len(ds))
+		if err != nil {
+			return err
+		}
+		for i, d := range ds {
+			r, q, err := p.deliverTx(ctx, tx, d, ps[i].mb, ps[i].msg, ps[i].err, ids[i])
+			if err != nil {
+				return err
+			}
+			results[i], queued = r, queued || q
+		}
+		return nil
+	})
+	if err != nil {
+		p.log().Debug("batch not committed, delivering one by one", "mails", len(ds), "error", err)
+		for i, d := range ds {
+			if err := p.Deliver(ctx, d); err != nil {
+				return i, err
+			}
+		}
+		return len(ds), nil
+	}
+	for i, d := range ds {
+		p.logResult(d, results[i])
+	}
+	if queued && p.Committed != nil {
+		p.Committed()
+	}
+	return len(ds), nil
+}
+
 // Process is Deliver returning what happened.
 func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 	mb := p.mailbox(d.Mailbox)
@@ -116,7 +170,7 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 		queued = false
 		err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
 			var err error
-			res, queued, err = p.deliverTx(ctx, tx, d, mb, msg, perr)
+			res, queued, err = p.deliverTx(ctx, tx, d, mb, msg, perr, 0)
 			return err
 		})
 		if err == nil {
@@ -127,11 +181,7 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("storing uid %d of %s: %w", d.UID, d.Mailbox, err)
 	}
-	if res.Outcome != OutcomeSkipped {
-		p.ingested.Add(1)
-	}
-	p.log().Info("mail ingested", "mailbox", d.Mailbox, "uid", d.UID, "outcome", res.Outcome,
-		"case", res.CaseNumber, "reason", res.Reason)
+	p.logResult(d, res)
 	if queued && p.Committed != nil {
 		p.Committed()
 	}
@@ -158,9 +208,15 @@ func (p *Processor) Retry(ctx context.Context, q *store.QuarantineRecord) (Resul
 	var res Result
 	var queued bool
 	err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
-		a := &applier{p: p, tx: tx, d: d, mb: mb, msg: msg, now: p.now(), rules: p.Rules()}
+		a, err := p.newApplier(ctx, tx, d, mb, msg, 0)
+		if err != nil {
+			return err
+		}
 		r, row, err := a.apply(ctx)
 		if err != nil {
+			return err
+		}
+		if err := a.w.Send(ctx, tx); err != nil {
 			return err
 		}
 		res, queued = r, a.queued
@@ -176,6 +232,14 @@ func (p *Processor) Retry(ctx context.Context, q *store.QuarantineRecord) (Resul
 		p.Committed()
 	}
 	return res, nil
+}
+
+func (p *Processor) logResult(d Delivery, res Result) {
+	if res.Outcome != OutcomeSkipped {
+		p.ingested.Add(1)
+	}
+	p.log().Info("mail ingested", "mailbox", d.Mailbox, "uid", d.UID, "outcome", res.Outcome,
+		"case", res.CaseNumber, "reason", res.Reason)
 }
 
 func (p *Processor) mailbox(name string) *config.Mailbox {
@@ -216,7 +280,9 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err err
 // oversizeTextLimit is how much text of an oversized mail is kept.
 const oversizeTextLimit = 256 << 10
 
-func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, perr error) (Result, bool, error) {
+// deliverTx applies one mail in tx. msgID is a reserved message row id, or
+// 0 to reserve one here.
+func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, perr error, msgID int64) (Result, bool, error) {
 	fresh, err := store.ClaimUID(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
 	if err != nil {
 		return Result{}, false, err
@@ -242,25 +308,51 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *co
 		r, err := finish(Result{Outcome: OutcomeQuarantined, Quarantine: id, Reason: reason}, 0)
 		return r, false, err
 	}
-	a := &applier{p: p, tx: tx, d: d, mb: mb, msg: msg, now: p.now(), rules: p.Rules()}
+	a, err := p.newApplier(ctx, tx, d, mb, msg, msgID)
+	if err != nil {
+		return Result{}, false, err
+	}
 	r, msgRow, err := a.apply(ctx)
 	if err != nil {
 		return Result{}, false, err
 	}
-	r, err = finish(r, msgRow)
-	return r, a.queued, err
+	if err := store.SetOutcome(ctx, a.w, d.Mailbox, d.UIDValidity, d.UID, r.Outcome, msgRow, r.Quarantine); err != nil {
+		return r, false, err
+	}
+	if err := store.AdvanceCursor(ctx, a.w, d.Mailbox, d.UIDValidity, d.UID); err != nil {
+		return r, false, err
+	}
+	return r, a.queued, a.w.Send(ctx, tx)
 }
 
 // applier carries one mail through threading, routing and storing.
 type applier struct {
-	p      *Processor
-	tx     pgx.Tx
+	p  *Processor
+	tx pgx.Tx
+	// w collects the writes that need no answer, sent in one round trip.
+	w *store.Batch
+	// msgID is the reserved row id of the message this mail becomes.
+	msgID  int64
 	d      Delivery
 	mb     *config.Mailbox
 	msg    *Message
 	now    time.Time
 	rules  *config.Rules
 	queued bool
+}
+
+// newApplier starts applying msg in tx; msgID is a reserved message row id,
+// or 0 to reserve one now.
+func (p *Processor) newApplier(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, msgID int64) (*applier, error) {
+	if msgID == 0 {
+		ids, err := store.ReserveMessageIDs(ctx, tx, 1)
+		if err != nil {
+			return nil, err
+		}
+		msgID = ids[0]
+	}
+	return &applier{p: p, tx: tx, w: &store.Batch{}, msgID: msgID, d: d, mb: mb, msg: msg,
+		now: p.now(), rules: p.Rules()}, nil
 }
 
 // thread is how a mail was matched to an existing case.
@@ -491,14 +583,14 @@ func (a *applier) storeMessage(ctx context.Context, caseID int64, kind string, h
 		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		From: m.From.Addr, FromName: m.From.Name, To: addrs(m.To), Cc: addrs(m.Cc),
 		Subject: m.Subject, Text: m.Text, NewText: m.NewText, Raw: a.d.Raw, ContentHash: hash,
-		SentAt: sent, CreatedAt: a.now,
+		SentAt: sent, CreatedAt: a.now, ID: a.msgID,
 	}
 	for _, at := range m.Attachments {
 		nm.Attachments = append(nm.Attachments, store.NewAttachment{
 			Filename: at.Filename, ContentType: at.ContentType, Size: at.Size, Data: at.Data, Inline: at.Inline,
 		})
 	}
-	return store.AddMessage(ctx, a.tx, nm)
+	return store.AddMessage(ctx, a.w, nm)
 }
 
 func addrs(as []Address) []string {
@@ -523,14 +615,14 @@ func (a *applier) addToCase(ctx context.Context, th *thread, hash []byte) (int64
 	if len(a.msg.Problems) > 0 {
 		data["problems"] = a.msg.Problems
 	}
-	if err := store.AddEvent(ctx, a.tx, th.c.ID, a.now, a.msg.From.Addr, "message",
+	if err := store.AddEvent(ctx, a.w, th.c.ID, a.now, a.msg.From.Addr, "message",
 		"follow-up threaded by "+th.how, data); err != nil {
 		return 0, err
 	}
 	// Cc'd people of a follow-up become participants too.
 	for _, cc := range a.msg.Cc {
 		if !a.isOurs(cc.Addr) {
-			if err := store.AddParticipant(ctx, a.tx, th.c.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+			if err := store.AddParticipant(ctx, a.w, th.c.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
 				return 0, err
 			}
 		}
@@ -538,10 +630,10 @@ func (a *applier) addToCase(ctx context.Context, th *thread, hash []byte) (int64
 	// A requester's reply to a resolved case reopens it within the window.
 	if kind == "requester" && th.c.Status == "resolved" && th.c.ResolvedAt != nil &&
 		a.now.Sub(*th.c.ResolvedAt) <= time.Duration(a.p.Config.ReopenWindow) {
-		if err := store.SetCaseStatus(ctx, a.tx, th.c.ID, "open", a.now); err != nil {
+		if err := store.SetCaseStatus(ctx, a.w, th.c.ID, "open", a.now); err != nil {
 			return 0, err
 		}
-		if err := store.AddEvent(ctx, a.tx, th.c.ID, a.now, a.msg.From.Addr, "status",
+		if err := store.AddEvent(ctx, a.w, th.c.ID, a.now, a.msg.From.Addr, "status",
 			"the requester replied to a resolved case", map[string]any{"from": "resolved", "to": "open"}); err != nil {
 			return 0, err
 		}
@@ -592,19 +684,19 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 		return nil, 0, err
 	}
 	if requester.Addr != "" {
-		if err := store.AddParticipant(ctx, a.tx, c.ID, requester.Addr, requester.Name, "requester", ""); err != nil {
+		if err := store.AddParticipant(ctx, a.w, c.ID, requester.Addr, requester.Name, "requester", ""); err != nil {
 			return nil, 0, err
 		}
 	}
 	for _, cc := range m.Cc {
 		if cc.Addr != requester.Addr && !a.isOurs(cc.Addr) {
-			if err := store.AddParticipant(ctx, a.tx, c.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+			if err := store.AddParticipant(ctx, a.w, c.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
 				return nil, 0, err
 			}
 		}
 	}
 	if p := a.rules.Person(dec.Assignee); p != nil {
-		if err := store.AddParticipant(ctx, a.tx, c.ID, p.Email, p.Name, "agent", p.ID); err != nil {
+		if err := store.AddParticipant(ctx, a.w, c.ID, p.Email, p.Name, "agent", p.ID); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -625,18 +717,18 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 		reason = fmt.Sprintf("subject names case #%d, but %s is not on that case: opened a new case linked to it",
 			linked.Number, requester.Addr)
 	}
-	if err := store.AddEvent(ctx, a.tx, c.ID, a.now, requester.Addr, "created", reason, created); err != nil {
+	if err := store.AddEvent(ctx, a.w, c.ID, a.now, requester.Addr, "created", reason, created); err != nil {
 		return nil, 0, err
 	}
-	if err := store.AddEvent(ctx, a.tx, c.ID, a.now, "", "routed", routedReason(dec), decisionData(dec)); err != nil {
+	if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "routed", routedReason(dec), decisionData(dec)); err != nil {
 		return nil, 0, err
 	}
 	if dropReason != "" {
-		err := store.AddEvent(ctx, a.tx, c.ID, a.now, "", "dropped", dropReason, nil)
+		err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "dropped", dropReason, nil)
 		return c, row, err
 	}
 	if dec.Assignee != "" {
-		if err := store.AddEvent(ctx, a.tx, c.ID, a.now, "", "assigned",
+		if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "assigned",
 			fmt.Sprintf("%s holds %s (%s)", dec.Assignee, dec.Role, dec.Strategy),
 			map[string]any{"assignee": dec.Assignee, "role": dec.Role, "tier": dec.Tier, "strategy": dec.Strategy}); err != nil {
 			return nil, 0, err
@@ -704,7 +796,7 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 				view, "auto-replied", true); err != nil {
 				return err
 			}
-		} else if err := store.AddEvent(ctx, a.tx, c.ID, a.now, "", "ack-suppressed",
+		} else if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "ack-suppressed",
 			fmt.Sprintf("%s already got %d acknowledgements this hour", c.Requester, a.p.Config.AckLimitPerHour), nil); err != nil {
 			return err
 		}
@@ -756,11 +848,11 @@ func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to noti
 		om.InReplyTo = a.msg.MessageID
 		om.References = append(append([]string{}, a.msg.References...), a.msg.MessageID)
 	}
-	if _, err := store.EnqueueMail(ctx, a.tx, om); err != nil {
+	if err := store.QueueMail(ctx, a.w, om); err != nil {
 		return err
 	}
 	a.queued = true
-	return store.AddEvent(ctx, a.tx, c.ID, a.now, "", "mail-queued", kind+" to "+to.Address,
+	return store.AddEvent(ctx, a.w, c.ID, a.now, "", "mail-queued", kind+" to "+to.Address,
 		map[string]any{"kind": kind, "to": to.Address, "message_id": om.MessageID})
 }
 

@@ -80,6 +80,19 @@ type Handler interface {
 	Deliver(ctx context.Context, d Delivery) error
 }
 
+// BatchHandler is implemented by handlers that can commit several mails in
+// one transaction, which is what lets a backlog be ingested faster than
+// one commit per mail allows.
+type BatchHandler interface {
+	// DeliverBatch commits ds in order. It returns how many of them, from
+	// the start, were committed; err says why the next one was not.
+	DeliverBatch(ctx context.Context, ds []Delivery) (committed int, err error)
+}
+
+// commitBatchBytes caps the raw bytes held for one DeliverBatch, so memory
+// stays bounded however large the backlog.
+const commitBatchBytes = 8 << 20
+
 // MarkTracker is implemented by handlers that remember which committed
 // mails have been marked on the server (\Seen or moved). With it, marking
 // that a crash interrupted is finished on the next connection in either

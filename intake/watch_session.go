@@ -321,11 +321,39 @@ func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool
 
 	cmd := s.c.Fetch(imap.UIDSetNum(uids...), opts)
 	var (
-		delivered  []imap.UID
-		handlerErr error
-		readErr    error
-		lastUID    imap.UID
+		delivered    []imap.UID
+		handlerErr   error
+		readErr      error
+		lastUID      imap.UID
+		pending      []Delivery
+		pendingBytes int
 	)
+	// commit hands the pending mails to the handler, in one transaction
+	// where it can, and notes which were committed.
+	commit := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		// The handler may be slow (a database commit); that is not server
+		// silence, so the watchdog pauses meanwhile.
+		s.conn.setBusy(false)
+		n, err := s.deliver(ctx, pending)
+		s.conn.setBusy(true)
+		for _, d := range pending[:n] {
+			delivered = append(delivered, imap.UID(d.UID))
+			s.w.log.Debug("mail committed", "uid", d.UID, "size", d.Size, "truncated", d.Truncated)
+		}
+		s.w.update(func(st *WatcherState) { st.Delivered += uint64(n) })
+		var failed uint32
+		if n < len(pending) {
+			failed = pending[n].UID
+		}
+		pending, pendingBytes = pending[:0], 0
+		if err != nil {
+			return &watchHandlerError{fmt.Errorf("delivering UID %d: %w", failed, err)}
+		}
+		return nil
+	}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		d, err := s.readMessage(msg, oversize)
 		if err != nil {
@@ -342,21 +370,18 @@ func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool
 			s.w.log.Warn("server returned mail out of UID order", "uid", d.UID, "after", lastUID)
 		}
 		lastUID = max(lastUID, imap.UID(d.UID))
-
-		// The handler may be slow (a database commit); that is not server
-		// silence, so the watchdog pauses meanwhile.
-		s.conn.setBusy(false)
-		err = s.w.h.Deliver(ctx, d)
-		s.conn.setBusy(true)
-		if err != nil {
-			// Keep order: nothing after a failed mail is delivered in
-			// this pass; Close below discards the rest of the stream.
-			handlerErr = &watchHandlerError{fmt.Errorf("delivering UID %d: %w", d.UID, err)}
-			break
+		pending = append(pending, d)
+		pendingBytes += len(d.Raw)
+		if len(pending) >= s.w.cfg.BatchSize || pendingBytes >= commitBatchBytes {
+			if handlerErr = commit(); handlerErr != nil {
+				// Keep order: nothing after a failed mail is delivered in
+				// this pass; Close below discards the rest of the stream.
+				break
+			}
 		}
-		delivered = append(delivered, imap.UID(d.UID))
-		s.w.update(func(st *WatcherState) { st.Delivered++ })
-		s.w.log.Debug("mail committed", "uid", d.UID, "size", d.Size, "truncated", d.Truncated)
+	}
+	if handlerErr == nil {
+		handlerErr = commit()
 	}
 	closeErr := cmd.Close()
 	if readErr == nil && closeErr != nil {
@@ -371,6 +396,20 @@ func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool
 		return err
 	}
 	return handlerErr
+}
+
+// deliver commits ds through the handler: in one batch where it can, else
+// one by one. It returns how many were committed, from the start.
+func (s *watchSession) deliver(ctx context.Context, ds []Delivery) (int, error) {
+	if bh, ok := s.w.h.(BatchHandler); ok && len(ds) > 1 {
+		return bh.DeliverBatch(ctx, ds)
+	}
+	for i, d := range ds {
+		if err := s.w.h.Deliver(ctx, d); err != nil {
+			return i, err
+		}
+	}
+	return len(ds), nil
 }
 
 // markCommitted marks committed mails on the server and, where the handler

@@ -32,6 +32,10 @@ type SMTPConfig struct {
 	HeloName  string      // empty: go-mail's default (the local host name)
 	// Timeout bounds dialing and each SMTP command; 0 means 30s.
 	Timeout time.Duration
+	// TokenSource, when set, authenticates with XOAUTH2: it is asked for a
+	// fresh OAuth2 access token for every connection, and Password is
+	// ignored.
+	TokenSource func(ctx context.Context) (string, error)
 }
 
 // Validate checks the configuration without connecting.
@@ -518,7 +522,14 @@ func (s *Sender) dial(ctx context.Context) (*mail.Client, error) {
 	if cfg.HeloName != "" {
 		opts = append(opts, mail.WithHELO(cfg.HeloName))
 	}
-	if cfg.Username != "" {
+	if cfg.Username != "" && cfg.TokenSource != nil {
+		token, err := cfg.TokenSource(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("getting the OAuth2 token for SMTP: %w", err)
+		}
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthXOAUTH2),
+			mail.WithUsername(cfg.Username), mail.WithPassword(token))
+	} else if cfg.Username != "" {
 		auth := mail.SMTPAuthAutoDiscover // the strongest mechanism offered; PLAIN/LOGIN only under TLS
 		if cfg.Security == "none" {
 			// Plain text is allowed only to loopback (Validate), where a local

@@ -25,7 +25,8 @@ type program struct {
 
 type compiledRule struct {
 	rule     *config.Rule
-	cond     cond // nil: always matches
+	name     string // rule.Name, interned
+	cond     cond   // nil: always matches
 	matchWhy string
 }
 
@@ -57,11 +58,6 @@ func build(r *config.Rules) *program {
 			cr.matchWhy = cr.cond.desc()
 		}
 		p.rules = append(p.rules, cr)
-		why := ""
-		if cr.cond != nil {
-			why = firstNo(cr.cond)
-		}
-		p.noMatch = append(p.noMatch, Step{Kind: "rule", Name: rule.Name, Result: "no match", Why: why})
 	}
 	for _, s := range r.Services {
 		sk := serviceKeywords{service: s}
@@ -78,7 +74,69 @@ func build(r *config.Rules) *program {
 			p.keywords = append(p.keywords, sk)
 		}
 	}
+	p.intern()
+	// The template shares the interned strings, so Route's check whether a
+	// reason differs from it is a pointer comparison.
+	for _, cr := range p.rules {
+		why := ""
+		if cr.cond != nil {
+			why = firstNo(cr.cond)
+		}
+		p.noMatch = append(p.noMatch, Step{Kind: "rule", Name: cr.name, Result: "no match", Why: why})
+	}
 	return p
+}
+
+// intern moves every string a trail can hold into one allocation. A
+// decision's trail then points into a single object, which the garbage
+// collector marks once instead of once per rule name and reason; with
+// hundreds of steps per decision that is a large part of routing's cost.
+func (p *program) intern() {
+	var refs []*string
+	var walk func(c cond)
+	walk = func(c cond) {
+		switch c := c.(type) {
+		case *leaf:
+			refs = append(refs, &c.yes, &c.no)
+		case *boolLeaf:
+			refs = append(refs, &c.yes, &c.no)
+		case *andCond:
+			refs = append(refs, &c.yes)
+			for _, sub := range c.parts {
+				walk(sub)
+			}
+		case *anyCond:
+			refs = append(refs, &c.yes, &c.no)
+			for _, sub := range c.parts {
+				walk(sub)
+			}
+		case *notCond:
+			refs = append(refs, &c.yes, &c.no)
+			walk(c.inner)
+		}
+	}
+	for i := range p.rules {
+		p.rules[i].name = p.rules[i].rule.Name
+		refs = append(refs, &p.rules[i].matchWhy, &p.rules[i].name)
+		if p.rules[i].cond != nil {
+			walk(p.rules[i].cond)
+		}
+	}
+	n := 0
+	for _, r := range refs {
+		n += len(*r)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	offs := make([]int, len(refs))
+	for i, r := range refs {
+		offs[i] = b.Len()
+		b.WriteString(*r)
+	}
+	arena := b.String()
+	for i, r := range refs {
+		*r = arena[offs[i] : offs[i]+len(*r)]
+	}
 }
 
 // find reports whether k occurs as a whole word in folded text.

@@ -79,8 +79,20 @@ func foldRune(r rune) rune {
 		}
 		return r
 	}
+	if r < rune(len(latinFold)) {
+		return latinFold[r]
+	}
 	return unicode.ToLower(unicode.ToUpper(r))
 }
+
+// latinFold caches foldRune for Latin-1 and Latin Extended, where most
+// non-ASCII letters of Nordic mail fall.
+var latinFold = func() (t [0x250]rune) {
+	for r := range t {
+		t[r] = unicode.ToLower(unicode.ToUpper(rune(r)))
+	}
+	return t
+}()
 
 // isWordRune reports whether r is part of a word for keyword matching.
 func isWordRune(r rune) bool {
@@ -112,7 +124,8 @@ func (b *bigramSet) has(k uint16) bool { return b[k>>6]&(1<<(k&63)) != 0 }
 // pairs to check first.
 type literal struct {
 	s     string
-	pairs []uint16
+	first uint16   // the rarest pair, tested inline
+	pairs []uint16 // the others
 }
 
 func newLiteral(s string) literal {
@@ -133,11 +146,13 @@ func newLiteral(s string) literal {
 	// Pairs with digits, punctuation or non-ASCII bytes are rarer in mail
 	// text than letter pairs, so they are checked first.
 	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].rare && !pairs[j].rare })
-	for _, p := range pairs {
-		if len(l.pairs) == 16 {
-			break
+	for i, p := range pairs {
+		switch {
+		case i == 0:
+			l.first = p.k
+		case i < 16:
+			l.pairs = append(l.pairs, p.k)
 		}
-		l.pairs = append(l.pairs, p.k)
 	}
 	return l
 }
@@ -147,6 +162,13 @@ func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
 // mayOccur reports false only when l certainly does not occur in the text
 // whose bigrams are b.
 func (l *literal) mayOccur(b *bigramSet) bool {
+	if len(l.s) < 2 {
+		return true
+	}
+	return b.has(l.first) && l.mayOccurRest(b)
+}
+
+func (l *literal) mayOccurRest(b *bigramSet) bool {
 	for _, k := range l.pairs {
 		if !b.has(k) {
 			return false

@@ -80,6 +80,7 @@ type Assigner interface {
 // evalCtx is the folded view of one Input, built once per Route.
 type evalCtx struct {
 	in                *Input
+	input             Input // in points here, so Route's argument does not escape
 	from, fromDomain  string
 	to, cc, delivered []string
 	eqHits            []uint64
@@ -153,14 +154,31 @@ func foldAll(dst, addrs []string) []string {
 	return dst
 }
 
+// Prepare compiles r for routing now rather than on the first Route, so a
+// reload pays the cost up front. It is optional.
+func Prepare(r *config.Rules) { compile(r) }
+
 // Route decides service, unit, rung, candidates and assignee for a mail
-// under r, with the trail of every rule considered. a may be nil: the first
-// candidate is then taken. Route does no I/O except through a.
+// under r, with the trail of every rule considered (`casemail rules
+// explain`). a may be nil: the first candidate is then taken. Route does no
+// I/O except through a.
 func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision, error) {
+	return route(ctx, r, in, a, true)
+}
+
+// RouteMatched decides as Route does, but its trail lists only the rules
+// that matched, not every rule that did not: what an assignment notice
+// shows, at a fraction of the cost for large rule sets.
+func RouteMatched(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision, error) {
+	return route(ctx, r, in, a, false)
+}
+
+func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool) (Decision, error) {
 	p := compile(r)
 	e := ctxPool.Get().(*evalCtx)
-	defer func() { e.in = nil; ctxPool.Put(e) }()
-	e.in = &in
+	defer func() { e.input, e.in = Input{}, nil; ctxPool.Put(e) }()
+	e.input = in
+	e.in = &e.input
 	e.from = fold(strings.TrimSpace(in.From))
 	e.fromDomain = ""
 	if i := strings.LastIndexByte(e.from, '@'); i >= 0 {
@@ -173,8 +191,14 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 	e.bodyReady = false
 	e.markEqualities(p)
 
-	d := Decision{Trail: make([]Step, len(p.rules), len(p.rules)+8)}
-	copy(d.Trail, p.noMatch)
+	var d Decision
+	if full {
+		// Start from the trail of a mail no rule matches and patch it.
+		d.Trail = make([]Step, len(p.rules), len(p.rules)+8)
+		copy(d.Trail, p.noMatch)
+	} else {
+		d.Trail = make([]Step, 0, 8)
+	}
 	var set struct {
 		service, unit, tier, assignee, priority string
 		serviceRule, unitRule, tierRule         string
@@ -186,12 +210,16 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 			ok, why = cr.cond.eval(e)
 		}
 		if !ok {
-			if why != d.Trail[i].Why {
+			if full && why != d.Trail[i].Why { // interned: equal strings share memory, a cheap test
 				d.Trail[i].Why = why
 			}
 			continue
 		}
-		d.Trail[i].Result, d.Trail[i].Why = "matched", why
+		if full {
+			d.Trail[i].Result, d.Trail[i].Why = "matched", why
+		} else {
+			d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.name, Result: "matched", Why: why})
+		}
 		t := &cr.rule.Then
 		if t.Service != "" {
 			set.service, set.serviceRule = t.Service, cr.rule.Name
@@ -218,7 +246,9 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 		}
 		if t.Stop {
 			if rest := len(p.rules) - i - 1; rest > 0 {
-				d.Trail = d.Trail[:i+1]
+				if full {
+					d.Trail = d.Trail[:i+1]
+				}
 				d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.rule.Name, Result: "stop",
 					Why: fmt.Sprintf("stop: true; %d later rule(s) not considered", rest)})
 			}
@@ -249,7 +279,7 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 		d.Unit, d.WorkArea, d.Language = unit.ID, unit.WorkArea, unit.Language
 	}
 
-	svc := pickService(r, p, e, &in, set.service, set.serviceRule, &d)
+	svc := pickService(r, p, e, e.in, set.service, set.serviceRule, &d)
 	if svc.Proposed() {
 		def := r.DefaultService()
 		d.Proposed, d.Original = true, svc.ID
@@ -414,7 +444,7 @@ func placeFrom(r *config.Rules, d *Decision, start int, at time.Time) bool {
 			return true
 		}
 		d.Trail = append(d.Trail, Step{Kind: "rung", Name: rungLabel(i+1, rung), Result: "skipped",
-			Why: "no holder of " + rung.Role + " for " + unitLabel(unit) + " who is not away"})
+			Why: "nobody available holds " + rung.Role + " for " + unitLabel(unit)})
 	}
 	return false
 }
@@ -519,9 +549,9 @@ func Assign(ctx context.Context, r *config.Rules, d *Decision, a Assigner) error
 
 func (d *Decision) rungName() string {
 	if d.Supplier != "" {
-		return fmt.Sprintf("rung %d (tier %s, supplier %s)", d.Rung, d.Tier, d.Supplier)
+		return fmt.Sprintf("%d (tier %s, supplier %s)", d.Rung, d.Tier, d.Supplier)
 	}
-	return fmt.Sprintf("rung %d (tier %s, role %s)", d.Rung, d.Tier, d.Role)
+	return fmt.Sprintf("%d (tier %s, role %s)", d.Rung, d.Tier, d.Role)
 }
 
 func (d *Decision) rungWhy() string {
@@ -533,9 +563,9 @@ func (d *Decision) rungWhy() string {
 
 func rungLabel(n int, r *config.Rung) string {
 	if r.Supplier != "" {
-		return fmt.Sprintf("rung %d (tier %s, supplier %s)", n, r.Tier, r.Supplier)
+		return fmt.Sprintf("%d (tier %s, supplier %s)", n, r.Tier, r.Supplier)
 	}
-	return fmt.Sprintf("rung %d (tier %s, role %s)", n, r.Tier, r.Role)
+	return fmt.Sprintf("%d (tier %s, role %s)", n, r.Tier, r.Role)
 }
 
 func unitLabel(u *config.Unit) string {

@@ -152,6 +152,21 @@ func TestRouteSeedScenarios(t *testing.T) {
 				t.Fatal(err)
 			}
 			compare(t, d, tt.want)
+			// RouteMatched decides the same, with only matched rules in its trail.
+			m, err := RouteMatched(context.Background(), r, tt.in, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			short := d
+			short.Trail = nil
+			for _, s := range d.Trail {
+				if s.Kind != "rule" || s.Result != "no match" {
+					short.Trail = append(short.Trail, s)
+				}
+			}
+			if got, want := fmt.Sprintf("%+v", m), fmt.Sprintf("%+v", short); got != want {
+				t.Errorf("RouteMatched:\n%s\nwant:\n%s", got, want)
+			}
 			// Every rule is in the trail, or counted by a stop step.
 			considered, stopped := 0, false
 			for _, s := range d.Trail {
@@ -345,10 +360,13 @@ func TestRegexPrefilterIsSound(t *testing.T) {
 	exprs := []string{
 		"(?i)lösenord|passord|password", "(?i)^(out of office|frånvaro)", "invoice\\s+\\d+",
 		"(?i)pass", "a+b", "(foo|bar)baz", "x*", "(?i)kelvin", "^$", "(?i)σοφία",
+		"(?i)order (no|number):? *471[0-9]*", "(ticket)-\\d+\\b", "(?m)^done$",
 	}
 	texts := []string{
 		"PAſSWORD reset", "Glömt LÖSENORD", "Out Of Office", "invoice  42", "aaab", "barbaz",
 		"KELVIN", "\u212Aelvin", "", "ΣΟΦΊΑ", "σοφίας", "nothing here",
+		"order form first, then ORDER NUMBER: 4711", "\u212Aelvin order no 471", "ſtop: order no 471",
+		"ticket-12 and ticket-", "ticketticket-7x ticket-8", "not done\ndone", "Å ORDER NO 471",
 	}
 	for _, src := range exprs {
 		re := regexp.MustCompile(src)
@@ -371,4 +389,53 @@ func TestRegexPrefilterIsSound(t *testing.T) {
 			t.Errorf("requiredLiterals(%q) = %s, want %s", src, got, want)
 		}
 	}
+}
+
+func TestLiteralPrefixAndOffsets(t *testing.T) {
+	for src, want := range map[string]string{
+		"(?i)order (no|number):? *471": "order ",
+		"(Ticket)-\\d+":                "ticket",
+		"^order":                       "",
+		"\\border":                     "",
+		"a|b":                          "",
+	} {
+		if got := literalPrefix(src); got != want {
+			t.Errorf("literalPrefix(%q) = %q, want %q", src, got, want)
+		}
+	}
+	if f, same := foldKeep("Ärende \u212Aelvin"); same || f != "ärende kelvin" {
+		t.Errorf("foldKeep with a Kelvin sign = %q, %v; want offsets reported as moved", f, same)
+	}
+	if f, same := foldKeep("ÄRENDE ØST"); !same || f != "ärende øst" {
+		t.Errorf("foldKeep = %q, %v", f, same)
+	}
+}
+
+// FuzzRegexMatcher checks the compiled matcher (prefilter and prefix
+// search) against the regexp package on arbitrary text.
+func FuzzRegexMatcher(f *testing.F) {
+	exprs := []string{
+		"(?i)lösenord|passord|password", "(?i)order (no|number):? *471[0-9]*", "(?i)^(out of office|frånvaro)",
+		"(ticket)-\\d+\\b", "(?i)kelvin", "(?i)σοφία", "(?m)^done$", "x+y",
+	}
+	for _, s := range []string{"ORDER NUMBER 4711", "PAſSWORD", "\u212Aelvin", "ticket-9", "ΣΟΦΊΑ", "a\ndone", "xxy"} {
+		f.Add(s)
+	}
+	var ms []*matcher
+	var res []*regexp.Regexp
+	for _, src := range exprs {
+		re := regexp.MustCompile(src)
+		res = append(res, re)
+		ms = append(ms, compileMatcher(&config.Matcher{Op: config.OpMatches, Re: re, Source: src}, false))
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		folded, same := foldKeep(text)
+		var b bigramSet
+		b.add(folded)
+		for i, m := range ms {
+			if want, got := res[i].MatchString(text), m.match(text, folded, &b, same); got != want {
+				t.Fatalf("%q on %q: matcher %v, regexp %v", exprs[i], text, got, want)
+			}
+		}
+	})
 }

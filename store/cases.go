@@ -135,7 +135,7 @@ func CreateCase(ctx context.Context, q Querier, n NewCase) (*Case, error) {
 }
 
 // SetCaseStatus changes a case's status and stamps updated_at.
-func SetCaseStatus(ctx context.Context, q Querier, caseID int64, status string, at time.Time) error {
+func SetCaseStatus(ctx context.Context, q Execer, caseID int64, status string, at time.Time) error {
 	_, err := q.Exec(ctx, `UPDATE cases SET status = $2, updated_at = $3,
 		resolved_at = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END,
 		closed_at = CASE WHEN $2 = 'closed' THEN $3 ELSE closed_at END
@@ -145,7 +145,7 @@ func SetCaseStatus(ctx context.Context, q Querier, caseID int64, status string, 
 
 // AddParticipant records someone who sees public mail of a case. An existing
 // participant keeps their kind.
-func AddParticipant(ctx context.Context, q Querier, caseID int64, addr, name, kind, personID string) error {
+func AddParticipant(ctx context.Context, q Execer, caseID int64, addr, name, kind, personID string) error {
 	_, err := q.Exec(ctx, `INSERT INTO participants (case_id, address, name, kind, person_id)
 		VALUES ($1, lower($2), $3, $4, $5) ON CONFLICT (case_id, address) DO NOTHING`,
 		caseID, addr, name, kind, personID)
@@ -186,7 +186,7 @@ func ParticipantKind(ctx context.Context, q Querier, caseID int64, addr string) 
 }
 
 // AddEvent appends to a case's audit trail. data is stored as JSON.
-func AddEvent(ctx context.Context, q Querier, caseID int64, at time.Time, actor, kind, reason string, data any) error {
+func AddEvent(ctx context.Context, q Execer, caseID int64, at time.Time, actor, kind, reason string, data any) error {
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -217,6 +217,7 @@ type NewAttachment struct {
 
 // NewMessage is what AddMessage records.
 type NewMessage struct {
+	ID          int64 // reserved with ReserveMessageIDs
 	CaseID      int64
 	Direction   string // in | out
 	Kind        string
@@ -237,8 +238,30 @@ type NewMessage struct {
 	Attachments []NewAttachment
 }
 
-// AddMessage stores a message with its raw mail and attachments.
-func AddMessage(ctx context.Context, q Querier, m NewMessage) (int64, error) {
+// ReserveMessageIDs takes n message ids from the sequence in one round
+// trip, so that a message and its attachments can be written in a Batch.
+func ReserveMessageIDs(ctx context.Context, q Querier, n int) ([]int64, error) {
+	rows, err := q.Query(ctx, `SELECT nextval('messages_id_seq') FROM generate_series(1, $1)`, n)
+	if err != nil {
+		return nil, fmt.Errorf("reserving message ids: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// AddMessage stores a message with its raw mail and attachments under the
+// id reserved in m.ID; without one, q must be a Querier to reserve it.
+func AddMessage(ctx context.Context, q Execer, m NewMessage) (int64, error) {
+	if m.ID == 0 {
+		qq, ok := q.(Querier)
+		if !ok {
+			return 0, errors.New("storing message: no reserved id")
+		}
+		ids, err := ReserveMessageIDs(ctx, qq, 1)
+		if err != nil {
+			return 0, err
+		}
+		m.ID = ids[0]
+	}
 	var rawHash []byte
 	if m.Raw != nil {
 		h := sha256.Sum256(m.Raw)
@@ -251,14 +274,14 @@ func AddMessage(ctx context.Context, q Querier, m NewMessage) (int64, error) {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now()
 	}
-	var id int64
-	err := q.QueryRow(ctx, `INSERT INTO messages (case_id, direction, kind, mailbox, message_id, in_reply_to,
+	id := m.ID
+	_, err := q.Exec(ctx, `INSERT INTO messages (id, case_id, direction, kind, mailbox, message_id, in_reply_to,
 		refs, from_addr, from_name, to_addrs, cc_addrs, subject, text_body, new_text, raw_sha256, content_hash,
 		sent_at, created_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,lower($8),$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) RETURNING id`,
+		VALUES ($19,$1,$2,$3,$4,$5,$6,$7,lower($8),$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
 		m.CaseID, m.Direction, m.Kind, m.Mailbox, m.MessageID, m.InReplyTo, nonNil(m.References), m.From,
 		m.FromName, nonNil(m.To), nonNil(m.Cc), m.Subject, cleanText(m.Text), cleanText(m.NewText), rawHash,
-		m.ContentHash, m.SentAt, m.CreatedAt).Scan(&id)
+		m.ContentHash, m.SentAt, m.CreatedAt, id)
 	if err != nil {
 		return 0, fmt.Errorf("storing message: %w", err)
 	}
@@ -357,14 +380,11 @@ func AllowAck(ctx context.Context, q Querier, addr string, limit int, now time.T
 	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ack:' || $1, 0))`, addr); err != nil {
 		return false, err
 	}
-	var n int
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM ack_log WHERE address = $1 AND at > $2`,
-		addr, now.Add(-time.Hour)).Scan(&n); err != nil {
-		return false, err
+	tag, err := q.Exec(ctx, `INSERT INTO ack_log (address, at) SELECT $1, $2
+		WHERE $3 <= 0 OR (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) < $3`,
+		addr, now, limit, now.Add(-time.Hour))
+	if err != nil {
+		return false, fmt.Errorf("counting acknowledgements: %w", err)
 	}
-	if limit > 0 && n >= limit {
-		return false, nil
-	}
-	_, err := q.Exec(ctx, `INSERT INTO ack_log (address, at) VALUES ($1, $2)`, addr, now)
-	return err == nil, err
+	return tag.RowsAffected() == 1, nil
 }

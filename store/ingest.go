@@ -25,7 +25,7 @@ func (s *Store) Cursor(ctx context.Context, mailbox string) (uidValidity, lastUI
 
 // AdvanceCursor moves a mailbox's cursor to uid within uidValidity. It never
 // moves backwards within one UIDVALIDITY; a new UIDVALIDITY starts afresh.
-func AdvanceCursor(ctx context.Context, q Querier, mailbox string, uidValidity, uid uint32) error {
+func AdvanceCursor(ctx context.Context, q Execer, mailbox string, uidValidity, uid uint32) error {
 	_, err := q.Exec(ctx, `INSERT INTO imap_cursors (mailbox, uidvalidity, last_uid, updated_at)
 		VALUES ($1, $2, $3, now())
 		ON CONFLICT (mailbox) DO UPDATE SET
@@ -52,7 +52,7 @@ func ClaimUID(ctx context.Context, q Querier, mailbox string, uidValidity, uid u
 }
 
 // SetOutcome records what a claimed UID became.
-func SetOutcome(ctx context.Context, q Querier, mailbox string, uidValidity, uid uint32, outcome string, msgRow, quarantineID int64) error {
+func SetOutcome(ctx context.Context, q Execer, mailbox string, uidValidity, uid uint32, outcome string, msgRow, quarantineID int64) error {
 	_, err := q.Exec(ctx, `UPDATE ingested SET outcome = $4, message_row = NULLIF($5, 0), quarantine_id = NULLIF($6, 0)
 		WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3`,
 		mailbox, int64(uidValidity), int64(uid), outcome, msgRow, quarantineID)

@@ -65,33 +65,62 @@ type attachmentJSON struct {
 	ContentType string `json:"content_type"`
 }
 
-// EnqueueMail queues a mail, normally inside the transaction that made the
-// change the mail reports, so that the change and the mail commit
-// together. When the mail belongs to a case it also records its
-// Message-ID in sent_message_ids, for threading and for proving who may
-// reply through a References chain.
+// EnqueueMail writes one mail to the outbox inside the caller's transaction
+// and returns its row id. With a CaseID it also records the Message-ID as
+// sent to its recipient, so replies threading to it find the case.
 func EnqueueMail(ctx context.Context, q Querier, m OutMail) (int64, error) {
+	args, err := outboxArgs(&m)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := q.QueryRow(ctx, insertOutbox+` RETURNING id`, args...).Scan(&id); err != nil {
+		return 0, fmt.Errorf("queueing %s mail: %w", m.Kind, err)
+	}
+	return id, recordSent(ctx, q, m)
+}
+
+// QueueMail is EnqueueMail for a Batch: it queues the same writes without
+// waiting for the row id.
+func QueueMail(ctx context.Context, e Execer, m OutMail) error {
+	args, err := outboxArgs(&m)
+	if err != nil {
+		return err
+	}
+	if _, err := e.Exec(ctx, insertOutbox, args...); err != nil {
+		return fmt.Errorf("queueing %s mail: %w", m.Kind, err)
+	}
+	return recordSent(ctx, e, m)
+}
+
+const insertOutbox = `INSERT INTO outbox (case_id, kind, message_id, from_header, reply_to, to_addrs, cc_addrs,
+	subject, text_body, html_body, in_reply_to, refs, headers, attachments)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+// outboxArgs validates m, normalises its Message-ID in place and returns
+// the arguments of insertOutbox.
+func outboxArgs(m *OutMail) ([]any, error) {
 	m.MessageID = strings.Trim(strings.TrimSpace(m.MessageID), "<>")
 	switch {
 	case m.MessageID == "":
-		return 0, errors.New("queueing mail: no Message-ID")
+		return nil, errors.New("queueing mail: no Message-ID")
 	case strings.TrimSpace(m.From) == "":
-		return 0, errors.New("queueing mail: no From")
+		return nil, errors.New("queueing mail: no From")
 	case len(m.To)+len(m.Cc) == 0:
-		return 0, errors.New("queueing mail: no recipient")
+		return nil, errors.New("queueing mail: no recipient")
 	case m.Kind == "":
-		return 0, errors.New("queueing mail: no kind")
+		return nil, errors.New("queueing mail: no kind")
 	}
 	atts := make([]attachmentJSON, 0, len(m.Attachments))
 	for _, a := range m.Attachments {
 		if len(a.SHA256) == 0 {
-			return 0, fmt.Errorf("queueing mail: attachment %q has no blob", a.Filename)
+			return nil, fmt.Errorf("queueing mail: attachment %q has no blob", a.Filename)
 		}
 		atts = append(atts, attachmentJSON{SHA256: hex.EncodeToString(a.SHA256), Filename: a.Filename, ContentType: a.ContentType})
 	}
 	attJSON, err := json.Marshal(atts)
 	if err != nil {
-		return 0, fmt.Errorf("queueing mail: encoding attachments: %w", err)
+		return nil, fmt.Errorf("queueing mail: encoding attachments: %w", err)
 	}
 	headers := m.Headers
 	if headers == nil {
@@ -99,7 +128,7 @@ func EnqueueMail(ctx context.Context, q Querier, m OutMail) (int64, error) {
 	}
 	hdrJSON, err := json.Marshal(headers)
 	if err != nil {
-		return 0, fmt.Errorf("queueing mail: encoding headers: %w", err)
+		return nil, fmt.Errorf("queueing mail: encoding headers: %w", err)
 	}
 	refs := make([]string, 0, len(m.References))
 	for _, r := range m.References {
@@ -111,30 +140,28 @@ func EnqueueMail(ctx context.Context, q Querier, m OutMail) (int64, error) {
 	if m.CaseID != 0 {
 		caseID = &m.CaseID
 	}
-	var id int64
-	err = q.QueryRow(ctx, `INSERT INTO outbox (case_id, kind, message_id, from_header, reply_to, to_addrs, cc_addrs,
-		subject, text_body, html_body, in_reply_to, refs, headers, attachments)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
-		caseID, m.Kind, m.MessageID, m.From, m.ReplyTo, nonNil(m.To), nonNil(m.Cc),
+	return []any{caseID, m.Kind, m.MessageID, m.From, m.ReplyTo, nonNil(m.To), nonNil(m.Cc),
 		cleanText(m.Subject), cleanText(m.Text), cleanText(m.HTML), strings.Trim(m.InReplyTo, "<> "), refs,
-		hdrJSON, attJSON).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("queueing %s mail: %w", m.Kind, err)
+		hdrJSON, attJSON}, nil
+}
+
+// recordSent notes a case mail's Message-ID as sent to its recipient.
+func recordSent(ctx context.Context, e Execer, m OutMail) error {
+	if m.CaseID == 0 {
+		return nil
 	}
-	if m.CaseID != 0 {
-		recipient := m.Recipient
-		if recipient == "" && len(m.To)+len(m.Cc) == 1 {
-			recipient = append(append([]string{}, m.To...), m.Cc...)[0]
-		}
-		if a, err := mail.ParseAddress(recipient); err == nil {
-			recipient = a.Address // "Name <addr>" → addr
-		}
-		if _, err := q.Exec(ctx, `INSERT INTO sent_message_ids (message_id, case_id, recipient) VALUES ($1, $2, lower($3))`,
-			m.MessageID, m.CaseID, strings.TrimSpace(recipient)); err != nil {
-			return 0, fmt.Errorf("recording sent Message-ID: %w", err)
-		}
+	recipient := m.Recipient
+	if recipient == "" && len(m.To)+len(m.Cc) == 1 {
+		recipient = append(append([]string{}, m.To...), m.Cc...)[0]
 	}
-	return id, nil
+	if a, err := mail.ParseAddress(recipient); err == nil {
+		recipient = a.Address // "Name <addr>" → addr
+	}
+	if _, err := e.Exec(ctx, `INSERT INTO sent_message_ids (message_id, case_id, recipient) VALUES ($1, $2, lower($3))`,
+		m.MessageID, m.CaseID, strings.TrimSpace(recipient)); err != nil {
+		return fmt.Errorf("recording sent Message-ID: %w", err)
+	}
+	return nil
 }
 
 // outboxColumnList is the column list scanOutbox reads; "o." qualifies

@@ -8,6 +8,7 @@
 #                    throwaway clusters of `casemail dev` and the tests
 #   dovecot-imapd    a real IMAP server for the integration tests
 #   swaks            to send a first mail to `casemail dev` by hand
+#   curl             to read the answer back over IMAP (README, tests)
 #   gcc, libc6-dev   cgo, which `go test -race` needs
 #   make, ca-certificates
 #
@@ -58,13 +59,14 @@ missing=()
 have_pg_server || missing+=(postgresql)
 have_dovecot || missing+=(dovecot-imapd)
 command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 pkg_installed libc6-dev || missing+=(libc6-dev)
 pkg_installed ca-certificates || [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 
 if [ ${#missing[@]} -eq 0 ]; then
-	log "all present (postgresql, dovecot-imapd, swaks, gcc, libc6-dev, make, ca-certificates)"
+	log "all present (postgresql, dovecot-imapd, swaks, curl, gcc, libc6-dev, make, ca-certificates)"
 	exit 0
 fi
 
@@ -108,7 +110,7 @@ for p in "${missing[@]}"; do
 	postgresql) have_pg_server || { log "postgresql installed but no server binaries found"; fail=1; } ;;
 	dovecot-imapd) have_dovecot || { log "dovecot-imapd installed but no dovecot binary found"; fail=1; } ;;
 	swaks) command -v swaks >/dev/null 2>&1 || { log "swaks not found after install"; fail=1; } ;;
-	make | gcc) command -v "$p" >/dev/null 2>&1 || { log "$p not found after install"; fail=1; } ;;
+	make | gcc | curl) command -v "$p" >/dev/null 2>&1 || { log "$p not found after install"; fail=1; } ;;
 	esac
 done
 [ $fail -eq 0 ] || exit 1

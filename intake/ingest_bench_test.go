@@ -1,0 +1,293 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/intake/dovecottest"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/store"
+	"github.com/casemail/casemail/store/storetest"
+)
+
+// The benchmarks below run against the real Dovecot and PostgreSQL the
+// test suite starts. Run them with
+//
+//	go test ./intake -run '^$' -bench 'Backlog|IdleLatency' -benchtime 1x
+//
+// CASEMAIL_BENCH_MAILS sets the backlog size (default 10000).
+
+const benchUser = "helpdesk@example.org"
+
+func benchDovecot(b *testing.B) *dovecottest.Server {
+	if err := dovecottest.Available(); err != nil {
+		b.Skipf("dovecot: %v", err)
+	}
+	return dovecottest.Start(b, dovecottest.User{Name: benchUser, Password: "bench"})
+}
+
+// benchMail is a small, realistic request from one of many senders.
+func benchMail(i int) []byte {
+	return []byte(fmt.Sprintf("From: Person %d <person%d@unit%d.example.no>\r\nTo: %s\r\n"+
+		"Subject: Spørsmål %d om e-håndbok og passord\r\nMessage-ID: <bench-%d@example.no>\r\n"+
+		"Date: Mon, 23 Nov 2026 09:00:00 +0100\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"+
+		"Hei,\r\n\r\njeg får ikke åpnet rutinen for avvik (sak %d). Kan dere hjelpe?\r\n\r\n"+
+		"Hilsen Person %d\r\n", i, i, i%300, benchUser, i, i, i, i))
+}
+
+// bigMail carries a 25 MB attachment.
+func bigMail() []byte {
+	data := make([]byte, 25<<20)
+	rand.Read(data) //nolint:errcheck
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "From: big@example.no\r\nTo: %s\r\nSubject: scan\r\nMessage-ID: <big@example.no>\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"+
+		"Content-Type: text/plain\r\n\r\nSee the scan.\r\n--B\r\nContent-Type: application/pdf; name=scan.pdf\r\n"+
+		"Content-Transfer-Encoding: base64\r\n\r\n", benchUser)
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 76 {
+		buf.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	buf.WriteString(enc + "\r\n--B--\r\n")
+	return buf.Bytes()
+}
+
+func appendAll(b *testing.B, c *imapclient.Client, mails int, big bool) {
+	for i := 0; i < mails; i++ {
+		raw := benchMail(i)
+		if big && i == mails/2 {
+			raw = bigMail()
+		}
+		cmd := c.Append("INBOX", int64(len(raw)), nil)
+		if _, err := cmd.Write(raw); err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// resetPeakRSS makes VmHWM start again from the current RSS (Linux).
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) } //nolint:errcheck
+
+// peakRSS returns VmHWM in MiB, or 0 where it cannot be read.
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// benchProcessor builds a Processor on a fresh database with a routing
+// set-up that exercises unit, service, round robin and both mails.
+func benchProcessor(b *testing.B, addr string) *Processor {
+	host, port, _ := strings.Cut(addr, ":")
+	cfg, err := config.ParseDaemon("casemail.yaml", []byte(fmt.Sprintf(`database: {url: "postgres://unused"}
+rules: rules.yaml
+mailboxes:
+  - name: helpdesk
+    address: %s
+    imap: {host: %s, port: %s, security: none, username: %s, password: bench, poll_interval: 1h}
+    max_message_size: 30MB
+smtp: {host: 127.0.0.1, port: 25, security: none, from: "Helpdesk <%s>"}
+secret_file: secret
+ack_limit_per_hour: 100
+`, benchUser, host, port, benchUser, benchUser)), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules, err := config.ParseRules("rules.yaml", []byte(procRules))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, storetest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	keys, _ := notify.NewKeys([]byte("0123456789abcdef0123456789abcdef-bench"))
+	tmpl, err := notify.LoadTemplates("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &Processor{Store: st, Config: cfg, Rules: func() *config.Rules { return rules }, Keys: keys,
+		Templates: tmpl, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+func benchWatcher(p *Processor, addr string) *Watcher {
+	host, port, _ := strings.Cut(addr, ":")
+	portN, _ := strconv.Atoi(port)
+	return NewWatcher(WatcherConfig{Name: "helpdesk", Host: host, Port: portN, Security: "none",
+		Username: benchUser, Password: "bench", IDLE: true, PollInterval: time.Hour,
+		MaxMessageSize: 30 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, p)
+}
+
+// BenchmarkIngestBacklog ingests a backlog from Dovecot into committed,
+// routed cases and, in the same run, times a bare UID FETCH of the same
+// mailbox, reporting both rates, their ratio and peak RSS.
+func BenchmarkIngestBacklog(b *testing.B) {
+	mails := 10000
+	if v, err := strconv.Atoi(os.Getenv("CASEMAIL_BENCH_MAILS")); err == nil && v > 0 {
+		mails = v
+	}
+	dc := benchDovecot(b)
+	c := dc.Login(b, benchUser)
+	appendAll(b, c, mails, true)
+
+	// The bare fetch: what the IMAP server and client alone can do.
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	fetched := 0
+	cmd := c.Fetch(imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
+		UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			if bs, ok := item.(imapclient.FetchItemDataBodySection); ok && bs.Literal != nil {
+				io.Copy(io.Discard, bs.Literal) //nolint:errcheck
+				fetched++
+			}
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		b.Fatal(err)
+	}
+	bare := float64(fetched) / time.Since(start).Seconds()
+	c.Close()
+
+	b.ResetTimer()
+	var rate, rss float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p := benchProcessor(b, dc.Addr())
+		w := benchWatcher(p, dc.Addr())
+		resetPeakRSS()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		b.StartTimer()
+		start := time.Now()
+		go func() { done <- w.Run(ctx) }()
+		for w.State().Delivered < uint64(mails) {
+			if st := w.State(); st.LastError != "" && !st.Connected {
+				b.Logf("watcher: %s", st.LastError)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		cancel()
+		<-done
+		rate = float64(mails) / elapsed.Seconds()
+		rss = peakRSS()
+		var cases int
+		p.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM cases`).Scan(&cases) //nolint:errcheck
+		if cases != mails {
+			b.Fatalf("cases = %d, want %d", cases, mails)
+		}
+	}
+	b.ReportMetric(rate, "mails/s")
+	b.ReportMetric(bare, "fetch-mails/s")
+	b.ReportMetric(rate/bare, "ratio")
+	b.ReportMetric(rss, "peak-RSS-MiB")
+}
+
+// BenchmarkIdleLatency appends mail at 50 mails/s to a mailbox the watcher
+// idles on and measures arrival (APPEND done) to acknowledgement queued.
+func BenchmarkIdleLatency(b *testing.B) {
+	dc := benchDovecot(b)
+	const mails, perSecond = 250, 50
+	var p50, p99 time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p := benchProcessor(b, dc.Addr())
+		w := benchWatcher(p, dc.Addr())
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		for !w.State().Idling {
+			time.Sleep(5 * time.Millisecond)
+		}
+		c := dc.Login(b, benchUser)
+		b.StartTimer()
+		sent := map[string]time.Time{}
+		tick := time.NewTicker(time.Second / perSecond)
+		for j := 0; j < mails; j++ {
+			<-tick.C
+			id := fmt.Sprintf("idle-%d-%d", i, j)
+			raw := bytes.Replace(benchMail(j), []byte(fmt.Sprintf("bench-%d@", j)), []byte(id+"@"), 1)
+			cmd := c.Append("INBOX", int64(len(raw)), nil)
+			cmd.Write(raw) //nolint:errcheck
+			cmd.Close()    //nolint:errcheck
+			if _, err := cmd.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			sent[id+"@example.no"] = time.Now()
+		}
+		tick.Stop()
+		for w.State().Delivered < mails {
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		cancel()
+		<-done
+		c.Close()
+		rows, err := p.Store.Pool.Query(context.Background(), `SELECT m.message_id, o.created_at
+			FROM outbox o JOIN messages m ON m.case_id = o.case_id AND m.direction = 'in'
+			WHERE o.kind = 'ack'`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var lat []time.Duration
+		for rows.Next() {
+			var id string
+			var at time.Time
+			if err := rows.Scan(&id, &at); err != nil {
+				b.Fatal(err)
+			}
+			if t0, ok := sent[id]; ok {
+				lat = append(lat, max(at.Sub(t0), 0))
+			}
+		}
+		rows.Close()
+		if len(lat) != mails {
+			b.Fatalf("%d acknowledgements matched, want %d", len(lat), mails)
+		}
+		slices.Sort(lat)
+		p50, p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	b.ReportMetric(float64(p50.Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
+}
