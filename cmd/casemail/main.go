@@ -35,6 +35,9 @@ Commands:
   case N [-json]                 show one case with its messages and events
   quarantine list|show ID|retry ID
                                  mail that could not be processed
+  oauth2 login MAILBOX | login -smtp | status
+                                 sign a Microsoft 365 or Google mailbox in with
+                                 OAuth2; tokens are kept in the database
   version                        print the version
 
 Every command takes -config FILE (default casemail.yaml); flags may stand
@@ -95,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCase(ctx, rest, stdout, stderr)
 	case "quarantine":
 		return cmdQuarantine(ctx, rest, stdout, stderr)
+	case "oauth2":
+		return cmdOAuth2(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "casemail", version)
 		return nil

@@ -21,7 +21,9 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake"
+	"github.com/casemail/casemail/intake/oauth2"
 	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
 )
 
@@ -70,6 +72,7 @@ type daemon struct {
 	proc      *intake.Processor
 	watchers  []*intake.Watcher
 	sender    *notify.Sender
+	oauth     []*oauth2.Manager
 
 	rules     atomic.Pointer[config.Rules]
 	rulesErr  atomic.Value // string: the last reload's error, "" when the rules in force are current
@@ -87,7 +90,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	}
 	d := &daemon{cfg: cfg, log: log, store: st, listening: make(chan string, 1)}
 	d.rulesErr.Store("")
-	rules, err := config.LoadRules(cfg.RulesFile)
+	rules, err := loadRules(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -101,30 +104,37 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	if d.templates, err = notify.LoadTemplates(cfg.Templates); err != nil {
 		return nil, err
 	}
-	pw, err := cfg.SMTP.Secret()
-	if err != nil {
+	smtpCfg := notify.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
+		Username: cfg.SMTP.Username}
+	if cfg.SMTP.OAuth2 != nil {
+		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp")})
+		d.oauth = append(d.oauth, m)
+		smtpCfg.TokenSource = m.Token
+	} else if smtpCfg.Password, err = cfg.SMTP.Secret(); err != nil {
 		return nil, fmt.Errorf("smtp password: %w", err)
 	}
-	d.sender = notify.NewSender(st, notify.SMTPConfig{
-		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
-		Username: cfg.SMTP.Username, Password: pw,
-	}, log.With("part", "outbox"))
+	d.sender = notify.NewSender(st, smtpCfg, log.With("part", "outbox"))
 	d.proc = &intake.Processor{
 		Store: st, Config: cfg, Rules: d.rules.Load, Keys: d.keys, Templates: d.templates,
 		Log: log.With("part", "intake"), Committed: d.sender.Wake,
 	}
 	for _, mb := range cfg.Mailboxes {
-		pw, err := mb.IMAP.Secret()
-		if err != nil {
-			return nil, fmt.Errorf("mailbox %s: imap password: %w", mb.Name, err)
-		}
-		d.watchers = append(d.watchers, intake.NewWatcher(intake.WatcherConfig{
+		wc := intake.WatcherConfig{
 			Name: mb.Name, Host: mb.IMAP.Host, Port: mb.IMAP.Port, Security: mb.IMAP.Security,
-			Username: mb.IMAP.Username, Password: pw, Folder: mb.IMAP.Folder,
+			Username: mb.IMAP.Username, Folder: mb.IMAP.Folder,
 			ProcessedFolder: mb.IMAP.ProcessedFolder, IDLE: mb.IMAP.IDLE,
 			PollInterval: time.Duration(mb.IMAP.PollInterval), MaxMessageSize: int64(mb.MaxMessageSize),
 			Logger: log.With("part", "imap"),
-		}, d.proc))
+		}
+		if mb.IMAP.OAuth2 != nil {
+			m := oauth2.NewManager(st, *mb.IMAP.OAuth2, oauth2.IMAP(mb.Name),
+				oauth2.Options{Logger: log.With("part", "oauth2", "mailbox", mb.Name)})
+			d.oauth = append(d.oauth, m)
+			wc.Auth = m.SASLFunc(mb.IMAP.Username)
+		} else if wc.Password, err = mb.IMAP.Secret(); err != nil {
+			return nil, fmt.Errorf("mailbox %s: imap password: %w", mb.Name, err)
+		}
+		d.watchers = append(d.watchers, intake.NewWatcher(wc, d.proc))
 	}
 	return d, nil
 }
@@ -152,6 +162,9 @@ func (d *daemon) run(ctx context.Context) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return d.sender.Run(gctx) })
+	for _, m := range d.oauth {
+		g.Go(func() error { return m.Run(gctx) })
+	}
 	for _, w := range d.watchers {
 		g.Go(func() error { return w.Run(gctx) })
 	}
@@ -195,7 +208,7 @@ func (d *daemon) reloadRules(why string) {
 	if fi, err := os.Stat(d.cfg.RulesFile); err == nil {
 		d.rulesMod = fi.ModTime()
 	}
-	rules, err := config.LoadRules(d.cfg.RulesFile)
+	rules, err := loadRules(d.cfg)
 	if err != nil {
 		d.rulesErr.Store(err.Error())
 		d.log.Error("rules not reloaded: keeping the last good rules", "why", why, "file", d.cfg.RulesFile,
@@ -207,12 +220,27 @@ func (d *daemon) reloadRules(why string) {
 	d.log.Info("rules reloaded", "why", why, "file", d.cfg.RulesFile)
 }
 
+// loadRules loads the rules file and checks it against casemail.yaml (a
+// mailbox's default service must exist), then compiles it for routing.
+func loadRules(cfg *config.Daemon) (*config.Rules, error) {
+	rules, err := config.LoadRules(cfg.RulesFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckRules(rules); err != nil {
+		return nil, err
+	}
+	routing.Prepare(rules)
+	return rules, nil
+}
+
 // readiness is what /readyz reports.
 type readiness struct {
 	Ready     bool              `json:"ready"`
 	Database  string            `json:"database"`
 	Rules     string            `json:"rules"`
 	Mailboxes map[string]string `json:"mailboxes"`
+	OAuth2    map[string]string `json:"oauth2,omitempty"`
 }
 
 func (d *daemon) readiness(ctx context.Context) readiness {
@@ -226,6 +254,22 @@ func (d *daemon) readiness(ctx context.Context) readiness {
 		// The old rules still route, so this is reported without making the
 		// instance unready: taking it out of service would stop intake.
 		r.Rules = "last reload failed, previous rules in force: " + e
+	}
+	for _, m := range d.oauth {
+		st := m.State()
+		if r.OAuth2 == nil {
+			r.OAuth2 = map[string]string{}
+		}
+		key := st.Purpose + ":" + st.Name
+		switch {
+		case !st.OK:
+			r.Ready = false
+			r.OAuth2[key] = "failing: " + st.LastError
+		case st.Stale:
+			r.OAuth2[key] = "warning: " + st.Warning
+		default:
+			r.OAuth2[key] = "ok, expires " + st.Expires.Format(time.RFC3339)
+		}
 	}
 	for i, w := range d.watchers {
 		st := w.State()
