@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -62,6 +61,10 @@ func (p *Processor) now() time.Time {
 		return p.Now()
 	}
 	return time.Now()
+}
+
+func (p *Processor) mailer() *notify.Mailer {
+	return &notify.Mailer{Config: p.Config, Keys: p.Keys, Templates: p.Templates}
 }
 
 // location is the zone dates in mails are shown in.
@@ -826,39 +829,19 @@ func (a *applier) caseView(c *store.Case, dec routing.Decision) notify.CaseView 
 	return v
 }
 
-// queue renders one mail to one person and writes it to the outbox. Each
-// carries that person's reply token in its Reply-To and Message-ID.
+// queue renders one mail about c to one person and queues it. The
+// requester's mails continue the thread of their own mail; an agent's
+// notice references only the case's own mail.
 func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to notify.Recipient, view notify.CaseView, autoSubmitted string, threadOriginal bool) error {
-	subject, text, html, err := a.p.Templates.Render(kind, to.Language, notify.Data{Case: view, Recipient: to})
-	if err != nil {
-		return fmt.Errorf("rendering %s for case %d: %w", kind, c.Number, err)
-	}
-	tok := a.p.Keys.Sign(c.Number, to.Address, a.now.Add(time.Duration(a.p.Config.TokenTTL)))
-	domain := a.mb.Address[strings.LastIndexByte(a.mb.Address, '@')+1:]
-	om := store.OutMail{
-		CaseID: c.ID, Kind: kind, MessageID: notify.NewMessageID(tok, domain),
-		From: a.p.Config.SMTP.From, ReplyTo: notify.ReplyAddress(a.mb.Address, tok),
-		To: []string{formatAddress(to.Name, to.Address)}, Subject: subject, Text: text, HTML: html,
-		Headers: map[string]string{"Auto-Submitted": autoSubmitted}, Recipient: to.Address,
-	}
-	// The requester's thread continues their own mail; an agent's notice
-	// must not carry the requester's Message-ID chain into their client
-	// alongside their address, so it references only the case's own mail.
+	cm := notify.CaseMail{Case: c, Kind: kind, To: to, Data: notify.Data{Case: view}, Mailbox: a.mb,
+		AutoSubmitted: autoSubmitted}
 	if threadOriginal && a.msg.MessageID != "" {
-		om.InReplyTo = a.msg.MessageID
-		om.References = append(append([]string{}, a.msg.References...), a.msg.MessageID)
+		cm.InReplyTo = a.msg.MessageID
+		cm.References = append(append([]string{}, a.msg.References...), a.msg.MessageID)
 	}
-	if err := store.QueueMail(ctx, a.w, om); err != nil {
+	if _, err := a.p.mailer().Queue(ctx, a.w, cm, a.now); err != nil {
 		return err
 	}
 	a.queued = true
-	return store.AddEvent(ctx, a.w, c.ID, a.now, "", "mail-queued", kind+" to "+to.Address,
-		map[string]any{"kind": kind, "to": to.Address, "message_id": om.MessageID})
-}
-
-func formatAddress(name, addr string) string {
-	if name == "" {
-		return addr
-	}
-	return (&mail.Address{Name: name, Address: addr}).String()
+	return nil
 }
