@@ -200,12 +200,7 @@ func BenchmarkIngestBacklog(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		go func() { done <- w.Run(ctx) }()
-		for w.State().Delivered < uint64(mails) {
-			if st := w.State(); st.LastError != "" && !st.Connected {
-				b.Logf("watcher: %s", st.LastError)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitDelivered(b, w, mails)
 		elapsed := time.Since(start)
 		b.StopTimer()
 		cancel()
@@ -222,6 +217,24 @@ func BenchmarkIngestBacklog(b *testing.B) {
 	b.ReportMetric(bare, "fetch-mails/s")
 	b.ReportMetric(rate/bare, "ratio")
 	b.ReportMetric(rss, "peak-RSS-MiB")
+}
+
+// waitDelivered waits until the watcher has committed n mails, failing
+// when it makes no progress for a minute (a handler error, a lost server).
+func waitDelivered(b *testing.B, w *Watcher, n int) {
+	last, since := uint64(0), time.Now()
+	for {
+		st := w.State()
+		if st.Delivered >= uint64(n) {
+			return
+		}
+		if st.Delivered != last {
+			last, since = st.Delivered, time.Now()
+		} else if time.Since(since) > time.Minute {
+			b.Fatalf("no progress for a minute at %d of %d mails; last error: %s", last, n, st.LastError)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // BenchmarkIdleLatency appends mail at 50 mails/s to a mailbox the watcher
@@ -257,9 +270,7 @@ func BenchmarkIdleLatency(b *testing.B) {
 			sent[id+"@example.no"] = time.Now()
 		}
 		tick.Stop()
-		for w.State().Delivered < mails {
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitDelivered(b, w, mails)
 		b.StopTimer()
 		cancel()
 		<-done

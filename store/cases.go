@@ -146,6 +146,12 @@ func SetCaseStatus(ctx context.Context, q Execer, caseID int64, status string, a
 // AddParticipant records someone who sees public mail of a case. An existing
 // participant keeps their kind.
 func AddParticipant(ctx context.Context, q Execer, caseID int64, addr, name, kind, personID string) error {
+	if bt, ok := q.(*Batch); ok {
+		p := &bt.participants
+		p.caseID, p.address, p.name = append(p.caseID, caseID), append(p.address, strings.ToLower(addr)), append(p.name, name)
+		p.kind, p.personID = append(p.kind, kind), append(p.personID, personID)
+		return nil
+	}
 	_, err := q.Exec(ctx, `INSERT INTO participants (case_id, address, name, kind, person_id)
 		VALUES ($1, lower($2), $3, $4, $5) ON CONFLICT (case_id, address) DO NOTHING`,
 		caseID, addr, name, kind, personID)
@@ -196,6 +202,12 @@ func AddEvent(ctx context.Context, q Execer, caseID int64, at time.Time, actor, 
 	}
 	if actor == "" {
 		actor = "casemail"
+	}
+	if bt, ok := q.(*Batch); ok {
+		e := &bt.events
+		e.caseID, e.at, e.actor = append(e.caseID, caseID), append(e.at, at), append(e.actor, actor)
+		e.kind, e.reason, e.data = append(e.kind, kind), append(e.reason, cleanText(reason)), append(e.data, b)
+		return nil
 	}
 	_, err = q.Exec(ctx, `INSERT INTO events (case_id, at, actor, kind, reason, data) VALUES ($1,$2,$3,$4,$5,$6)`,
 		caseID, at, actor, kind, reason, b)

@@ -87,10 +87,20 @@ func QueueMail(ctx context.Context, e Execer, m OutMail) error {
 	if err != nil {
 		return err
 	}
-	if _, err := e.Exec(ctx, insertOutbox, args...); err != nil {
+	if m.CaseID == 0 {
+		if _, err := e.Exec(ctx, insertOutbox, args...); err != nil {
+			return fmt.Errorf("queueing %s mail: %w", m.Kind, err)
+		}
+		return nil
+	}
+	// One statement writes the row and records the Message-ID as sent.
+	args = append(args, sentRecipient(m))
+	if _, err := e.Exec(ctx, `WITH o AS (`+insertOutbox+` RETURNING message_id, case_id)
+		INSERT INTO sent_message_ids (message_id, case_id, recipient) SELECT message_id, case_id, lower($15) FROM o`,
+		args...); err != nil {
 		return fmt.Errorf("queueing %s mail: %w", m.Kind, err)
 	}
-	return recordSent(ctx, e, m)
+	return nil
 }
 
 const insertOutbox = `INSERT INTO outbox (case_id, kind, message_id, from_header, reply_to, to_addrs, cc_addrs,
@@ -150,6 +160,15 @@ func recordSent(ctx context.Context, e Execer, m OutMail) error {
 	if m.CaseID == 0 {
 		return nil
 	}
+	if _, err := e.Exec(ctx, `INSERT INTO sent_message_ids (message_id, case_id, recipient) VALUES ($1, $2, lower($3))`,
+		m.MessageID, m.CaseID, sentRecipient(m)); err != nil {
+		return fmt.Errorf("recording sent Message-ID: %w", err)
+	}
+	return nil
+}
+
+// sentRecipient is the address a case mail's Message-ID is recorded for.
+func sentRecipient(m OutMail) string {
 	recipient := m.Recipient
 	if recipient == "" && len(m.To)+len(m.Cc) == 1 {
 		recipient = append(append([]string{}, m.To...), m.Cc...)[0]
@@ -157,11 +176,7 @@ func recordSent(ctx context.Context, e Execer, m OutMail) error {
 	if a, err := mail.ParseAddress(recipient); err == nil {
 		recipient = a.Address // "Name <addr>" → addr
 	}
-	if _, err := e.Exec(ctx, `INSERT INTO sent_message_ids (message_id, case_id, recipient) VALUES ($1, $2, lower($3))`,
-		m.MessageID, m.CaseID, strings.TrimSpace(recipient)); err != nil {
-		return fmt.Errorf("recording sent Message-ID: %w", err)
-	}
-	return nil
+	return strings.TrimSpace(recipient)
 }
 
 // outboxColumnList is the column list scanOutbox reads; "o." qualifies
