@@ -164,7 +164,7 @@ func BenchmarkIngestBacklog(b *testing.B) {
 	}
 	dc := benchDovecot(b)
 	c := dc.Login(b, benchUser)
-	appendAll(b, c, mails, true)
+	appendAll(b, c, mails, os.Getenv("CASEMAIL_BENCH_NOBIG") == "")
 
 	// The bare fetch: what the IMAP server and client alone can do.
 	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
@@ -301,4 +301,24 @@ func BenchmarkIdleLatency(b *testing.B) {
 	}
 	b.ReportMetric(float64(p50.Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
+}
+
+// BenchmarkDeliverBatch commits mails straight into PostgreSQL through the
+// Processor, 100 a transaction, without IMAP: the database side of intake.
+func BenchmarkDeliverBatch(b *testing.B) {
+	p := benchProcessor(b, "127.0.0.1:143")
+	const batch = 100
+	ds := make([]Delivery, 0, batch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		raw := benchMail(i)
+		ds = append(ds, Delivery{Mailbox: "helpdesk", UIDValidity: 1, UID: uint32(i + 1), Raw: raw, Size: int64(len(raw))})
+		if len(ds) == batch || i == b.N-1 {
+			if n, err := p.DeliverBatch(context.Background(), ds); err != nil || n != len(ds) {
+				b.Fatalf("DeliverBatch: %d of %d, %v", n, len(ds), err)
+			}
+			ds = ds[:0]
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
 }

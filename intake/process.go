@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/casemail/casemail/config"
@@ -37,6 +38,7 @@ type Processor struct {
 	Committed func()
 
 	ingested atomic.Int64
+	stats    stats
 }
 
 // Outcomes of one delivery, as recorded in the ingested table.
@@ -54,6 +56,7 @@ type Result struct {
 	CaseNumber int64
 	Quarantine int64
 	Reason     string
+	Auto       AutoKind // what kind of automatic mail it was; AutoNone when a person wrote it
 }
 
 func (p *Processor) now() time.Time {
@@ -240,6 +243,7 @@ func (p *Processor) Retry(ctx context.Context, q *store.QuarantineRecord) (Resul
 func (p *Processor) logResult(d Delivery, res Result) {
 	if res.Outcome != OutcomeSkipped {
 		p.ingested.Add(1)
+		p.stats.record(d.Mailbox, res)
 	}
 	p.log().Info("mail ingested", "mailbox", d.Mailbox, "uid", d.UID, "outcome", res.Outcome,
 		"case", res.CaseNumber, "reason", res.Reason)
@@ -254,6 +258,17 @@ func (p *Processor) mailbox(name string) *config.Mailbox {
 	return nil
 }
 
+// oversize reports whether the mail was over its mailbox's size limit, so
+// that only its text and attachment list were kept.
+func (a *applier) oversize() bool {
+	return a.p.isOversize(a.d, a.mb)
+}
+
+func (p *Processor) isOversize(d Delivery, mb *config.Mailbox) bool {
+	limit := int64(mb.MaxMessageSize)
+	return d.Truncated || (limit > 0 && (d.Size > limit || int64(len(d.Raw)) > limit))
+}
+
 // parse never panics: a parser panic becomes an error, and the mail is
 // quarantined with it instead of stopping the mailbox.
 func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err error) {
@@ -264,7 +279,7 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err err
 		}
 	}()
 	limit := int64(mb.MaxMessageSize)
-	if d.Truncated || (limit > 0 && (d.Size > limit || int64(len(d.Raw)) > limit)) {
+	if p.isOversize(d, mb) {
 		msg, err = ParseLimited(d.Raw, oversizeTextLimit, false)
 		if msg != nil {
 			size := d.Size
@@ -274,10 +289,43 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err err
 			msg.Problems = append(msg.Problems, fmt.Sprintf(
 				"mail of %d bytes is over this mailbox's limit of %d: text kept up to %d bytes, attachments listed without their contents",
 				size, limit, oversizeTextLimit))
+			if d.BodyStructure != nil {
+				// Only a prefix was fetched: the server's structure lists
+				// every attachment, also those past the cut.
+				msg.Attachments = attachmentsOf(d.BodyStructure)
+			}
 		}
 		return msg, err
 	}
 	return Parse(d.Raw)
+}
+
+// attachmentsOf lists the attachments an IMAP BODYSTRUCTURE describes,
+// by name, type and size, without contents.
+func attachmentsOf(bs imap.BodyStructure) []Attachment {
+	var out []Attachment
+	bs.Walk(func(path []int, part imap.BodyStructure) bool {
+		sp, ok := part.(*imap.BodyStructureSinglePart)
+		if !ok {
+			return true
+		}
+		name := sp.Filename()
+		disp := sp.Disposition()
+		isAttachment := name != "" || (disp != nil && strings.EqualFold(disp.Value, "attachment"))
+		if !isAttachment {
+			return true
+		}
+		if name == "" {
+			name = "part-" + strings.Trim(strings.ReplaceAll(fmt.Sprint(path), " ", "."), "[]")
+		}
+		size := int64(sp.Size)
+		if strings.EqualFold(sp.Encoding, "base64") {
+			size = size * 3 / 4 // the server counts encoded bytes, line breaks included
+		}
+		out = append(out, Attachment{Filename: name, ContentType: sp.MediaType(), Size: size})
+		return true
+	})
+	return out
 }
 
 // oversizeTextLimit is how much text of an oversized mail is kept.
@@ -319,6 +367,7 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *co
 	if err != nil {
 		return Result{}, false, err
 	}
+	r.Auto = msg.Auto
 	if err := store.SetOutcome(ctx, a.w, d.Mailbox, d.UIDValidity, d.UID, r.Outcome, msgRow, r.Quarantine); err != nil {
 		return r, false, err
 	}
@@ -342,6 +391,9 @@ type applier struct {
 	now    time.Time
 	rules  *config.Rules
 	queued bool
+	// linkWhy says why a mail that threaded to a case opened a new one
+	// linked to it instead (see redirect).
+	linkWhy string
 }
 
 // newApplier starts applying msg in tx; msgID is a reserved message row id,
@@ -382,6 +434,11 @@ func (a *applier) apply(ctx context.Context) (Result, int64, error) {
 	th, linked, err := a.findThread(ctx)
 	if err != nil {
 		return Result{}, 0, err
+	}
+	if th != nil {
+		if th, linked, err = a.redirect(ctx, th); err != nil {
+			return Result{}, 0, err
+		}
 	}
 	if th != nil {
 		row, err := a.addToCase(ctx, th, hash)
@@ -565,13 +622,18 @@ func (a *applier) messageKind(ctx context.Context, c *store.Case) (string, error
 		return "", err
 	}
 	switch kind {
-	case "":
-		return "participant", nil
-	case "cc":
-		return "participant", nil
-	default:
+	case "requester", "agent", "consultant", "supplier", "manager":
 		return kind, nil
 	}
+	// People in rules.yaml are agents, suppliers suppliers, wherever they
+	// stand on the case; whether their mail proves itself is the thread's.
+	if a.rules.PersonByEmail(a.msg.From.Addr) != nil {
+		return "agent", nil
+	}
+	if a.rules.SupplierByEmail(a.msg.From.Addr) != nil {
+		return "supplier", nil
+	}
+	return "participant", nil
 }
 
 func (a *applier) storeMessage(ctx context.Context, caseID int64, kind string, hash []byte) (int64, error) {
@@ -640,6 +702,10 @@ func (a *applier) addToCase(ctx context.Context, th *thread, hash []byte) (int64
 			"the requester replied to a resolved case", map[string]any{"from": "resolved", "to": "open"}); err != nil {
 			return 0, err
 		}
+	}
+	// Relay, tell, command: what the mail means for the people on the case.
+	if err := a.converse(ctx, th, kind, row); err != nil {
+		return 0, err
 	}
 	return row, nil
 }
@@ -716,7 +782,9 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 		created["linked_case"] = linked.Number
 	}
 	reason := "new mail"
-	if linked != nil {
+	if linked != nil && a.linkWhy != "" {
+		reason = a.linkWhy
+	} else if linked != nil {
 		reason = fmt.Sprintf("subject names case #%d, but %s is not on that case: opened a new case linked to it",
 			linked.Number, requester.Addr)
 	}
@@ -738,6 +806,9 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 		}
 	}
 	if err := a.queueNewCaseMail(ctx, c, dec); err != nil {
+		return nil, 0, err
+	}
+	if err := a.awaitApproval(ctx, c); err != nil {
 		return nil, 0, err
 	}
 	return c, row, nil
@@ -795,8 +866,12 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 			return err
 		}
 		if ok {
+			data := notify.Data{Case: view}
+			if a.oversize() {
+				data.Oversize = a.mb.MaxMessageSize.String()
+			}
 			if err := a.queue(ctx, c, "ack", notify.Recipient{Name: c.RequesterName, Address: c.Requester, Language: c.Language},
-				view, "auto-replied", true); err != nil {
+				data, "auto-replied", true); err != nil {
 				return err
 			}
 		} else if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "ack-suppressed",
@@ -807,7 +882,7 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 	if p := a.rules.Person(dec.Assignee); p != nil && p.Email != "" {
 		lang := notify.Language(p.Language, dec.Language, a.mb.Defaults.Language, a.p.Config.Language)
 		if err := a.queue(ctx, c, "assignment", notify.Recipient{Name: p.Name, Address: p.Email, Language: lang},
-			view, "auto-generated", false); err != nil {
+			notify.Data{Case: view}, "auto-generated", false); err != nil {
 			return err
 		}
 	}
@@ -832,8 +907,8 @@ func (a *applier) caseView(c *store.Case, dec routing.Decision) notify.CaseView 
 // queue renders one mail about c to one person and queues it. The
 // requester's mails continue the thread of their own mail; an agent's
 // notice references only the case's own mail.
-func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to notify.Recipient, view notify.CaseView, autoSubmitted string, threadOriginal bool) error {
-	cm := notify.CaseMail{Case: c, Kind: kind, To: to, Data: notify.Data{Case: view}, Mailbox: a.mb,
+func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to notify.Recipient, data notify.Data, autoSubmitted string, threadOriginal bool) error {
+	cm := notify.CaseMail{Case: c, Kind: kind, To: to, Data: data, Mailbox: a.mb,
 		AutoSubmitted: autoSubmitted}
 	if threadOriginal && a.msg.MessageID != "" {
 		cm.InReplyTo = a.msg.MessageID

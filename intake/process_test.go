@@ -390,4 +390,13 @@ func TestProcessOversizedMail(t *testing.T) {
 	if n := e.count(t, `SELECT count(*) FROM blobs`); n != 0 {
 		t.Errorf("an attachment of an oversized mail was kept (%d blobs)", n)
 	}
+	// The requester is told, in the acknowledgement, what was not kept.
+	var text string
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT text_body FROM outbox WHERE case_id = $1 AND kind = 'ack'`,
+		c.ID).Scan(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "64KB") || !strings.Contains(text, "bilagorna") {
+		t.Errorf("the acknowledgement does not tell the requester about the size limit:\n%s", text)
+	}
 }

@@ -134,6 +134,7 @@ type Data struct {
 	Consult   bool       // assignment: the recipient is consulted; ownership stays
 	Escalated bool       // assignment: the case reached the recipient by escalation
 	Expired   bool       // error: the reply token had expired
+	Oversize  string     // ack: the mailbox's size limit ("25 MB") when the mail was over it
 	Cases     []CaseView // reminder: the recipient's open cases, overdue first
 	Digest    DigestView
 }
