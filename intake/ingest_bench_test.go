@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,6 +163,9 @@ func BenchmarkIngestBacklog(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("CASEMAIL_BENCH_MAILS")); err == nil && v > 0 {
 		mails = v
 	}
+	// casemail serve sets this soft limit (cmd/casemail: memoryLimit) so
+	// that one large mail does not double the heap before a collection.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(96 << 20))
 	dc := benchDovecot(b)
 	c := dc.Login(b, benchUser)
 	appendAll(b, c, mails, os.Getenv("CASEMAIL_BENCH_NOBIG") == "")

@@ -39,6 +39,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.HTTP.Listen = *httpAddr
 	}
 	log := newLogger(cfg, stderr)
+	setMemoryLimit()
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	setMemoryLimit()
 	st, err := store.Open(ctx, cfg.Database.URL)
 	if err != nil {
 		return err
@@ -79,6 +81,18 @@ type daemon struct {
 	rulesMod  time.Time
 	rulesMu   sync.Mutex
 	listening chan string // receives the HTTP address once listening (tests)
+}
+
+// memoryLimit is the soft heap limit serve and dev set unless GOMEMLIMIT
+// is given: with it one large mail (a 25 MB attachment is held raw, decoded
+// and encoded for PostgreSQL at once) does not let the heap double before
+// the next collection. It is soft: the heap may exceed it when it must.
+const memoryLimit = 96 << 20
+
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }
 
 // newDaemon migrates the database, loads rules, keys and templates, and
