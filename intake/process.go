@@ -713,7 +713,7 @@ func (a *applier) addToCase(ctx context.Context, th *thread, hash []byte) (int64
 // newCase routes a mail that threads to nothing and opens a case for it.
 func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) (*store.Case, int64, error) {
 	m := a.msg
-	dec, err := routing.Route(ctx, a.rules, RoutingInput(m, a.mb.Defaults.Service, a.now), store.Assigner{Q: a.tx})
+	dec, err := routing.Route(ctx, a.rules, RoutingInput(m, a.mb.Defaults.Service, a.now.In(a.p.location())), store.Assigner{Q: a.tx})
 	if err != nil {
 		return nil, 0, fmt.Errorf("routing: %w", err)
 	}
