@@ -126,7 +126,7 @@ func benchmarkRoute(b *testing.B, route func(context.Context, *config.Rules, Inp
 	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		d, err := route(ctx, r, ins[i%len(ins)], nil)
-		if err != nil || len(d.Trail) < minTrail {
+		if err != nil || d.Trail.Len() < minTrail {
 			b.Fatalf("decision %+v, %v", d, err)
 		}
 	}
@@ -158,8 +158,36 @@ func TestBenchRulesRoute(t *testing.T) {
 		if got != want[i] {
 			t.Errorf("input %d: %s, want %s\n%s", i, got, want[i], d.Explain()[:400])
 		}
-		if len(d.Trail) < 500 {
-			t.Errorf("input %d: trail of %d steps, want one per rule at least", i, len(d.Trail))
+		if d.Trail.Len() < 500 {
+			t.Errorf("input %d: trail of %d steps, want one per rule at least", i, d.Trail.Len())
+		}
+	}
+}
+
+// BenchmarkExplain renders what an assignment notice shows of a decision
+// under the 500-rule set; BenchmarkTrailJSON encodes the full trail as a
+// case's "routed" event stores it. Both are paid once per new case, not
+// per decision of `rules replay`.
+func BenchmarkExplain(b *testing.B) {
+	d, err := Route(context.Background(), benchRules(b), benchInputs()[3], nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = d.Explain()
+	}
+}
+
+func BenchmarkTrailJSON(b *testing.B) {
+	d, err := Route(context.Background(), benchRules(b), benchInputs()[3], nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Trail.MarshalJSON(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -18,16 +18,34 @@ type program struct {
 	// Route marks the hits of one mail in a bitmap before the rules run.
 	eqIndex  [fHeader]map[string][]int32
 	eqLeaves int32
-	// noMatch is the trail of a mail no rule matches; Route copies it in
-	// one move and patches the steps that differ.
-	noMatch []Step
+	// reasons holds every reason a trail can give, made once at compile
+	// time; a trail records an index into it, not the text.
+	reasons  []string
+	reasonID map[string]int32
+	// noMatchJSON is, per rule, its step for failing with its usual
+	// reason, encoded for Trail.MarshalJSON; noMatchJSONLen their sum.
+	noMatchJSON    [][]byte
+	noMatchJSONLen int
 }
 
 type compiledRule struct {
-	rule     *config.Rule
-	name     string // rule.Name, interned
-	cond     cond   // nil: always matches
-	matchWhy string
+	rule *config.Rule
+	cond cond // nil: always matches
+	// matchWhy is the reason given when the rule matches without a
+	// condition; noWhy the one it most often fails with (its first part's),
+	// which a trail does not record (see Trail).
+	matchWhy, noWhy int32
+}
+
+// reason returns the id of a reason text, adding it if new.
+func (p *program) reason(s string) int32 {
+	if id, ok := p.reasonID[s]; ok {
+		return id
+	}
+	id := int32(len(p.reasons))
+	p.reasons = append(p.reasons, s)
+	p.reasonID[s] = id
+	return id
 }
 
 type serviceKeywords struct {
@@ -50,12 +68,13 @@ func compile(r *config.Rules) *program {
 }
 
 func build(r *config.Rules) *program {
-	p := &program{}
+	p := &program{reasonID: map[string]int32{}}
 	for _, rule := range r.Rules {
-		cr := compiledRule{rule: rule, matchWhy: "always (no when)"}
+		cr := compiledRule{rule: rule, matchWhy: p.reason("always (no when)"), noWhy: -1}
 		if rule.When != nil {
 			cr.cond = p.compileCond(r, rule.When)
-			cr.matchWhy = cr.cond.desc()
+			cr.matchWhy = cr.cond.yesID()
+			cr.noWhy = firstNo(cr.cond)
 		}
 		p.rules = append(p.rules, cr)
 	}
@@ -74,69 +93,13 @@ func build(r *config.Rules) *program {
 			p.keywords = append(p.keywords, sk)
 		}
 	}
-	p.intern()
-	// The template shares the interned strings, so Route's check whether a
-	// reason differs from it is a pointer comparison.
+	p.reasonID = nil // only needed while compiling
 	for _, cr := range p.rules {
-		why := ""
-		if cr.cond != nil {
-			why = firstNo(cr.cond)
-		}
-		p.noMatch = append(p.noMatch, Step{Kind: "rule", Name: cr.name, Result: "no match", Why: why})
+		js := appendStepJSON(nil, Step{Kind: "rule", Name: cr.rule.Name, Result: "no match", Why: p.reasonText(cr.noWhy)})
+		p.noMatchJSON = append(p.noMatchJSON, js)
+		p.noMatchJSONLen += len(js)
 	}
 	return p
-}
-
-// intern moves every string a trail can hold into one allocation. A
-// decision's trail then points into a single object, which the garbage
-// collector marks once instead of once per rule name and reason; with
-// hundreds of steps per decision that is a large part of routing's cost.
-func (p *program) intern() {
-	var refs []*string
-	var walk func(c cond)
-	walk = func(c cond) {
-		switch c := c.(type) {
-		case *leaf:
-			refs = append(refs, &c.yes, &c.no)
-		case *boolLeaf:
-			refs = append(refs, &c.yes, &c.no)
-		case *andCond:
-			refs = append(refs, &c.yes)
-			for _, sub := range c.parts {
-				walk(sub)
-			}
-		case *anyCond:
-			refs = append(refs, &c.yes, &c.no)
-			for _, sub := range c.parts {
-				walk(sub)
-			}
-		case *notCond:
-			refs = append(refs, &c.yes, &c.no)
-			walk(c.inner)
-		}
-	}
-	for i := range p.rules {
-		p.rules[i].name = p.rules[i].rule.Name
-		refs = append(refs, &p.rules[i].matchWhy, &p.rules[i].name)
-		if p.rules[i].cond != nil {
-			walk(p.rules[i].cond)
-		}
-	}
-	n := 0
-	for _, r := range refs {
-		n += len(*r)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	offs := make([]int, len(refs))
-	for i, r := range refs {
-		offs[i] = b.Len()
-		b.WriteString(*r)
-	}
-	arena := b.String()
-	for i, r := range refs {
-		*r = arena[offs[i] : offs[i]+len(*r)]
-	}
 }
 
 // find reports whether k occurs as a whole word in folded text.
@@ -169,11 +132,9 @@ func (k *keyword) find(text string, b *bigramSet) bool {
 	return false
 }
 
-// cond is a compiled condition. eval returns whether it holds and a reason
-// made at compile time, so evaluating a rule allocates nothing.
 // firstNo is the reason a condition most often fails with: that of its
 // first part.
-func firstNo(c cond) string {
+func firstNo(c cond) int32 {
 	switch c := c.(type) {
 	case *leaf:
 		return c.no
@@ -186,12 +147,15 @@ func firstNo(c cond) string {
 	case *notCond:
 		return c.no
 	}
-	return ""
+	return -1
 }
 
+// cond is a compiled condition. eval returns whether it holds and the id
+// of a reason made at compile time, so evaluating a rule allocates
+// nothing; yesID is the reason it gives when it holds.
 type cond interface {
-	eval(e *evalCtx) (bool, string)
-	desc() string
+	eval(e *evalCtx) (bool, int32)
+	yesID() int32
 }
 
 type field int
@@ -314,13 +278,13 @@ type leaf struct {
 	header string
 	m      *matcher
 	eqID   int32 // >= 0: answered by evalCtx.eqHits
-	yes    string
-	no     string
+	yes    int32
+	no     int32
 }
 
-func (l *leaf) desc() string { return l.yes }
+func (l *leaf) yesID() int32 { return l.yes }
 
-func (l *leaf) eval(e *evalCtx) (bool, string) {
+func (l *leaf) eval(e *evalCtx) (bool, int32) {
 	if l.test(e) {
 		return true, l.yes
 	}
@@ -371,12 +335,12 @@ func (l *leaf) any(addrs []string) bool {
 
 type boolLeaf struct {
 	test    func(e *evalCtx) bool
-	yes, no string
+	yes, no int32
 }
 
-func (b *boolLeaf) desc() string { return b.yes }
+func (b *boolLeaf) yesID() int32 { return b.yes }
 
-func (b *boolLeaf) eval(e *evalCtx) (bool, string) {
+func (b *boolLeaf) eval(e *evalCtx) (bool, int32) {
 	if b.test(e) {
 		return true, b.yes
 	}
@@ -385,12 +349,12 @@ func (b *boolLeaf) eval(e *evalCtx) (bool, string) {
 
 type andCond struct {
 	parts []cond
-	yes   string
+	yes   int32
 }
 
-func (a *andCond) desc() string { return a.yes }
+func (a *andCond) yesID() int32 { return a.yes }
 
-func (a *andCond) eval(e *evalCtx) (bool, string) {
+func (a *andCond) eval(e *evalCtx) (bool, int32) {
 	for _, p := range a.parts {
 		if ok, why := p.eval(e); !ok {
 			return false, why
@@ -401,12 +365,12 @@ func (a *andCond) eval(e *evalCtx) (bool, string) {
 
 type anyCond struct {
 	parts   []cond
-	yes, no string
+	yes, no int32
 }
 
-func (a *anyCond) desc() string { return a.yes }
+func (a *anyCond) yesID() int32 { return a.yes }
 
-func (a *anyCond) eval(e *evalCtx) (bool, string) {
+func (a *anyCond) eval(e *evalCtx) (bool, int32) {
 	for _, p := range a.parts {
 		if ok, why := p.eval(e); ok {
 			return true, why
@@ -417,12 +381,12 @@ func (a *anyCond) eval(e *evalCtx) (bool, string) {
 
 type notCond struct {
 	inner   cond
-	yes, no string
+	yes, no int32
 }
 
-func (n *notCond) desc() string { return n.yes }
+func (n *notCond) yesID() int32 { return n.yes }
 
-func (n *notCond) eval(e *evalCtx) (bool, string) {
+func (n *notCond) eval(e *evalCtx) (bool, int32) {
 	if ok, _ := n.inner.eval(e); ok {
 		return false, n.no
 	}
@@ -473,7 +437,7 @@ func (p *program) compileCond(r *config.Rules, c *config.Cond) cond {
 		}
 		name := fieldNames[f]
 		l := &leaf{field: f, m: compileMatcher(m, f == fFromDomain), eqID: -1,
-			yes: name + " " + describeMatcher(m, false), no: name + " " + describeMatcher(m, true)}
+			yes: p.reason(name + " " + describeMatcher(m, false)), no: p.reason(name + " " + describeMatcher(m, true))}
 		if f <= fRecipient && (m.Op == config.OpEquals || m.Op == config.OpIn) {
 			l.eqID = p.eqLeaves
 			p.eqLeaves++
@@ -498,8 +462,8 @@ func (p *program) compileCond(r *config.Rules, c *config.Cond) cond {
 	add(fBody, c.Body)
 	for _, h := range c.Header {
 		parts = append(parts, &leaf{field: fHeader, header: h.Name, m: compileMatcher(h.Match, false), eqID: -1,
-			yes: "header " + h.Name + " " + describeMatcher(h.Match, false),
-			no:  "header " + h.Name + " " + describeMatcher(h.Match, true)})
+			yes: p.reason("header " + h.Name + " " + describeMatcher(h.Match, false)),
+			no:  p.reason("header " + h.Name + " " + describeMatcher(h.Match, true))})
 	}
 	if c.HasAttachment != nil {
 		want := *c.HasAttachment
@@ -507,14 +471,14 @@ func (p *program) compileCond(r *config.Rules, c *config.Cond) cond {
 		if !want {
 			yes, no = no, yes
 		}
-		parts = append(parts, &boolLeaf{test: func(e *evalCtx) bool { return e.in.HasAttachment == want }, yes: yes, no: no})
+		parts = append(parts, &boolLeaf{test: func(e *evalCtx) bool { return e.in.HasAttachment == want }, yes: p.reason(yes), no: p.reason(no)})
 	}
 	if c.BusinessHours != "" {
 		cal := r.Calendar(c.BusinessHours)
 		parts = append(parts, &boolLeaf{
 			test: func(e *evalCtx) bool { return !e.in.Received.IsZero() && cal.Open(e.in.Received) },
-			yes:  "received within business hours of " + cal.Name,
-			no:   "received outside business hours of " + cal.Name,
+			yes:  p.reason("received within business hours of " + cal.Name),
+			no:   p.reason("received outside business hours of " + cal.Name),
 		})
 	}
 	if len(c.All) > 0 {
@@ -522,7 +486,7 @@ func (p *program) compileCond(r *config.Rules, c *config.Cond) cond {
 		for _, s := range c.All {
 			subs = append(subs, p.compileCond(r, s))
 		}
-		parts = append(parts, newAnd(subs))
+		parts = append(parts, p.newAnd(subs))
 	}
 	if len(c.Any) > 0 {
 		a := &anyCond{}
@@ -530,29 +494,31 @@ func (p *program) compileCond(r *config.Rules, c *config.Cond) cond {
 		for _, s := range c.Any {
 			sc := p.compileCond(r, s)
 			a.parts = append(a.parts, sc)
-			descs = append(descs, sc.desc())
+			descs = append(descs, p.reasons[sc.yesID()])
 		}
-		a.yes = "(" + strings.Join(descs, ") or (") + ")"
-		a.no = "none of " + a.yes
+		yes := "(" + strings.Join(descs, ") or (") + ")"
+		a.yes, a.no = p.reason(yes), p.reason("none of "+yes)
 		parts = append(parts, a)
 	}
 	if c.Not != nil {
 		inner := p.compileCond(r, c.Not)
-		parts = append(parts, &notCond{inner: inner, yes: "not (" + inner.desc() + ")", no: inner.desc() + ", which the rule excludes"})
+		desc := p.reasons[inner.yesID()]
+		parts = append(parts, &notCond{inner: inner, yes: p.reason("not (" + desc + ")"), no: p.reason(desc + ", which the rule excludes")})
 	}
-	return newAnd(parts)
+	return p.newAnd(parts)
 }
 
-func newAnd(parts []cond) cond {
+func (p *program) newAnd(parts []cond) cond {
 	switch len(parts) {
 	case 0:
-		return &boolLeaf{test: func(*evalCtx) bool { return true }, yes: "always (empty condition)"}
+		always := p.reason("always (empty condition)")
+		return &boolLeaf{test: func(*evalCtx) bool { return true }, yes: always, no: always}
 	case 1:
 		return parts[0]
 	}
 	descs := make([]string, len(parts))
-	for i, p := range parts {
-		descs[i] = p.desc()
+	for i, c := range parts {
+		descs[i] = p.reasons[c.yesID()]
 	}
-	return &andCond{parts: parts, yes: strings.Join(descs, " and ")}
+	return &andCond{parts: parts, yes: p.reason(strings.Join(descs, " and "))}
 }

@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,15 +28,6 @@ type Input struct {
 	Received time.Time
 	// MailboxDefaultService is the receiving mailbox's default (may be "").
 	MailboxDefaultService string
-}
-
-// Step is one line of a decision's trail: what was considered and why it
-// did or did not apply.
-type Step struct {
-	Kind   string // rule | unit | service | rung | assignee | drop
-	Name   string
-	Result string
-	Why    string
 }
 
 // Decision is where a mail goes and why.
@@ -66,7 +58,9 @@ type Decision struct {
 	DropReason string
 	// Language is the unit's language, if any.
 	Language string
-	Trail    []Step
+	// Trail is why: every rule considered, then how unit, service, rung
+	// and assignee were found.
+	Trail Trail
 }
 
 // Assigner picks one person among candidates for a pool; key identifies
@@ -166,9 +160,9 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 	return route(ctx, r, in, a, true)
 }
 
-// RouteMatched decides as Route does, but its trail lists only the rules
-// that matched, not every rule that did not: what an assignment notice
-// shows, at a fraction of the cost for large rule sets.
+// RouteMatched decides as Route does, but its trail leaves out the rules
+// that did not match (in Steps and the JSON too). Recording costs about the
+// same either way, since a trail is rendered only when read.
 func RouteMatched(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision, error) {
 	return route(ctx, r, in, a, false)
 }
@@ -192,16 +186,10 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 	e.markEqualities(p)
 
 	var d Decision
-	if full {
-		// Start from the trail of a mail no rule matches and patch it.
-		d.Trail = make([]Step, len(p.rules), len(p.rules)+8)
-		copy(d.Trail, p.noMatch)
-	} else {
-		d.Trail = make([]Step, 0, 8)
-	}
+	d.Trail = Trail{prog: p, considered: int32(len(p.rules)), onlyMatched: !full, steps: make([]Step, 0, 6)}
 	var set struct {
-		service, unit, tier, assignee, priority string
-		serviceRule, unitRule, tierRule         string
+		service, unit, tier, assignee, priority                 string
+		serviceRule, unitRule, tierRule, assigneeRule, dropRule string
 	}
 	for i := range p.rules {
 		cr := &p.rules[i]
@@ -210,16 +198,13 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 			ok, why = cr.cond.eval(e)
 		}
 		if !ok {
-			if full && why != d.Trail[i].Why { // interned: equal strings share memory, a cheap test
-				d.Trail[i].Why = why
+			// Only a reason other than the rule's usual one is recorded.
+			if full && why != cr.noWhy {
+				d.Trail.marks = append(d.Trail.marks, mark{rule: int32(i), why: why})
 			}
 			continue
 		}
-		if full {
-			d.Trail[i].Result, d.Trail[i].Why = "matched", why
-		} else {
-			d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.name, Result: "matched", Why: why})
-		}
+		d.Trail.marks = append(d.Trail.marks, mark{rule: int32(i), why: why, matched: true})
 		t := &cr.rule.Then
 		if t.Service != "" {
 			set.service, set.serviceRule = t.Service, cr.rule.Name
@@ -234,7 +219,7 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 			set.priority = t.Priority
 		}
 		if t.Assignee != "" {
-			set.assignee = t.Assignee
+			set.assignee, set.assigneeRule = t.Assignee, cr.rule.Name
 		}
 		for _, tag := range t.Tags {
 			if !contains(d.Tags, tag) {
@@ -242,16 +227,10 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 			}
 		}
 		if t.Drop != "" {
-			d.Drop, d.DropReason = true, t.Drop
+			d.Drop, d.DropReason, set.dropRule = true, t.Drop, cr.rule.Name
 		}
 		if t.Stop {
-			if rest := len(p.rules) - i - 1; rest > 0 {
-				if full {
-					d.Trail = d.Trail[:i+1]
-				}
-				d.Trail = append(d.Trail, Step{Kind: "rule", Name: cr.rule.Name, Result: "stop",
-					Why: fmt.Sprintf("stop: true; %d later rule(s) not considered", rest)})
-			}
+			d.Trail.considered, d.Trail.stopped = int32(i+1), true
 			break
 		}
 	}
@@ -265,15 +244,15 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 	switch {
 	case set.unit != "":
 		unit = r.Unit(set.unit)
-		d.Trail = append(d.Trail, Step{Kind: "unit", Name: unit.ID, Result: "set by rule", Why: "rule " + quote(set.unitRule)})
+		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "set by rule", Why: "rule " + quote(set.unitRule), Rule: set.unitRule})
 	case e.from != "" && r.UnitByMember(e.from) != nil:
 		unit = r.UnitByMember(e.from)
-		d.Trail = append(d.Trail, Step{Kind: "unit", Name: unit.ID, Result: "member", Why: e.from + " is listed in the unit's members"})
+		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "member", Why: e.from + " is listed in the unit's members"})
 	case e.fromDomain != "" && r.UnitByDomain(e.fromDomain) != nil:
 		unit = r.UnitByDomain(e.fromDomain)
-		d.Trail = append(d.Trail, Step{Kind: "unit", Name: unit.ID, Result: "domain", Why: "sender domain " + e.fromDomain + " belongs to the unit"})
+		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "domain", Why: "sender domain " + e.fromDomain + " belongs to the unit"})
 	default:
-		d.Trail = append(d.Trail, Step{Kind: "unit", Result: "none", Why: "no rule, membership or domain names a unit for " + orNone(e.from)})
+		d.Trail.Add(Step{Kind: "unit", Result: "none", Why: "no rule, membership or domain names a unit for " + orNone(e.from)})
 	}
 	if unit != nil {
 		d.Unit, d.WorkArea, d.Language = unit.ID, unit.WorkArea, unit.Language
@@ -283,13 +262,13 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 	if svc.Proposed() {
 		def := r.DefaultService()
 		d.Proposed, d.Original = true, svc.ID
-		d.Trail = append(d.Trail, Step{Kind: "service", Name: def.ID, Result: "proposed", Why: "service " + svc.ID + " is proposed, not yet in the catalogue: routed as " + def.ID})
+		d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "proposed", Why: "service " + svc.ID + " is proposed, not yet in the catalogue: routed as " + def.ID})
 		svc = def
 	}
 	setService(&d, svc)
 
 	if d.Drop {
-		d.Trail = append(d.Trail, Step{Kind: "drop", Name: d.DropReason, Result: "dropped", Why: "a rule dropped the mail: stored, not routed"})
+		d.Trail.Add(Step{Kind: "drop", Name: d.DropReason, Result: "dropped", Why: "rule " + quote(set.dropRule) + " dropped the mail: stored, not routed", Rule: set.dropRule})
 		return d, nil
 	}
 
@@ -304,14 +283,17 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 				break
 			}
 		}
-		if !found {
-			d.Trail = append(d.Trail, Step{Kind: "rung", Name: "tier " + set.tier, Result: "no such tier",
+		if found {
+			d.Trail.Add(Step{Kind: "rung", Name: "tier " + set.tier, Result: "set by rule",
+				Why: fmt.Sprintf("rule %s starts the case on tier %s", quote(set.tierRule), set.tier), Rule: set.tierRule})
+		} else {
+			d.Trail.Add(Step{Kind: "rung", Name: "tier " + set.tier, Result: "no such tier",
 				Why: fmt.Sprintf("rule %s asks for tier %s but %s has no rung of that tier", quote(set.tierRule), set.tier, svc.ID)})
 		}
 	}
 	if !placeFrom(r, &d, start, at) {
 		def := r.DefaultService()
-		d.Trail = append(d.Trail, Step{Kind: "rung", Name: svc.ID, Result: "no holder",
+		d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "no holder",
 			Why: "nobody holds a rung of " + svc.ID + " for " + orNone(d.Unit) + "; routed as the default, " + def.ID})
 		if svc != def {
 			if d.Original == "" {
@@ -320,12 +302,12 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 			setService(&d, def)
 			if !placeFrom(r, &d, 1, at) {
 				Rung(r, &d, 1, at)
-				d.Trail = append(d.Trail, Step{Kind: "rung", Name: def.ID, Result: "unassigned",
+				d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "unassigned",
 					Why: "everyone who could take it is away; the case waits unassigned on the first rung"})
 			}
 		} else {
 			Rung(r, &d, 1, at)
-			d.Trail = append(d.Trail, Step{Kind: "rung", Name: def.ID, Result: "unassigned",
+			d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "unassigned",
 				Why: "everyone who could take it is away; the case waits unassigned on the first rung"})
 		}
 	}
@@ -338,17 +320,17 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 			if Rung(r, &probe, i+1, time.Time{}) && contains(probe.Candidates, set.assignee) {
 				if i+1 != d.Rung {
 					Rung(r, &d, i+1, at)
-					d.Trail = append(d.Trail, Step{Kind: "rung", Name: d.rungName(), Result: "moved", Why: set.assignee + " serves on this rung"})
+					d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "moved", Why: set.assignee + " serves on this rung"})
 				}
 				break
 			}
 		}
 		d.Assignee, d.Strategy = set.assignee, "rule"
-		why := "named by a rule"
+		why := "named by rule " + quote(set.assigneeRule)
 		if p := r.Person(set.assignee); p != nil && p.AwayAt(at) {
 			why += " (note: away now)"
 		}
-		d.Trail = append(d.Trail, Step{Kind: "assignee", Name: set.assignee, Result: "rule", Why: why})
+		d.Trail.Add(Step{Kind: "assignee", Name: set.assignee, Result: "rule", Why: why, Rule: set.assigneeRule})
 		return d, nil
 	}
 	if err := Assign(ctx, r, &d, a); err != nil {
@@ -365,13 +347,13 @@ func setService(d *Decision, s *config.Service) {
 // default, else `default`.
 func pickService(r *config.Rules, p *program, e *evalCtx, in *Input, ruled, rule string, d *Decision) *config.Service {
 	if ruled != "" {
-		d.Trail = append(d.Trail, Step{Kind: "service", Name: ruled, Result: "set by rule", Why: "rule " + quote(rule)})
+		d.Trail.Add(Step{Kind: "service", Name: ruled, Result: "set by rule", Why: "rule " + quote(rule), Rule: rule})
 		return r.Service(ruled)
 	}
 	for _, list := range [][]string{e.to, e.cc, e.delivered} {
 		for _, addr := range list {
 			if s := r.ServiceByAddress(addr); s != nil {
-				d.Trail = append(d.Trail, Step{Kind: "service", Name: s.ID, Result: "alias", Why: "sent to " + addr})
+				d.Trail.Add(Step{Kind: "service", Name: s.ID, Result: "alias", Why: "sent to " + addr})
 				return s
 			}
 		}
@@ -392,7 +374,7 @@ func pickService(r *config.Rules, p *program, e *evalCtx, in *Input, ruled, rule
 			sk := &p.keywords[i]
 			for j := range sk.words {
 				if sk.words[j].find(text, bigrams) {
-					d.Trail = append(d.Trail, Step{Kind: "service", Name: sk.service.ID, Result: "keyword",
+					d.Trail.Add(Step{Kind: "service", Name: sk.service.ID, Result: "keyword",
 						Why: "keyword " + quote(sk.words[j].orig) + " in the " + where})
 					return sk.service
 				}
@@ -401,13 +383,13 @@ func pickService(r *config.Rules, p *program, e *evalCtx, in *Input, ruled, rule
 	}
 	if id := in.MailboxDefaultService; id != "" {
 		if s := r.Service(id); s != nil {
-			d.Trail = append(d.Trail, Step{Kind: "service", Name: s.ID, Result: "mailbox default", Why: "no rule, alias or keyword; the mailbox's default"})
+			d.Trail.Add(Step{Kind: "service", Name: s.ID, Result: "mailbox default", Why: "no rule, alias or keyword; the mailbox's default"})
 			return s
 		}
-		d.Trail = append(d.Trail, Step{Kind: "service", Name: id, Result: "unknown", Why: "the mailbox's default service " + id + " is not in the catalogue"})
+		d.Trail.Add(Step{Kind: "service", Name: id, Result: "unknown", Why: "the mailbox's default service " + id + " is not in the catalogue"})
 	}
 	def := r.DefaultService()
-	d.Trail = append(d.Trail, Step{Kind: "service", Name: def.ID, Result: "default", Why: "no rule, alias or keyword matched"})
+	d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "default", Why: "no rule, alias or keyword matched"})
 	return def
 }
 
@@ -440,11 +422,19 @@ func placeFrom(r *config.Rules, d *Decision, start int, at time.Time) bool {
 		rung := svc.Chain[i]
 		if _, ok := holders(r, rung, unit, at); ok {
 			Rung(r, d, i+1, at)
-			d.Trail = append(d.Trail, Step{Kind: "rung", Name: d.rungName(), Result: "start", Why: d.rungWhy()})
+			d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "start", Why: d.rungWhy()})
 			return true
 		}
-		d.Trail = append(d.Trail, Step{Kind: "rung", Name: rungLabel(i+1, rung), Result: "skipped",
-			Why: "nobody available holds " + rung.Role + " for " + unitLabel(unit)})
+		why := "nobody holds " + rung.Role + " for " + unitLabel(unit)
+		if role := r.Role(rung.Role); role != nil {
+			if all := role.Holders(unit); len(all) > 0 {
+				why = all[0] + " holds " + rung.Role + " for " + unitLabel(unit) + " but is away"
+				if len(all) > 1 {
+					why = strings.Join(all, ", ") + " hold " + rung.Role + " for " + unitLabel(unit) + " but are away"
+				}
+			}
+		}
+		d.Trail.Add(Step{Kind: "rung", Name: rungLabel(i+1, len(svc.Chain), rung.Tier, rung.Role, rung.Supplier), Result: "skipped", Why: why})
 	}
 	return false
 }
@@ -521,7 +511,7 @@ func Assign(ctx context.Context, r *config.Rules, d *Decision, a Assigner) error
 		if d.Supplier != "" {
 			why = "the rung is the supplier " + d.Supplier + "; no internal assignee"
 		}
-		d.Trail = append(d.Trail, Step{Kind: "assignee", Result: "none", Why: why})
+		d.Trail.Add(Step{Kind: "assignee", Result: "none", Why: why})
 		return nil
 	case len(d.Candidates) == 1:
 		d.Assignee, d.Strategy = d.Candidates[0], "only"
@@ -542,16 +532,13 @@ func Assign(ctx context.Context, r *config.Rules, d *Decision, a Assigner) error
 		}
 		d.Assignee, d.Strategy = who, strategy
 	}
-	d.Trail = append(d.Trail, Step{Kind: "assignee", Name: d.Assignee, Result: d.Strategy,
+	d.Trail.Add(Step{Kind: "assignee", Name: d.Assignee, Result: d.Strategy,
 		Why: "among " + strings.Join(d.Candidates, ", ")})
 	return nil
 }
 
 func (d *Decision) rungName() string {
-	if d.Supplier != "" {
-		return fmt.Sprintf("%d (tier %s, supplier %s)", d.Rung, d.Tier, d.Supplier)
-	}
-	return fmt.Sprintf("%d (tier %s, role %s)", d.Rung, d.Tier, d.Role)
+	return rungLabel(d.Rung, d.Rungs, d.Tier, d.Role, d.Supplier)
 }
 
 func (d *Decision) rungWhy() string {
@@ -561,11 +548,12 @@ func (d *Decision) rungWhy() string {
 	return "held by " + strings.Join(d.Candidates, ", ")
 }
 
-func rungLabel(n int, r *config.Rung) string {
-	if r.Supplier != "" {
-		return fmt.Sprintf("%d (tier %s, supplier %s)", n, r.Tier, r.Supplier)
+// rungLabel names a rung for a trail step: "2 of 4 (tier 2, role coordinator)".
+func rungLabel(n, of int, tier, role, supplier string) string {
+	if supplier != "" {
+		return fmt.Sprintf("%d of %d (tier %s, supplier %s)", n, of, tier, supplier)
 	}
-	return fmt.Sprintf("%d (tier %s, role %s)", n, r.Tier, r.Role)
+	return fmt.Sprintf("%d of %d (tier %s, role %s)", n, of, tier, role)
 }
 
 func unitLabel(u *config.Unit) string {
@@ -585,7 +573,7 @@ func orNone(s string) string {
 	return s
 }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
@@ -594,71 +582,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// Explain renders the decision and its trail for people: `casemail rules
-// explain` and the assignment notice.
-func (d Decision) Explain() string {
-	var b strings.Builder
-	line := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(&b, "%-10s %s\n", k+":", v)
-		}
-	}
-	svc := d.Service
-	if d.ServiceName != "" {
-		svc += " (" + d.ServiceName + ")"
-	}
-	if d.Original != "" {
-		svc += ", classified as " + d.Original
-		if d.Proposed {
-			svc += " (proposed)"
-		}
-	}
-	line("service", svc)
-	line("routine", d.Routine)
-	unit := d.Unit
-	if unit == "" {
-		unit = "(none)"
-	} else if d.WorkArea != "" {
-		unit += ", work area " + d.WorkArea
-	}
-	line("unit", unit)
-	if d.Drop {
-		line("dropped", d.DropReason)
-	} else if d.Rung > 0 {
-		r := fmt.Sprintf("%d of %d: tier %s", d.Rung, d.Rungs, d.Tier)
-		if d.Supplier != "" {
-			r += ", supplier " + d.Supplier
-		} else {
-			r += ", role " + d.Role
-		}
-		line("rung", r)
-		line("holders", strings.Join(d.Candidates, ", "))
-		if d.Assignee != "" {
-			line("assignee", d.Assignee+" ("+d.Strategy+")")
-		} else {
-			line("assignee", "(none)")
-		}
-	}
-	line("priority", d.Priority)
-	line("tags", strings.Join(d.Tags, ", "))
-	b.WriteString("why:\n")
-	for _, s := range d.Trail {
-		b.WriteString("  ")
-		b.WriteString(s.Kind)
-		if s.Name != "" {
-			if s.Kind == "rule" {
-				b.WriteString(" " + quote(s.Name))
-			} else {
-				b.WriteString(" " + s.Name)
-			}
-		}
-		b.WriteString(": " + s.Result)
-		if s.Why != "" {
-			b.WriteString(" — " + s.Why)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
 }

@@ -157,19 +157,23 @@ func TestRouteSeedScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			short := d
-			short.Trail = nil
-			for _, s := range d.Trail {
+			var short []Step
+			for _, s := range d.Trail.Steps() {
 				if s.Kind != "rule" || s.Result != "no match" {
-					short.Trail = append(short.Trail, s)
+					short = append(short, s)
 				}
 			}
-			if got, want := fmt.Sprintf("%+v", m), fmt.Sprintf("%+v", short); got != want {
+			if got, want := fmt.Sprintf("%+v", m.Trail.Steps()), fmt.Sprintf("%+v", short); got != want {
+				t.Errorf("RouteMatched trail:\n%s\nwant:\n%s", got, want)
+			}
+			dm, mm := d, m
+			dm.Trail, mm.Trail = Trail{}, Trail{}
+			if got, want := fmt.Sprintf("%+v", mm), fmt.Sprintf("%+v", dm); got != want {
 				t.Errorf("RouteMatched:\n%s\nwant:\n%s", got, want)
 			}
 			// Every rule is in the trail, or counted by a stop step.
 			considered, stopped := 0, false
-			for _, s := range d.Trail {
+			for _, s := range d.Trail.Steps() {
 				if s.Kind == "rule" && s.Result != "stop" {
 					considered++
 				}
@@ -334,7 +338,7 @@ func TestTrailReasons(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got string
-	for _, s := range d.Trail {
+	for _, s := range d.Trail.Steps() {
 		if s.Name == "monitoring alerts go to the network experts" {
 			got = s.Result + ": " + s.Why
 		}

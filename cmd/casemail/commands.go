@@ -129,14 +129,16 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	f := newFlags("rules explain", stderr)
 	rulesFile := f.String("rules", "", "rules `file` (default: the one casemail.yaml names)")
 	mailbox := f.String("mailbox", "", "the mailbox `name` the mail arrived in, for its defaults (default: the first)")
+	atFlag := f.String("at", "", "route as if the mail arrived at this `time` (RFC 3339, or 2006-01-02 15:04 in casemail.yaml's timezone; default: now)")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 1, "rules explain [-rules FILE] MAIL.eml"); err != nil {
+	if err := wantArgs(pos, 1, "rules explain [-rules FILE] [-mailbox NAME] [-at TIME] MAIL.eml"); err != nil {
 		return err
 	}
 	var defService string
+	loc := time.Local
 	path := *rulesFile
 	if cfg, err := config.LoadDaemon(*f.config); err == nil {
 		if path == "" {
@@ -147,8 +149,17 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 				defService = mb.Defaults.Service
 			}
 		}
+		if cfg.Location != nil {
+			loc = cfg.Location
+		}
 	} else if path == "" {
 		return err
+	}
+	at := time.Now().In(loc)
+	if *atFlag != "" {
+		if at, err = parseTimeIn(*atFlag, loc); err != nil {
+			return fmt.Errorf("-at: %w", err)
+		}
 	}
 	rules, err := config.LoadRules(path)
 	if err != nil {
@@ -163,17 +174,70 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	dec, err := routing.Route(ctx, rules, intake.RoutingInput(msg, defService, time.Now()), nil)
+	dec, err := routing.Route(ctx, rules, intake.RoutingInput(msg, defService, at), nil)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "mail:     %s\nfrom:     %s\nsubject:  %s\n", pos[0], msg.From.Addr, oneLine(msg.Subject))
+	fmt.Fprintf(stdout, "mail:     %s\nfrom:     %s\nsubject:  %s\narrived:  %s\n", pos[0], msg.From.Addr,
+		oneLine(msg.Subject), at.Format("2006-01-02 15:04 MST (Mon)"))
 	if msg.Auto != intake.AutoNone {
 		fmt.Fprintf(stdout, "automatic: %s (%s): never acknowledged\n", msg.Auto, msg.AutoReason)
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprint(stdout, dec.Explain())
+	fmt.Fprint(stdout, dec.ExplainAll())
 	return nil
+}
+
+// parseTimeIn reads RFC 3339, or a local "2006-01-02 15:04" / "2006-01-02"
+// in loc.
+func parseTimeIn(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.In(loc), nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad time %q: want RFC 3339 or YYYY-MM-DD HH:MM", s)
+}
+
+// routedAs is the decision a case was originally given, as its "routed"
+// event recorded it.
+type routedAs struct {
+	Service, Unit, Tier, Role string
+	Dropped                   bool
+	Trail                     routing.Trail
+}
+
+// originalDecision reads a case's first "routed" event; a case without one
+// falls back to its current fields (which escalation may have changed).
+func originalDecision(ctx context.Context, st *store.Store, c *store.Case) (routedAs, error) {
+	old := routedAs{Service: c.Service, Unit: c.Unit, Tier: c.Tier, Role: c.Role}
+	evs, err := store.Events(ctx, st.Pool, c.ID)
+	if err != nil {
+		return old, fmt.Errorf("reading the events of case %d: %w", c.Number, err)
+	}
+	for _, ev := range evs {
+		if ev.Kind != "routed" {
+			continue
+		}
+		var data struct {
+			Service, Unit, Tier, Role string
+			Trail                     routing.Trail
+		}
+		if err := json.Unmarshal(ev.Data, &data); err != nil {
+			return old, fmt.Errorf("case %d: reading its routed event: %w", c.Number, err)
+		}
+		old = routedAs{Service: data.Service, Unit: data.Unit, Tier: data.Tier, Role: data.Role, Trail: data.Trail}
+		// Only a drop rule counts: list or looping mail is dropped by intake,
+		// whatever the rules say.
+		for _, s := range data.Trail.Steps() {
+			old.Dropped = old.Dropped || s.Kind == "drop"
+		}
+		break
+	}
+	return old, nil
 }
 
 func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -200,6 +264,14 @@ func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer st.Close()
+	if err := cfg.CheckRules(rules); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{1}
+	}
+	loc := cfg.Location
+	if loc == nil {
+		loc = time.UTC
+	}
 	defaults := map[string]string{}
 	for _, mb := range cfg.Mailboxes {
 		defaults[mb.Name] = mb.Defaults.Service
@@ -209,7 +281,7 @@ func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CASE\tFIELD\tOLD\tNEW\tRULE")
+	fmt.Fprintln(tw, "CASE\tARRIVED\tFIELD\tOLD\tNEW\tBECAUSE")
 	changed := 0
 	for _, rc := range cases {
 		msg, err := intake.Parse(rc.Raw)
@@ -217,26 +289,24 @@ func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintf(stderr, "case %d: cannot parse its first mail: %v\n", rc.Case.Number, err)
 			continue
 		}
-		dec, err := routing.Route(ctx, rules, intake.RoutingInput(msg, defaults[rc.Case.Mailbox], rc.Case.CreatedAt), nil)
+		// As of its arrival: business hours and who was away then.
+		arrived := rc.Case.CreatedAt.In(loc)
+		dec, err := routing.Route(ctx, rules, intake.RoutingInput(msg, defaults[rc.Case.Mailbox], arrived), nil)
 		if err != nil {
 			return err
 		}
-		diffs := [][3]string{}
-		for _, d := range [][3]string{
-			{"service", rc.Case.Service, dec.Service}, {"unit", rc.Case.Unit, dec.Unit},
-			{"tier", rc.Case.Tier, dec.Tier}, {"role", rc.Case.Role, dec.Role},
-		} {
-			if d[1] != d[2] {
-				diffs = append(diffs, d)
-			}
+		old, err := originalDecision(ctx, st, rc.Case)
+		if err != nil {
+			return err
 		}
+		diffs := replayDiffs(old, dec)
 		if len(diffs) == 0 {
 			continue
 		}
 		changed++
-		rule := lastMatchedRule(dec)
 		for _, d := range diffs {
-			fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\n", rc.Case.Number, d[0], orDash(d[1]), orDash(d[2]), orDash(rule))
+			fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\n", rc.Case.Number, arrived.Format("2006-01-02 15:04"),
+				d.field, orDash(d.old), orDash(d.new), d.because)
 		}
 	}
 	tw.Flush()
@@ -244,15 +314,62 @@ func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-// lastMatchedRule names the last rule that matched, the one whose action won.
-func lastMatchedRule(d routing.Decision) string {
-	name := ""
-	for _, s := range d.Trail {
-		if s.Kind == "rule" && s.Result == "matched" {
-			name = s.Name
+// replayDiff is one field a replayed decision changes, and why.
+type replayDiff struct{ field, old, new, because string }
+
+// replayDiffs compares a case's original decision with a new one: service,
+// unit, tier and role, and whether a rule drops it. Each change names the
+// rule responsible: the new rule that decides the field, else the old rule
+// that decided it and no longer does, else how the new decision found it.
+func replayDiffs(old routedAs, dec routing.Decision) []replayDiff {
+	because := func(kind string) string {
+		if r := dec.Trail.SetBy(kind); r != "" {
+			return "rule " + strconv.Quote(r)
+		}
+		if r := old.Trail.SetBy(kind); r != "" {
+			return "rule " + strconv.Quote(r) + " no longer applies"
+		}
+		for _, s := range dec.Trail.Steps() {
+			if s.Kind == kind && s.Result != "skipped" {
+				return kind + " " + s.Result + ": " + s.Why
+			}
+		}
+		return ""
+	}
+	var out []replayDiff
+	add := func(field, o, n, why string) {
+		if o != n {
+			out = append(out, replayDiff{field, o, n, why})
 		}
 	}
-	return name
+	if old.Dropped != dec.Drop {
+		o, n := "no", "no"
+		if old.Dropped {
+			o = "yes"
+		}
+		if dec.Drop {
+			n = "yes (" + dec.DropReason + ")"
+		}
+		add("dropped", o, n, because("drop"))
+	}
+	add("service", old.Service, dec.Service, because("service"))
+	add("unit", old.Unit, dec.Unit, because("unit"))
+	if old.Dropped || dec.Drop {
+		return out // a dropped case has no rung
+	}
+	// A rung moves with a rule's tier, else with the service or unit.
+	rung := because("rung")
+	if dec.Trail.SetBy("rung") == "" && old.Trail.SetBy("rung") == "" {
+		switch {
+		case old.Service != dec.Service:
+			rung = because("service")
+		case old.Unit != dec.Unit:
+			rung = because("unit")
+		}
+	}
+	add("tier", old.Tier, dec.Tier, rung)
+	add("role", old.Role, dec.Role, rung)
+	return out
 }
 
 func orDash(s string) string {
@@ -371,12 +488,38 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cj := toCaseJSON(c)
+	cj := caseDetailJSON{caseJSON: toCaseJSON(c), FirstResponse: c.FirstResponse}
 	if cj.Messages, err = store.Messages(ctx, st.Pool, c.ID); err != nil {
 		return err
 	}
 	if cj.Events, err = store.Events(ctx, st.Pool, c.ID); err != nil {
 		return err
+	}
+	state, err := store.ConversationState(ctx, st.Pool, c.ID)
+	if err != nil {
+		return err
+	}
+	cj.Approval, cj.WaitUntil = state.Approval, state.WaitUntil
+	if state.MergedInto != nil {
+		if into, err := store.CaseByID(ctx, st.Pool, *state.MergedInto); err == nil {
+			cj.MergedInto = into.Number
+		}
+	}
+	ps, err := store.Participants(ctx, st.Pool, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		cj.Participants = append(cj.Participants, participantJSON{Address: p.Address, Name: p.Name, Kind: p.Kind, Person: p.PersonID})
+	}
+	out, err := store.CaseOutbox(ctx, st.Pool, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, o := range out {
+		cj.Outbox = append(cj.Outbox, outboxJSON{ID: o.ID, Kind: o.Kind, MessageID: o.MessageID, From: o.From, To: o.To,
+			Subject: o.Subject, Text: o.Text, Status: o.Status, Attempts: o.Attempts, LastError: o.LastError,
+			Created: o.CreatedAt, Sent: o.SentAt})
 	}
 	if *asJSON {
 		return writeJSON(stdout, cj)
@@ -384,25 +527,117 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "Case #%d  %s\n", c.Number, oneLine(c.Subject))
 	fmt.Fprintf(stdout, "status %s · service %s · unit %s · tier %s · role %s · assignee %s · priority %s\n",
 		c.Status, orDash(c.Service), orDash(c.Unit), orDash(c.Tier), orDash(c.Role), orDash(c.Assignee), c.Priority)
+	var extra []string
+	if c.Supplier != "" {
+		extra = append(extra, "supplier "+c.Supplier)
+	}
+	if cj.Approval != "" {
+		extra = append(extra, "approval "+cj.Approval)
+	}
+	if cj.WaitUntil != nil && c.Status == "waiting" {
+		extra = append(extra, "waiting until "+cj.WaitUntil.Local().Format("2006-01-02 15:04"))
+	}
+	if cj.MergedInto != 0 {
+		extra = append(extra, fmt.Sprintf("merged into #%d", cj.MergedInto))
+	}
+	if c.LinkedCaseID != nil {
+		if l, err := store.CaseByID(ctx, st.Pool, *c.LinkedCaseID); err == nil {
+			extra = append(extra, fmt.Sprintf("linked to #%d", l.Number))
+		}
+	}
+	if c.FirstResponse != nil {
+		extra = append(extra, "first response "+c.FirstResponse.Local().Format("2006-01-02 15:04"))
+	}
+	if len(extra) > 0 {
+		fmt.Fprintln(stdout, strings.Join(extra, " · "))
+	}
 	fmt.Fprintf(stdout, "requester %s · created %s\n", formatPerson(c.RequesterName, c.Requester),
 		c.CreatedAt.Local().Format("2006-01-02 15:04"))
-	for _, m := range cj.Messages {
-		fmt.Fprintf(stdout, "\n--- %s %s message from %s at %s\n", m.Direction, m.Kind, formatPerson(m.FromName, m.From),
-			m.CreatedAt.Local().Format("2006-01-02 15:04:05"))
-		fmt.Fprintln(stdout, strings.TrimSpace(m.Text))
-		for _, a := range m.Attachments {
-			kept := ""
-			if !a.Kept {
-				kept = " (not kept)"
-			}
-			fmt.Fprintf(stdout, "[attachment] %s (%s, %d bytes)%s\n", a.Filename, a.ContentType, a.Size, kept)
+	if len(cj.Participants) > 0 {
+		var pl []string
+		for _, p := range cj.Participants {
+			pl = append(pl, formatPerson(p.Name, p.Address)+" ("+p.Kind+")")
 		}
+		fmt.Fprintf(stdout, "participants %s\n", strings.Join(pl, ", "))
+	}
+	// The thread: what came in, in full (without quoted history), and what
+	// went out, one line each, in the order it happened.
+	mi, oi := 0, 0
+	for mi < len(cj.Messages) || oi < len(cj.Outbox) {
+		if oi >= len(cj.Outbox) || (mi < len(cj.Messages) && !cj.Messages[mi].CreatedAt.After(cj.Outbox[oi].Created)) {
+			m := cj.Messages[mi]
+			mi++
+			label := m.Kind
+			if m.Kind == "note" {
+				label = "note (internal)"
+			}
+			fmt.Fprintf(stdout, "\n--- %s  %s %s from %s\n", m.CreatedAt.Local().Format("2006-01-02 15:04:05"), m.Direction,
+				label, formatPerson(m.FromName, m.From))
+			text := m.NewText
+			if strings.TrimSpace(text) == "" {
+				text = m.Text
+			}
+			fmt.Fprintln(stdout, strings.TrimSpace(text))
+			for _, a := range m.Attachments {
+				kept := ""
+				if !a.Kept {
+					kept = " (not kept)"
+				}
+				fmt.Fprintf(stdout, "[attachment] %s (%s, %d bytes)%s\n", a.Filename, a.ContentType, a.Size, kept)
+			}
+			continue
+		}
+		o := cj.Outbox[oi]
+		oi++
+		state := o.Status
+		if o.Sent != nil {
+			state += " " + o.Sent.Local().Format("2006-01-02 15:04:05")
+		}
+		if o.LastError != "" {
+			state += ": " + oneLine(o.LastError)
+		}
+		fmt.Fprintf(stdout, "\n--> %s  out %s to %s · %s · %s\n", o.Created.Local().Format("2006-01-02 15:04:05"), o.Kind,
+			strings.Join(o.To, ", "), state, oneLine(o.Subject))
 	}
 	fmt.Fprintln(stdout, "\n--- events")
 	for _, e := range cj.Events {
-		fmt.Fprintf(stdout, "%s  %-12s %-10s %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Actor, e.Reason)
+		fmt.Fprintf(stdout, "%s  %-14s %-10s %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Actor, oneLine(e.Reason))
 	}
 	return nil
+}
+
+// caseDetailJSON is `casemail case N -json`: the case with its whole
+// thread, who is on it, every mail it sent and its event trail.
+type caseDetailJSON struct {
+	caseJSON
+	Approval      string            `json:"approval,omitempty"`
+	MergedInto    int64             `json:"merged_into,omitempty"`
+	WaitUntil     *time.Time        `json:"wait_until,omitempty"`
+	FirstResponse *time.Time        `json:"first_response_at,omitempty"`
+	Participants  []participantJSON `json:"participants"`
+	Outbox        []outboxJSON      `json:"outbox"`
+}
+
+type participantJSON struct {
+	Address string `json:"address"`
+	Name    string `json:"name,omitempty"`
+	Kind    string `json:"kind"`
+	Person  string `json:"person,omitempty"`
+}
+
+type outboxJSON struct {
+	ID        int64      `json:"id"`
+	Kind      string     `json:"kind"`
+	MessageID string     `json:"message_id"`
+	From      string     `json:"from"`
+	To        []string   `json:"to"`
+	Subject   string     `json:"subject"`
+	Text      string     `json:"text"`
+	Status    string     `json:"status"`
+	Attempts  int        `json:"attempts"`
+	LastError string     `json:"last_error,omitempty"`
+	Created   time.Time  `json:"created"`
+	Sent      *time.Time `json:"sent_at,omitempty"`
 }
 
 func formatPerson(name, addr string) string {
