@@ -4,8 +4,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rickar/cal/v2"
+	"github.com/rickar/cal/v2/aa"
+	"github.com/rickar/cal/v2/no"
+	"github.com/rickar/cal/v2/se"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -131,10 +136,47 @@ func parseClock(s string) (int, error) {
 	return hh*60 + mm, nil
 }
 
-// holidaySets are the public-holiday sets a calendar may name.
-var holidaySets = map[string]func(year int) []Date{
-	"se": swedishHolidays,
-	"no": norwegianHolidays,
+// holidaySets are the public-holiday sets a calendar may name, from
+// github.com/rickar/cal/v2 (maintained upstream). Sweden's list includes the
+// eves workplaces keep closed (midsummer, Christmas and New Year's Eve);
+// Easter Sunday and Whit Sunday are added to both, so a calendar with
+// Sunday hours closes on them too.
+var holidaySets = map[string][]*cal.Holiday{
+	"se": append([]*cal.Holiday{se.Paskdagen, se.Pingstdagen}, se.Holidays...),
+	"no": append([]*cal.Holiday{aa.Easter, aa.Pentecost}, no.Holidays...),
+}
+
+// holidayYears caches the holidays of one set in one year:
+// holidayKey → map[Date]bool. Calendars are shared read-only, so the cache
+// lives outside them.
+var holidayYears sync.Map
+
+type holidayKey struct {
+	set  string
+	year int
+}
+
+func isHoliday(set string, day Date) bool {
+	hs := holidaySets[set]
+	if hs == nil {
+		return false
+	}
+	k := holidayKey{set, day.Year}
+	v, ok := holidayYears.Load(k)
+	if !ok {
+		days := make(map[Date]bool, len(hs))
+		for _, h := range hs {
+			actual, observed := h.Calc(day.Year)
+			if !actual.IsZero() {
+				days[DateOf(actual)] = true
+			}
+			if !observed.IsZero() {
+				days[DateOf(observed)] = true
+			}
+		}
+		v, _ = holidayYears.LoadOrStore(k, days)
+	}
+	return v.(map[Date]bool)[day]
 }
 
 // ClosedOn reports whether the calendar is closed all day on day: a public
@@ -143,18 +185,10 @@ func (c *Calendar) ClosedOn(day Date) bool {
 	if c.closed[day] {
 		return true
 	}
-	t := time.Date(day.Year, day.Month, day.Day, 12, 0, 0, 0, time.UTC)
-	if len(c.Hours[t.Weekday()]) == 0 {
+	if len(c.Hours[day.weekday()]) == 0 {
 		return true
 	}
-	if f := holidaySets[c.Holidays]; f != nil {
-		for _, h := range f(day.Year) {
-			if h == day {
-				return true
-			}
-		}
-	}
-	return false
+	return isHoliday(c.Holidays, day)
 }
 
 // Open reports whether t falls within opening hours.
@@ -183,57 +217,180 @@ func (c *Calendar) prepare() {
 	}
 }
 
-// easter returns Easter Sunday (Gregorian, anonymous algorithm).
-func easter(y int) time.Time {
-	a := y % 19
-	b, c := y/100, y%100
-	d, e := b/4, b%4
-	f := (b + 8) / 25
-	g := (b - f + 1) / 3
-	h := (19*a + b - d - g + 15) % 30
-	i, k := c/4, c%4
-	l := (32 + 2*e + 2*i - h - k) % 7
-	m := (a + 11*h + 22*l) / 451
-	month := (h + l - 7*m + 114) / 31
-	day := (h+l-7*m+114)%31 + 1
-	return time.Date(y, time.Month(month), day, 0, 0, 0, 0, time.UTC)
+// weekday returns the day of the week d falls on.
+func (d Date) weekday() time.Weekday {
+	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
 }
 
-func offset(t time.Time, days int) Date { return DateOf(t.AddDate(0, 0, days)) }
-
-// firstWeekdayFrom returns the first wd on or after month/day.
-func firstWeekdayFrom(y int, month time.Month, day int, wd time.Weekday) Date {
-	t := time.Date(y, month, day, 0, 0, 0, 0, time.UTC)
-	for t.Weekday() != wd {
-		t = t.AddDate(0, 0, 1)
-	}
-	return DateOf(t)
+// next returns the day after d.
+func (d Date) next() Date {
+	return DateOf(time.Date(d.Year, d.Month, d.Day+1, 12, 0, 0, 0, time.UTC))
 }
 
-// swedishHolidays are Sweden's public holidays plus the eves that
-// workplaces keep closed (midsummer, Christmas and New Year's Eve).
-func swedishHolidays(y int) []Date {
-	e := easter(y)
-	return []Date{
-		{y, 1, 1}, {y, 1, 6},
-		offset(e, -2), offset(e, 0), offset(e, 1), // Good Friday, Easter, Easter Monday
-		{y, 5, 1}, offset(e, 39), offset(e, 49), // Ascension, Pentecost
-		{y, 6, 6},
-		firstWeekdayFrom(y, 6, 19, time.Friday),    // Midsummer Eve
-		firstWeekdayFrom(y, 6, 20, time.Saturday),  // Midsummer Day
-		firstWeekdayFrom(y, 10, 31, time.Saturday), // All Saints' Day
-		{y, 12, 24}, {y, 12, 25}, {y, 12, 26}, {y, 12, 31},
+// businessHorizon bounds every search for opening hours: a calendar that
+// does not open within it (all days closed) has no business time.
+const businessHorizon = 3660 // days, ten years
+
+func (c *Calendar) loc() *time.Location {
+	if c.Location == nil {
+		return time.UTC
 	}
+	return c.Location
 }
 
-// norwegianHolidays are Norway's public holidays (helligdager and 1 and 17 May).
-func norwegianHolidays(y int) []Date {
-	e := easter(y)
-	return []Date{
-		{y, 1, 1},
-		offset(e, -3), offset(e, -2), offset(e, 0), offset(e, 1), // Maundy Thursday … Easter Monday
-		{y, 5, 1}, {y, 5, 17},
-		offset(e, 39), offset(e, 49), offset(e, 50), // Ascension, Whit Sunday, Whit Monday
-		{y, 12, 25}, {y, 12, 26},
+// wall returns the instant of minute (after midnight) on day d in loc.
+// Using the wall clock, not an offset from midnight, is what keeps opening
+// hours right on the days daylight saving time begins or ends.
+func wall(d Date, minute int, loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, minute/60, minute%60, 0, 0, loc)
+}
+
+// openSpans calls fn with each opening interval on day d, in order, until
+// fn returns false. It reports whether fn asked to stop.
+func (c *Calendar) openSpans(d Date, fn func(start, end time.Time) bool) bool {
+	if c.ClosedOn(d) {
+		return false
 	}
+	loc := c.loc()
+	for _, s := range c.Hours[d.weekday()] {
+		if !fn(wall(d, s.Start, loc), wall(d, s.End, loc)) {
+			return true
+		}
+	}
+	return false
+}
+
+// NextOpen returns t when the calendar is open at t, else the moment it
+// next opens; zero when it never opens within ten years.
+func (c *Calendar) NextOpen(t time.Time) time.Time {
+	t = t.In(c.loc())
+	var found time.Time
+	day := DateOf(t)
+	for i := 0; i < businessHorizon && found.IsZero(); i++ {
+		c.openSpans(day, func(start, end time.Time) bool {
+			if t.Before(end) {
+				found = later(t, start)
+				return false
+			}
+			return true
+		})
+		day = day.next()
+	}
+	return found
+}
+
+// AddBusiness returns when a business duration that starts at start ends,
+// in the calendar's location. The Days part moves to the same clock time
+// that many working days on (a start outside opening hours counts from the
+// next opening; a clock time outside the target day's hours is moved into
+// them: to its opening when earlier, its closing when later, the next span
+// when in a break). The Clock part then counts opening hours only, so
+// Friday 15:00 plus 4h on mon-fri 08:00-16:30 is Monday 10:30. Wall-clock
+// times stay right across daylight-saving changes. It returns the zero
+// time when the calendar does not open within ten years.
+func (c *Calendar) AddBusiness(start time.Time, d BusinessDuration) time.Time {
+	t := start.In(c.loc())
+	if d.Days > 0 {
+		if t = c.addDays(t, d.Days); t.IsZero() {
+			return t
+		}
+	}
+	if d.Clock > 0 {
+		t = c.addClock(t, d.Clock)
+	}
+	return t
+}
+
+func (c *Calendar) addDays(t time.Time, n int) time.Time {
+	t = c.NextOpen(t)
+	if t.IsZero() {
+		return t
+	}
+	h, m, s := t.Clock()
+	minute := h*60 + m
+	day := DateOf(t)
+	for i := 0; n > 0; i++ {
+		if i >= businessHorizon {
+			return time.Time{}
+		}
+		day = day.next()
+		if !c.ClosedOn(day) {
+			n--
+		}
+	}
+	spans := c.Hours[day.weekday()]
+	loc := c.loc()
+	switch {
+	case minute < spans[0].Start:
+		return wall(day, spans[0].Start, loc)
+	case minute >= spans[len(spans)-1].End:
+		return wall(day, spans[len(spans)-1].End, loc)
+	}
+	for _, sp := range spans {
+		if minute < sp.Start {
+			return wall(day, sp.Start, loc) // in a break: the next span
+		}
+		if minute < sp.End {
+			break
+		}
+	}
+	return time.Date(day.Year, day.Month, day.Day, h, m, s, t.Nanosecond(), loc)
+}
+
+func (c *Calendar) addClock(t time.Time, left time.Duration) time.Time {
+	var due time.Time
+	day := DateOf(t)
+	for i := 0; i < businessHorizon && due.IsZero(); i++ {
+		c.openSpans(day, func(start, end time.Time) bool {
+			if !t.Before(end) {
+				return true
+			}
+			from := later(t, start)
+			if avail := end.Sub(from); left > avail {
+				left -= avail
+				return true
+			}
+			due = from.Add(left)
+			return false
+		})
+		day = day.next()
+	}
+	return due
+}
+
+// BusinessBetween returns the opening time of the calendar between a and
+// b (zero when b is not after a). SLA clocks use it to give back the
+// business time a case spent waiting.
+func (c *Calendar) BusinessBetween(a, b time.Time) time.Duration {
+	if !b.After(a) {
+		return 0
+	}
+	a, b = a.In(c.loc()), b.In(c.loc())
+	var sum time.Duration
+	last := DateOf(b)
+	day := DateOf(a)
+	for i := 0; i < businessHorizon; i++ {
+		c.openSpans(day, func(start, end time.Time) bool {
+			from, to := later(a, start), end
+			if b.Before(to) {
+				to = b
+			}
+			if to.After(from) {
+				sum += to.Sub(from)
+			}
+			return true
+		})
+		if day == last {
+			break
+		}
+		day = day.next()
+	}
+	return sum
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -48,6 +48,20 @@ type Daemon struct {
 	HTTP struct {
 		Listen string `yaml:"listen"` // default 127.0.0.1:8025
 	} `yaml:"http"`
+	// Retention says how long personal data is kept. Each period is
+	// optional: absent (zero) keeps that data for ever. `casemail serve`
+	// enforces it once a day.
+	Retention struct {
+		// ClosedCases: closed and dropped cases are deleted, with their
+		// messages, events and mail, this long after they were closed.
+		ClosedCases Duration `yaml:"closed_cases"`
+		// RawMail: mail as received is deleted this long after it arrived;
+		// the parsed text stays with its case.
+		RawMail Duration `yaml:"raw_mail"`
+		// Attachments: attachment contents are deleted this long after they
+		// arrived; their names and sizes stay listed.
+		Attachments Duration `yaml:"attachments"`
+	} `yaml:"retention"`
 
 	positions
 }
@@ -343,6 +357,15 @@ func (c *Daemon) validate(e *errs) {
 	}
 	if !oneOf(c.Log.Level, []string{"debug", "info", "warn", "error"}) {
 		e.at(c.at("log.level", c.at("log", Pos{1, 1})), "log level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	for _, r := range []struct {
+		key string
+		d   Duration
+	}{{"closed_cases", c.Retention.ClosedCases}, {"raw_mail", c.Retention.RawMail}, {"attachments", c.Retention.Attachments}} {
+		if c.has("retention."+r.key) && r.d <= 0 {
+			e.at(c.at("retention."+r.key, c.at("retention", Pos{1, 1})),
+				"retention %s must be positive (leave it out to keep that data for ever)", r.key)
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		e.at(c.at("http.listen", c.at("http", Pos{1, 1})), "http listen %q: want host:port", c.HTTP.Listen)

@@ -752,6 +752,10 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 	if err != nil {
 		return nil, 0, err
 	}
+	// SLA due times, kept on the case so the SLA check reads only due ones.
+	if err := notify.StartSLA(ctx, a.w, a.rules, c); err != nil {
+		return nil, 0, err
+	}
 	if requester.Addr != "" {
 		if err := store.AddParticipant(ctx, a.w, c.ID, requester.Addr, requester.Name, "requester", ""); err != nil {
 			return nil, 0, err

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"net/mail"
 	"time"
 
 	"github.com/casemail/casemail/config"
@@ -36,6 +37,9 @@ type CaseMail struct {
 	InReplyTo     string
 	References    []string
 	Attachments   []store.OutAttachment
+	// Via is the name of the person the mail speaks for: it then comes
+	// from "Via via Helpdesk" at the helpdesk's own address.
+	Via string
 }
 
 // Queue renders and queues cm and records a mail-queued event. It returns
@@ -62,7 +66,7 @@ func (m *Mailer) Queue(ctx context.Context, e store.Execer, cm CaseMail, now tim
 	}
 	om := store.OutMail{
 		CaseID: c.ID, Kind: cm.Kind, MessageID: NewMessageID(tok, DomainOf(mb.Address)),
-		From: m.Config.SMTP.From, ReplyTo: ReplyAddress(mb.Address, tok),
+		From: ViaFrom(m.Config.SMTP.From, cm.Via), ReplyTo: ReplyAddress(mb.Address, tok),
 		To: []string{FormatAddress(cm.To.Name, cm.To.Address)}, Subject: subject, Text: text, HTML: html,
 		InReplyTo: cm.InReplyTo, References: cm.References, Attachments: cm.Attachments,
 		Headers: map[string]string{"Auto-Submitted": auto}, Recipient: cm.To.Address,
@@ -73,6 +77,26 @@ func (m *Mailer) Queue(ctx context.Context, e store.Execer, cm CaseMail, now tim
 	err = store.AddEvent(ctx, e, c.ID, now, "", "mail-queued", cm.Kind+" to "+cm.To.Address,
 		map[string]any{"kind": cm.Kind, "to": cm.To.Address, "message_id": om.MessageID})
 	return om.MessageID, err
+}
+
+// ViaFrom returns the From header of a mail sent for a person: the
+// helpdesk's address with "NAME via HELPDESK" as display name (HELPDESK
+// being from's display name, "Helpdesk" when it has none). An empty name
+// or an unparsable from returns from unchanged.
+func ViaFrom(from, name string) string {
+	name = SanitizeHeader(name)
+	if name == "" {
+		return from
+	}
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return from
+	}
+	desk := a.Name
+	if desk == "" {
+		desk = "Helpdesk"
+	}
+	return FormatAddress(name+" via "+desk, a.Address)
 }
 
 func (m *Mailer) mailbox(name string) *config.Mailbox {

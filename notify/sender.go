@@ -301,6 +301,7 @@ func (s *Sender) markSent(ctx context.Context, row store.OutboxRow) error {
 }
 
 func (s *Sender) retry(ctx context.Context, row store.OutboxRow, cause error) error {
+	cause = errors.New(redactMessageID(row, cause.Error()))
 	now := s.Now()
 	if s.MaxAge > 0 && now.Sub(row.CreatedAt) > s.MaxAge {
 		return s.fail(ctx, row, fmt.Sprintf("gave up after %d attempts over %s: %v",
@@ -313,6 +314,7 @@ func (s *Sender) retry(ctx context.Context, row store.OutboxRow, cause error) er
 }
 
 func (s *Sender) fail(ctx context.Context, row store.OutboxRow, reason string) error {
+	reason = redactMessageID(row, reason)
 	s.log.Error("outbox: mail failed permanently", "outbox_id", row.ID, "kind", row.Kind, "case_id", row.CaseID,
 		"attempt", row.Attempts, "err", reason)
 	if err := s.st.MarkFailed(ctx, row.ID, reason); err != nil {
@@ -322,6 +324,16 @@ func (s *Sender) fail(ctx context.Context, row store.OutboxRow, reason string) e
 		s.OnFailure(ctx, row, reason)
 	}
 	return nil
+}
+
+// redactMessageID keeps a mail's Message-ID, which carries its recipient's
+// reply token, out of error texts that are logged and shown (go-mail names
+// the Message-ID in its errors); the outbox id identifies the mail instead.
+func redactMessageID(row store.OutboxRow, text string) string {
+	if row.MessageID == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, row.MessageID, fmt.Sprintf("outbox-%d", row.ID))
 }
 
 // Backoff is the wait before the next try after attempt n (1-based)

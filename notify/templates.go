@@ -120,6 +120,26 @@ type DigestView struct {
 	Overdue      []CaseView
 	Unassigned   []CaseView
 	DroppedCases []CaseView
+	// Breakdowns: Kind is "unit", "service" or "tier".
+	Breakdowns  []DigestBreakdown
+	TierMoves   []DigestRow // Name is "FROM → TO", Open the number of moves
+	SLAMet      int
+	SLABreached int
+	// MedianFirstResponse is e.g. "2h15m"; "" when nobody was answered.
+	MedianFirstResponse string
+	Oldest              []CaseView
+}
+
+// DigestBreakdown is one table of a digest: counts per unit, service or tier.
+type DigestBreakdown struct {
+	Kind string
+	Rows []DigestRow
+}
+
+// DigestRow is one line of a breakdown.
+type DigestRow struct {
+	Name                   string
+	Opened, Resolved, Open int
 }
 
 // Data is what every template is executed with; a kind uses the fields it
@@ -547,7 +567,11 @@ func sampleData() Data {
 		Consult: true, Escalated: true, Expired: true,
 		Cases: []CaseView{c},
 		Digest: DigestView{Period: "2026-03-02 – 2026-03-08", Scope: "Bryne skole", Opened: 3, Resolved: 2, Open: 4,
-			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c}},
+			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c},
+			Breakdowns: []DigestBreakdown{{Kind: "unit", Rows: []DigestRow{{Name: "Bryne skole", Opened: 3, Resolved: 2, Open: 4}}},
+				{Kind: "service", Rows: []DigestRow{{Name: "Printing", Opened: 3}}}, {Kind: "tier", Rows: []DigestRow{{Name: "1", Open: 4}}}},
+			TierMoves: []DigestRow{{Name: "1 → 2", Open: 1}}, SLAMet: 2, SLABreached: 1, MedianFirstResponse: "2h15m",
+			Oldest: []CaseView{c}},
 	}
 }
 

@@ -561,10 +561,27 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "participants %s\n", strings.Join(pl, ", "))
 	}
 	// The thread: what came in, in full (without quoted history), and what
-	// went out, one line each, in the order it happened.
+	// went out, one line each, in the order it happened. A mail is placed
+	// by its mail-queued event, which has the clock of the message that
+	// caused it (the outbox row has the transaction's start).
+	queuedAt := map[string]time.Time{}
+	for _, e := range cj.Events {
+		var d struct {
+			MessageID string `json:"message_id"`
+		}
+		if e.Kind == "mail-queued" && json.Unmarshal(e.Data, &d) == nil && d.MessageID != "" {
+			queuedAt[d.MessageID] = e.At
+		}
+	}
+	outAt := func(o outboxJSON) time.Time {
+		if at, ok := queuedAt[o.MessageID]; ok {
+			return at
+		}
+		return o.Created
+	}
 	mi, oi := 0, 0
 	for mi < len(cj.Messages) || oi < len(cj.Outbox) {
-		if oi >= len(cj.Outbox) || (mi < len(cj.Messages) && !cj.Messages[mi].CreatedAt.After(cj.Outbox[oi].Created)) {
+		if oi >= len(cj.Outbox) || (mi < len(cj.Messages) && !cj.Messages[mi].CreatedAt.After(outAt(cj.Outbox[oi]))) {
 			m := cj.Messages[mi]
 			mi++
 			label := m.Kind
@@ -596,7 +613,7 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if o.LastError != "" {
 			state += ": " + oneLine(o.LastError)
 		}
-		fmt.Fprintf(stdout, "\n--> %s  out %s to %s · %s · %s\n", o.Created.Local().Format("2006-01-02 15:04:05"), o.Kind,
+		fmt.Fprintf(stdout, "\n--> %s  out %s to %s · %s · %s\n", outAt(o).Local().Format("2006-01-02 15:04:05"), o.Kind,
 			strings.Join(o.To, ", "), state, oneLine(o.Subject))
 	}
 	fmt.Fprintln(stdout, "\n--- events")

@@ -31,13 +31,21 @@ Commands:
   rules explain MAIL.eml         route one raw mail without storing it
   rules replay [-since 30d] NEWFILE
                                  route stored cases again under NEWFILE, list changes
+  directory [-json]              who holds which role where, with addresses; who
+                                 is away today; suppliers; units
   cases [-open] [-json]          list cases
   case N [-json]                 show one case with its messages and events
   quarantine list|show ID|retry ID
                                  mail that could not be processed
+  report [-since 30d] [-format table|csv|json]
+                                 counts per unit, service, tier; transfers between
+                                 tiers; SLA met/breached; median first response
   oauth2 login MAILBOX | login -smtp | status
                                  sign a Microsoft 365 or Google mailbox in with
                                  OAuth2; tokens are kept in the database
+  erase -requester ADDRESS [-dry-run]
+                                 erase a person's personal data (GDPR), raw
+                                 mail included; the erasure is recorded
   version                        print the version
 
 Every command takes -config FILE (default casemail.yaml); flags may stand
@@ -92,14 +100,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "rules":
 		return cmdRules(ctx, rest, stdout, stderr)
+	case "directory":
+		return cmdDirectory(ctx, rest, stdout, stderr)
 	case "cases":
 		return cmdCases(ctx, rest, stdout, stderr)
 	case "case":
 		return cmdCase(ctx, rest, stdout, stderr)
 	case "quarantine":
 		return cmdQuarantine(ctx, rest, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, rest, stdout, stderr)
 	case "oauth2":
 		return cmdOAuth2(ctx, rest, stdout, stderr)
+	case "erase":
+		return cmdErase(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "casemail", version)
 		return nil

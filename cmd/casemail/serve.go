@@ -74,6 +74,7 @@ type daemon struct {
 	proc      *intake.Processor
 	watchers  []*intake.Watcher
 	sender    *notify.Sender
+	scheduler *notify.Scheduler // SLA check, reminders, digests
 	oauth     []*oauth2.Manager
 
 	rules     atomic.Pointer[config.Rules]
@@ -81,6 +82,7 @@ type daemon struct {
 	rulesMod  time.Time
 	rulesMu   sync.Mutex
 	listening chan string // receives the HTTP address once listening (tests)
+	metrics   *metrics    // what /metrics serves
 }
 
 // memoryLimit is the soft heap limit serve and dev set unless GOMEMLIMIT
@@ -128,6 +130,8 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		return nil, fmt.Errorf("smtp password: %w", err)
 	}
 	d.sender = notify.NewSender(st, smtpCfg, log.With("part", "outbox"))
+	d.scheduler = &notify.Scheduler{Store: st, Rules: d.rules.Load, Log: log.With("part", "scheduler"),
+		Mailer: &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates}, Committed: d.sender.Wake}
 	d.proc = &intake.Processor{
 		Store: st, Config: cfg, Rules: d.rules.Load, Keys: d.keys, Templates: d.templates,
 		Log: log.With("part", "intake"), Committed: d.sender.Wake,
@@ -150,6 +154,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		}
 		d.watchers = append(d.watchers, intake.NewWatcher(wc, d.proc))
 	}
+	d.metrics = newMetrics(d)
 	return d, nil
 }
 
@@ -176,6 +181,7 @@ func (d *daemon) run(ctx context.Context) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return d.sender.Run(gctx) })
+	g.Go(func() error { return d.scheduler.Run(gctx) })
 	for _, m := range d.oauth {
 		g.Go(func() error { return m.Run(gctx) })
 	}
@@ -183,6 +189,7 @@ func (d *daemon) run(ctx context.Context) error {
 		g.Go(func() error { return w.Run(gctx) })
 	}
 	g.Go(func() error { d.watchRules(gctx); return nil })
+	g.Go(func() error { d.runRetention(gctx); return nil })
 	d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
 		"mailboxes", len(d.watchers), "rules", d.cfg.RulesFile)
 	err = g.Wait()
@@ -223,6 +230,7 @@ func (d *daemon) reloadRules(why string) {
 		d.rulesMod = fi.ModTime()
 	}
 	rules, err := loadRules(d.cfg)
+	d.metrics.rulesReloaded(err)
 	if err != nil {
 		d.rulesErr.Store(err.Error())
 		d.log.Error("rules not reloaded: keeping the last good rules", "why", why, "file", d.cfg.RulesFile,
@@ -314,5 +322,6 @@ func (d *daemon) httpHandler() http.Handler {
 		}
 		json.NewEncoder(w).Encode(rd) //nolint:errcheck
 	})
+	mux.Handle("GET /metrics", d.metrics.handler())
 	return mux
 }

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/store"
+)
+
+// cmdReport prints the numbers the digest is made of, for a period ending
+// now: counts per unit, service and tier, transfers between tiers, SLA
+// met/breached and the median first response.
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("report", stderr)
+	sinceFlag := f.String("since", "30d", "the period: this long before now (e.g. 7d, 30d, 12w)")
+	format := f.String("format", "table", "output: table, csv or json")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 0, "report [-since 30d] [-format table|csv|json]"); err != nil {
+		return err
+	}
+	since, err := config.ParseDuration(*sinceFlag)
+	if err != nil || since.Std() <= 0 {
+		return fmt.Errorf("-since %q: want a duration such as 7d or 30d", *sinceFlag)
+	}
+	switch *format {
+	case "table", "csv", "json":
+	default:
+		return fmt.Errorf("-format %q: want table, csv or json", *format)
+	}
+	cfg, st, err := openStore(ctx, *f.config)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now().In(cfg.Location)
+	r, err := store.BuildReport(ctx, st.Pool, now.Add(-since.Std()), now, nil, 0)
+	if err != nil {
+		return err
+	}
+	return writeReport(stdout, r, *format, cfg.Location)
+}
+
+// reportJSON is the JSON shape of a report.
+type reportJSON struct {
+	*store.Report
+	MedianFirstResponseSeconds *int64 `json:"median_first_response_seconds"`
+	SLAMet                     int    `json:"sla_met"`
+	SLABreached                int    `json:"sla_breached"`
+}
+
+func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location) error {
+	met, breached := r.SLATotals()
+	switch format {
+	case "json":
+		out := reportJSON{Report: r, SLAMet: met, SLABreached: breached}
+		if r.MedianFirstResponse != nil {
+			s := int64(r.MedianFirstResponse.Seconds())
+			out.MedianFirstResponseSeconds = &s
+		}
+		return writeJSON(w, out)
+	case "csv":
+		// Long form, one number a row, so every part fits one header.
+		cw := csv.NewWriter(w)
+		rows := [][]string{{"section", "key", "metric", "value"},
+			{"period", "", "since", r.Since.In(loc).Format(time.RFC3339)},
+			{"period", "", "until", r.Until.In(loc).Format(time.RFC3339)},
+			{"total", "", "opened", itoa(r.Opened)}, {"total", "", "resolved", itoa(r.Resolved)},
+			{"total", "", "open", itoa(r.Open)}, {"total", "", "dropped", itoa(r.Dropped)},
+			{"total", "", "transfers", itoa(r.Transfers)}, {"total", "", "sla_met", itoa(met)},
+			{"total", "", "sla_breached", itoa(breached)}, {"total", "", "first_responses", itoa(r.FirstResponses)}}
+		if r.MedianFirstResponse != nil {
+			rows = append(rows, []string{"total", "", "median_first_response_seconds",
+				strconv.FormatInt(int64(r.MedianFirstResponse.Seconds()), 10)})
+		}
+		for _, g := range []struct {
+			name   string
+			counts []store.CaseCount
+		}{{"unit", r.ByUnit}, {"service", r.ByService}, {"tier", r.ByTier}} {
+			for _, c := range g.counts {
+				rows = append(rows, []string{g.name, c.Key, "opened", itoa(c.Opened)},
+					[]string{g.name, c.Key, "resolved", itoa(c.Resolved)}, []string{g.name, c.Key, "open", itoa(c.Open)})
+			}
+		}
+		for _, m := range r.TierMoves {
+			rows = append(rows, []string{"transfer", m.From + "->" + m.To, "count", itoa(m.N)})
+		}
+		for _, s := range r.SLA {
+			rows = append(rows, []string{"sla", s.Target, "met", itoa(s.Met)}, []string{"sla", s.Target, "breached", itoa(s.Breached)})
+		}
+		if err := cw.WriteAll(rows); err != nil {
+			return err
+		}
+		return cw.Error()
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Period:\t%s – %s\n", r.Since.In(loc).Format("2006-01-02 15:04"), r.Until.In(loc).Format("2006-01-02 15:04"))
+	fmt.Fprintf(tw, "New cases:\t%d\n", r.Opened)
+	fmt.Fprintf(tw, "Resolved:\t%d\n", r.Resolved)
+	fmt.Fprintf(tw, "Open now:\t%d\n", r.Open)
+	fmt.Fprintf(tw, "Dropped by rules:\t%d\n", r.Dropped)
+	fmt.Fprintf(tw, "Transfers between tiers:\t%d\n", r.Transfers)
+	fmt.Fprintf(tw, "SLA met / breached:\t%d / %d\n", met, breached)
+	median := "-"
+	if r.MedianFirstResponse != nil {
+		median = fmt.Sprintf("%s (%d answered)", config.Duration(*r.MedianFirstResponse), r.FirstResponses)
+	}
+	fmt.Fprintf(tw, "Median first response:\t%s\n", median)
+	for _, g := range []struct {
+		name   string
+		counts []store.CaseCount
+	}{{"UNIT", r.ByUnit}, {"SERVICE", r.ByService}, {"TIER", r.ByTier}} {
+		fmt.Fprintf(tw, "\n%s\tNEW\tRESOLVED\tOPEN\n", g.name)
+		for _, c := range g.counts {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", orDash(c.Key), c.Opened, c.Resolved, c.Open)
+		}
+	}
+	if len(r.TierMoves) > 0 {
+		fmt.Fprintf(tw, "\nFROM TIER\tTO TIER\tTRANSFERS\n")
+		for _, m := range r.TierMoves {
+			fmt.Fprintf(tw, "%s\t%s\t%d\n", orDash(m.From), orDash(m.To), m.N)
+		}
+	}
+	if len(r.SLA) > 0 {
+		fmt.Fprintf(tw, "\nSLA TARGET\tMET\tBREACHED\n")
+		for _, s := range r.SLA {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", s.Target, s.Met, s.Breached)
+		}
+	}
+	return tw.Flush()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,557 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/routing"
+	"github.com/casemail/casemail/store"
+)
+
+// conversation is one proven agent reply being applied to its case.
+type conversation struct {
+	a     *applier
+	c     *store.Case // as the commands leave it
+	state store.CaseState
+	actor *config.Person
+	body  string // the reply after its command lines
+	row   int64  // the stored message
+	// consultant: the sender was consulted; their answer is internal
+	// unless a command says otherwise (#resolve).
+	consultant bool
+
+	e  store.Execer // writes: the intake batch, or the commands' savepoint
+	tx pgx.Tx       // reads and transfers, in the same transaction
+
+	internal bool     // the body goes to nobody on the requester's side
+	resolve  *Command // #resolve: the body goes out as the resolution
+	merged   bool     // #merge: the requester was told in the merge notice
+	// bodySent: the body went to a consultant or the supplier as their
+	// question; the owner, who wrote it, needs no copy.
+	bodySent bool
+}
+
+// check validates commands against the case and the rules before anything
+// is changed, so that a reply with one bad command changes nothing. It
+// returns what is wrong with them, or an error when checking failed (the
+// database), which fails the delivery so that it is tried again.
+func (cv *conversation) check(ctx context.Context, cmds []Command) ([]string, error) {
+	var errs []string
+	for _, cmd := range cmds {
+		if err := cv.checkOne(ctx, cmd); err != nil {
+			var ce commandError
+			if !errors.As(err, &ce) {
+				return nil, fmt.Errorf("checking %s on case %d: %w", cmd.Line, cv.c.Number, err)
+			}
+			errs = append(errs, err.Error())
+		}
+	}
+	return errs, nil
+}
+
+func (cv *conversation) checkOne(ctx context.Context, cmd Command) error {
+	a, c := cv.a, cv.c
+	svc := a.rules.Service(c.Service)
+	switch cmd.Name {
+	case "resolve":
+		switch c.Status {
+		case "resolved", "closed":
+			return cmdErr(cmd, "the case is already %s", c.Status)
+		case "dropped":
+			return cmdErr(cmd, "the case was dropped; #reopen it first")
+		}
+	case "close":
+		if c.Status == "closed" {
+			return cmdErr(cmd, "the case is already closed")
+		}
+	case "reopen":
+		switch {
+		case c.Status == "waiting" && cv.state.Approval == store.ApprovalPending:
+			return cmdErr(cmd, "the case waits for approval (#approve or #reject)")
+		case c.Status != "resolved" && c.Status != "closed" && c.Status != "dropped" && c.Status != "waiting":
+			return cmdErr(cmd, "the case is %s; only a resolved, closed, dropped or waiting case can be reopened", c.Status)
+		}
+	case "escalate":
+		// At the top of the chain the transfer tells the support manager
+		// and the case stays: not an error.
+		if svc == nil {
+			return cmdErr(cmd, "the case's service %q is no longer in rules.yaml; use #service first", c.Service)
+		}
+	case "tier":
+		if svc == nil {
+			return cmdErr(cmd, "the case's service %q is no longer in rules.yaml; use #service first", c.Service)
+		}
+		n := tierRung(svc, cmd.Arg)
+		switch {
+		case n == 0:
+			return cmdErr(cmd, "%s has no tier %q (its levels: %s)", svc.Name, cmd.Arg, chainTiers(svc))
+		case n == c.Rung:
+			return cmdErr(cmd, "the case is already on tier %s", c.Tier)
+		}
+	case "assign":
+		p := findPerson(a.rules, cmd.Arg)
+		switch {
+		case p == nil:
+			return cmdErr(cmd, "nobody called %q in rules.yaml", cmd.Arg)
+		case p.ID == c.Assignee:
+			return cmdErr(cmd, "the case is already %s's", p.Name)
+		}
+	case "service":
+		ns := a.rules.Service(strings.TrimSpace(cmd.Arg))
+		switch {
+		case ns == nil:
+			return cmdErr(cmd, "no service %q in the catalogue", cmd.Arg)
+		case ns.ID == c.Service:
+			return cmdErr(cmd, "the case is already in %s", ns.ID)
+		case ns.Proposed():
+			return cmdErr(cmd, "service %s is proposed, not yet in use", ns.ID)
+		case ns.Approval != "" && cv.state.Approval == "":
+			// Its cases wait for approval from the start; a case moved into
+			// it would skip the gate.
+			return cmdErr(cmd, "%s needs the approval of a %s; the requester must open a new case for it", ns.ID, ns.Approval)
+		}
+		d := routing.Decision{Service: ns.ID, Unit: c.Unit, WorkArea: c.WorkArea}
+		if !routing.NextRung(a.rules, &d, a.now.In(a.p.location())) {
+			return cmdErr(cmd, "nobody available holds a role on the chain of %s", ns.ID)
+		}
+	case "priority":
+		if !priorities[strings.ToLower(cmd.Arg)] {
+			return cmdErr(cmd, "priority is low, normal, high or urgent")
+		}
+	case "consult":
+		p := findPerson(a.rules, cmd.Arg)
+		switch {
+		case p == nil:
+			return cmdErr(cmd, "nobody called %q in rules.yaml", cmd.Arg)
+		case p.ID == cv.actor.ID:
+			return cmdErr(cmd, "you cannot consult yourself")
+		case p.ID == c.Assignee:
+			return cmdErr(cmd, "%s already has the case", p.Name)
+		}
+	case "supplier":
+		id := cv.supplierID()
+		if id == "" {
+			return cmdErr(cmd, "service %s has no supplier on its chain", c.Service)
+		}
+		if a.rules.Supplier(id) == nil {
+			return cmdErr(cmd, "supplier %q is not in rules.yaml", id)
+		}
+	case "wait":
+		if _, err := parseWait(cmd.Arg); err != nil {
+			return cmdErr(cmd, "%v", err)
+		}
+	case "merge":
+		n, err := parseCaseNumber(cmd.Arg)
+		if err != nil {
+			return cmdErr(cmd, "%v", err)
+		}
+		if n == c.Number {
+			return cmdErr(cmd, "a case cannot be merged into itself")
+		}
+		target, err := store.CaseByNumber(ctx, cv.a.tx, n)
+		if errors.Is(err, store.ErrNotFound) {
+			return cmdErr(cmd, "there is no case #%d", n)
+		}
+		if err != nil {
+			return err
+		}
+		ts, err := store.ConversationState(ctx, cv.a.tx, target.ID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case ts.MergedInto != nil:
+			return cmdErr(cmd, "case #%d was itself merged into another case; merge into that one", n)
+		case target.Status == "closed" || target.Status == "dropped":
+			return cmdErr(cmd, "case #%d is %s", n, target.Status)
+		}
+	case "approve", "reject":
+		if cv.state.Approval != store.ApprovalPending {
+			return cmdErr(cmd, "the case does not wait for approval")
+		}
+		if svc == nil || svc.Approval == "" {
+			return cmdErr(cmd, "the case's service no longer needs approval")
+		}
+		if !slices.ContainsFunc(a.approvers(c, svc, false), func(p *config.Person) bool { return p.ID == cv.actor.ID }) {
+			return cmdErr(cmd, "only a holder of %s for this case may approve or reject it", svc.Approval)
+		}
+	}
+	return nil
+}
+
+// supplierID is the supplier #supplier forwards to: the one the case has,
+// else the one on its service's chain.
+func (cv *conversation) supplierID() string {
+	if cv.c.Supplier != "" {
+		return cv.c.Supplier
+	}
+	if svc := cv.a.rules.Service(cv.c.Service); svc != nil {
+		return chainSupplier(svc)
+	}
+	return ""
+}
+
+// apply carries out checked commands in order, each with an event.
+func (cv *conversation) apply(ctx context.Context, cmds []Command) error {
+	for _, cmd := range cmds {
+		if err := cv.event(ctx, "command", cmd.Line, map[string]any{"command": cmd.Name, "arg": cmd.Arg,
+			"message": cv.row}); err != nil {
+			return err
+		}
+		if err := cv.applyOne(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (cv *conversation) event(ctx context.Context, kind, reason string, data map[string]any) error {
+	return store.AddEvent(ctx, cv.e, cv.c.ID, cv.a.now, cv.actor.ID, kind, reason, data)
+}
+
+// setStatus moves the case to a status, recording from and to.
+func (cv *conversation) setStatus(ctx context.Context, to, why string) error {
+	from := cv.c.Status
+	// Leaving "waiting" resumes the SLA clocks by itself: a trigger on
+	// cases.status records the pause, and the SLA check gives it back.
+	if err := store.EndWait(ctx, cv.e, cv.c.ID, to, cv.a.now); err != nil {
+		return err
+	}
+	cv.c.Status = to
+	return cv.event(ctx, "status", why, map[string]any{"from": from, "to": to})
+}
+
+func (cv *conversation) transfer(ctx context.Context, t notify.Transfer) error {
+	t.Actor = cv.actor.ID
+	c, err := cv.a.p.mailer().Transfer(ctx, cv.tx, cv.a.rules, cv.c, t, cv.a.now)
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+	case errors.As(err, &pe) || ctx.Err() != nil:
+		return err // the database, not the command: the delivery is tried again
+	default:
+		return commandError{fmt.Sprintf("#%s: %v", t.Kind, err)}
+	}
+	cv.a.queued = true
+	cv.c = c
+	return nil
+}
+
+func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
+	a, c := cv.a, cv.c
+	switch cmd.Name {
+	case "approve", "reject":
+		state, to, kind := store.ApprovalApproved, openStatus(c), kindApproved
+		if cmd.Name == "reject" {
+			state, to, kind = store.ApprovalRejected, "closed", kindRejected
+		}
+		if err := store.SetApproval(ctx, cv.e, c.ID, state, a.now); err != nil {
+			return err
+		}
+		cv.state.Approval = state
+		if err := cv.event(ctx, "approval", strings.TrimSpace(state+" "+cmd.Arg),
+			map[string]any{"state": state, "reason": cmd.Arg}); err != nil {
+			return err
+		}
+		if (c.Status == "waiting" && cv.state.WaitUntil == nil) || cmd.Name == "reject" {
+			if err := cv.setStatus(ctx, to, "#"+cmd.Name); err != nil {
+				return err
+			}
+		}
+		return cv.tellRequester(ctx, kind, notify.Data{Reason: cmd.Arg, Actor: cv.actor.Name}, nil)
+	case "service":
+		ns := a.rules.Service(strings.TrimSpace(cmd.Arg))
+		from := c.Service
+		if err := store.SetService(ctx, cv.e, c.ID, ns.ID, a.now); err != nil {
+			return err
+		}
+		moved := *c
+		moved.Service = ns.ID
+		cv.c = &moved
+		if err := cv.event(ctx, "service", "service "+from+" → "+ns.ID, map[string]any{"from": from, "to": ns.ID}); err != nil {
+			return err
+		}
+		d := routing.Decision{Service: ns.ID, Unit: c.Unit, WorkArea: c.WorkArea}
+		routing.NextRung(a.rules, &d, a.now.In(a.p.location()))
+		return cv.transfer(ctx, notify.Transfer{Kind: notify.TransferTier, Rung: d.Rung,
+			Reason: "service changed from " + from + " to " + ns.ID})
+	case "tier":
+		svc := a.rules.Service(c.Service)
+		return cv.transfer(ctx, notify.Transfer{Kind: notify.TransferTier, Rung: tierRung(svc, cmd.Arg), Reason: "#tier " + cmd.Arg})
+	case "escalate":
+		return cv.transfer(ctx, notify.Transfer{Kind: notify.TransferEscalate, Reason: cmd.Arg})
+	case "assign":
+		p := findPerson(a.rules, cmd.Arg)
+		return cv.transfer(ctx, notify.Transfer{Kind: notify.TransferAssign, Person: p.ID, Reason: "#assign " + cmd.Arg})
+	case "priority":
+		p := strings.ToLower(cmd.Arg)
+		if p == c.Priority {
+			return nil
+		}
+		if err := store.SetPriority(ctx, cv.e, c.ID, p, a.now); err != nil {
+			return err
+		}
+		// TODO(sla): the due times were set for the old priority's SLA
+		// targets; recomputing them (store.SetDue) belongs with the SLA check.
+		if err := cv.event(ctx, "priority", c.Priority+" → "+p, map[string]any{"from": c.Priority, "to": p}); err != nil {
+			return err
+		}
+		cv.c.Priority = p
+	case "consult":
+		return cv.consult(ctx, cmd, findPerson(a.rules, cmd.Arg))
+	case "supplier":
+		return cv.forwardToSupplier(ctx, cmd)
+	case "wait":
+		d, _ := parseWait(cmd.Arg)
+		until := a.now.Add(d)
+		from := c.Status
+		if err := store.SetWaiting(ctx, cv.e, c.ID, until, a.now); err != nil {
+			return err
+		}
+		// The SLA clocks pause with the status (a trigger records when),
+		// and the SLA check wakes the case at wait_until.
+		cv.c.Status = "waiting"
+		cv.state.WaitUntil = &until
+		return cv.event(ctx, "status", "waiting until "+until.In(a.p.location()).Format("2006-01-02 15:04"),
+			map[string]any{"from": from, "to": "waiting", "wait_until": until})
+	case "reopen":
+		return cv.setStatus(ctx, openStatus(c), "#reopen")
+	case "resolve":
+		cv.resolve = &cmd
+		return cv.setStatus(ctx, "resolved", strings.TrimSpace("#resolve "+cmd.Arg))
+	case "close":
+		return cv.setStatus(ctx, "closed", "#close")
+	case "merge":
+		return cv.merge(ctx, cmd)
+	case "note":
+		cv.internal = true
+	}
+	return nil
+}
+
+// consult gives a colleague the case to answer the owner, who keeps it.
+// The rest of the reply is the question to them, never to the requester.
+func (cv *conversation) consult(ctx context.Context, cmd Command, p *config.Person) error {
+	a, c := cv.a, cv.c
+	cv.internal, cv.bodySent = true, true
+	if err := store.SetParticipant(ctx, cv.e, c.ID, p.Email, p.Name, "consultant", p.ID); err != nil {
+		return err
+	}
+	if err := cv.event(ctx, "consult", cv.actor.ID+" consults "+p.ID, map[string]any{"consultant": p.ID}); err != nil {
+		return err
+	}
+	open, err := store.OpeningMessage(ctx, cv.tx, c.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	data := notify.Data{Case: a.viewOf(c), Actor: cv.actor.Name, Reason: cv.body, Consult: true}
+	var atts []store.OutAttachment
+	if open != nil {
+		var views []notify.AttachmentView
+		atts, views = storedPassOn(open)
+		data.Case.Message = notify.MessageView{From: open.From, FromName: open.FromName, Text: open.NewText, Attachments: views}
+	}
+	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: kindConsult, To: a.personRecipient(p, c), Data: data,
+		Attachments: atts, Via: cv.actor.Name})
+}
+
+// forwardToSupplier sends the case to its supplier with the supplier's own
+// token; the rest of the reply is the note to them. The case stays with
+// its owner, and the supplier's answers go to the owner.
+func (cv *conversation) forwardToSupplier(ctx context.Context, cmd Command) error {
+	a, c := cv.a, cv.c
+	cv.internal, cv.bodySent = true, true
+	s := a.rules.Supplier(cv.supplierID())
+	if err := store.SetSupplier(ctx, cv.e, c.ID, s.ID, a.now); err != nil {
+		return err
+	}
+	cv.c.Supplier = s.ID
+	if err := store.SetParticipant(ctx, cv.e, c.ID, s.Email, s.Name, "supplier", ""); err != nil {
+		return err
+	}
+	if err := cv.event(ctx, "supplier", "forwarded to "+s.ID, map[string]any{"supplier": s.ID}); err != nil {
+		return err
+	}
+	open, err := store.OpeningMessage(ctx, cv.tx, c.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	data := notify.Data{Case: a.viewOf(c), Actor: cv.actor.Name, Reason: cv.body}
+	// The supplier learns the problem, never who the requester is.
+	data.Case.Requester, data.Case.RequesterName = "", ""
+	var atts []store.OutAttachment
+	if open != nil {
+		var views []notify.AttachmentView
+		atts, views = storedPassOn(open)
+		data.Case.Message = notify.MessageView{Text: open.NewText, Attachments: views}
+	}
+	lang := notify.Language(s.Language, a.mailboxLanguage(c), a.p.Config.Language)
+	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: notify.KindForward,
+		To: notify.Recipient{Name: s.Name, Address: s.Email, Language: lang}, Data: data, Attachments: atts,
+		Via: cv.actor.Name})
+}
+
+// merge closes this case into case N; the requester is told once, with
+// the rest of the reply.
+func (cv *conversation) merge(ctx context.Context, cmd Command) error {
+	a, c := cv.a, cv.c
+	n, _ := parseCaseNumber(cmd.Arg)
+	target, err := store.CaseByNumber(ctx, cv.tx, n)
+	if err != nil {
+		return err
+	}
+	if err := store.MergeCase(ctx, cv.e, c.ID, target.ID, a.now); err != nil {
+		return err
+	}
+	from := c.Status
+	cv.c.Status = "closed"
+	if err := cv.event(ctx, "merge", fmt.Sprintf("merged into #%d", target.Number),
+		map[string]any{"into": target.Number, "from": from, "to": "closed"}); err != nil {
+		return err
+	}
+	if err := store.AddEvent(ctx, cv.e, target.ID, a.now, cv.actor.ID, "merge", fmt.Sprintf("case #%d merged into this one", c.Number),
+		map[string]any{"merged": c.Number}); err != nil {
+		return err
+	}
+	cv.merged = true
+	// The notice belongs to the case the requester now writes to.
+	data := notify.Data{Case: a.viewOf(target), Actor: cv.actor.Name, Cases: []notify.CaseView{a.viewOf(c)}}
+	var atts []store.OutAttachment
+	if !cv.internal {
+		var views []notify.AttachmentView
+		atts, views = a.passOn()
+		data.Case.Message = notify.MessageView{Text: cv.body, Attachments: views}
+	}
+	return cv.tellRequesterOf(ctx, target, c, kindMerged, data, atts)
+}
+
+// tellRequester sends the requester (and Cc'd participants) a mail about
+// this case.
+func (cv *conversation) tellRequester(ctx context.Context, kind string, data notify.Data, atts []store.OutAttachment) error {
+	return cv.tellRequesterOf(ctx, cv.c, cv.c, kind, data, atts)
+}
+
+// tellRequesterOf sends the requester side of case from a mail on case
+// about.
+func (cv *conversation) tellRequesterOf(ctx context.Context, about, from *store.Case, kind string, data notify.Data, atts []store.OutAttachment) error {
+	a := cv.a
+	rs, err := a.requesterSide(ctx, cv.tx, from)
+	if err != nil {
+		return err
+	}
+	refs, err := store.RequesterThread(ctx, cv.tx, from.ID)
+	if err != nil {
+		return err
+	}
+	var inReplyTo string
+	if len(refs) > 0 {
+		inReplyTo = refs[len(refs)-1]
+	}
+	if data.Case.Number == 0 {
+		data.Case = a.viewOf(about)
+	}
+	for _, r := range rs {
+		if err := a.send(ctx, cv.e, notify.CaseMail{Case: about, Kind: kind, To: r, Data: data, Attachments: atts,
+			Via: cv.actor.Name, InReplyTo: inReplyTo, References: refs}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// requesterSide lists who gets public mail of a case: the requester
+// (unless the case came from a machine) and its Cc'd participants, never
+// the sender of the mail being handled nor casemail's own addresses.
+func (a *applier) requesterSide(ctx context.Context, q store.Querier, c *store.Case) ([]notify.Recipient, error) {
+	seen := map[string]bool{strings.ToLower(a.msg.From.Addr): true}
+	if c.Automatic {
+		seen[strings.ToLower(c.Requester)] = true
+	}
+	lang := notify.Language(c.Language, a.mailboxLanguage(c), a.p.Config.Language)
+	var out []notify.Recipient
+	add := func(name, addr string) {
+		addr = strings.ToLower(strings.TrimSpace(addr))
+		if addr == "" || seen[addr] || a.isOurs(addr) {
+			return
+		}
+		seen[addr] = true
+		out = append(out, notify.Recipient{Name: name, Address: addr, Language: lang})
+	}
+	add(c.RequesterName, c.Requester)
+	ps, err := store.Participants(ctx, q, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("listing participants of case %d: %w", c.Number, err)
+	}
+	for _, p := range ps {
+		if p.Kind == "requester" || p.Kind == "cc" {
+			add(p.Name, p.Address)
+		}
+	}
+	// Cc'd on this reply: participants from now on (addToCase records them).
+	for _, cc := range a.msg.Cc {
+		add(cc.Name, cc.Addr)
+	}
+	return out, nil
+}
+
+// finish sends what is left of the reply where it belongs: the resolution
+// or a public reply to the requester side, or an internal note to the
+// owner; and records first_response_at on the first public answer.
+func (cv *conversation) finish(ctx context.Context) error {
+	a, c := cv.a, cv.c
+	if cv.consultant && cv.resolve == nil {
+		cv.internal = true
+	}
+	public := !cv.internal && !cv.merged
+	hasBody := strings.TrimSpace(cv.body) != "" || slices.ContainsFunc(a.msg.Attachments, func(at Attachment) bool { return !at.Inline })
+	switch {
+	case cv.resolve != nil && !cv.internal:
+		atts, views := a.passOn()
+		data := notify.Data{Actor: cv.actor.Name, Reason: cv.resolve.Arg, Case: a.viewOf(c)}
+		data.Case.Message = notify.MessageView{Text: cv.body, Attachments: views}
+		if err := cv.tellRequester(ctx, notify.KindResolved, data, atts); err != nil {
+			return err
+		}
+		public = true
+	case public && hasBody:
+		atts, views := a.passOn()
+		data := notify.Data{Actor: cv.actor.Name, Case: a.viewOf(c)}
+		data.Case.Message = notify.MessageView{From: cv.actor.Email, FromName: cv.actor.Name, Text: cv.body, Attachments: views}
+		if err := cv.tellRequester(ctx, notify.KindReply, data, atts); err != nil {
+			return err
+		}
+		if err := cv.event(ctx, "reply", "public reply from "+cv.actor.ID, map[string]any{"message": cv.row}); err != nil {
+			return err
+		}
+	default:
+		public = false
+	}
+	if public {
+		return store.SetFirstResponse(ctx, cv.e, c.ID, a.now)
+	}
+	if err := store.SetMessageKind(ctx, cv.e, cv.row, "note"); err != nil {
+		return err
+	}
+	if !hasBody || cv.merged {
+		return nil
+	}
+	// An internal note from someone other than the owner (a consultant's
+	// answer, a colleague's remark) goes to the owner.
+	owner, err := a.owner(ctx, c)
+	if err != nil || owner == nil || owner.ID == cv.actor.ID || cv.bodySent {
+		return err
+	}
+	atts, views := a.passOn()
+	data := notify.Data{Case: a.viewOf(c), Actor: cv.actor.Name, Consult: cv.consultant}
+	data.Case.Message = notify.MessageView{From: cv.actor.Email, FromName: cv.actor.Name, Text: cv.body, Attachments: views}
+	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: kindNote, To: a.personRecipient(owner, c), Data: data,
+		Attachments: atts, Via: cv.actor.Name})
+}

@@ -1,0 +1,464 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/store"
+)
+
+// Kinds of mail a conversation adds to notify's (their templates are in
+// notify/templates/LANG/KIND.tmpl).
+const (
+	kindFollowup       = "followup"        // the requester or a participant wrote: to the owner
+	kindNote           = "note"            // a colleague's or consultant's internal note: to the owner
+	kindConsult        = "consult"         // #consult: to the consulted colleague
+	kindSupplierAnswer = "supplier_answer" // the supplier answered: to the owner
+	kindApproval       = "approval"        // a case waits for approval: to the approvers
+	kindApproved       = "approved"        // #approve: to the requester
+	kindRejected       = "rejected"        // #reject: to the requester
+	kindMerged         = "merged"          // #merge: to the requester of the merged case
+)
+
+// passOnLimit caps the attachments passed on in one mail; larger ones
+// are listed with their sizes, and stay on the case.
+const passOnLimit = 20 << 20
+
+// maxMergeHops bounds following merged_into from case to case.
+const maxMergeHops = 10
+
+// redirect reconsiders the case a mail threaded to. A mail to a merged
+// case goes to the case it joined. The requester's (or a participant's)
+// mail to a closed case, or to a case resolved longer ago than
+// reopen_window, opens a new case linked to the old one instead: the old
+// one stays as it was closed. Agents, suppliers and automatic mail keep
+// landing on the case (an agent may #reopen it).
+func (a *applier) redirect(ctx context.Context, th *thread) (*thread, *store.Case, error) {
+	for hop := 0; ; hop++ {
+		st, err := store.ConversationState(ctx, a.tx, th.c.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st.MergedInto == nil || hop == maxMergeHops {
+			break
+		}
+		into, err := store.CaseByID(ctx, a.tx, *st.MergedInto)
+		if err != nil {
+			return nil, nil, fmt.Errorf("following case %d's merge: %w", th.c.Number, err)
+		}
+		// The sender proved themselves for the merged case; the token does
+		// not name the new one, but the merge made them part of it.
+		th = &thread{c: into, how: th.how + fmt.Sprintf(", case #%d merged into #%d", th.c.Number, into.Number),
+			proven: th.proven}
+	}
+	kind, err := a.messageKind(ctx, th.c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if kind != "requester" && kind != "participant" && kind != "cc" {
+		return th, nil, nil
+	}
+	c := th.c
+	switch {
+	case c.Status == "closed":
+		a.linkWhy = fmt.Sprintf("%s wrote to case #%d, which is closed: opened a new case linked to it", a.msg.From.Addr, c.Number)
+	case c.Status == "resolved" && (c.ResolvedAt == nil || a.now.Sub(*c.ResolvedAt) > time.Duration(a.p.Config.ReopenWindow)):
+		a.linkWhy = fmt.Sprintf("%s wrote to case #%d, resolved more than %s ago: opened a new case linked to it",
+			a.msg.From.Addr, c.Number, a.p.Config.ReopenWindow)
+	default:
+		return th, nil, nil
+	}
+	return nil, c, nil
+}
+
+// converse does what a mail on an existing case means, once addToCase has
+// stored it as message row with kind: a requester's follow-up is told to
+// the owner, a supplier's answer goes to the owner, an agent's reply is
+// relayed to the requester or kept internal and its commands applied.
+func (a *applier) converse(ctx context.Context, th *thread, kind string, row int64) error {
+	switch kind {
+	case "automatic", "bounce":
+		return nil
+	case "supplier":
+		return a.tellOwner(ctx, th.c, kindSupplierAnswer, "supplier answer")
+	case "requester", "participant", "cc":
+		return a.followUp(ctx, th)
+	}
+	p := a.rules.PersonByEmail(a.msg.From.Addr)
+	if p == nil {
+		// On the case as an agent once, but no longer in rules.yaml: their
+		// mail counts as a participant's.
+		return a.followUp(ctx, th)
+	}
+	return a.agentReply(ctx, th, p, kind, row)
+}
+
+// followUp handles the requester's (or a participant's) mail on a case:
+// a waiting case is taken up again, and the owner is told. (addToCase has
+// already reopened a resolved case within reopen_window.)
+func (a *applier) followUp(ctx context.Context, th *thread) error {
+	c := *th.c
+	if c.Status == "resolved" {
+		c.Status = "open" // reopened by addToCase
+	}
+	if c.Status == "waiting" {
+		st, err := store.ConversationState(ctx, a.tx, c.ID)
+		if err != nil {
+			return err
+		}
+		if st.Approval != store.ApprovalPending {
+			to := openStatus(&c)
+			// The SLA clocks resume with the status (see cases_track_waiting).
+			if err := store.EndWait(ctx, a.w, c.ID, to, a.now); err != nil {
+				return err
+			}
+			if err := store.AddEvent(ctx, a.w, c.ID, a.now, a.msg.From.Addr, "status",
+				"the requester wrote while the case was waiting", map[string]any{"from": "waiting", "to": to}); err != nil {
+				return err
+			}
+			c.Status = to
+		}
+	}
+	return a.tellOwner(ctx, &c, kindFollowup, "follow-up")
+}
+
+// tellOwner sends the owner (the assignee, else the last agent on the
+// case) what just came in, attachments included.
+func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what string) error {
+	owner, err := a.owner(ctx, c)
+	if err != nil {
+		return err
+	}
+	if owner == nil {
+		return store.AddEvent(ctx, a.w, c.ID, a.now, a.msg.From.Addr, "unseen",
+			what+" on a case nobody owns: nobody told", nil)
+	}
+	if strings.EqualFold(owner.Email, a.msg.From.Addr) {
+		return nil
+	}
+	atts, views := a.passOn()
+	data := notify.Data{Case: a.viewOf(c), Actor: a.senderName()}
+	name := a.msg.From.Name
+	if name == "" && strings.EqualFold(a.msg.From.Addr, c.Requester) {
+		name = c.RequesterName
+		data.Actor = name
+	}
+	data.Case.Message = notify.MessageView{From: a.msg.From.Addr, FromName: name, Text: a.msg.NewText,
+		Attachments: views}
+	// The owner sees who wrote by name; their address stays in the body.
+	via := name
+	if strings.Contains(via, "@") {
+		via = ""
+	}
+	if kind == kindSupplierAnswer {
+		if s := a.rules.SupplierByEmail(a.msg.From.Addr); s != nil {
+			data.Actor, via = s.Name, s.Name
+		}
+	}
+	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: kind, To: a.personRecipient(owner, c), Data: data,
+		Attachments: atts, Via: via})
+}
+
+// owner is who is told about a case: its assignee, else the agent who
+// joined it last (a case on the supplier's rung has no assignee).
+func (a *applier) owner(ctx context.Context, c *store.Case) (*config.Person, error) {
+	if p := a.rules.Person(c.Assignee); p != nil {
+		return p, nil
+	}
+	ps, err := store.Participants(ctx, a.tx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("listing participants of case %d: %w", c.Number, err)
+	}
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].Kind != "agent" {
+			continue
+		}
+		if p := a.rules.Person(ps[i].PersonID); p != nil {
+			return p, nil
+		}
+		if p := a.rules.PersonByEmail(ps[i].Address); p != nil {
+			return p, nil
+		}
+	}
+	return nil, nil
+}
+
+// agentReply handles a reply from someone in rules.yaml's people. Only a
+// reply that proves itself (a valid token or a References chain signed for
+// its sender) is relayed or commands anything; any other is kept as an
+// internal note and its sender told why.
+func (a *applier) agentReply(ctx context.Context, th *thread, p *config.Person, kind string, row int64) error {
+	cmds, body := ParseCommands(a.msg.NewText)
+	c := th.c
+	switch {
+	case th.how == "expired reply token":
+		return a.refuse(ctx, c, p, row, nil, true)
+	case !th.proven:
+		return a.refuse(ctx, c, p, row, []string{"this mail did not come through a reply address or a reply " +
+			"to a mail casemail sent you, so it cannot be proven to be yours: nothing was sent to the requester " +
+			"and no command was carried out"}, false)
+	}
+	if errs := checkSyntax(cmds); len(errs) > 0 {
+		return a.refuse(ctx, c, p, row, errs, false)
+	}
+	cv := &conversation{a: a, c: c, actor: p, body: body, row: row,
+		consultant: kind == "consultant" && p.ID != c.Assignee}
+	var err error
+	if cv.state, err = store.ConversationState(ctx, a.tx, c.ID); err != nil {
+		return err
+	}
+	cmds = sortCommands(cmds)
+	// #note makes the whole reply internal, whatever else it says: known
+	// before #merge (applied earlier) decides what its notice carries.
+	cv.internal = slices.ContainsFunc(cmds, func(c Command) bool { return c.Name == "note" })
+	if errs, err := cv.check(ctx, cmds); err != nil {
+		return err
+	} else if len(errs) > 0 {
+		return a.refuse(ctx, c, p, row, errs, false)
+	}
+	if len(cmds) == 0 {
+		cv.e, cv.tx = a.w, a.tx
+		return cv.finish(ctx)
+	}
+	// Commands run in a savepoint, the message already written: if one
+	// fails halfway (a transfer finds nobody, say), everything they did is
+	// undone and the reply is kept as a note.
+	if err := a.w.Send(ctx, a.tx); err != nil {
+		return err
+	}
+	sp, err := a.tx.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("starting commands: %w", err)
+	}
+	cv.e, cv.tx = sp, sp
+	if err := cv.apply(ctx, cmds); err != nil {
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return fmt.Errorf("undoing commands: %w (after %v)", rerr, err)
+		}
+		var ce commandError
+		if !errors.As(err, &ce) {
+			return fmt.Errorf("applying commands of %s on case %d: %w", p.ID, c.Number, err)
+		}
+		return a.refuse(ctx, c, p, row, []string{err.Error()}, false)
+	}
+	if err := cv.finish(ctx); err != nil {
+		_ = sp.Rollback(ctx)
+		return err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return fmt.Errorf("finishing commands: %w", err)
+	}
+	return nil
+}
+
+// commandError is a command that cannot be carried out, told to the agent.
+type commandError struct{ msg string }
+
+func (e commandError) Error() string { return e.msg }
+
+func cmdErr(c Command, format string, args ...any) error {
+	return commandError{c.Line + ": " + fmt.Sprintf(format, args...)}
+}
+
+// refuse keeps an agent's reply as an internal note, records why, and
+// sends them an error reply.
+func (a *applier) refuse(ctx context.Context, c *store.Case, p *config.Person, row int64, errs []string, expired bool) error {
+	if err := store.SetMessageKind(ctx, a.w, row, "note"); err != nil {
+		return err
+	}
+	reason := strings.Join(errs, "; ")
+	if expired {
+		reason = "the reply token has expired"
+	}
+	if err := store.AddEvent(ctx, a.w, c.ID, a.now, p.ID, "command-refused", reason,
+		map[string]any{"errors": errs, "expired": expired, "message": row}); err != nil {
+		return err
+	}
+	data := notify.Data{Case: a.viewOf(c), Errors: errs, Expired: expired}
+	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: notify.KindError, To: a.personRecipient(p, c), Data: data,
+		InReplyTo: a.msg.MessageID, References: a.ownReferences()})
+}
+
+// send queues one mail through the Mailer.
+func (a *applier) send(ctx context.Context, e store.Execer, cm notify.CaseMail) error {
+	if _, err := a.p.mailer().Queue(ctx, e, cm, a.now); err != nil {
+		return err
+	}
+	a.queued = true
+	return nil
+}
+
+// ownReferences continues the thread of the mail being handled.
+func (a *applier) ownReferences() []string {
+	if a.msg.MessageID == "" {
+		return nil
+	}
+	return append(append([]string{}, a.msg.References...), a.msg.MessageID)
+}
+
+// passOn returns the mail's attachments to pass on (not inline images,
+// which belong to its HTML and signature; none whose body was not kept;
+// at most passOnLimit in all) and the list to show, which names them all.
+func (a *applier) passOn() ([]store.OutAttachment, []notify.AttachmentView) {
+	var out []store.OutAttachment
+	var views []notify.AttachmentView
+	var total int64
+	for _, at := range a.msg.Attachments {
+		if at.Inline {
+			continue
+		}
+		v := notify.AttachmentView{Name: at.Filename, Type: at.ContentType, Size: at.Size}
+		if at.Data == nil || total+int64(len(at.Data)) > passOnLimit {
+			v.Omitted = true
+		} else {
+			total += int64(len(at.Data))
+			sum := at.SHA256
+			out = append(out, store.OutAttachment{SHA256: sum[:], Filename: at.Filename, ContentType: at.ContentType})
+		}
+		views = append(views, v)
+	}
+	return out, views
+}
+
+// storedPassOn is passOn for a stored message.
+func storedPassOn(m *store.ThreadMessage) ([]store.OutAttachment, []notify.AttachmentView) {
+	var out []store.OutAttachment
+	var views []notify.AttachmentView
+	var total int64
+	for _, at := range m.Attachments {
+		if at.Inline {
+			continue
+		}
+		v := notify.AttachmentView{Name: at.Filename, Type: at.ContentType, Size: at.Size}
+		if at.SHA256 == nil || total+at.Size > passOnLimit {
+			v.Omitted = true
+		} else {
+			total += at.Size
+			out = append(out, store.OutAttachment{SHA256: at.SHA256, Filename: at.Filename, ContentType: at.ContentType})
+		}
+		views = append(views, v)
+	}
+	return out, views
+}
+
+// senderName is how the sender is named in a mail body.
+func (a *applier) senderName() string {
+	if p := a.rules.PersonByEmail(a.msg.From.Addr); p != nil {
+		return p.Name
+	}
+	if a.msg.From.Name != "" {
+		return a.msg.From.Name + " <" + a.msg.From.Addr + ">"
+	}
+	return a.msg.From.Addr
+}
+
+// viewOf is a stored case as templates show it.
+func (a *applier) viewOf(c *store.Case) notify.CaseView {
+	v := notify.CaseView{Number: c.Number, Subject: c.Subject, Service: c.Service, ServiceName: c.Service,
+		Tier: c.Tier, Role: c.Role, Unit: c.Unit, Priority: c.Priority, Status: c.Status,
+		Requester: c.Requester, RequesterName: c.RequesterName, Created: c.CreatedAt.In(a.p.location())}
+	if svc := a.rules.Service(c.Service); svc != nil {
+		v.ServiceName, v.Routine = svc.Name, svc.Routine
+	}
+	if u := a.rules.Unit(c.Unit); u != nil {
+		v.Unit = u.Name
+	}
+	if p := a.rules.Person(c.Assignee); p != nil {
+		v.Assignee = p.Name
+	}
+	due := c.ResolutionDue
+	if c.FirstResponse == nil && c.FirstResponseD != nil {
+		due = c.FirstResponseD
+	}
+	if due != nil {
+		v.Due = due.In(a.p.location())
+		v.Overdue = a.now.After(*due)
+	}
+	return v
+}
+
+// personRecipient addresses someone from rules.yaml in their language.
+func (a *applier) personRecipient(p *config.Person, c *store.Case) notify.Recipient {
+	unitLang := ""
+	if u := a.rules.Unit(c.Unit); u != nil {
+		unitLang = u.Language
+	}
+	return notify.Recipient{Name: p.Name, Address: p.Email,
+		Language: notify.Language(p.Language, unitLang, a.mailboxLanguage(c), a.p.Config.Language)}
+}
+
+func (a *applier) mailboxLanguage(c *store.Case) string {
+	if mb := a.p.mailbox(c.Mailbox); mb != nil {
+		return mb.Defaults.Language
+	}
+	return a.mb.Defaults.Language
+}
+
+// openStatus is the status a case returns to from waiting, resolved or
+// closed: open when someone (or a supplier) has it, new otherwise.
+func openStatus(c *store.Case) string {
+	if c.Assignee != "" || c.Supplier != "" {
+		return "open"
+	}
+	return "new"
+}
+
+// awaitApproval holds a new case of a service with `approval: ROLE` until a
+// holder of the role approves it, and tells every available holder.
+func (a *applier) awaitApproval(ctx context.Context, c *store.Case) error {
+	svc := a.rules.Service(c.Service)
+	if svc == nil || svc.Approval == "" || c.Status == "dropped" {
+		return nil
+	}
+	if err := store.SetApproval(ctx, a.w, c.ID, store.ApprovalPending, a.now); err != nil {
+		return err
+	}
+	if err := store.SetCaseStatus(ctx, a.w, c.ID, "waiting", a.now); err != nil {
+		return err
+	}
+	approvers := a.approvers(c, svc, true)
+	ids := make([]string, 0, len(approvers))
+	for _, p := range approvers {
+		ids = append(ids, p.ID)
+	}
+	if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "approval",
+		fmt.Sprintf("service %s needs the approval of a %s: the case waits", svc.ID, svc.Approval),
+		map[string]any{"state": store.ApprovalPending, "role": svc.Approval, "approvers": ids, "from": c.Status, "to": "waiting"}); err != nil {
+		return err
+	}
+	view := a.viewOf(c)
+	view.Status = "waiting"
+	atts, views := a.passOn()
+	view.Message = notify.MessageView{From: a.msg.From.Addr, FromName: a.msg.From.Name, Text: a.msg.NewText, Attachments: views}
+	for _, p := range approvers {
+		if err := a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: kindApproval, To: a.personRecipient(p, c),
+			Data: notify.Data{Case: view}, Attachments: atts}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// approvers are the holders of a service's approval role for the case's
+// unit; available leaves out those away now.
+func (a *applier) approvers(c *store.Case, svc *config.Service, available bool) []*config.Person {
+	role := a.rules.Role(svc.Approval)
+	if role == nil {
+		return nil
+	}
+	var out []*config.Person
+	for _, id := range role.Holders(a.rules.Unit(c.Unit)) {
+		p := a.rules.Person(id)
+		if p == nil || (available && p.AwayAt(a.now.In(a.p.location()))) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+package intake
+
+import "sync"
+
+// StatKey names one counter of Stats: a mailbox and an outcome or an
+// automatic-mail kind.
+type StatKey struct {
+	Mailbox string
+	Value   string
+}
+
+// Stats counts what a Processor committed since it was made, for metrics.
+// Mail skipped as handled before (by another instance or an earlier run)
+// is not counted, so the counts of several instances add up.
+type Stats struct {
+	// Outcomes counts mails by mailbox and outcome: case, message,
+	// duplicate or quarantined.
+	Outcomes map[StatKey]int64
+	// Automatic counts automatic mails (never acknowledged) by mailbox and
+	// kind: reply, generated, bulk, list, bounce or loop.
+	Automatic map[StatKey]int64
+}
+
+type stats struct {
+	mu        sync.Mutex
+	outcomes  map[StatKey]int64
+	automatic map[StatKey]int64
+}
+
+func (s *stats) record(mailbox string, r Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.outcomes == nil {
+		s.outcomes, s.automatic = map[StatKey]int64{}, map[StatKey]int64{}
+	}
+	s.outcomes[StatKey{mailbox, r.Outcome}]++
+	if r.Auto != AutoNone {
+		s.automatic[StatKey{mailbox, r.Auto.String()}]++
+	}
+}
+
+// Stats returns a copy of the counts so far.
+func (p *Processor) Stats() Stats {
+	s := &p.stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Stats{Outcomes: make(map[StatKey]int64, len(s.outcomes)), Automatic: make(map[StatKey]int64, len(s.automatic))}
+	for k, v := range s.outcomes {
+		out.Outcomes[k] = v
+	}
+	for k, v := range s.automatic {
+		out.Automatic[k] = v
+	}
+	return out
+}

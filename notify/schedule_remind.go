@@ -1,0 +1,100 @@
+package notify
+
+import (
+	"context"
+	"net/mail"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/store"
+)
+
+// maxReminderCases bounds the cases listed in one reminder.
+const maxReminderCases = 200
+
+// remind sends each person with open cases one reminder listing them,
+// overdue first. Cases without an assignee go to the coordinator of their
+// unit's work area, else the support manager.
+func (s *Scheduler) remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, now time.Time) error {
+	cases, err := store.OpenCases(ctx, tx)
+	if err != nil {
+		return err
+	}
+	type pile struct {
+		person *config.Person
+		cases  []store.ReminderCase
+	}
+	piles := map[string]*pile{}
+	var order []string
+	for _, rc := range cases {
+		for _, p := range owners(rules, rc.Case) {
+			pl := piles[p.ID]
+			if pl == nil {
+				pl = &pile{person: p}
+				piles[p.ID] = pl
+				order = append(order, p.ID)
+			}
+			pl.cases = append(pl.cases, rc)
+		}
+	}
+	sort.Strings(order)
+	m := s.Mailer
+	for _, id := range order {
+		pl := piles[id]
+		// Overdue first (most overdue first), then by due time, then the rest
+		// oldest first: the order OpenCases gives per assignee, merged here
+		// for people who also get unassigned cases.
+		sort.SliceStable(pl.cases, func(i, j int) bool { return remindBefore(pl.cases[i], pl.cases[j]) })
+		if len(pl.cases) > maxReminderCases {
+			pl.cases = pl.cases[:maxReminderCases]
+		}
+		loc := m.zone(rules, "")
+		views := make([]CaseView, 0, len(pl.cases))
+		for _, rc := range pl.cases {
+			views = append(views, m.caseView(rules, rc.Case, nil, "", now))
+			if rc.Due != nil {
+				views[len(views)-1].Due = rc.Due.In(loc)
+				views[len(views)-1].Overdue = rc.Due.Before(now)
+			}
+		}
+		rcp := Recipient{Name: pl.person.Name, Address: pl.person.Email, Language: Language(pl.person.Language, m.Config.Language)}
+		if err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: views}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func remindBefore(a, b store.ReminderCase) bool {
+	switch {
+	case a.Due != nil && b.Due != nil && !a.Due.Equal(*b.Due):
+		return a.Due.Before(*b.Due)
+	case (a.Due == nil) != (b.Due == nil):
+		return a.Due != nil
+	case !a.CreatedAt.Equal(b.CreatedAt):
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	return a.Number < b.Number
+}
+
+// queuePlain queues a mail that belongs to no case (reminder, digest):
+// from the configured sender, without a reply token, straight to the outbox.
+func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, to Recipient, data Data) error {
+	data.Recipient = to
+	subject, text, html, err := m.Templates.Render(kind, to.Language, data)
+	if err != nil {
+		return err
+	}
+	from := m.Config.SMTP.From
+	var domain string
+	if a, err := mail.ParseAddress(from); err == nil {
+		domain = DomainOf(a.Address)
+	}
+	_, err = store.EnqueueMail(ctx, q, store.OutMail{Kind: kind, MessageID: NewMessageID("", domain), From: from,
+		To: []string{FormatAddress(to.Name, to.Address)}, Subject: subject, Text: text, HTML: html,
+		Headers: map[string]string{"Auto-Submitted": "auto-generated"}})
+	return err
+}

@@ -1,0 +1,408 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/routing"
+	"github.com/casemail/casemail/store"
+)
+
+// TransferKind says why a case moves.
+type TransferKind string
+
+// Transfer kinds.
+const (
+	TransferEscalate TransferKind = "escalate" // #escalate: the next rung that can take it
+	TransferBreach   TransferKind = "breach"   // an SLA target passed: the next rung
+	TransferTier     TransferKind = "tier"     // #tier: a named rung
+	TransferAssign   TransferKind = "assign"   // #assign: a person (on their rung when they hold one)
+)
+
+// RoleSupportManager is the role told of every escalation and breach.
+const RoleSupportManager = "support_manager"
+
+// Transfer is one move of a case.
+type Transfer struct {
+	Kind TransferKind
+	// Rung is the 1-based target rung for TransferTier; 0 means the next
+	// rung. routing.RungOfTier maps a tier ("2") to its rung.
+	Rung int
+	// Person is the person id for TransferAssign.
+	Person string
+	// Reason is shown to the people told; Actor is who moved the case (a
+	// person id; "" for casemail itself).
+	Reason, Actor string
+
+	// reasonIn, when set, words the reason in a recipient's language
+	// (the SLA check's breach notices).
+	reasonIn func(lang string) string
+}
+
+func (t *Transfer) reason(lang string) string {
+	if t.reasonIn != nil {
+		return t.reasonIn(lang)
+	}
+	return t.Reason
+}
+
+// escalation reports whether the move is an escalation (notices to the
+// support manager too).
+func (t *Transfer) escalation() bool { return t.Kind == TransferEscalate || t.Kind == TransferBreach }
+
+// Transfer moves a case to another rung of its service's chain, or to a
+// person, records a "transfer" event (counted by reports as a move between
+// tiers when the rung changes) and queues the notices: an assignment
+// notice to the new assignee (or a supplier forward when the rung is
+// external, carrying the supplier's own token), an "escalation" notice to
+// the previous assignee and, for escalations and breaches, to the support
+// manager (holders of role support_manager, if defined). At the top of the
+// chain an escalation goes to the support manager only, and the case stays
+// where it is. Everything is written through q, the caller's transaction;
+// the case as it now is comes back.
+func (m *Mailer) Transfer(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, t Transfer, now time.Time) (*store.Case, error) {
+	svc := rules.Service(c.Service)
+	if svc == nil {
+		return nil, fmt.Errorf("transferring case %d: its service %q is not in the rules", c.Number, c.Service)
+	}
+	d := routing.Decision{Service: c.Service, ServiceName: svc.Name, Routine: svc.Routine, Unit: c.Unit,
+		WorkArea: c.WorkArea, Rung: c.Rung, Rungs: len(svc.Chain), Tier: c.Tier, Role: c.Role,
+		Supplier: c.Supplier, Assignee: c.Assignee, Priority: c.Priority}
+	switch t.Kind {
+	case TransferEscalate, TransferBreach:
+		if !routing.NextRung(rules, &d, now) {
+			return c, m.topOfChain(ctx, q, rules, c, t, now)
+		}
+	case TransferTier:
+		n := t.Rung
+		if n == 0 {
+			if !routing.NextRung(rules, &d, now) {
+				return nil, fmt.Errorf("case %d is on the last rung of %s's chain", c.Number, svc.ID)
+			}
+		} else if !routing.Rung(rules, &d, n, now) {
+			return nil, fmt.Errorf("service %s has no rung %d (its chain has %d)", svc.ID, n, len(svc.Chain))
+		}
+	case TransferAssign:
+		p := rules.Person(t.Person)
+		if p == nil {
+			return nil, fmt.Errorf("no person %q in the rules", t.Person)
+		}
+		if n := personRung(rules, svc, c.Unit, p.ID); n > 0 && n != c.Rung {
+			routing.Rung(rules, &d, n, now)
+		}
+		d.Assignee, d.Strategy = p.ID, "named"
+	default:
+		return nil, fmt.Errorf("transferring case %d: unknown kind %q", c.Number, t.Kind)
+	}
+	if t.Kind != TransferAssign {
+		if err := routing.Assign(ctx, rules, &d, store.Assigner{Q: q}); err != nil {
+			return nil, fmt.Errorf("transferring case %d: %w", c.Number, err)
+		}
+	}
+
+	status := c.Status
+	if status == "new" || status == "open" {
+		status = "new"
+		if d.Assignee != "" || d.Supplier != "" {
+			status = "open"
+		}
+	}
+	nc, err := store.MoveCase(ctx, q, c.ID, store.CaseMove{Tier: d.Tier, Rung: d.Rung, Role: d.Role,
+		Supplier: d.Supplier, Assignee: d.Assignee, Status: status}, now)
+	if err != nil {
+		return nil, err
+	}
+	newHolder := rules.Person(d.Assignee)
+	if newHolder != nil && d.Assignee != c.Assignee {
+		if err := store.AddParticipant(ctx, q, c.ID, newHolder.Email, newHolder.Name, "agent", newHolder.ID); err != nil {
+			return nil, err
+		}
+	}
+	sup := rules.Supplier(d.Supplier)
+	supplierNew := sup != nil && (d.Supplier != c.Supplier || d.Rung != c.Rung)
+	if supplierNew {
+		if err := store.AddParticipant(ctx, q, c.ID, sup.Email, sup.Name, "supplier", ""); err != nil {
+			return nil, err
+		}
+	}
+
+	moved := d.Rung != c.Rung
+	trail := transferTrail(rules, svc, c, &d, t)
+	if err := store.AddEvent(ctx, q, c.ID, now, t.Actor, "transfer", trail, map[string]any{
+		"kind": string(t.Kind), "from_rung": c.Rung, "to_rung": d.Rung, "from_tier": c.Tier, "to_tier": d.Tier,
+		"from_role": c.Role, "to_role": d.Role, "from_assignee": c.Assignee, "to_assignee": d.Assignee,
+		"supplier": d.Supplier, "moved": moved, "tier_changed": c.Tier != d.Tier, "reason": t.Reason,
+	}); err != nil {
+		return nil, err
+	}
+
+	// Notices. Each person gets one mail however many reasons they have.
+	told := map[string]bool{}
+	opening, err := store.OpeningMessage(ctx, q, c.ID)
+	if err != nil && err != store.ErrNotFound {
+		return nil, err
+	}
+	actor := m.actorName(rules, t.Actor)
+	if newHolder != nil && d.Assignee != c.Assignee {
+		rcp := m.personRecipient(rules, nc, newHolder)
+		view := m.caseView(rules, nc, opening, trail, now)
+		escalated := t.escalation() || (t.Kind == TransferTier && d.Rung > c.Rung)
+		cm := CaseMail{Case: nc, Kind: KindAssignment, To: rcp, Data: Data{Case: view, Actor: actor,
+			Reason: t.reason(rcp.Language), Escalated: escalated}, Attachments: openingAttachments(opening)}
+		if _, err := m.Queue(ctx, q, cm, now); err != nil {
+			return nil, err
+		}
+		told[strings.ToLower(newHolder.Email)] = true
+	}
+	if supplierNew {
+		lang := Language(sup.Language, m.caseLanguage(nc))
+		rcp := Recipient{Name: sup.Name, Address: sup.Email, Language: lang}
+		view := m.caseView(rules, nc, opening, "", now)
+		cm := CaseMail{Case: nc, Kind: KindForward, To: rcp, Data: Data{Case: view, Actor: actor,
+			Reason: t.reason(lang)}, Attachments: openingAttachments(opening)}
+		if _, err := m.Queue(ctx, q, cm, now); err != nil {
+			return nil, err
+		}
+		told[strings.ToLower(sup.Email)] = true
+	}
+	var others []*config.Person
+	if prev := rules.Person(c.Assignee); prev != nil && c.Assignee != d.Assignee {
+		others = append(others, prev)
+	}
+	if t.escalation() {
+		others = append(others, supportManagers(rules, c.Unit)...)
+	}
+	for _, p := range others {
+		if err := m.escalationNotice(ctx, q, rules, nc, p, t, actor, trail, opening, told, now); err != nil {
+			return nil, err
+		}
+	}
+	return nc, nil
+}
+
+// topOfChain tells the support manager that a case asked to climb past
+// the last rung; the case stays.
+func (m *Mailer) topOfChain(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, t Transfer, now time.Time) error {
+	managers := supportManagers(rules, c.Unit)
+	why := "at the top of its chain: the support manager is told, the case stays"
+	if len(managers) == 0 {
+		why = "at the top of its chain and no support_manager is defined: nobody else to tell"
+	}
+	if t.Reason != "" {
+		why += " (" + t.Reason + ")"
+	}
+	ids := make([]string, 0, len(managers))
+	for _, p := range managers {
+		ids = append(ids, p.ID)
+	}
+	if err := store.AddEvent(ctx, q, c.ID, now, t.Actor, "escalation", why, map[string]any{
+		"kind": string(t.Kind), "top": true, "rung": c.Rung, "tier": c.Tier, "told": ids, "reason": t.Reason,
+	}); err != nil {
+		return err
+	}
+	opening, err := store.OpeningMessage(ctx, q, c.ID)
+	if err != nil && err != store.ErrNotFound {
+		return err
+	}
+	actor := m.actorName(rules, t.Actor)
+	told := map[string]bool{}
+	for _, p := range managers {
+		if err := m.escalationNotice(ctx, q, rules, c, p, t, actor, why, opening, told, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Mailer) escalationNotice(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, p *config.Person,
+	t Transfer, actor, trail string, opening *store.ThreadMessage, told map[string]bool, now time.Time) error {
+	addr := strings.ToLower(p.Email)
+	if addr == "" || told[addr] {
+		return nil
+	}
+	told[addr] = true
+	rcp := m.personRecipient(rules, c, p)
+	view := m.caseView(rules, c, opening, trail, now)
+	_, err := m.Queue(ctx, q, CaseMail{Case: c, Kind: KindEscalation, To: rcp,
+		Data: Data{Case: view, Actor: actor, Reason: t.reason(rcp.Language)}}, now)
+	return err
+}
+
+// personRung returns the lowest rung of svc's chain whose role person
+// holds for the unit, 0 for none.
+func personRung(rules *config.Rules, svc *config.Service, unitID, person string) int {
+	unit := rules.Unit(unitID)
+	for i, r := range svc.Chain {
+		if role := rules.Role(r.Role); role != nil && slices.Contains(role.Holders(unit), person) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// supportManagers returns the holders of support_manager for a unit.
+func supportManagers(rules *config.Rules, unitID string) []*config.Person {
+	role := rules.Role(RoleSupportManager)
+	if role == nil {
+		return nil
+	}
+	var out []*config.Person
+	for _, id := range role.Holders(rules.Unit(unitID)) {
+		if p := rules.Person(id); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// transferTrail says in one line where a case went and why (for the event
+// and the notices' routing section).
+func transferTrail(rules *config.Rules, svc *config.Service, c *store.Case, d *routing.Decision, t Transfer) string {
+	var b strings.Builder
+	switch t.Kind {
+	case TransferBreach:
+		b.WriteString("SLA breached: ")
+	case TransferEscalate:
+		b.WriteString("escalated: ")
+	case TransferTier:
+		b.WriteString("moved: ")
+	case TransferAssign:
+		b.WriteString("assigned: ")
+	}
+	fmt.Fprintf(&b, "%s → %s", rungText(c.Rung, c.Tier, c.Role, c.Supplier, c.Assignee),
+		rungText(d.Rung, d.Tier, d.Role, d.Supplier, d.Assignee))
+	if d.Assignee == "" && d.Supplier == "" {
+		b.WriteString(" (nobody available on that rung: unassigned)")
+	}
+	if t.Reason != "" && t.Kind != TransferBreach { // a breach's reason repeats the first words
+		b.WriteString("; reason: " + t.Reason)
+	}
+	return b.String()
+}
+
+func rungText(rung int, tier, role, supplier, assignee string) string {
+	s := fmt.Sprintf("rung %d (tier %s", rung, orNone(tier))
+	switch {
+	case supplier != "":
+		s += ", supplier " + supplier
+	case role != "":
+		s += ", " + role
+	}
+	if assignee != "" {
+		s += ", " + assignee
+	}
+	return s + ")"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// openingAttachments passes on the kept attachments of the requester's
+// first mail.
+func openingAttachments(m *store.ThreadMessage) []store.OutAttachment {
+	if m == nil {
+		return nil
+	}
+	var out []store.OutAttachment
+	for _, a := range m.Attachments {
+		if a.SHA256 != nil && !a.Inline {
+			out = append(out, store.OutAttachment{SHA256: a.SHA256, Filename: a.Filename, ContentType: a.ContentType})
+		}
+	}
+	return out
+}
+
+// caseView is a case as notices show it, dates in the case's zone.
+func (m *Mailer) caseView(rules *config.Rules, c *store.Case, opening *store.ThreadMessage, trail string, now time.Time) CaseView {
+	loc := m.zone(rules, c.Unit)
+	v := CaseView{Number: c.Number, Subject: c.Subject, Service: c.Service, Tier: c.Tier, Role: c.Role,
+		Unit: c.Unit, Priority: c.Priority, Status: c.Status, Requester: c.Requester,
+		RequesterName: c.RequesterName, Created: c.CreatedAt.In(loc), Trail: trail}
+	if svc := rules.Service(c.Service); svc != nil {
+		v.ServiceName, v.Routine = svc.Name, svc.Routine
+	} else {
+		v.ServiceName = c.Service
+	}
+	if u := rules.Unit(c.Unit); u != nil {
+		v.Unit = u.Name
+	}
+	if p := rules.Person(c.Assignee); p != nil {
+		v.Assignee = p.Name
+	} else if s := rules.Supplier(c.Supplier); s != nil && c.Assignee == "" {
+		v.Assignee = s.Name
+	}
+	if due := nextDue(c); due != nil {
+		v.Due = due.In(loc)
+		v.Overdue = due.Before(now)
+	}
+	if opening != nil {
+		text := opening.NewText
+		if strings.TrimSpace(text) == "" {
+			text = opening.Text
+		}
+		v.Message = MessageView{From: opening.From, FromName: opening.FromName, Text: text}
+		for _, a := range opening.Attachments {
+			v.Message.Attachments = append(v.Message.Attachments, AttachmentView{Name: a.Filename, Type: a.ContentType,
+				Size: a.Size, Omitted: a.SHA256 == nil})
+		}
+	}
+	return v
+}
+
+// nextDue is the due time a case is measured against now: the first
+// response until there is one, then the resolution.
+func nextDue(c *store.Case) *time.Time {
+	if c.FirstResponse == nil && c.FirstResponseD != nil {
+		return c.FirstResponseD
+	}
+	return c.ResolutionDue
+}
+
+// zone is where dates in a mail about a unit are shown. Units have no
+// calendar of their own in rules.yaml yet, so it is casemail.yaml's
+// timezone; this is the one place to change when they do.
+func (m *Mailer) zone(_ *config.Rules, _ string) *time.Location {
+	if m.Config != nil && m.Config.Location != nil {
+		return m.Config.Location
+	}
+	return time.UTC
+}
+
+// personRecipient addresses p about case c: their language, else the
+// case's unit's, else the case's own (set from its mailbox at intake),
+// else the configured default.
+func (m *Mailer) personRecipient(rules *config.Rules, c *store.Case, p *config.Person) Recipient {
+	var unitLang string
+	if u := rules.Unit(c.Unit); u != nil {
+		unitLang = u.Language
+	}
+	return Recipient{Name: p.Name, Address: p.Email, Language: Language(p.Language, unitLang, m.caseLanguage(c))}
+}
+
+func (m *Mailer) caseLanguage(c *store.Case) string {
+	if c.Language != "" {
+		return c.Language
+	}
+	if mb := m.mailbox(c.Mailbox); mb != nil && mb.Defaults.Language != "" {
+		return mb.Defaults.Language
+	}
+	if m.Config != nil {
+		return m.Config.Language
+	}
+	return ""
+}
+
+func (m *Mailer) actorName(rules *config.Rules, actor string) string {
+	if p := rules.Person(actor); p != nil {
+		return p.Name
+	}
+	return actor
+}

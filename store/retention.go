@@ -1,0 +1,344 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RetentionPolicy says how long data is kept; a zero period keeps that data
+// for ever.
+type RetentionPolicy struct {
+	// ClosedCases: closed and dropped cases are deleted with everything
+	// on them this long after closing (dropped cases: after their last
+	// change).
+	ClosedCases time.Duration
+	// RawMail: raw mail is deleted this long after its message arrived;
+	// resolved quarantine records by their arrival too.
+	RawMail time.Duration
+	// Attachments: attachment contents are deleted this long after their
+	// message arrived; the attachment stays listed with name and size.
+	Attachments time.Duration
+}
+
+// RetentionResult counts what one retention run removed.
+type RetentionResult struct {
+	Cases       int64 `json:"cases"`        // cases deleted (with their messages, events, outbox)
+	RawMails    int64 `json:"raw_mails"`    // raw mails deleted
+	Attachments int64 `json:"attachments"`  // attachments whose contents were dropped
+	Blobs       int64 `json:"blobs"`        // attachment bodies deleted
+	Quarantine  int64 `json:"quarantine"`   // resolved quarantine records deleted
+	AckLog      int64 `json:"ack_log"`      // acknowledgement-limit entries pruned
+	RawOrphans  int64 `json:"raw_orphans"`  // raw mails no message referred to
+	BlobOrphans int64 `json:"blob_orphans"` // bodies no attachment or unsent mail referred to
+}
+
+// retentionBatch bounds each transaction of a retention run, so that a
+// first run on a large database never holds locks for long.
+const retentionBatch = 500
+
+// ApplyRetention deletes what p says has expired at now. It works in small
+// transactions and can be interrupted at any point: a later run continues.
+// Besides the policy it prunes acknowledgement-limit entries older than a
+// day (they only count the last hour) and bodies nothing refers to.
+func (s *Store) ApplyRetention(ctx context.Context, p RetentionPolicy, now time.Time) (RetentionResult, error) {
+	var r RetentionResult
+	if p.ClosedCases > 0 {
+		n, err := s.deleteClosedCases(ctx, now.Add(-p.ClosedCases))
+		r.Cases = n
+		if err != nil {
+			return r, fmt.Errorf("retention: deleting closed cases: %w", err)
+		}
+	}
+	if p.RawMail > 0 {
+		n, err := s.dropRawMail(ctx, now.Add(-p.RawMail))
+		r.RawMails = n
+		if err != nil {
+			return r, fmt.Errorf("retention: deleting raw mail: %w", err)
+		}
+		tag, err := s.Pool.Exec(ctx, `DELETE FROM quarantine WHERE resolved_at IS NOT NULL AND created_at < $1`,
+			now.Add(-p.RawMail))
+		if err != nil {
+			return r, fmt.Errorf("retention: deleting resolved quarantine: %w", err)
+		}
+		r.Quarantine = tag.RowsAffected()
+	}
+	if p.Attachments > 0 {
+		n, b, err := s.dropAttachments(ctx, now.Add(-p.Attachments))
+		r.Attachments, r.Blobs = n, b
+		if err != nil {
+			return r, fmt.Errorf("retention: deleting attachments: %w", err)
+		}
+	}
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM ack_log WHERE at < $1`, now.Add(-24*time.Hour))
+	if err != nil {
+		return r, fmt.Errorf("retention: pruning the acknowledgement log: %w", err)
+	}
+	r.AckLog = tag.RowsAffected()
+	// Orphans: left by a mail that was being forwarded when its case
+	// expired, or by an interrupted run. An hour's grace keeps this clear
+	// of intake transactions that are about to refer to a row again.
+	tag, err = s.Pool.Exec(ctx, `DELETE FROM raw_mails r WHERE r.created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.raw_sha256 = r.sha256)`, now.Add(-time.Hour))
+	if err != nil {
+		return r, fmt.Errorf("retention: deleting unreferenced raw mail: %w", err)
+	}
+	r.RawOrphans = tag.RowsAffected()
+	if r.BlobOrphans, err = deleteUnusedBlobs(ctx, s.Pool, nil); err != nil {
+		return r, fmt.Errorf("retention: deleting unreferenced attachment bodies: %w", err)
+	}
+	return r, nil
+}
+
+// deleteClosedCases deletes cases closed (or dropped and unchanged) before
+// cutoff, batch by batch, with the raw mail and bodies only they used.
+func (s *Store) deleteClosedCases(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.InTx(ctx, func(tx pgx.Tx) error {
+			// SKIP LOCKED: a case an instance is changing right now (a
+			// reply reopening it) is left for the next run.
+			rows, err := tx.Query(ctx, `SELECT id FROM cases
+				WHERE status IN ('closed', 'dropped') AND coalesce(closed_at, updated_at) < $1
+				ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, cutoff, retentionBatch)
+			if err != nil {
+				return err
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			n, err = deleteCases(ctx, tx, ids)
+			return err
+		})
+		total += n
+		if err != nil || n < retentionBatch {
+			return total, err
+		}
+	}
+}
+
+// deleteCases deletes the cases ids with everything that cascades from
+// them, and the raw mail and attachment bodies no one else uses.
+func deleteCases(ctx context.Context, tx pgx.Tx, ids []int64) (int64, error) {
+	raws, blobs, err := mailHashes(ctx, tx, `m.case_id = ANY($1)`, ids)
+	if err != nil {
+		return 0, err
+	}
+	// Later cases may link to these; the link goes, the later case stays.
+	if _, err := tx.Exec(ctx, `UPDATE cases SET linked_case_id = NULL WHERE linked_case_id = ANY($1)`, ids); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE cases SET merged_into_id = NULL WHERE merged_into_id = ANY($1)`, ids); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM cases WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := deleteUnusedRaw(ctx, tx, raws); err != nil {
+		return 0, err
+	}
+	if _, err := deleteUnusedBlobs(ctx, tx, blobs); err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// mailHashes returns the raw-mail and attachment-body hashes of the
+// messages m matching where (with args as $1, $2, ...).
+func mailHashes(ctx context.Context, q Querier, where string, args ...any) (raws, blobs [][]byte, err error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT m.raw_sha256 FROM messages m
+		WHERE m.raw_sha256 IS NOT NULL AND `+where, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if raws, err = pgx.CollectRows(rows, pgx.RowTo[[]byte]); err != nil {
+		return nil, nil, err
+	}
+	rows, err = q.Query(ctx, `SELECT DISTINCT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id
+		WHERE a.sha256 IS NOT NULL AND `+where, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	blobs, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	return raws, blobs, err
+}
+
+// deleteUnusedRaw deletes the raw mails among hashes that no message
+// refers to any more.
+func deleteUnusedRaw(ctx context.Context, q Querier, hashes [][]byte) (int64, error) {
+	if len(hashes) == 0 {
+		return 0, nil
+	}
+	tag, err := q.Exec(ctx, `DELETE FROM raw_mails r WHERE r.sha256 = ANY($1)
+		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.raw_sha256 = r.sha256)`, hashes)
+	return tag.RowsAffected(), err
+}
+
+// deleteUnusedBlobs deletes the attachment bodies among hashes (all of them
+// when hashes is nil) that no attachment refers to and no unsent mail in
+// the outbox will attach.
+func deleteUnusedBlobs(ctx context.Context, q Querier, hashes [][]byte) (int64, error) {
+	if hashes != nil && len(hashes) == 0 {
+		return 0, nil
+	}
+	tag, err := q.Exec(ctx, `WITH unsent AS MATERIALIZED (
+			SELECT DISTINCT e->>'sha256' AS hex FROM outbox o, jsonb_array_elements(o.attachments) e
+			WHERE o.status <> 'sent' AND o.attachments <> '[]'::jsonb)
+		DELETE FROM blobs b WHERE ($1::bytea[] IS NULL OR b.sha256 = ANY($1))
+			AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = b.sha256)
+			AND NOT EXISTS (SELECT 1 FROM unsent u WHERE u.hex = encode(b.sha256, 'hex'))`, hashes)
+	return tag.RowsAffected(), err
+}
+
+// dropRawMail detaches the raw mail of messages that arrived before cutoff
+// and deletes the raw mails nothing refers to any more.
+func (s *Store) dropRawMail(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int
+		var deleted int64
+		err := s.InTx(ctx, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `WITH old AS (
+					SELECT id FROM messages WHERE created_at < $1 AND raw_sha256 IS NOT NULL
+					ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+				prev AS (SELECT m.id, m.raw_sha256 FROM messages m JOIN old USING (id)),
+				upd AS (UPDATE messages m SET raw_sha256 = NULL FROM prev WHERE m.id = prev.id RETURNING prev.raw_sha256)
+				SELECT DISTINCT raw_sha256 FROM upd`, cutoff, retentionBatch)
+			if err != nil {
+				return err
+			}
+			hashes, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+			if err != nil {
+				return err
+			}
+			n = len(hashes)
+			deleted, err = deleteUnusedRaw(ctx, tx, hashes)
+			return err
+		})
+		total += deleted
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// dropAttachments forgets the contents of attachments of messages that
+// arrived before cutoff and deletes the bodies nothing needs any more.
+func (s *Store) dropAttachments(ctx context.Context, cutoff time.Time) (attachments, blobs int64, err error) {
+	for {
+		var n, b int64
+		err := s.InTx(ctx, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `WITH old AS (
+					SELECT a.id, a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id
+					WHERE a.sha256 IS NOT NULL AND m.created_at < $1
+					LIMIT $2 FOR UPDATE OF a SKIP LOCKED),
+				upd AS (UPDATE attachments a SET sha256 = NULL FROM old WHERE a.id = old.id RETURNING old.sha256)
+				SELECT sha256 FROM upd`, cutoff, retentionBatch)
+			if err != nil {
+				return err
+			}
+			hashes, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+			if err != nil {
+				return err
+			}
+			n = int64(len(hashes))
+			b, err = deleteUnusedBlobs(ctx, tx, hashes)
+			return err
+		})
+		attachments, blobs = attachments+n, blobs+b
+		if err != nil || n == 0 {
+			return attachments, blobs, err
+		}
+	}
+}
+
+// JobRun is the last recorded run of a maintenance job.
+type JobRun struct {
+	Job        string
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+	Result     json.RawMessage
+	LastError  string
+}
+
+// ErrJobBusy is returned by RunJob when another instance holds the job.
+var ErrJobBusy = errors.New("another instance is running this job")
+
+// jobLockKey is the advisory-lock key of a job, in a space of its own.
+func jobLockKey(job string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("casemail job " + job))
+	return int64(h.Sum64())
+}
+
+// RunJob runs fn as job once across every instance sharing the database:
+// under a session advisory lock (ErrJobBusy when another instance holds
+// it), and only when the job last finished at least every before now
+// (ran is false otherwise). The run, its result (fn's value as JSON) or
+// its error are recorded in maintenance_runs; a failed run is tried again
+// at the next call.
+func (s *Store) RunJob(ctx context.Context, job string, every time.Duration, now time.Time,
+	fn func(ctx context.Context) (any, error)) (ran bool, err error) {
+	conn, err := s.Pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("job %s: %w", job, err)
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, jobLockKey(job)).Scan(&got); err != nil {
+		return false, fmt.Errorf("job %s: taking its lock: %w", job, err)
+	}
+	if !got {
+		return false, ErrJobBusy
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, jobLockKey(job)) //nolint:errcheck
+	var finished *time.Time
+	err = conn.QueryRow(ctx, `SELECT finished_at FROM maintenance_runs WHERE job = $1`, job).Scan(&finished)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("job %s: reading its last run: %w", job, err)
+	}
+	if finished != nil && now.Sub(*finished) < every {
+		return false, nil
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO maintenance_runs (job, started_at) VALUES ($1, $2)
+		ON CONFLICT (job) DO UPDATE SET started_at = $2`, job, now); err != nil {
+		return false, fmt.Errorf("job %s: recording its start: %w", job, err)
+	}
+	res, runErr := fn(ctx)
+	data, jerr := json.Marshal(res)
+	if jerr != nil {
+		data = []byte("{}")
+	}
+	if runErr != nil {
+		_, err = conn.Exec(context.WithoutCancel(ctx), `UPDATE maintenance_runs SET last_error = $2, result = $3 WHERE job = $1`,
+			job, cleanText(runErr.Error()), data)
+		return true, errors.Join(runErr, err)
+	}
+	if _, err := conn.Exec(context.WithoutCancel(ctx), `UPDATE maintenance_runs SET finished_at = $2, result = $3, last_error = ''
+		WHERE job = $1`, job, now, data); err != nil {
+		return true, fmt.Errorf("job %s: recording its end: %w", job, err)
+	}
+	return true, nil
+}
+
+// JobRuns lists the recorded maintenance runs, for metrics and status.
+func (s *Store) JobRuns(ctx context.Context) ([]JobRun, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT job, started_at, finished_at, result, last_error
+		FROM maintenance_runs ORDER BY job`)
+	if err != nil {
+		return nil, fmt.Errorf("listing maintenance runs: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (JobRun, error) {
+		var j JobRun
+		err := r.Scan(&j.Job, &j.StartedAt, &j.FinishedAt, &j.Result, &j.LastError)
+		return j, err
+	})
+}
