@@ -8,6 +8,12 @@
 // Message.Problems and the rest is kept; only input without any header is an
 // error, and the caller quarantines it.
 //
-// intake never sends mail and never decides routing: acknowledgements and
-// notices are notify's job, service, tier and assignee are routing's.
+// It also works the conversation: replies from requesters, agents,
+// consulted colleagues and suppliers land on their case, and agents'
+// #commands (proven by their reply token) are applied in the same
+// transaction as their mail.
+//
+// intake never talks SMTP and never decides routing: the mail it means to
+// send goes to the outbox through notify's Mailer; service, tier and
+// assignee are routing's decisions.
 package intake

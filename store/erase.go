@@ -172,6 +172,28 @@ func erase(ctx context.Context, tx pgx.Tx, addr, requestedBy string, now time.Ti
 	}
 	r.Cases, r.OtherCases = int64(len(own)), int64(len(other))
 
+	// Mail on other cases that passed their words on (a follow-up to the
+	// owner quotes their text and comes "NAME via Helpdesk") goes with
+	// them; found before their messages are emptied.
+	texts, err := strs(ctx, tx, `SELECT DISTINCT btrim(t) FROM messages m, LATERAL (VALUES (m.new_text), (m.text_body)) v(t)
+		WHERE lower(m.from_addr) = $1 AND length(btrim(t)) >= 8`, addr)
+	if err != nil {
+		return fmt.Errorf("reading their texts: %w", err)
+	}
+	names, err := strs(ctx, tx, `SELECT from_name FROM messages WHERE lower(from_addr) = $1 AND length(from_name) >= 3
+		UNION SELECT name FROM participants WHERE lower(address) = $1 AND length(name) >= 3
+		UNION SELECT requester_name FROM cases WHERE lower(requester) = $1 AND length(requester_name) >= 3`, addr)
+	if err != nil {
+		return fmt.Errorf("reading their names: %w", err)
+	}
+	if err := exec(&r.Outbox, "deleting mail that passed their words on", `DELETE FROM outbox o
+		WHERE o.case_id = ANY($1) AND (
+			EXISTS (SELECT 1 FROM unnest($2::text[]) t WHERE strpos(o.text_body, t) > 0)
+			OR EXISTS (SELECT 1 FROM unnest($3::text[]) n WHERE strpos(o.from_header, n || ' via ') > 0))`,
+		other, texts, names); err != nil {
+		return err
+	}
+
 	// Their messages, and every message on their cases: emptied.
 	const theirs = `(m.case_id = ANY($2) OR lower(m.from_addr) = $1)`
 	raws, blobs, err := mailHashes(ctx, tx, theirs, addr, own)
@@ -295,6 +317,19 @@ func erase(ctx context.Context, tx pgx.Tx, addr, requestedBy string, now time.Ti
 		}
 	}
 	return nil
+}
+
+// strs runs a query returning one text column.
+func strs(ctx context.Context, q Querier, sql string, args ...any) ([]string, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if out == nil {
+		out = []string{}
+	}
+	return out, err
 }
 
 // nonNilHashes keeps an empty list empty (deleteUnusedBlobs reads nil as
