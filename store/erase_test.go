@@ -168,6 +168,8 @@ func TestEraseAddress(t *testing.T) {
 	kariMsg := f.mail(b.ID, "kari@example.no", []string{ola}, "Projector", kariBody, now)
 	f.mail(b.ID, ola, nil, "Re: Projector", olaReply, now.Add(time.Minute))
 	f.outbox(b.ID, "reply", []string{ola}, "[#1002] Projector", "Anna answered: fixed")
+	// The follow-up telling the owner what Ola wrote passes their words on.
+	f.outbox(b.ID, "followup", []string{"anna@example.org"}, "[#1002] Projector", "Ola wrote:\n\n"+olaReply+"\n")
 	f.outbox(b.ID, "reply", []string{"kari@example.no"}, "[#1002] Projector", "Anna answered: fixed, as "+ola+" said")
 	if err := AddEvent(ctx, st.Pool, b.ID, now, ola, "message", "follow-up threaded by references",
 		map[string]any{"from": ola}); err != nil {
@@ -265,7 +267,7 @@ func TestEraseAddress(t *testing.T) {
 		t.Errorf("the unrelated case got an erasure event")
 	}
 	if res.Cases != 1 || res.OtherCases != 1 || res.RawMails != 4 || res.Blobs != 1 || res.Quarantine != 1 ||
-		res.Outbox != 3 || res.AckLog != 1 || res.Participants != 2 || res.Attachments != 2 {
+		res.Outbox != 4 || res.AckLog != 1 || res.Participants != 2 || res.Attachments != 2 {
 		t.Errorf("counts: %+v", res)
 	}
 

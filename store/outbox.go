@@ -224,13 +224,16 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration,
 	rows, err := s.Pool.Query(ctx, `WITH due AS (
 			SELECT id FROM outbox
 			WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
-			  AND (status = 'pending' OR locked_until IS NULL OR locked_until <= $1)
+			  AND (status = 'pending' OR locked_until IS NULL OR locked_until <= $1
+			       -- claimed by an instance that stopped beating: it died mid-send
+			       OR (locked_by <> '' AND NOT EXISTS (SELECT 1 FROM instances i
+			           WHERE i.id = outbox.locked_by AND i.heartbeat_at > now() - $4::interval)))
 			ORDER BY next_attempt_at, id
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)
-		UPDATE outbox o SET status = 'sending', locked_until = $3, attempts = o.attempts + 1
+		UPDATE outbox o SET status = 'sending', locked_until = $3, locked_by = $5, attempts = o.attempts + 1
 		FROM due WHERE o.id = due.id
-		RETURNING `+outboxColumnList, now, limit, now.Add(lease))
+		RETURNING `+outboxColumnList, now, limit, now.Add(lease), instanceTimeout, s.Instance)
 	if err != nil {
 		return nil, fmt.Errorf("claiming outbox: %w", err)
 	}

@@ -36,7 +36,10 @@ type Querier interface {
 // Store wraps the pool. It is safe for concurrent use.
 type Store struct {
 	Pool *pgxpool.Pool
-	log  *slog.Logger
+	// Instance names this process to the others sharing the database (see
+	// Heartbeat); "" for tools that claim no work.
+	Instance string
+	log      *slog.Logger
 }
 
 // Open connects to the database at url and checks that it answers.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -172,8 +173,45 @@ func TestKilledDaemonLosesAndDoublesNothing(t *testing.T) {
 	t.Logf("killed the daemon %d times", kills)
 	p := w.spawn(t, "serve.log")
 	w.waitIngested(t, total, 90*time.Second)
+	waitFor(t, 90*time.Second, func() bool {
+		return countRows(t, w.store, `SELECT count(*) FROM outbox WHERE status <> 'sent'`) == 0
+	})
 	p.kill(syscall.SIGTERM)
 	w.checkExactlyOnce(t, total)
+	// Every mail casemail meant to send was sent, although the sender was
+	// killed mid-batch too: at least once, and more than once only when the
+	// server had accepted it before the kill (same Message-ID each time).
+	sent := map[string]int{}
+	for _, m := range w.smtp.Messages() {
+		pm, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent[strings.Trim(pm.Header.Get("Message-ID"), "<>")]++
+	}
+	rows, err := w.store.Pool.Query(context.Background(), `SELECT message_id FROM outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, dup := 0, 0
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		queued++
+		switch n := sent[id]; {
+		case n == 0:
+			t.Errorf("queued mail %s was never sent", id)
+		case n > 1:
+			dup++
+		}
+	}
+	rows.Close()
+	if len(sent) != queued {
+		t.Errorf("%d distinct mails reached the SMTP server, %d were queued", len(sent), queued)
+	}
+	t.Logf("%d mails queued, all sent; %d sent twice because the daemon was killed after the server accepted them", queued, dup)
 	if n := w.unseen(t); n != 0 {
 		t.Errorf("%d mails left unflagged in the mailbox after ingest", n)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,6 +106,10 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		return nil, err
 	}
 	d := &daemon{cfg: cfg, log: log, store: st, listening: make(chan string, 1)}
+	st.Instance = instanceID()
+	if err := st.Heartbeat(ctx, st.Instance); err != nil {
+		return nil, err
+	}
 	d.rulesErr.Store("")
 	rules, err := loadRules(cfg)
 	if err != nil {
@@ -180,6 +185,7 @@ func (d *daemon) run(ctx context.Context) error {
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})
+	g.Go(func() error { d.heartbeat(gctx); return nil })
 	g.Go(func() error { return d.sender.Run(gctx) })
 	g.Go(func() error { return d.scheduler.Run(gctx) })
 	for _, m := range d.oauth {
@@ -193,8 +199,39 @@ func (d *daemon) run(ctx context.Context) error {
 	d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
 		"mailboxes", len(d.watchers), "rules", d.cfg.RulesFile)
 	err = g.Wait()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := d.store.Retire(rctx, d.store.Instance); rerr != nil {
+		d.log.Warn("could not retire this instance; its unfinished mail is taken over after its heartbeat times out", "error", rerr)
+	}
 	d.log.Info("casemail stopped")
 	return err
+}
+
+// heartbeat tells the other instances that this one lives, so that mail it
+// claimed is not taken over while it is being sent — and is at once when
+// this process dies.
+func (d *daemon) heartbeat(ctx context.Context) {
+	t := time.NewTicker(store.HeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.store.Heartbeat(ctx, d.store.Instance); err != nil && ctx.Err() == nil {
+				d.log.Warn("heartbeat failed", "error", err)
+			}
+		}
+	}
+}
+
+// instanceID names this process among the instances sharing the database.
+func instanceID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b) //nolint:errcheck
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
 // watchRules reloads the rules on SIGHUP and when the file changes. A bad
@@ -216,7 +253,10 @@ func (d *daemon) watchRules(ctx context.Context) {
 			}
 		case <-tick.C:
 			fi, err := os.Stat(d.cfg.RulesFile)
-			if err == nil && !fi.ModTime().Equal(d.rulesMod) {
+			d.rulesMu.Lock()
+			changed := err == nil && !fi.ModTime().Equal(d.rulesMod)
+			d.rulesMu.Unlock()
+			if changed {
 				d.reloadRules("file changed")
 			}
 		}
