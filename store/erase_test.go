@@ -8,23 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/casemail/casemail/store/storetest"
 )
-
-func openRetentionStore(t *testing.T) *Store {
-	t.Helper()
-	ctx := context.Background()
-	st, err := Open(ctx, storetest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 // fixture builds rows the way intake and notify write them.
 type fixture struct {
@@ -130,7 +114,7 @@ func count(t *testing.T, st *Store, sql string, args ...any) int {
 // other requester's part of the shared case stays.
 func TestEraseAddress(t *testing.T) {
 	ctx := context.Background()
-	st := openRetentionStore(t)
+	st := openTestStore(t)
 	f := &fixture{t: t, st: st, ctx: ctx}
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	const (
@@ -303,7 +287,7 @@ func TestEraseAddress(t *testing.T) {
 // TestAddressPattern: the address is replaced as a whole, in any case,
 // never inside a longer address.
 func TestAddressPattern(t *testing.T) {
-	st := openRetentionStore(t)
+	st := openTestStore(t)
 	pat := addressPattern("ola@x.no")
 	for in, want := range map[string]string{
 		"mail ola@x.no now":           "mail [erased] now",

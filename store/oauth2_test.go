@@ -8,23 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/casemail/casemail/store/storetest"
 )
-
-func openOAuth2Store(t *testing.T) *Store {
-	t.Helper()
-	ctx := context.Background()
-	st, err := Open(ctx, storetest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 func sampleOAuth2Token(at time.Time) OAuth2Token {
 	return OAuth2Token{
@@ -35,7 +19,7 @@ func sampleOAuth2Token(at time.Time) OAuth2Token {
 }
 
 func TestOAuth2TokenLifecycle(t *testing.T) {
-	st := openOAuth2Store(t)
+	st := openTestStore(t)
 	ctx := context.Background()
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
@@ -138,7 +122,7 @@ func TestOAuth2TokenLifecycle(t *testing.T) {
 }
 
 func TestOAuth2TokenRejectsIncomplete(t *testing.T) {
-	st := openOAuth2Store(t)
+	st := openTestStore(t)
 	at := time.Now()
 	for name, mutate := range map[string]func(*OAuth2Token){
 		"purpose": func(t *OAuth2Token) { t.Purpose = "pop3" },

@@ -11,23 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/casemail/casemail/store/storetest"
 )
-
-func openOutboxStore(t *testing.T) *Store {
-	t.Helper()
-	ctx := context.Background()
-	st, err := Open(ctx, storetest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 func outboxTestCase(t *testing.T, st *Store) int64 {
 	t.Helper()
@@ -51,7 +35,7 @@ func testOutMail(n int) OutMail {
 
 func TestEnqueueMailRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	st := openOutboxStore(t)
+	st := openTestStore(t)
 	caseID := outboxTestCase(t, st)
 	sum := sha256.Sum256([]byte("attachment"))
 	in := OutMail{
@@ -108,7 +92,7 @@ func TestEnqueueMailRoundTrip(t *testing.T) {
 
 func TestEnqueueMailRollsBackWithTransaction(t *testing.T) {
 	ctx := context.Background()
-	st := openOutboxStore(t)
+	st := openTestStore(t)
 	caseID := outboxTestCase(t, st)
 	boom := errors.New("later step failed")
 	err := st.InTx(ctx, func(tx pgx.Tx) error {
@@ -132,7 +116,7 @@ func TestEnqueueMailRollsBackWithTransaction(t *testing.T) {
 
 func TestEnqueueMailSingleRecipientDefault(t *testing.T) {
 	ctx := context.Background()
-	st := openOutboxStore(t)
+	st := openTestStore(t)
 	caseID := outboxTestCase(t, st)
 	m := testOutMail(1)
 	m.CaseID = caseID
@@ -155,7 +139,7 @@ func TestEnqueueMailSingleRecipientDefault(t *testing.T) {
 
 func TestEnqueueMailRejects(t *testing.T) {
 	ctx := context.Background()
-	st := openOutboxStore(t)
+	st := openTestStore(t)
 	for name, mutate := range map[string]func(*OutMail){
 		"no message id": func(m *OutMail) { m.MessageID = " <> " },
 		"no from":       func(m *OutMail) { m.From = "" },
@@ -179,7 +163,7 @@ func TestEnqueueMailRejects(t *testing.T) {
 
 func TestClaimOutboxLifecycle(t *testing.T) {
 	ctx := context.Background()
-	st := openOutboxStore(t)
+	st := openTestStore(t)
 	id, err := EnqueueMail(ctx, st.Pool, testOutMail(1))
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +222,7 @@ func TestClaimOutboxLifecycle(t *testing.T) {
 
 func TestClaimOutboxFailedAndReleased(t *testing.T) {
 	ctx := context.Background()
-	st := openOutboxStore(t)
+	st := openTestStore(t)
 	var ids []int64
 	for i := range 3 {
 		id, err := EnqueueMail(ctx, st.Pool, testOutMail(i))
@@ -279,7 +263,7 @@ func TestClaimOutboxFailedAndReleased(t *testing.T) {
 // Several instances claiming at once never get the same row.
 func TestClaimOutboxConcurrent(t *testing.T) {
 	ctx := context.Background()
-	st := openOutboxStore(t)
+	st := openTestStore(t)
 	const total = 300
 	err := st.InTx(ctx, func(tx pgx.Tx) error {
 		for i := range total {

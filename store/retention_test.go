@@ -13,7 +13,7 @@ import (
 // queued mail still needs survives.
 func TestApplyRetention(t *testing.T) {
 	ctx := context.Background()
-	st := openRetentionStore(t)
+	st := openTestStore(t)
 	f := &fixture{t: t, st: st, ctx: ctx}
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
@@ -154,7 +154,7 @@ func TestApplyRetention(t *testing.T) {
 // deleted in one run.
 func TestRetentionBatches(t *testing.T) {
 	ctx := context.Background()
-	st := openRetentionStore(t)
+	st := openTestStore(t)
 	now := time.Now()
 	n := retentionBatch + 7
 	if _, err := st.Pool.Exec(ctx, `INSERT INTO cases (status, requester, mailbox, closed_at)
@@ -175,7 +175,7 @@ func TestRetentionBatches(t *testing.T) {
 // makes another instance skip; a failed run is recorded and tried again.
 func TestRunJob(t *testing.T) {
 	ctx := context.Background()
-	st := openRetentionStore(t)
+	st := openTestStore(t)
 	now := time.Date(2026, 6, 1, 3, 0, 0, 0, time.UTC)
 	runs := 0
 	job := func(context.Context) (any, error) { runs++; return map[string]int{"n": runs}, nil }
