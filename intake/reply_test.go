@@ -125,12 +125,22 @@ func (e *procEnv) sent(t *testing.T, number int64, kind, to string) []store.Outb
 }
 
 // kinds lists every mail queued on a case as "kind→address".
+// kinds lists a case's queued mails as kind→recipient, in the order they
+// were queued.
 func (e *procEnv) kinds(t *testing.T, number int64) []string {
 	t.Helper()
+	rows, err := store.CaseOutbox(context.Background(), e.st.Pool, e.caseOf(t, number).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []string
-	for kind, tos := range e.outbox(t, number) {
-		for _, to := range tos {
-			out = append(out, kind+"→"+to)
+	for _, r := range rows {
+		for _, to := range r.To {
+			a, err := mail.ParseAddress(to)
+			if err != nil {
+				t.Fatalf("outbox row %d: To %q: %v", r.ID, to, err)
+			}
+			out = append(out, r.Kind+"→"+a.Address)
 		}
 	}
 	return out
