@@ -30,3 +30,13 @@ func (s *Store) Retire(ctx context.Context, instance string) error {
 	_, err := s.Pool.Exec(ctx, `DELETE FROM instances WHERE id = $1 OR heartbeat_at < now() - interval '1 day'`, instance)
 	return err
 }
+
+// ClaimAlert records that the alert key is being sent; false when it was
+// already (by this or another instance).
+func ClaimAlert(ctx context.Context, q Querier, key string) (bool, error) {
+	tag, err := q.Exec(ctx, `INSERT INTO alerts_sent (key) VALUES ($1) ON CONFLICT DO NOTHING`, key)
+	if err != nil {
+		return false, fmt.Errorf("recording alert: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

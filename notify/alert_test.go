@@ -1,0 +1,61 @@
+package notify
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAlertOncePerKey: the support manager gets one alert per key, however
+// many instances (here: calls) notice the trouble, in their language.
+func TestAlertOncePerKey(t *testing.T) {
+	e := newSchedEnv(t)
+	ctx := context.Background()
+	now := e.at(2026, 11, 23, 10, 0)
+	c := e.openCase(now, "normal")
+	for i := 0; i < 3; i++ {
+		queued, err := e.m.Alert(ctx, e.st, e.rules, "delivery:42", AlertDelivery,
+			[]string{"to: ola@bryne.example.no", "error: 550 mailbox unknown"}, c, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if queued != (i == 0) {
+			t.Errorf("call %d: queued = %v", i, queued)
+		}
+	}
+	rows, err := e.st.Pool.Query(ctx, `SELECT to_addrs, subject, text_body FROM outbox WHERE kind = 'alert'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var to []string
+		var subject, text string
+		if err := rows.Scan(&to, &subject, &text); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !strings.Contains(strings.Join(to, ","), "eva@example.org") {
+			t.Errorf("alert to %v, want the support manager eva", to)
+		}
+		if !strings.Contains(text, "550 mailbox unknown") || !strings.Contains(text, "#"+itoa(c.Number)) {
+			t.Errorf("alert text lacks the error or the case:\n%s", text)
+		}
+		if !strings.Contains(subject, "[casemail]") {
+			t.Errorf("alert subject %q", subject)
+		}
+	}
+	if n != 1 {
+		t.Errorf("alert mails = %d, want 1", n)
+	}
+	// Another key is another alert.
+	if queued, err := e.m.Alert(ctx, e.st, e.rules, "oauth2:imap:helpdesk:x", AlertOAuth2,
+		[]string{"imap helpdesk: refresh failed"}, nil, now.Add(time.Hour)); err != nil || !queued {
+		t.Errorf("a second key: queued %v, %v", queued, err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
