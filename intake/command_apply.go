@@ -299,12 +299,15 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 		if err := store.SetPriority(ctx, cv.e, c.ID, p, a.now); err != nil {
 			return err
 		}
-		// TODO(sla): the due times were set for the old priority's SLA
-		// targets; recomputing them (store.SetDue) belongs with the SLA check.
 		if err := cv.event(ctx, "priority", c.Priority+" → "+p, map[string]any{"from": c.Priority, "to": p}); err != nil {
 			return err
 		}
+		old := c.Priority
 		cv.c.Priority = p
+		// The SLA targets follow the priority (a high case answers sooner).
+		if err := notify.RetargetSLA(ctx, cv.e, a.rules, cv.c, old); err != nil {
+			return err
+		}
 	case "consult":
 		return cv.consult(ctx, cmd, findPerson(a.rules, cmd.Arg))
 	case "supplier":

@@ -59,3 +59,28 @@ func TestAlertOncePerKey(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRetargetSLAKeepsPauseCredit: #priority high moves the due time to the
+// high target, keeping the hour already credited for a pause.
+func TestRetargetSLAKeepsPauseCredit(t *testing.T) {
+	e := newSchedEnv(t)
+	ctx := context.Background()
+	created := e.at(2026, 11, 23, 9, 0) // Monday
+	c := e.openCase(created, "normal")
+	if got, want := *c.FirstResponseD, e.at(2026, 11, 23, 13, 0); !got.Equal(want) {
+		t.Fatalf("normal first response due %v, want %v", got, want)
+	}
+	credited := e.at(2026, 11, 23, 14, 0) // an hour of #wait given back
+	c.FirstResponseD = &credited
+	c.Priority = "high"
+	if err := RetargetSLA(ctx, e.st.Pool, e.rules, c, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := *c.FirstResponseD, e.at(2026, 11, 23, 11, 0); !got.Equal(want) {
+		t.Errorf("high first response due %v, want %v (1h target + 1h credit)", got.In(e.loc), want)
+	}
+	var stored time.Time
+	if err := e.st.Pool.QueryRow(ctx, `SELECT first_response_due FROM cases WHERE id = $1`, c.ID).Scan(&stored); err != nil || !stored.Equal(*c.FirstResponseD) {
+		t.Errorf("stored due %v (%v), want %v", stored, err, *c.FirstResponseD)
+	}
+}

@@ -27,6 +27,31 @@ func StartSLA(ctx context.Context, e store.Execer, rules *config.Rules, c *store
 	return store.SetDue(ctx, e, c.ID, c.FirstResponseD, c.ResolutionDue)
 }
 
+// RetargetSLA moves a case's due times to the targets of its new priority
+// after #priority, keeping the business time already credited for pauses:
+// each due time is the new target from creation plus that credit.
+func RetargetSLA(ctx context.Context, e store.Execer, rules *config.Rules, c *store.Case, oldPriority string) error {
+	_, cal := routing.SLA(rules, c.Service)
+	if cal == nil {
+		return nil
+	}
+	was := routing.Due(rules, c.Service, oldPriority, c.CreatedAt)
+	now := routing.Due(rules, c.Service, c.Priority, c.CreatedAt)
+	shift := func(cur *time.Time, old, fresh time.Time) *time.Time {
+		if fresh.IsZero() {
+			return nil
+		}
+		if cur == nil || old.IsZero() || !cur.After(old) {
+			return &fresh
+		}
+		t := cal.AddBusiness(fresh, config.BusinessDuration{Clock: cal.BusinessBetween(old, *cur)})
+		return &t
+	}
+	c.FirstResponseD = shift(c.FirstResponseD, was.FirstResponse, now.FirstResponse)
+	c.ResolutionDue = shift(c.ResolutionDue, was.Resolution, now.Resolution)
+	return store.SetDue(ctx, e, c.ID, c.FirstResponseD, c.ResolutionDue)
+}
+
 // ResumeFromWait ends a case's #wait at now (status open, or new without
 // anyone to hold it) and moves its due times on by the business time it
 // spent waiting, so the SLA clock resumes where it stopped. On a case not
