@@ -400,3 +400,47 @@ func TestProcessOversizedMail(t *testing.T) {
 		t.Errorf("the acknowledgement does not tell the requester about the size limit:\n%s", text)
 	}
 }
+
+// dsn is a delivery status notification for a mail we sent with msgID.
+func dsn(msgID, rcpt string) string {
+	return "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\nTo: helpdesk@example.org\n" +
+		"Subject: Undelivered Mail Returned to Sender\nMessage-ID: <dsn-" + rcpt + "@mx.example.net>\n" +
+		"Auto-Submitted: auto-replied\nMIME-Version: 1.0\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n--B\n" +
+		"Content-Type: text/plain\n\nThis is the mail system. Your message could not be delivered to " + rcpt + ".\n" +
+		"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n" +
+		"Final-Recipient: rfc822; " + rcpt + "\nAction: failed\nStatus: 5.1.1\n" +
+		"--B\nContent-Type: text/rfc822-headers\n\nMessage-ID: <" + msgID + ">\nTo: " + rcpt + "\nSubject: x\n--B--\n"
+}
+
+// TestProcessBounceShownToOwner: a bounce of the acknowledgement is shown
+// to the case's assignee; a bounce of the assignee's own notice is only
+// recorded (telling them would bounce again).
+func TestProcessBounceShownToOwner(t *testing.T) {
+	e := newProc(t)
+	r := e.deliver(t, "helpdesk", mailText("Ola <ola@bryne.example.no>", "helpdesk@example.org",
+		"Spørsmål om e-håndbok", "b1@bryne.example.no", "", "Hvor er rutinen?"))
+	c := e.caseOf(t, r.CaseNumber)
+	rows, err := store.CaseOutbox(context.Background(), e.st.Pool, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, row := range rows {
+		ids[row.Kind] = row.MessageID
+	}
+	b := e.deliver(t, "helpdesk", dsn(ids["ack"], "ola@bryne.example.no"))
+	if b.Outcome != OutcomeMessage || b.CaseNumber != c.Number {
+		t.Fatalf("bounce of the ack: %+v, want a message on case %d", b, c.Number)
+	}
+	if got := e.outbox(t, c.Number)["bounce_notice"]; fmt.Sprint(got) != "[anna@example.org]" {
+		t.Errorf("bounce notices = %v, want one to the assignee anna", got)
+	}
+	e.deliver(t, "helpdesk", dsn(ids["assignment"], "anna@example.org"))
+	if got := e.outbox(t, c.Number)["bounce_notice"]; len(got) != 1 {
+		t.Errorf("a bounce of anna's own notice was mailed to anna: %v", got)
+	}
+	if ack := e.outbox(t, c.Number)["ack"]; len(ack) != 1 {
+		t.Errorf("a bounce was acknowledged: %v", ack)
+	}
+}

@@ -24,6 +24,7 @@ const (
 	kindApproved       = "approved"        // #approve: to the requester
 	kindRejected       = "rejected"        // #reject: to the requester
 	kindMerged         = "merged"          // #merge: to the requester of the merged case
+	kindBounceNotice   = "bounce_notice"   // a mail we sent on the case bounced: to the owner
 )
 
 // passOnLimit caps the attachments passed on in one mail; larger ones
@@ -83,7 +84,9 @@ func (a *applier) redirect(ctx context.Context, th *thread) (*thread, *store.Cas
 // relayed to the requester or kept internal and its commands applied.
 func (a *applier) converse(ctx context.Context, th *thread, kind string, row int64) error {
 	switch kind {
-	case "automatic", "bounce":
+	case "bounce":
+		return a.bounced(ctx, th.c)
+	case "automatic":
 		return nil
 	case "supplier":
 		return a.tellOwner(ctx, th.c, kindSupplierAnswer, "supplier answer")
@@ -163,6 +166,36 @@ func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what strin
 	}
 	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: kind, To: a.personRecipient(owner, c), Data: data,
 		Attachments: atts, Via: via})
+}
+
+// bounced shows the owner a bounce of a mail we sent on the case — unless
+// the bounced mail was one to the owner: telling them would bounce again,
+// and again.
+func (a *applier) bounced(ctx context.Context, c *store.Case) error {
+	owner, err := a.owner(ctx, c)
+	if err != nil || owner == nil {
+		return err
+	}
+	var to string
+	if b := a.msg.Bounce; b != nil && b.OriginalMessageID != "" {
+		if to, _, _, err = store.SentTo(ctx, a.tx, b.OriginalMessageID); err != nil {
+			return err
+		}
+	}
+	if to == "" && a.msg.Bounce != nil && len(a.msg.Bounce.Recipients) > 0 {
+		to = a.msg.Bounce.Recipients[0]
+	}
+	if strings.EqualFold(to, owner.Email) {
+		return store.AddEvent(ctx, a.w, c.ID, a.now, a.msg.From.Addr, "bounce",
+			"a mail to the owner bounced: not told again by mail", map[string]any{"recipient": to})
+	}
+	data := notify.Data{Case: a.viewOf(c), Actor: a.msg.From.Name, Reason: to}
+	data.Case.Message = notify.MessageView{From: a.msg.From.Addr, Text: a.msg.Text}
+	if err := store.AddEvent(ctx, a.w, c.ID, a.now, a.msg.From.Addr, "bounce",
+		"a mail to "+to+" bounced: the owner is told", map[string]any{"recipient": to}); err != nil {
+		return err
+	}
+	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: kindBounceNotice, To: a.personRecipient(owner, c), Data: data})
 }
 
 // owner is who is told about a case: its assignee, else the agent who

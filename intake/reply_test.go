@@ -668,7 +668,7 @@ func TestConversationTemplatesRender(t *testing.T) {
 	data := notify.Data{Case: notify.CaseView{Number: 1042, Subject: "Skrivaren", ServiceName: "Printing",
 		Message: notify.MessageView{Text: "the text", Attachments: []notify.AttachmentView{{Name: "a.pdf", Size: 10}}}},
 		Actor: "Anna Berg", Reason: "the reason", Cases: []notify.CaseView{{Number: 1001, Subject: "Old"}}}
-	for _, kind := range []string{kindFollowup, kindNote, kindConsult, kindSupplierAnswer, kindApproval, kindApproved, kindRejected, kindMerged} {
+	for _, kind := range []string{kindFollowup, kindNote, kindConsult, kindSupplierAnswer, kindApproval, kindApproved, kindRejected, kindMerged, kindBounceNotice} {
 		for _, lang := range []string{"sv", "nb", "en"} {
 			subj, text, _, err := tm.Render(kind, lang, data)
 			if err != nil {
