@@ -134,11 +134,21 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 			return err
 		}
 		for i, d := range ds {
-			r, q, err := p.deliverTx(ctx, tx, d, ps[i].mb, ps[i].msg, ps[i].err, ids[i])
+			r, q, err := p.deliverTx(ctx, tx, d, ps[i].mb, ps[i].msg, ps[i].err, ids[i], false)
 			if err != nil {
 				return err
 			}
 			results[i], queued = r, queued || q
+		}
+		// The cursor moves once per mailbox, past the batch's last mail.
+		last := map[string]Delivery{}
+		for _, d := range ds {
+			last[d.Mailbox] = d
+		}
+		for _, d := range last {
+			if err := store.AdvanceCursor(ctx, tx, d.Mailbox, d.UIDValidity, d.UID); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -176,7 +186,7 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 		queued = false
 		err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
 			var err error
-			res, queued, err = p.deliverTx(ctx, tx, d, mb, msg, perr, 0)
+			res, queued, err = p.deliverTx(ctx, tx, d, mb, msg, perr, 0, true)
 			return err
 		})
 		if err == nil {
@@ -333,19 +343,36 @@ const oversizeTextLimit = 256 << 10
 
 // deliverTx applies one mail in tx. msgID is a reserved message row id, or
 // 0 to reserve one here.
-func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, perr error, msgID int64) (Result, bool, error) {
-	fresh, err := store.ClaimUID(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
+func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, perr error, msgID int64, advance bool) (Result, bool, error) {
+	cursor := func(e store.Execer) error {
+		if !advance {
+			return nil // the batch moves the cursor once, past its last mail
+		}
+		return store.AdvanceCursor(ctx, e, d.Mailbox, d.UIDValidity, d.UID)
+	}
+	var (
+		fresh bool
+		hash  []byte
+		dup   store.Inbound
+		err   error
+	)
+	if perr == nil && msg != nil {
+		hash = identityHash(msg, d.Raw)
+		fresh, dup, err = store.ClaimAndFind(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, msg.MessageID, hash)
+	} else {
+		fresh, err = store.ClaimUID(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
+	}
 	if err != nil {
 		return Result{}, false, err
 	}
 	if !fresh {
-		return Result{Outcome: OutcomeSkipped}, false, store.AdvanceCursor(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
+		return Result{Outcome: OutcomeSkipped}, false, cursor(tx)
 	}
 	finish := func(r Result, msgRow int64) (Result, error) {
 		if err := store.SetOutcome(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, r.Outcome, msgRow, r.Quarantine); err != nil {
 			return r, err
 		}
-		return r, store.AdvanceCursor(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
+		return r, cursor(tx)
 	}
 	if perr != nil || msg == nil {
 		reason := "unparsable mail"
@@ -363,6 +390,7 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *co
 	if err != nil {
 		return Result{}, false, err
 	}
+	a.hash, a.dup = hash, &dup
 	r, msgRow, err := a.apply(ctx)
 	if err != nil {
 		return Result{}, false, err
@@ -371,7 +399,7 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *co
 	if err := store.SetOutcome(ctx, a.w, d.Mailbox, d.UIDValidity, d.UID, r.Outcome, msgRow, r.Quarantine); err != nil {
 		return r, false, err
 	}
-	if err := store.AdvanceCursor(ctx, a.w, d.Mailbox, d.UIDValidity, d.UID); err != nil {
+	if err := cursor(a.w); err != nil {
 		return r, false, err
 	}
 	return r, a.queued, a.w.Send(ctx, tx)
@@ -384,7 +412,11 @@ type applier struct {
 	// w collects the writes that need no answer, sent in one round trip.
 	w *store.Batch
 	// msgID is the reserved row id of the message this mail becomes.
-	msgID  int64
+	msgID int64
+	// hash is the mail's identity across mailboxes; dup, when set, is what
+	// the claim found stored under it (nil: look it up).
+	hash   []byte
+	dup    *store.Inbound
 	d      Delivery
 	mb     *config.Mailbox
 	msg    *Message
@@ -420,10 +452,18 @@ type thread struct {
 }
 
 func (a *applier) apply(ctx context.Context) (Result, int64, error) {
-	hash := identityHash(a.msg, a.d.Raw)
-	if caseID, row, found, err := store.FindInbound(ctx, a.tx, a.msg.MessageID, hash); err != nil {
-		return Result{}, 0, err
-	} else if found {
+	hash := a.hash
+	if hash == nil {
+		hash = identityHash(a.msg, a.d.Raw)
+	}
+	if a.dup == nil {
+		caseID, row, found, err := store.FindInbound(ctx, a.tx, a.msg.MessageID, hash)
+		if err != nil {
+			return Result{}, 0, err
+		}
+		a.dup = &store.Inbound{CaseID: caseID, MessageRow: row, Found: found}
+	}
+	if caseID, row := a.dup.CaseID, a.dup.MessageRow; a.dup.Found {
 		c, err := store.CaseByID(ctx, a.tx, caseID)
 		if err != nil {
 			return Result{}, 0, err

@@ -389,12 +389,32 @@ func IsUniqueViolation(err error) bool {
 // advisory lock so that instances agree.
 func AllowAck(ctx context.Context, q Querier, addr string, limit int, now time.Time) (bool, error) {
 	addr = strings.ToLower(addr)
-	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ack:' || $1, 0))`, addr); err != nil {
+	const lock = `SELECT pg_advisory_xact_lock(hashtextextended('ack:' || $1, 0))`
+	// Two statements, so that the count runs after the lock is held (its
+	// own snapshot sees a concurrent instance's committed ack).
+	const insert = `INSERT INTO ack_log (address, at) SELECT $1, $2
+		WHERE $3 <= 0 OR (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) < $3`
+	args := []any{addr, now, limit, now.Add(-time.Hour)}
+	if tx, ok := q.(pgx.Tx); ok {
+		// In one round trip.
+		b := &pgx.Batch{}
+		b.Queue(lock, addr)
+		b.Queue(insert, args...)
+		res := tx.SendBatch(ctx, b)
+		defer res.Close()
+		if _, err := res.Exec(); err != nil {
+			return false, fmt.Errorf("locking acknowledgements of %s: %w", addr, err)
+		}
+		tag, err := res.Exec()
+		if err != nil {
+			return false, fmt.Errorf("counting acknowledgements: %w", err)
+		}
+		return tag.RowsAffected() == 1, res.Close()
+	}
+	if _, err := q.Exec(ctx, lock, addr); err != nil {
 		return false, err
 	}
-	tag, err := q.Exec(ctx, `INSERT INTO ack_log (address, at) SELECT $1, $2
-		WHERE $3 <= 0 OR (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) < $3`,
-		addr, now, limit, now.Add(-time.Hour))
+	tag, err := q.Exec(ctx, insert, args...)
 	if err != nil {
 		return false, fmt.Errorf("counting acknowledgements: %w", err)
 	}

@@ -51,6 +51,38 @@ func ClaimUID(ctx context.Context, q Querier, mailbox string, uidValidity, uid u
 	return tag.RowsAffected() == 1, nil
 }
 
+// Inbound is a stored incoming mail found by FindInbound.
+type Inbound struct {
+	CaseID, MessageRow int64
+	Found              bool
+}
+
+// ClaimAndFind is ClaimUID and FindInbound in one round trip: the claim
+// first (it waits for another daemon holding the same UID), then the
+// search for the same mail stored from another mailbox.
+func ClaimAndFind(ctx context.Context, tx pgx.Tx, mailbox string, uidValidity, uid uint32, messageID string, contentHash []byte) (fresh bool, in Inbound, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO ingested (mailbox, uidvalidity, uid, outcome)
+		VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING`, mailbox, int64(uidValidity), int64(uid))
+	b.Queue(`SELECT case_id, id FROM messages WHERE direction = 'in' AND message_id = $1 AND message_id <> ''
+		AND content_hash = $2`, messageID, contentHash)
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	tag, err := res.Exec()
+	if err != nil {
+		return false, Inbound{}, fmt.Errorf("claiming uid %d of %s: %w", uid, mailbox, err)
+	}
+	err = res.QueryRow().Scan(&in.CaseID, &in.MessageRow)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return false, Inbound{}, fmt.Errorf("looking for uid %d of %s stored before: %w", uid, mailbox, err)
+	default:
+		in.Found = true
+	}
+	return tag.RowsAffected() == 1, in, res.Close()
+}
+
 // SetOutcome records what a claimed UID became.
 func SetOutcome(ctx context.Context, q Execer, mailbox string, uidValidity, uid uint32, outcome string, msgRow, quarantineID int64) error {
 	_, err := q.Exec(ctx, `UPDATE ingested SET outcome = $4, message_row = NULLIF($5, 0), quarantine_id = NULLIF($6, 0)
