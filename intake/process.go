@@ -782,18 +782,30 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 		requester = m.Sender
 	}
 	lang := notify.Language(dec.Language, a.mb.Defaults.Language, a.p.Config.Language)
-	c, err := store.CreateCase(ctx, a.tx, store.NewCase{
+	nc := store.NewCase{
 		Status: status, Subject: m.Subject, Requester: requester.Addr, RequesterName: requester.Name,
 		Mailbox: a.d.Mailbox, Language: lang, Priority: dec.Priority, Service: dec.Service, Unit: dec.Unit,
 		WorkArea: dec.WorkArea, Tier: dec.Tier, Rung: dec.Rung, Role: dec.Role, Supplier: dec.Supplier,
 		Assignee: dec.Assignee, Tags: dec.Tags, Automatic: m.Auto != AutoNone, LinkedCaseID: linkedID,
 		CreatedAt: a.now,
-	})
-	if err != nil {
-		return nil, 0, err
 	}
-	// SLA due times, kept on the case so the SLA check reads only due ones.
-	if err := notify.StartSLA(ctx, a.w, a.rules, c); err != nil {
+	// SLA due times, kept on the case so the SLA check reads only due ones
+	// (written with the row: an UPDATE after it would cost a row version).
+	if status != "dropped" {
+		prio := dec.Priority
+		if prio == "" {
+			prio = "normal"
+		}
+		due := routing.Due(a.rules, dec.Service, prio, a.now)
+		if !due.FirstResponse.IsZero() {
+			nc.FirstResponseDue = &due.FirstResponse
+		}
+		if !due.Resolution.IsZero() {
+			nc.ResolutionDue = &due.Resolution
+		}
+	}
+	c, err := store.CreateCase(ctx, a.tx, nc)
+	if err != nil {
 		return nil, 0, err
 	}
 	if requester.Addr != "" {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/mail"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -442,5 +443,31 @@ func TestProcessBounceShownToOwner(t *testing.T) {
 	}
 	if ack := e.outbox(t, c.Number)["ack"]; len(ack) != 1 {
 		t.Errorf("a bounce was acknowledged: %v", ack)
+	}
+}
+
+// TestProcessNewCaseGetsSLADueTimes: a new case carries its service's due
+// times from the moment it is stored, counted in business time.
+func TestProcessNewCaseGetsSLADueTimes(t *testing.T) {
+	e := newProc(t)
+	data, err := os.ReadFile("../config/testdata/design-rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := config.ParseRules("rules.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p.Rules = func() *config.Rules { return rules }
+	loc, _ := time.LoadLocation("Europe/Stockholm")
+	e.now = time.Date(2026, 11, 20, 15, 0, 0, 0, loc) // a Friday, 15:00
+	r := e.deliver(t, "helpdesk", mailText("ola@bryne.example.no", "helpdesk@example.org", "e-håndbok", "sla1@b", "", "x"))
+	c := e.caseOf(t, r.CaseNumber)
+	want := time.Date(2026, 11, 23, 10, 30, 0, 0, loc) // 4 business hours: Monday 10:30
+	if c.FirstResponseD == nil || !c.FirstResponseD.Equal(want) {
+		t.Errorf("first response due %v, want %v", c.FirstResponseD, want)
+	}
+	if c.ResolutionDue == nil || !c.ResolutionDue.Equal(time.Date(2026, 11, 25, 15, 0, 0, 0, loc)) {
+		t.Errorf("resolution due %v, want Wednesday 15:00 (3 business days)", c.ResolutionDue)
 	}
 }

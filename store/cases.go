@@ -104,6 +104,8 @@ type NewCase struct {
 	Automatic     bool
 	LinkedCaseID  *int64
 	CreatedAt     time.Time
+	// SLA due times from the service and priority; nil without an SLA.
+	FirstResponseDue, ResolutionDue *time.Time
 }
 
 // CreateCase inserts a case and returns it with its number.
@@ -122,12 +124,14 @@ func CreateCase(ctx context.Context, q Querier, n NewCase) (*Case, error) {
 	}
 	c, err := scanCase(q.QueryRow(ctx, `INSERT INTO cases
 		(status, subject, requester, requester_name, mailbox, language, priority, service, unit, work_area,
-		 tier, rung, role, supplier, assignee, tags, automatic, linked_case_id, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$19)
+		 tier, rung, role, supplier, assignee, tags, automatic, linked_case_id, created_at, updated_at,
+		 first_response_due, resolution_due, sla_armed)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$19,
+		 $20, $21, ($20::timestamptz IS NULL AND $21::timestamptz IS NULL))
 		RETURNING `+caseColumns,
 		n.Status, n.Subject, strings.ToLower(n.Requester), n.RequesterName, n.Mailbox, n.Language, n.Priority,
 		n.Service, n.Unit, n.WorkArea, n.Tier, n.Rung, n.Role, n.Supplier, n.Assignee, n.Tags, n.Automatic,
-		n.LinkedCaseID, n.CreatedAt))
+		n.LinkedCaseID, n.CreatedAt, n.FirstResponseDue, n.ResolutionDue))
 	if err != nil {
 		return nil, fmt.Errorf("creating case: %w", err)
 	}
