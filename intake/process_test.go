@@ -78,12 +78,18 @@ type procEnv struct {
 
 func newProc(t *testing.T) *procEnv {
 	t.Helper()
+	return newProcWith(t, procRules)
+}
+
+// newProcWith is a Processor on a fresh database with these rules.
+func newProcWith(t *testing.T, rulesYAML string) *procEnv {
+	t.Helper()
 	ctx := context.Background()
 	cfg, err := config.ParseDaemon("casemail.yaml", []byte(procDaemon), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := config.ParseRules("rules.yaml", []byte(procRules))
+	rules, err := config.ParseRules("rules.yaml", []byte(rulesYAML))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package intake
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/mail"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
-	"github.com/casemail/casemail/store/storetest"
 )
 
 const convRules = `people:
@@ -61,35 +58,7 @@ const (
 // approval service and a colleague to consult.
 func newConvProc(t *testing.T) *procEnv {
 	t.Helper()
-	ctx := context.Background()
-	cfg, err := config.ParseDaemon("casemail.yaml", []byte(procDaemon), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := config.ParseRules("rules.yaml", []byte(convRules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, storetest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := notify.NewKeys([]byte("0123456789abcdef0123456789abcdef-conversation"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := notify.LoadTemplates("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &procEnv{st: st, keys: keys, uid: map[string]uint32{}, now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	e.p = &Processor{Store: st, Config: cfg, Rules: func() *config.Rules { return rules }, Keys: keys,
-		Templates: tmpl, Now: func() time.Time { return e.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	return e
+	return newProcWith(t, convRules)
 }
 
 var convSeq int

@@ -137,13 +137,19 @@ type daemonRun struct {
 
 func (w *world) start(t *testing.T) *daemonRun {
 	t.Helper()
+	return w.startWith(t, slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// startWith runs the daemon in-process, logging to h, stopped when the
+// test ends.
+func (w *world) startWith(t *testing.T, h slog.Handler) *daemonRun {
+	t.Helper()
 	cfg, err := config.LoadDaemon(w.cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := newDaemon(ctx, cfg, w.store, log)
+	d, err := newDaemon(ctx, cfg, w.store, slog.New(h))
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/notify"
 )
 
@@ -24,21 +23,7 @@ import (
 // (the most it ever says) kept in buf.
 func (w *world) startJSONLogged(t *testing.T, buf *syncBuffer) *daemonRun {
 	t.Helper()
-	cfg, err := config.LoadDaemon(w.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewJSONHandler(io.MultiWriter(buf, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := newDaemon(ctx, cfg, w.store, log)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	r := &daemonRun{d: d, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- d.run(ctx) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
+	return w.startWith(t, slog.NewJSONHandler(io.MultiWriter(buf, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // scrape fetches /metrics and returns each sample by its series, e.g.

@@ -40,21 +40,7 @@ const brokenRules = e2eRules + `rules:
 // startLogged runs the world's daemon as w.start does, its log kept in buf.
 func (w *world) startLogged(t *testing.T, buf *syncBuffer) *daemonRun {
 	t.Helper()
-	cfg, err := config.LoadDaemon(w.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(buf, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := newDaemon(ctx, cfg, w.store, log)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	r := &daemonRun{d: d, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- d.run(ctx) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
+	return w.startWith(t, slog.NewTextHandler(io.MultiWriter(buf, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // routedTo waits for the case a mail opened and returns its tier and assignee.
