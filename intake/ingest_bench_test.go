@@ -22,8 +22,7 @@ import (
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/dovecottest"
 	"github.com/casemail/casemail/notify"
-	"github.com/casemail/casemail/store"
-	"github.com/casemail/casemail/store/storetest"
+	"github.com/casemail/casemail/store/testdb"
 )
 
 // The benchmarks below run against the real Dovecot and PostgreSQL the
@@ -129,15 +128,7 @@ ack_limit_per_hour: 100
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	st, err := store.Open(ctx, storetest.URL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	st, _ := testdb.Open(b)
 	keys, _ := notify.NewKeys([]byte("0123456789abcdef0123456789abcdef-bench"))
 	tmpl, err := notify.LoadTemplates("")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
 	"github.com/casemail/casemail/store/storetest"
+	"github.com/casemail/casemail/store/testdb"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -84,7 +85,6 @@ func newProc(t *testing.T) *procEnv {
 // newProcWith is a Processor on a fresh database with these rules.
 func newProcWith(t *testing.T, rulesYAML string) *procEnv {
 	t.Helper()
-	ctx := context.Background()
 	cfg, err := config.ParseDaemon("casemail.yaml", []byte(procDaemon), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
@@ -93,14 +93,7 @@ func newProcWith(t *testing.T, rulesYAML string) *procEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, storetest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, _ := testdb.Open(t)
 	keys, err := notify.NewKeys([]byte("0123456789abcdef0123456789abcdef-process-test"))
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/store"
-	"github.com/casemail/casemail/store/storetest"
+	"github.com/casemail/casemail/store/testdb"
 )
 
 // schedEnv is a database, DESIGN.md's rules (office calendar: Mon–Fri
@@ -33,17 +33,9 @@ type schedEnv struct {
 
 func newSchedEnv(t testing.TB) *schedEnv {
 	t.Helper()
-	ctx := context.Background()
-	url := storetest.URL(t)
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, url := testdb.Open(t)
 	e := &schedEnv{t: t, url: url, st: st}
+	var err error
 	e.loc, err = time.LoadLocation("Europe/Stockholm")
 	if err != nil {
 		t.Fatal(err)

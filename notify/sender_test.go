@@ -19,6 +19,7 @@ import (
 	"github.com/casemail/casemail/notify/smtptest"
 	"github.com/casemail/casemail/store"
 	"github.com/casemail/casemail/store/storetest"
+	"github.com/casemail/casemail/store/testdb"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -43,16 +44,7 @@ type senderEnv struct {
 
 func newSenderEnv(t testing.TB) *senderEnv {
 	t.Helper()
-	ctx := context.Background()
-	url := storetest.URL(t)
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, url := testdb.Open(t)
 	return &senderEnv{st: st, smtp: smtptest.Start(t), url: url}
 }
 

@@ -160,6 +160,18 @@ func (w *world) startWith(t *testing.T, h slog.Handler) *daemonRun {
 	return r
 }
 
+// httpAddr waits for the daemon's HTTP listener and returns its address.
+func (r *daemonRun) httpAddr(t *testing.T) string {
+	t.Helper()
+	select {
+	case addr := <-r.d.listening:
+		return addr
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon did not listen")
+		return ""
+	}
+}
+
 func (r *daemonRun) stop(t *testing.T) {
 	if r.cancel == nil {
 		return

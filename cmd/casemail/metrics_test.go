@@ -84,12 +84,7 @@ func TestMetricsAndLogs(t *testing.T) {
 	w.smtp.FailNext(1, 550) // the first mail casemail sends is refused for good
 	run := w.startJSONLogged(t, &logs)
 	d := run.d
-	var addr string
-	select {
-	case addr = <-d.listening:
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon did not listen")
-	}
+	addr := run.httpAddr(t)
 
 	kari := `"Kari Nordmann" <kari@school.example.com>`
 	w.dovecot.Append(t, w.helpdesk, "INBOX", rawMail(kari, w.helpdesk, "Projector broken", "p1@school.example.com", "", kariText))

@@ -86,12 +86,7 @@ func TestRulesReload(t *testing.T) {
 	var logBuf syncBuffer
 	run := w.startLogged(t, &logBuf)
 	d := run.d
-	var addr string
-	select {
-	case addr = <-d.listening:
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon did not listen")
-	}
+	addr := run.httpAddr(t)
 	from := `"Ola Nordmann" <ola@bryne.example.no>`
 	send := func(id, subject string) {
 		w.dovecot.Append(t, w.helpdesk, "INBOX", rawMail(from, w.helpdesk, subject, id, "", "Jeg finner ikke rutinen i e-håndbok."))

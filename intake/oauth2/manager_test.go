@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
 	"github.com/casemail/casemail/store/storetest"
+	"github.com/casemail/casemail/store/testdb"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -83,16 +83,7 @@ func newWorld(t *testing.T) *world {
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, storetest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	st.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, _ := testdb.Open(t)
 	return st
 }
 
