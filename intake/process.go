@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,10 @@ type Processor struct {
 
 	ingested atomic.Int64
 	stats    stats
+	// splitting is held by the one batch at a time that may be split into
+	// parallel transactions (see DeliverBatch): that is enough to use a
+	// second core, and it bounds the connections intake takes.
+	splitting sync.Mutex
 }
 
 // Outcomes of one delivery, as recorded in the ingested table.
@@ -107,67 +113,251 @@ func (p *Processor) Deliver(ctx context.Context, d Delivery) error {
 }
 
 // DeliverBatch implements BatchHandler: the mails are parsed, then
-// committed in one transaction, which is what lets a backlog go faster
-// than one commit per mail. Should the transaction fail (a conflict with
-// another instance, a mail that trips a database error), the mails are
-// delivered one by one instead, so one bad mail never holds up the others.
+// committed in as few transactions as their independence allows, which is
+// what lets a backlog go faster than one commit per mail. Should a
+// transaction fail (a conflict with another instance, a mail that trips a
+// database error), its mails are delivered one by one instead, in UID
+// order, so one bad mail never holds up the others.
+//
+// A large enough batch of mostly new requests is split (see split) into
+// parts committed in parallel transactions, so that the database and the
+// parsing, routing and rendering here keep both of a small machine's cores
+// busy. Each mail's claim commits with its case as always, so it is still
+// ingested exactly once; what the split changes is that the cursor then
+// moves after the parts commit, in a statement of its own (a crash in
+// between only makes the next pass skip the claimed mails again), and that
+// case numbers in the batch follow commit order rather than UID order.
 func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error) {
-	type parsed struct {
-		mb  *config.Mailbox
-		msg *Message
-		err error
-	}
-	ps := make([]parsed, len(ds))
+	ps := make([]parsedMail, len(ds))
 	for i, d := range ds {
 		ps[i].mb = p.mailbox(d.Mailbox)
 		if ps[i].mb == nil {
 			return 0, fmt.Errorf("mail for unknown mailbox %q", d.Mailbox)
 		}
-		ps[i].msg, ps[i].err = p.parse(d, ps[i].mb)
+	}
+	parts := [][]int{seq(len(ds))}
+	if p.splitting.TryLock() {
+		defer p.splitting.Unlock()
+		parallelParse(ds, ps, p.parse)
+		parts = p.split(ds, ps)
+	} else {
+		for i, d := range ds {
+			ps[i].msg, ps[i].err = p.parse(d, ps[i].mb)
+		}
 	}
 	results := make([]Result, len(ds))
-	queued := false
+	committed := make([]bool, len(parts))
+	queued := make([]bool, len(parts))
+	if len(parts) == 1 {
+		queued[0], committed[0] = p.commitPart(ctx, ds, ps, parts[0], results, true, false)
+	} else {
+		p.log().Info("batch split into parallel transactions", "mails", len(ds), "parts", len(parts))
+		var wg sync.WaitGroup
+		for i, part := range parts {
+			wg.Go(func() { queued[i], committed[i] = p.commitPart(ctx, ds, ps, part, results, false, true) })
+		}
+		wg.Wait()
+	}
+	// What did not commit goes one by one, in UID order.
+	var redo []int
+	for i, part := range parts {
+		if !committed[i] {
+			redo = append(redo, part...)
+		}
+	}
+	slices.Sort(redo)
+	next := 0 // the first mail of ds not known to be committed
+	for i := range ds {
+		if len(redo) > 0 && redo[0] == i {
+			if err := p.Deliver(ctx, ds[i]); err != nil {
+				return i, err
+			}
+			redo = redo[1:]
+		} else {
+			p.logResult(ds[i], results[i])
+		}
+		next = i + 1
+	}
+	if len(parts) > 1 {
+		if err := p.advanceCursors(ctx, p.Store.Pool, ds); err != nil {
+			return next, err
+		}
+	}
+	if slices.Contains(queued, true) && p.Committed != nil {
+		p.Committed()
+	}
+	return next, nil
+}
+
+// parsedMail is a mail of a batch, parsed.
+type parsedMail struct {
+	mb  *config.Mailbox
+	msg *Message
+	err error
+}
+
+// parallelParse parses a batch on two goroutines.
+func parallelParse(ds []Delivery, ps []parsedMail, parse func(Delivery, *config.Mailbox) (*Message, error)) {
+	var wg sync.WaitGroup
+	half := len(ds) / 2
+	for _, r := range [][2]int{{0, half}, {half, len(ds)}} {
+		wg.Go(func() {
+			for i := r[0]; i < r[1]; i++ {
+				ps[i].msg, ps[i].err = parse(ds[i], ps[i].mb)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// commitPart applies the mails part (indexes into ds) in one transaction
+// and reports whether it queued mail and whether it committed; results
+// are filled in for the part's mails. advance moves the cursor in the same
+// transaction; apart takes round-robin turns outside it, which parts
+// running in parallel need (see store.Assigner).
+func (p *Processor) commitPart(ctx context.Context, ds []Delivery, ps []parsedMail, part []int, results []Result, advance, apart bool) (queued, committed bool) {
 	err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
 		queued = false
-		ids, err := store.ReserveMessageIDs(ctx, tx, len(ds))
+		ids, err := store.ReserveMessageIDs(ctx, tx, len(part))
 		if err != nil {
 			return err
 		}
-		for i, d := range ds {
-			r, q, err := p.deliverTx(ctx, tx, d, ps[i].mb, ps[i].msg, ps[i].err, ids[i], false)
+		for k, i := range part {
+			r, q, err := p.deliverTx(ctx, tx, ds[i], ps[i].mb, ps[i].msg, ps[i].err, ids[k], false, apart)
 			if err != nil {
 				return err
 			}
 			results[i], queued = r, queued || q
 		}
-		// The cursor moves once per mailbox, past the batch's last mail.
-		last := map[string]Delivery{}
-		for _, d := range ds {
-			last[d.Mailbox] = d
+		if !advance {
+			return nil
 		}
-		for _, d := range last {
-			if err := store.AdvanceCursor(ctx, tx, d.Mailbox, d.UIDValidity, d.UID); err != nil {
-				return err
-			}
+		sub := make([]Delivery, len(part))
+		for k, i := range part {
+			sub[k] = ds[i]
 		}
-		return nil
+		return p.advanceCursors(ctx, tx, sub)
 	})
 	if err != nil {
-		p.log().Debug("batch not committed, delivering one by one", "mails", len(ds), "error", err)
-		for i, d := range ds {
-			if err := p.Deliver(ctx, d); err != nil {
-				return i, err
+		p.log().Debug("batch not committed, delivering one by one", "mails", len(part), "error", err)
+		return false, false
+	}
+	return queued, true
+}
+
+// advanceCursors moves each mailbox's cursor once, past its last mail in ds.
+func (p *Processor) advanceCursors(ctx context.Context, e store.Execer, ds []Delivery) error {
+	last := map[string]Delivery{}
+	for _, d := range ds {
+		if l, ok := last[d.Mailbox]; !ok || d.UID > l.UID {
+			last[d.Mailbox] = d
+		}
+	}
+	for _, d := range last {
+		if err := store.AdvanceCursor(ctx, e, d.Mailbox, d.UIDValidity, d.UID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitParts is how many parallel transactions a batch may be split into,
+// and splitMin the fewest mails a part is worth. Four parts keep two cores
+// busy: each part alternates between work here and work in PostgreSQL.
+const (
+	splitParts = 4
+	splitMin   = 16
+)
+
+// split divides a batch into parts that can commit in parallel
+// transactions without one needing to see another's writes. Mails that
+// may thread to a case (a reply token, references, a subject tag, a
+// bounce), mails another mail of the batch refers to, mails sharing a
+// Message-ID and unparsable mails all go into the first part, in order;
+// the new requests that remain are spread over the parts. Such a mail
+// touches only the case it opens, so no part reads what another writes.
+func (p *Processor) split(ds []Delivery, ps []parsedMail) [][]int {
+	k := min(splitParts, len(ds)/splitMin)
+	if k < 2 {
+		return [][]int{seq(len(ds))}
+	}
+	seen := map[string]int{}
+	referred := map[string]bool{}
+	for _, pm := range ps {
+		if pm.msg == nil {
+			continue
+		}
+		if pm.msg.MessageID != "" {
+			seen[pm.msg.MessageID]++
+		}
+		for _, r := range pm.msg.References {
+			referred[r] = true
+		}
+		referred[pm.msg.InReplyTo] = true
+	}
+	var pinned, free []int
+	for i, pm := range ps {
+		m := pm.msg
+		if pm.err != nil || m == nil || p.mayThread(m) || seen[m.MessageID] > 1 ||
+			(m.MessageID != "" && referred[m.MessageID]) {
+			pinned = append(pinned, i)
+		} else {
+			free = append(free, i)
+		}
+	}
+	per := (len(ds) + k - 1) / k
+	if len(free) < per {
+		return [][]int{seq(len(ds))}
+	}
+	// The first part fills up to its share with free mails; the rest are
+	// dealt out in runs, keeping each part in UID order.
+	take := max(per-len(pinned), 0)
+	first := append(pinned, free[:take]...)
+	slices.Sort(first)
+	parts := [][]int{first}
+	rest := free[take:]
+	n := k - 1
+	for j := 0; j < n; j++ {
+		lo, hi := j*len(rest)/n, (j+1)*len(rest)/n
+		if hi > lo {
+			parts = append(parts, rest[lo:hi])
+		}
+	}
+	if len(first) == 0 {
+		parts = parts[1:]
+	}
+	return parts
+}
+
+// mayThread reports whether m could belong to an existing case.
+func (p *Processor) mayThread(m *Message) bool {
+	if m.InReplyTo != "" || len(m.References) > 0 || m.Bounce != nil {
+		return true
+	}
+	if _, ok := CaseTag(m.Subject); ok {
+		return true
+	}
+	for _, as := range [][]Address{m.To, m.Cc} {
+		for _, a := range as {
+			if _, ok := p.tokenIn(a.Addr); ok {
+				return true
 			}
 		}
-		return len(ds), nil
 	}
-	for i, d := range ds {
-		p.logResult(d, results[i])
+	for _, addr := range m.DeliveredTo {
+		if _, ok := p.tokenIn(addr); ok {
+			return true
+		}
 	}
-	if queued && p.Committed != nil {
-		p.Committed()
+	return false
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
 	}
-	return len(ds), nil
+	return out
 }
 
 // Process is Deliver returning what happened.
@@ -186,7 +376,7 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 		queued = false
 		err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
 			var err error
-			res, queued, err = p.deliverTx(ctx, tx, d, mb, msg, perr, 0, true)
+			res, queued, err = p.deliverTx(ctx, tx, d, mb, msg, perr, 0, true, false)
 			return err
 		})
 		if err == nil {
@@ -343,7 +533,7 @@ const oversizeTextLimit = 256 << 10
 
 // deliverTx applies one mail in tx. msgID is a reserved message row id, or
 // 0 to reserve one here.
-func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, perr error, msgID int64, advance bool) (Result, bool, error) {
+func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, perr error, msgID int64, advance, apart bool) (Result, bool, error) {
 	cursor := func(e store.Execer) error {
 		if !advance {
 			return nil // the batch moves the cursor once, past its last mail
@@ -391,6 +581,9 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *co
 		return Result{}, false, err
 	}
 	a.hash, a.dup = hash, &dup
+	if apart {
+		a.assigner = p.Store.Apart(tx)
+	}
 	r, msgRow, err := a.apply(ctx)
 	if err != nil {
 		return Result{}, false, err
@@ -426,6 +619,8 @@ type applier struct {
 	// linkWhy says why a mail that threaded to a case opened a new one
 	// linked to it instead (see redirect).
 	linkWhy string
+	// assigner picks assignees for a new case.
+	assigner store.Assigner
 }
 
 // newApplier starts applying msg in tx; msgID is a reserved message row id,
@@ -439,7 +634,7 @@ func (p *Processor) newApplier(ctx context.Context, tx pgx.Tx, d Delivery, mb *c
 		msgID = ids[0]
 	}
 	return &applier{p: p, tx: tx, w: &store.Batch{}, msgID: msgID, d: d, mb: mb, msg: msg,
-		now: p.now(), rules: p.Rules()}, nil
+		now: p.now(), rules: p.Rules(), assigner: store.Assigner{Q: tx}}, nil
 }
 
 // thread is how a mail was matched to an existing case.
@@ -626,8 +821,11 @@ func (a *applier) recipients() []string {
 	return append(out, a.msg.DeliveredTo...)
 }
 
-func (a *applier) tokenIn(addr string) (string, bool) {
-	for _, mb := range a.p.Config.Mailboxes {
+func (a *applier) tokenIn(addr string) (string, bool) { return a.p.tokenIn(addr) }
+
+// tokenIn finds a reply token in addr, a plus address of one of our mailboxes.
+func (p *Processor) tokenIn(addr string) (string, bool) {
+	for _, mb := range p.Config.Mailboxes {
 		if tok, ok := notify.TokenFromAddress(addr, mb.Address); ok {
 			return tok, true
 		}
@@ -753,7 +951,7 @@ func (a *applier) addToCase(ctx context.Context, th *thread, hash []byte) (int64
 // newCase routes a mail that threads to nothing and opens a case for it.
 func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) (*store.Case, int64, error) {
 	m := a.msg
-	dec, err := routing.Route(ctx, a.rules, RoutingInput(m, a.mb.Defaults.Service, a.now.In(a.p.location())), store.Assigner{Q: a.tx})
+	dec, err := routing.Route(ctx, a.rules, RoutingInput(m, a.mb.Defaults.Service, a.now.In(a.p.location())), a.assigner)
 	if err != nil {
 		return nil, 0, fmt.Errorf("routing: %w", err)
 	}

@@ -93,6 +93,11 @@ type BatchHandler interface {
 // stays bounded however large the backlog.
 const commitBatchBytes = 8 << 20
 
+// fetchBatches is how many commit batches one FETCH asks for: the server
+// keeps sending the next batch while the handler commits one, and the
+// mails are marked once per FETCH.
+const fetchBatches = 10
+
 // MarkTracker is implemented by handlers that remember which committed
 // mails have been marked on the server (\Seen or moved). With it, marking
 // that a crash interrupted is finished on the next connection in either
@@ -138,7 +143,8 @@ type WatcherConfig struct {
 	// discarded from the stream. Either way the handler gets Truncated=true,
 	// the cut Raw and the real Size.
 	MaxMessageSize int64
-	// BatchSize is the number of UIDs per FETCH (default 100).
+	// BatchSize is the number of mails per commit (default 100); a FETCH
+	// asks for up to fetchBatches of them.
 	BatchSize int
 	// TLSConfig is used for tls and starttls (ServerName defaults to Host).
 	TLSConfig *tls.Config

@@ -260,7 +260,7 @@ func (s *watchSession) pass(ctx context.Context) error {
 			continue
 		}
 		batch = append(batch, ref.uid)
-		if len(batch) >= cfg.BatchSize {
+		if len(batch) >= cfg.BatchSize*fetchBatches {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -302,10 +302,10 @@ func (s *watchSession) list(from imap.UID) ([]watchMsgRef, error) {
 }
 
 // fetch streams BODY.PEEK[] (never BODY[], which would set \Seen before the
-// commit) for uids, hands each mail to the handler as it arrives, and marks
-// the committed ones when the FETCH is done. Only one mail is held in
-// memory at a time: the client does not read the next literal before this
-// one is consumed. oversize asks for the first MaxMessageSize bytes and the
+// commit) for uids, hands the mails to the handler in batches as they
+// arrive, and marks the committed ones when the FETCH is done. Memory is
+// bounded by two batches (BatchSize mails or commitBatchBytes each): the
+// client does not read the next literal before this one is consumed. oversize asks for the first MaxMessageSize bytes and the
 // BODYSTRUCTURE only.
 func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool) error {
 	cfg := &s.w.cfg
@@ -329,29 +329,53 @@ func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool
 		pendingBytes int
 	)
 	// commit hands the pending mails to the handler, in one transaction
-	// where it can, and notes which were committed.
-	commit := func() error {
-		if len(pending) == 0 {
+	// where it can, while the next ones are read from the server: the
+	// handler's commit and the server's sending overlap. One batch is in
+	// the handler at a time, so order is kept and at most two batches are
+	// held in memory.
+	var (
+		flying []Delivery // the batch in the handler
+		flown  chan struct{}
+		flyN   int
+		flyErr error
+	)
+	// land waits for the batch in the handler and notes which mails of it
+	// were committed.
+	land := func() error {
+		if flown == nil {
 			return nil
 		}
 		// The handler may be slow (a database commit); that is not server
 		// silence, so the watchdog pauses meanwhile.
 		s.conn.setBusy(false)
-		n, err := s.deliver(ctx, pending)
+		<-flown
 		s.conn.setBusy(true)
-		for _, d := range pending[:n] {
+		flown = nil
+		n, err := flyN, flyErr
+		for _, d := range flying[:n] {
 			delivered = append(delivered, imap.UID(d.UID))
 			s.w.log.Debug("mail committed", "uid", d.UID, "size", d.Size, "truncated", d.Truncated)
 		}
 		s.w.update(func(st *WatcherState) { st.Delivered += uint64(n) })
-		var failed uint32
-		if n < len(pending) {
-			failed = pending[n].UID
-		}
-		pending, pendingBytes = pending[:0], 0
 		if err != nil {
+			var failed uint32
+			if n < len(flying) {
+				failed = flying[n].UID
+			}
 			return &watchHandlerError{fmt.Errorf("delivering UID %d: %w", failed, err)}
 		}
+		return nil
+	}
+	commit := func() error {
+		if err := land(); err != nil || len(pending) == 0 {
+			return err
+		}
+		flying, flown = pending, make(chan struct{})
+		pending, pendingBytes = nil, 0
+		go func(ds []Delivery, done chan struct{}) {
+			defer close(done)
+			flyN, flyErr = s.deliver(ctx, ds)
+		}(flying, flown)
 		return nil
 	}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
@@ -382,6 +406,9 @@ func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool
 	}
 	if handlerErr == nil {
 		handlerErr = commit()
+	}
+	if err := land(); handlerErr == nil {
+		handlerErr = err
 	}
 	closeErr := cmd.Close()
 	if readErr == nil && closeErr != nil {

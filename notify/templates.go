@@ -370,7 +370,6 @@ var (
 	// English, German, the Nordic languages and Dutch, including counted
 	// forms like "Re[2]:" and full-width colons.
 	replyPrefix = regexp.MustCompile(`(?i)^(re|sv|aw|vs|antw|odp|ynt)\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*`)
-	spaces      = regexp.MustCompile(`\s+`)
 )
 
 // Tag returns the subject with the case tag in front: "[#1042] subject".
@@ -381,7 +380,7 @@ func Tag(number int64, subject string) string {
 	tag := "[#" + strconv.FormatInt(number, 10) + "]"
 	s := SanitizeHeader(subject)
 	s = strings.ReplaceAll(s, tag, " ")
-	s = spaces.ReplaceAllString(s, " ")
+	s = collapseSpaces(s)
 	for {
 		s = strings.TrimSpace(s)
 		loc := replyPrefix.FindStringIndex(s)
@@ -407,17 +406,35 @@ func SanitizeHeader(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\u0085' {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(spaces.ReplaceAllString(s, " "))
+	s = strings.TrimSpace(collapseSpaces(s))
 	if utf8.RuneCountInString(s) > maxHeaderRunes {
 		s = strings.TrimSpace(string([]rune(s)[:maxHeaderRunes]))
 	}
 	return s
+}
+
+// collapseSpaces turns every control character and line or paragraph
+// separator into a space and every run of spaces into one. (It runs for
+// every subject rendered: a hand loop, not a regexp.)
+func collapseSpaces(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\u0085' {
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // FormatAddress returns a header address "Name <addr>" with the name

@@ -39,7 +39,10 @@ type Store struct {
 	// Instance names this process to the others sharing the database (see
 	// Heartbeat); "" for tools that claim no work.
 	Instance string
-	log      *slog.Logger
+	// side holds connections for statements committed on their own,
+	// asynchronously: round-robin turns (see Apart).
+	side *pgxpool.Pool
+	log  *slog.Logger
 }
 
 // Open connects to the database at url and checks that it answers.
@@ -52,27 +55,50 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// pgx's parse errors may echo the url, password included.
 		return nil, errors.New("parsing database url: invalid connection string")
 	}
-	if cfg.MaxConns < 8 {
-		cfg.MaxConns = 8
+	// A batch split by intake takes up to four transactions at once; the
+	// sender, the scheduler and other mailboxes need theirs beside it.
+	if cfg.MaxConns < 12 {
+		cfg.MaxConns = 12
 	}
+	// Round-robin turns taken apart from a case's transaction (Assigner)
+	// commit on their own: asynchronously, as the case's synchronous commit
+	// comes later in the WAL and flushes them; and with a lock timeout,
+	// which breaks a wait cycle PostgreSQL cannot see (see apartWait).
+	side := cfg.Copy()
+	side.MaxConns = 4
+	side.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	side.ConnConfig.RuntimeParams["lock_timeout"] = strconv.Itoa(int(apartWait.Milliseconds()))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		return nil, fmt.Errorf("connecting to database: %w", err)
+	}
+	sidePool, err := pgxpool.NewWithConfig(ctx, side)
+	if err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("connecting to database: %w", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
+		sidePool.Close()
 		return nil, fmt.Errorf("connecting to database %s: %w", Redact(url), err)
 	}
-	return &Store{Pool: pool, log: slog.Default()}, nil
+	return &Store{Pool: pool, side: sidePool, log: slog.Default()}, nil
 }
 
 // SetLogger sets the logger used for migration messages.
 func (s *Store) SetLogger(l *slog.Logger) { s.log = l }
 
-// Close closes the pool.
-func (s *Store) Close() { s.Pool.Close() }
+// Close closes the pools.
+func (s *Store) Close() {
+	s.Pool.Close()
+	s.side.Close()
+}
+
+// Apart returns an Assigner that works in q but takes round-robin turns
+// apart from it (see Assigner.Apart).
+func (s *Store) Apart(q Querier) Assigner { return Assigner{Q: q, Apart: s.side} }
 
 // Ping reports whether the database answers, for /readyz.
 func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
