@@ -320,4 +320,3 @@ func BenchmarkDeliverBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
 }
-
