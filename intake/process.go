@@ -1002,7 +1002,15 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 			nc.ResolutionDue = &due.Resolution
 		}
 	}
-	c, err := store.CreateCase(ctx, a.tx, nc)
+	// The acknowledgement's allowance is settled with the insert, in its
+	// round trip.
+	ack := ackPending{wanted: dropReason == "" && m.Auto == AutoNone && requester.Addr != "" && !a.isOurs(requester.Addr)}
+	var c *store.Case
+	if ack.wanted {
+		c, ack.allowed, err = store.CreateCaseWithAck(ctx, a.tx, nc, a.p.Config.AckLimitPerHour, a.now)
+	} else {
+		c, err = store.CreateCase(ctx, a.tx, nc)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -1059,7 +1067,7 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 			return nil, 0, err
 		}
 	}
-	if err := a.queueNewCaseMail(ctx, c, dec); err != nil {
+	if err := a.queueNewCaseMail(ctx, c, dec, ack); err != nil {
 		return nil, 0, err
 	}
 	if err := a.awaitApproval(ctx, c); err != nil {
@@ -1109,17 +1117,17 @@ func decisionData(d routing.Decision) map[string]any {
 	}
 }
 
+// ackPending says whether a new case's requester is to be acknowledged
+// (a person, not one of our addresses, the case not dropped) and whether
+// the per-hour limit allowed it.
+type ackPending struct{ wanted, allowed bool }
+
 // queueNewCaseMail queues the acknowledgement to the requester and the
 // assignment notice to the assignee, in the transaction that opened the case.
-func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routing.Decision) error {
-	m := a.msg
+func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routing.Decision, ack ackPending) error {
 	view := a.caseView(c, dec)
-	if m.Auto == AutoNone && c.Requester != "" && !a.isOurs(c.Requester) {
-		ok, err := store.AllowAck(ctx, a.tx, c.Requester, a.p.Config.AckLimitPerHour, a.now)
-		if err != nil {
-			return err
-		}
-		if ok {
+	if ack.wanted {
+		if ack.allowed {
 			data := notify.Data{Case: view}
 			if a.oversize() {
 				data.Oversize = a.mb.MaxMessageSize.String()

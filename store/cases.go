@@ -110,6 +110,34 @@ type NewCase struct {
 
 // CreateCase inserts a case and returns it with its number.
 func CreateCase(ctx context.Context, q Querier, n NewCase) (*Case, error) {
+	sql, args := createCase(n)
+	c, err := scanCase(q.QueryRow(ctx, sql, args...))
+	if err != nil {
+		return nil, fmt.Errorf("creating case: %w", err)
+	}
+	return c, nil
+}
+
+// CreateCaseWithAck is CreateCase and AllowAck for the case's requester,
+// in one round trip: ack says whether the acknowledgement may be sent.
+func CreateCaseWithAck(ctx context.Context, tx pgx.Tx, n NewCase, limit int, now time.Time) (c *Case, ack bool, err error) {
+	b := &pgx.Batch{}
+	sql, args := createCase(n)
+	b.Queue(sql, args...)
+	addr := queueAllowAck(b, n.Requester, limit, now)
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	if c, err = scanCase(res.QueryRow()); err != nil {
+		return nil, false, fmt.Errorf("creating case: %w", err)
+	}
+	if ack, err = allowAckResult(res, addr); err != nil {
+		return nil, false, err
+	}
+	return c, ack, res.Close()
+}
+
+// createCase is the statement CreateCase runs.
+func createCase(n NewCase) (string, []any) {
 	if n.Priority == "" {
 		n.Priority = "normal"
 	}
@@ -122,20 +150,16 @@ func CreateCase(ctx context.Context, q Querier, n NewCase) (*Case, error) {
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = time.Now()
 	}
-	c, err := scanCase(q.QueryRow(ctx, `INSERT INTO cases
+	return `INSERT INTO cases
 		(status, subject, requester, requester_name, mailbox, language, priority, service, unit, work_area,
 		 tier, rung, role, supplier, assignee, tags, automatic, linked_case_id, created_at, updated_at,
 		 first_response_due, resolution_due, sla_armed)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$19,
 		 $20, $21, ($20::timestamptz IS NULL AND $21::timestamptz IS NULL))
-		RETURNING `+caseColumns,
-		n.Status, n.Subject, strings.ToLower(n.Requester), n.RequesterName, n.Mailbox, n.Language, n.Priority,
-		n.Service, n.Unit, n.WorkArea, n.Tier, n.Rung, n.Role, n.Supplier, n.Assignee, n.Tags, n.Automatic,
-		n.LinkedCaseID, n.CreatedAt, n.FirstResponseDue, n.ResolutionDue))
-	if err != nil {
-		return nil, fmt.Errorf("creating case: %w", err)
-	}
-	return c, nil
+		RETURNING ` + caseColumns, []any{
+			n.Status, n.Subject, strings.ToLower(n.Requester), n.RequesterName, n.Mailbox, n.Language, n.Priority,
+			n.Service, n.Unit, n.WorkArea, n.Tier, n.Rung, n.Role, n.Supplier, n.Assignee, n.Tags, n.Automatic,
+			n.LinkedCaseID, n.CreatedAt, n.FirstResponseDue, n.ResolutionDue}
 }
 
 // SetCaseStatus changes a case's status and stamps updated_at.
@@ -392,33 +416,52 @@ func IsUniqueViolation(err error) bool {
 // already sent in the hour before now. It serialises per address with an
 // advisory lock so that instances agree.
 func AllowAck(ctx context.Context, q Querier, addr string, limit int, now time.Time) (bool, error) {
-	addr = strings.ToLower(addr)
-	const lock = `SELECT pg_advisory_xact_lock(hashtextextended('ack:' || $1, 0))`
-	// Two statements, so that the count runs after the lock is held (its
-	// own snapshot sees a concurrent instance's committed ack).
-	const insert = `INSERT INTO ack_log (address, at) SELECT $1, $2
-		WHERE $3 <= 0 OR (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) < $3`
-	args := []any{addr, now, limit, now.Add(-time.Hour)}
 	if tx, ok := q.(pgx.Tx); ok {
 		// In one round trip.
 		b := &pgx.Batch{}
-		b.Queue(lock, addr)
-		b.Queue(insert, args...)
+		addr = queueAllowAck(b, addr, limit, now)
 		res := tx.SendBatch(ctx, b)
 		defer res.Close()
-		if _, err := res.Exec(); err != nil {
-			return false, fmt.Errorf("locking acknowledgements of %s: %w", addr, err)
-		}
-		tag, err := res.Exec()
+		ok, err := allowAckResult(res, addr)
 		if err != nil {
-			return false, fmt.Errorf("counting acknowledgements: %w", err)
+			return false, err
 		}
-		return tag.RowsAffected() == 1, res.Close()
+		return ok, res.Close()
 	}
-	if _, err := q.Exec(ctx, lock, addr); err != nil {
+	addr = strings.ToLower(addr)
+	if _, err := q.Exec(ctx, ackLock, addr); err != nil {
 		return false, err
 	}
-	tag, err := q.Exec(ctx, insert, args...)
+	tag, err := q.Exec(ctx, ackInsert, addr, now, limit, now.Add(-time.Hour))
+	if err != nil {
+		return false, fmt.Errorf("counting acknowledgements: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// The statements of AllowAck: two, so that the count runs after the lock
+// is held (its own snapshot sees a concurrent instance's committed ack).
+const (
+	ackLock   = `SELECT pg_advisory_xact_lock(hashtextextended('ack:' || $1, 0))`
+	ackInsert = `INSERT INTO ack_log (address, at) SELECT $1, $2
+		WHERE $3 <= 0 OR (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) < $3`
+)
+
+// queueAllowAck queues AllowAck's statements on b and returns the address
+// as recorded.
+func queueAllowAck(b *pgx.Batch, addr string, limit int, now time.Time) string {
+	addr = strings.ToLower(addr)
+	b.Queue(ackLock, addr)
+	b.Queue(ackInsert, addr, now, limit, now.Add(-time.Hour))
+	return addr
+}
+
+// allowAckResult reads the results of queueAllowAck's statements.
+func allowAckResult(res pgx.BatchResults, addr string) (bool, error) {
+	if _, err := res.Exec(); err != nil {
+		return false, fmt.Errorf("locking acknowledgements of %s: %w", addr, err)
+	}
+	tag, err := res.Exec()
 	if err != nil {
 		return false, fmt.Errorf("counting acknowledgements: %w", err)
 	}
