@@ -160,3 +160,36 @@ func TestDeliverBatchTwoInstancesAtOnce(t *testing.T) {
 		t.Errorf("%d acknowledgements, want %d", got, len(ds))
 	}
 }
+
+// TestDeliverBatchFindsWhatCameBefore: a batch claimed in one round trip
+// still skips UIDs handled before and recognises mail stored from another
+// mailbox.
+func TestDeliverBatchFindsWhatCameBefore(t *testing.T) {
+	e := newProc(t)
+	var raws []string
+	for i := 0; i < 40; i++ {
+		raws = append(raws, plainRequest(i))
+	}
+	ds := batchOf(1, raws)
+	for round := 0; round < 2; round++ { // the second round: the same UIDs again
+		if n, err := e.p.DeliverBatch(context.Background(), ds); err != nil || n != len(ds) {
+			t.Fatalf("round %d: DeliverBatch = %d, %v", round, n, err)
+		}
+	}
+	qm := batchOf(1, raws)
+	for i := range qm {
+		qm[i].Mailbox = "qm"
+	}
+	if n, err := e.p.DeliverBatch(context.Background(), qm); err != nil || n != len(qm) {
+		t.Fatalf("DeliverBatch to qm = %d, %v", n, err)
+	}
+	if got := e.count(t, `SELECT count(*) FROM cases`); got != len(raws) {
+		t.Errorf("%d cases, want %d", got, len(raws))
+	}
+	if got := e.count(t, `SELECT count(*) FROM ingested WHERE mailbox = 'helpdesk' AND outcome = 'case'`); got != len(raws) {
+		t.Errorf("%d helpdesk claims became cases, want %d", got, len(raws))
+	}
+	if got := e.count(t, `SELECT count(*) FROM ingested WHERE mailbox = 'qm' AND outcome = 'duplicate'`); got != len(raws) {
+		t.Errorf("%d qm claims are duplicates, want %d", got, len(raws))
+	}
+}

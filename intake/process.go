@@ -222,8 +222,15 @@ func (p *Processor) commitPart(ctx context.Context, ds []Delivery, ps []parsedMa
 		if err != nil {
 			return err
 		}
+		tms := make([]txMail, len(part))
 		for k, i := range part {
-			r, q, err := p.deliverTx(ctx, tx, ds[i], ps[i].mb, ps[i].msg, ps[i].err, ids[k], false, apart)
+			tms[k] = txMail{d: ds[i], mb: ps[i].mb, msg: ps[i].msg, perr: ps[i].err, msgID: ids[k], apart: apart}
+		}
+		if err := p.claimAhead(ctx, tx, tms, ps); err != nil {
+			return err
+		}
+		for k, i := range part {
+			r, q, err := p.deliverTx(ctx, tx, tms[k])
 			if err != nil {
 				return err
 			}
@@ -243,6 +250,43 @@ func (p *Processor) commitPart(ctx context.Context, ds []Delivery, ps []parsedMa
 		return false, false
 	}
 	return queued, true
+}
+
+// claimAhead claims the mails of a transaction in one round trip instead
+// of one each, with the search for each stored before. It leaves out
+// mails whose Message-ID another mail of the batch (ps) has: the search
+// would not see that one's writes. Those, and unparsable mails, are
+// claimed by deliverTx as it comes to them.
+func (p *Processor) claimAhead(ctx context.Context, tx pgx.Tx, tms []txMail, ps []parsedMail) error {
+	ids := map[string]int{}
+	for _, pm := range ps {
+		if pm.msg != nil {
+			ids[pm.msg.MessageID]++
+		}
+	}
+	var cs []store.Claim
+	var which []int
+	for k := range tms {
+		tm := &tms[k]
+		if tm.perr != nil || tm.msg == nil || (tm.msg.MessageID != "" && ids[tm.msg.MessageID] > 1) {
+			continue
+		}
+		tm.hash = identityHash(tm.msg, tm.d.Raw)
+		cs = append(cs, store.Claim{Mailbox: tm.d.Mailbox, UIDValidity: tm.d.UIDValidity, UID: tm.d.UID,
+			MessageID: tm.msg.MessageID, ContentHash: tm.hash})
+		which = append(which, k)
+	}
+	if len(cs) < 2 {
+		return nil
+	}
+	got, err := store.ClaimAndFindMany(ctx, tx, cs)
+	if err != nil {
+		return err
+	}
+	for j, k := range which {
+		tms[k].claimed = &got[j]
+	}
+	return nil
 }
 
 // advanceCursors moves each mailbox's cursor once, past its last mail in ds.
@@ -376,7 +420,7 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 		queued = false
 		err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
 			var err error
-			res, queued, err = p.deliverTx(ctx, tx, d, mb, msg, perr, 0, true, false)
+			res, queued, err = p.deliverTx(ctx, tx, txMail{d: d, mb: mb, msg: msg, perr: perr, advance: true})
 			return err
 		})
 		if err == nil {
@@ -531,9 +575,28 @@ func attachmentsOf(bs imap.BodyStructure) []Attachment {
 // oversizeTextLimit is how much text of an oversized mail is kept.
 const oversizeTextLimit = 256 << 10
 
-// deliverTx applies one mail in tx. msgID is a reserved message row id, or
-// 0 to reserve one here.
-func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, perr error, msgID int64, advance, apart bool) (Result, bool, error) {
+// txMail is one mail for deliverTx, with what the caller did for it.
+type txMail struct {
+	d    Delivery
+	mb   *config.Mailbox
+	msg  *Message
+	perr error
+	// msgID is a reserved message row id, or 0 to reserve one.
+	msgID int64
+	// advance moves the cursor past the mail in the same transaction.
+	advance bool
+	// apart takes round-robin turns outside the transaction (see
+	// store.Assigner), as parts committed in parallel must.
+	apart bool
+	// claimed, when set, says the mail was claimed already (with hash,
+	// its identity) and what was found stored under that identity.
+	claimed *store.Claimed
+	hash    []byte
+}
+
+// deliverTx applies one mail in tx.
+func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result, bool, error) {
+	d, mb, msg, perr, msgID, advance, apart := tm.d, tm.mb, tm.msg, tm.perr, tm.msgID, tm.advance, tm.apart
 	cursor := func(e store.Execer) error {
 		if !advance {
 			return nil // the batch moves the cursor once, past its last mail
@@ -546,10 +609,13 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, d Delivery, mb *co
 		dup   store.Inbound
 		err   error
 	)
-	if perr == nil && msg != nil {
+	switch {
+	case tm.claimed != nil:
+		hash, fresh, dup = tm.hash, tm.claimed.Fresh, tm.claimed.Dup
+	case perr == nil && msg != nil:
 		hash = identityHash(msg, d.Raw)
 		fresh, dup, err = store.ClaimAndFind(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, msg.MessageID, hash)
-	} else {
+	default:
 		fresh, err = store.ClaimUID(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
 	}
 	if err != nil {

@@ -83,6 +83,91 @@ func ClaimAndFind(ctx context.Context, tx pgx.Tx, mailbox string, uidValidity, u
 	return tag.RowsAffected() == 1, in, res.Close()
 }
 
+// Claim names one mail for ClaimAndFindMany.
+type Claim struct {
+	Mailbox          string
+	UIDValidity, UID uint32
+	MessageID        string
+	ContentHash      []byte
+}
+
+// Claimed is what ClaimAndFindMany found for one mail.
+type Claimed struct {
+	Fresh bool
+	Dup   Inbound
+}
+
+// ClaimAndFindMany is ClaimAndFind for several mails in one round trip:
+// the claims in the order given (so that two instances claiming the same
+// mails wait for each other instead of deadlocking), then the search for
+// each mail stored before. Mails sharing a Message-ID must not be given
+// together: the search does not see the others' writes.
+func ClaimAndFindMany(ctx context.Context, tx pgx.Tx, cs []Claim) ([]Claimed, error) {
+	mailboxes := make([]string, len(cs))
+	validities := make([]int64, len(cs))
+	uids := make([]int64, len(cs))
+	ids := make([]string, len(cs))
+	hashes := make([][]byte, len(cs))
+	for i, c := range cs {
+		mailboxes[i], validities[i], uids[i] = c.Mailbox, int64(c.UIDValidity), int64(c.UID)
+		ids[i], hashes[i] = c.MessageID, c.ContentHash
+	}
+	out := make([]Claimed, len(cs))
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO ingested (mailbox, uidvalidity, uid, outcome)
+		SELECT mailbox, uidvalidity, uid, 'pending'
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS c(mailbox, uidvalidity, uid, n)
+		ORDER BY n
+		ON CONFLICT DO NOTHING RETURNING mailbox, uidvalidity, uid`, mailboxes, validities, uids)
+	b.Queue(`SELECT c.n, m.case_id, m.id
+		FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS c(message_id, hash, n)
+		JOIN messages m ON m.direction = 'in' AND m.message_id = c.message_id AND m.message_id <> ''
+			AND m.content_hash = c.hash`, ids, hashes)
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	type key struct {
+		mailbox string
+		v, uid  int64
+	}
+	index := make(map[key]int, len(cs))
+	for i := range cs {
+		index[key{mailboxes[i], validities[i], uids[i]}] = i
+	}
+	rows, err := res.Query()
+	if err != nil {
+		return nil, fmt.Errorf("claiming %d mails: %w", len(cs), err)
+	}
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.mailbox, &k.v, &k.uid); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[index[k]].Fresh = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claiming %d mails: %w", len(cs), err)
+	}
+	rows, err = res.Query()
+	if err != nil {
+		return nil, fmt.Errorf("looking for %d mails stored before: %w", len(cs), err)
+	}
+	for rows.Next() {
+		var n, caseID, row int64
+		if err := rows.Scan(&n, &caseID, &row); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[n-1].Dup = Inbound{CaseID: caseID, MessageRow: row, Found: true}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("looking for %d mails stored before: %w", len(cs), err)
+	}
+	return out, res.Close()
+}
+
 // SetOutcome records what a claimed UID became.
 func SetOutcome(ctx context.Context, q Execer, mailbox string, uidValidity, uid uint32, outcome string, msgRow, quarantineID int64) error {
 	_, err := q.Exec(ctx, `UPDATE ingested SET outcome = $4, message_row = NULLIF($5, 0), quarantine_id = NULLIF($6, 0)
