@@ -1,8 +1,10 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -192,4 +194,76 @@ func TestDeliverBatchFindsWhatCameBefore(t *testing.T) {
 	if got := e.count(t, `SELECT count(*) FROM ingested WHERE mailbox = 'qm' AND outcome = 'duplicate'`); got != len(raws) {
 		t.Errorf("%d qm claims are duplicates, want %d", got, len(raws))
 	}
+}
+
+// TestDeliverBatchPartsWaitingTooLongAreRedone: while another transaction
+// holds the round robin's row past the wait allowed for a turn taken apart
+// (a stand-in for a wait cycle through the client), the parallel parts
+// give up and their mails are delivered one by one, each exactly once.
+func TestDeliverBatchPartsWaitingTooLongAreRedone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the lock timeout: -short")
+	}
+	e := newProc(t)
+	var logBuf syncBuffer
+	e.p.Log = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.deliver(t, "helpdesk", plainRequest(1000)) // creates the rotation's row
+	ctx := context.Background()
+	holder, err := e.st.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `UPDATE assignment_state SET position = position`); err != nil {
+		t.Fatal(err)
+	}
+	var raws []string
+	for i := 0; i < 64; i++ {
+		raws = append(raws, plainRequest(i))
+	}
+	ds := batchOf(2, raws)
+	done := make(chan error, 1)
+	go func() {
+		n, err := e.p.DeliverBatch(ctx, ds)
+		if err == nil && n != len(ds) {
+			err = fmt.Errorf("%d of %d committed", n, len(ds))
+		}
+		done <- err
+	}()
+	time.Sleep(3 * time.Second) // past the 2 s lock timeout of a turn taken apart
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logBuf.String(), "batch not committed, delivering one by one") {
+		t.Errorf("no part gave up; log:\n%s", logBuf.String())
+	}
+	if got := e.count(t, `SELECT count(*) FROM cases`); got != 1+len(ds) {
+		t.Errorf("%d cases, want %d", got, 1+len(ds))
+	}
+	if got := e.count(t, `SELECT count(*) FROM ingested WHERE outcome = 'case'`); got != 1+len(ds) {
+		t.Errorf("%d claims became cases, want %d", got, 1+len(ds))
+	}
+	if got := e.count(t, `SELECT last_uid FROM imap_cursors WHERE mailbox = 'helpdesk'`); got != int(ds[len(ds)-1].UID) {
+		t.Errorf("cursor at %d, want %d", got, ds[len(ds)-1].UID)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -113,8 +113,25 @@ func renderableID(id string) bool {
 // render writes a plain single-part mail carrying m's fields.
 func render(m *Message) []byte {
 	var b strings.Builder
+	// Always encoded (a name may hold a comma), in words of at most 75
+	// characters as RFC 2047 wants (the parser refuses a single word of
+	// over 1,000), split between runes: 45 bytes make 72 characters.
 	word := func(s string) string {
-		return "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(s)) + "?="
+		var words []string
+		for s != "" {
+			n := 0
+			for _, r := range s {
+				if l := utf8.RuneLen(r); l > 0 && n+l <= 45 {
+					n += l
+					continue
+				}
+				break
+			}
+			n = max(n, min(len(s), 1)) // an invalid byte goes on its own
+			words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+			s = s[n:]
+		}
+		return strings.Join(words, " ")
 	}
 	if renderableAddr(m.From.Addr) {
 		b.WriteString("From: ")

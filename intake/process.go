@@ -148,6 +148,11 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 	results := make([]Result, len(ds))
 	committed := make([]bool, len(parts))
 	queued := make([]bool, len(parts))
+	defer func() {
+		if slices.Contains(queued, true) && p.Committed != nil {
+			p.Committed()
+		}
+	}()
 	if len(parts) == 1 {
 		queued[0], committed[0] = p.commitPart(ctx, ds, ps, parts[0], results, true, false)
 	} else {
@@ -166,9 +171,11 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 		}
 	}
 	slices.Sort(redo)
-	next := 0 // the first mail of ds not known to be committed
 	for i := range ds {
 		if len(redo) > 0 && redo[0] == i {
+			// Mails after i may be committed already: the count returned
+			// is of those known to be, from the start, and a later pass
+			// skips the rest by their claims.
 			if err := p.Deliver(ctx, ds[i]); err != nil {
 				return i, err
 			}
@@ -176,17 +183,13 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 		} else {
 			p.logResult(ds[i], results[i])
 		}
-		next = i + 1
 	}
 	if len(parts) > 1 {
 		if err := p.advanceCursors(ctx, p.Store.Pool, ds); err != nil {
-			return next, err
+			return len(ds), err
 		}
 	}
-	if slices.Contains(queued, true) && p.Committed != nil {
-		p.Committed()
-	}
-	return next, nil
+	return len(ds), nil
 }
 
 // parsedMail is a mail of a batch, parsed.
