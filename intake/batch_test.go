@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -45,8 +44,8 @@ func TestSplitPinsWhatMayThread(t *testing.T) {
 	ps := make([]parsedMail, len(ds))
 	for i, d := range ds {
 		ps[i].mb = e.p.mailbox(d.Mailbox)
-		ps[i].msg, ps[i].err = e.p.parse(d, ps[i].mb)
 	}
+	e.p.parseBatch(ds, ps, false)
 	parts := e.p.split(ds, ps)
 	if len(parts) < 2 {
 		t.Fatalf("a batch of 60 mostly new requests was not split: %v", parts)
@@ -205,7 +204,7 @@ func TestDeliverBatchPartsWaitingTooLongAreRedone(t *testing.T) {
 		t.Skip("waits for the lock timeout: -short")
 	}
 	e := newProc(t)
-	var logBuf syncBuffer
+	var logBuf wtSyncBuffer
 	e.p.Log = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.deliver(t, "helpdesk", plainRequest(1000)) // creates the rotation's row
 	ctx := context.Background()
@@ -248,22 +247,4 @@ func TestDeliverBatchPartsWaitingTooLongAreRedone(t *testing.T) {
 	if got := e.count(t, `SELECT last_uid FROM imap_cursors WHERE mailbox = 'helpdesk'`); got != int(ds[len(ds)-1].UID) {
 		t.Errorf("cursor at %d, want %d", got, ds[len(ds)-1].UID)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

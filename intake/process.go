@@ -138,12 +138,10 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 	parts := [][]int{seq(len(ds))}
 	if p.splitting.TryLock() {
 		defer p.splitting.Unlock()
-		parallelParse(ds, ps, p.parse)
+		p.parseBatch(ds, ps, true)
 		parts = p.split(ds, ps)
 	} else {
-		for i, d := range ds {
-			ps[i].msg, ps[i].err = p.parse(d, ps[i].mb)
-		}
+		p.parseBatch(ds, ps, false)
 	}
 	results := make([]Result, len(ds))
 	committed := make([]bool, len(parts))
@@ -197,20 +195,36 @@ type parsedMail struct {
 	mb  *config.Mailbox
 	msg *Message
 	err error
+	// shared: another mail of the batch has the same Message-ID.
+	shared bool
 }
 
-// parallelParse parses a batch on two goroutines.
-func parallelParse(ds []Delivery, ps []parsedMail, parse func(Delivery, *config.Mailbox) (*Message, error)) {
-	var wg sync.WaitGroup
-	half := len(ds) / 2
-	for _, r := range [][2]int{{0, half}, {half, len(ds)}} {
-		wg.Go(func() {
-			for i := r[0]; i < r[1]; i++ {
-				ps[i].msg, ps[i].err = parse(ds[i], ps[i].mb)
-			}
-		})
+// parseBatch parses ds into ps (their mailboxes set), on two goroutines
+// if parallel, and marks the shared ones.
+func (p *Processor) parseBatch(ds []Delivery, ps []parsedMail, parallel bool) {
+	parse := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ps[i].msg, ps[i].err = p.parse(ds[i], ps[i].mb)
+		}
 	}
-	wg.Wait()
+	if parallel {
+		var wg sync.WaitGroup
+		half := len(ds) / 2
+		wg.Go(func() { parse(0, half) })
+		parse(half, len(ds))
+		wg.Wait()
+	} else {
+		parse(0, len(ds))
+	}
+	seen := map[string]int{}
+	for _, pm := range ps {
+		if pm.msg != nil && pm.msg.MessageID != "" {
+			seen[pm.msg.MessageID]++
+		}
+	}
+	for i, pm := range ps {
+		ps[i].shared = pm.msg != nil && seen[pm.msg.MessageID] > 1
+	}
 }
 
 // commitPart applies the mails part (indexes into ds) in one transaction
@@ -226,10 +240,12 @@ func (p *Processor) commitPart(ctx context.Context, ds []Delivery, ps []parsedMa
 			return err
 		}
 		tms := make([]txMail, len(part))
+		shared := make([]bool, len(part))
 		for k, i := range part {
 			tms[k] = txMail{d: ds[i], mb: ps[i].mb, msg: ps[i].msg, perr: ps[i].err, msgID: ids[k], apart: apart}
+			shared[k] = ps[i].shared
 		}
-		if err := p.claimAhead(ctx, tx, tms, ps); err != nil {
+		if err := p.claimAhead(ctx, tx, tms, shared); err != nil {
 			return err
 		}
 		for k, i := range part {
@@ -256,22 +272,16 @@ func (p *Processor) commitPart(ctx context.Context, ds []Delivery, ps []parsedMa
 }
 
 // claimAhead claims the mails of a transaction in one round trip instead
-// of one each, with the search for each stored before. It leaves out
-// mails whose Message-ID another mail of the batch (ps) has: the search
+// of one each, with the search for each stored before. It leaves out the
+// shared ones, whose Message-ID another mail of the batch has: the search
 // would not see that one's writes. Those, and unparsable mails, are
 // claimed by deliverTx as it comes to them.
-func (p *Processor) claimAhead(ctx context.Context, tx pgx.Tx, tms []txMail, ps []parsedMail) error {
-	ids := map[string]int{}
-	for _, pm := range ps {
-		if pm.msg != nil {
-			ids[pm.msg.MessageID]++
-		}
-	}
+func (p *Processor) claimAhead(ctx context.Context, tx pgx.Tx, tms []txMail, shared []bool) error {
 	var cs []store.Claim
 	var which []int
 	for k := range tms {
 		tm := &tms[k]
-		if tm.perr != nil || tm.msg == nil || (tm.msg.MessageID != "" && ids[tm.msg.MessageID] > 1) {
+		if tm.perr != nil || tm.msg == nil || shared[k] {
 			continue
 		}
 		tm.hash = identityHash(tm.msg, tm.d.Raw)
@@ -328,14 +338,10 @@ func (p *Processor) split(ds []Delivery, ps []parsedMail) [][]int {
 	if k < 2 {
 		return [][]int{seq(len(ds))}
 	}
-	seen := map[string]int{}
 	referred := map[string]bool{}
 	for _, pm := range ps {
 		if pm.msg == nil {
 			continue
-		}
-		if pm.msg.MessageID != "" {
-			seen[pm.msg.MessageID]++
 		}
 		for _, r := range pm.msg.References {
 			referred[r] = true
@@ -345,7 +351,7 @@ func (p *Processor) split(ds []Delivery, ps []parsedMail) [][]int {
 	var pinned, free []int
 	for i, pm := range ps {
 		m := pm.msg
-		if pm.err != nil || m == nil || p.mayThread(m) || seen[m.MessageID] > 1 ||
+		if pm.err != nil || m == nil || pm.shared || p.mayThread(m) ||
 			(m.MessageID != "" && referred[m.MessageID]) {
 			pinned = append(pinned, i)
 		} else {
@@ -384,14 +390,7 @@ func (p *Processor) mayThread(m *Message) bool {
 	if _, ok := CaseTag(m.Subject); ok {
 		return true
 	}
-	for _, as := range [][]Address{m.To, m.Cc} {
-		for _, a := range as {
-			if _, ok := p.tokenIn(a.Addr); ok {
-				return true
-			}
-		}
-	}
-	for _, addr := range m.DeliveredTo {
+	for _, addr := range recipients(m) {
 		if _, ok := p.tokenIn(addr); ok {
 			return true
 		}
@@ -790,7 +789,7 @@ func body(raw []byte) []byte {
 func (a *applier) findThread(ctx context.Context) (*thread, *store.Case, error) {
 	from := a.msg.From.Addr
 	var expired *thread
-	for _, addr := range a.recipients() {
+	for _, addr := range recipients(a.msg) {
 		tok, ok := a.tokenIn(addr)
 		if !ok {
 			continue
@@ -877,17 +876,17 @@ func (a *applier) provenByReferences(ctx context.Context, refs []string, c *stor
 	return false
 }
 
-// recipients are the addresses the mail was sent to, trace headers included
-// (a Bcc'd alias shows only in Delivered-To / X-Original-To).
-func (a *applier) recipients() []string {
+// recipients are the addresses m was sent to, trace headers included (a
+// Bcc'd alias shows only in Delivered-To / X-Original-To).
+func recipients(m *Message) []string {
 	var out []string
-	for _, ad := range a.msg.To {
+	for _, ad := range m.To {
 		out = append(out, ad.Addr)
 	}
-	for _, ad := range a.msg.Cc {
+	for _, ad := range m.Cc {
 		out = append(out, ad.Addr)
 	}
-	return append(out, a.msg.DeliveredTo...)
+	return append(out, m.DeliveredTo...)
 }
 
 func (a *applier) tokenIn(addr string) (string, bool) { return a.p.tokenIn(addr) }
