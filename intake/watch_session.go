@@ -305,8 +305,9 @@ func (s *watchSession) list(from imap.UID) ([]watchMsgRef, error) {
 // commit) for uids, hands the mails to the handler in batches as they
 // arrive, and marks the committed ones when the FETCH is done. Memory is
 // bounded by two batches (BatchSize mails or commitBatchBytes each): the
-// client does not read the next literal before this one is consumed. oversize asks for the first MaxMessageSize bytes and the
-// BODYSTRUCTURE only.
+// client does not read the next literal before this one is consumed.
+// oversize asks for the first MaxMessageSize bytes and the BODYSTRUCTURE
+// only.
 func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool) error {
 	cfg := &s.w.cfg
 	section := &imap.FetchItemBodySection{Peek: true}

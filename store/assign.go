@@ -16,10 +16,10 @@ import (
 type Assigner struct {
 	Q Querier
 	// Apart, when set, turns a round robin in a statement of its own on
-	// this pool (Store.Apart gives the right one) instead of in Q. Q then holds no lock on the rotation,
-	// so transactions that open cases at the same time do not queue behind
-	// each other for it. The price: a case rolled back afterwards has still
-	// used its turn.
+	// this pool (Store.Apart gives the right one) instead of in Q. Q then
+	// holds no lock on the rotation, so transactions that open cases at
+	// the same time do not queue behind each other for it. The price: a
+	// case rolled back afterwards has still used its turn.
 	Apart *pgxpool.Pool
 }
 
@@ -61,16 +61,17 @@ func (a Assigner) Pick(ctx context.Context, key, strategy string, candidates []s
 
 // rotate advances the round robin of key, in Q or apart.
 func (a Assigner) rotate(ctx context.Context, key string) (int64, error) {
-	var pos int64
-	if a.Apart == nil {
-		err := a.Q.QueryRow(ctx, rotateSQL, key).Scan(&pos)
-		return pos, err
+	var q Querier = a.Q
+	if a.Apart != nil {
+		// One autocommitted statement on the side pool (see Open for its
+		// settings); the context also bounds the wait for a connection.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*apartWait)
+		defer cancel()
+		q = a.Apart
 	}
-	// One autocommitted statement on the side pool (see Open for its
-	// settings); the context also bounds the wait for a free connection.
-	ctx, cancel := context.WithTimeout(ctx, 2*apartWait)
-	defer cancel()
-	err := a.Apart.QueryRow(ctx, rotateSQL, key).Scan(&pos)
+	var pos int64
+	err := q.QueryRow(ctx, rotateSQL, key).Scan(&pos)
 	return pos, err
 }
 
