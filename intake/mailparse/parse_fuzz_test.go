@@ -1,4 +1,4 @@
-package intake
+package mailparse
 
 import (
 	"encoding/base64"
@@ -15,7 +15,7 @@ import (
 // output invariants, and that a message rebuilt from valid output parses
 // back to the same subject, sender, Message-ID and text.
 //
-//	go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./intake
+//	go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./intake/mailparse
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.eml"))
 	for _, s := range seeds {
