@@ -12,33 +12,16 @@ import (
 	"time"
 )
 
-// corpusDir finds the shared mail corpus: $CASEMAIL_CORPUS, else
-// ../shared/corpus next to the repository root. Tests that need it skip
-// with a clear message when it is missing.
+// corpusDir is the mail corpus kept in the repository (testdata/corpus,
+// each source with its licence and provenance). It is part of every
+// clone, so a missing corpus fails the test instead of skipping it.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("CASEMAIL_CORPUS"); d != "" {
-		if _, err := os.Stat(d); err != nil {
-			t.Skipf("CASEMAIL_CORPUS=%s: %v", d, err)
-		}
-		return d
+	d := filepath.Join("testdata", "corpus")
+	if _, err := os.Stat(filepath.Join(d, "README.md")); err != nil {
+		t.Fatalf("mail corpus missing from the repository: %v", err)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(d); err != nil {
-				t.Skipf("mail corpus not found at %s (set CASEMAIL_CORPUS): %v", d, err)
-			}
-			return d
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("mail corpus not found: no go.mod above the test directory; set CASEMAIL_CORPUS")
-		}
-	}
+	return d
 }
 
 // corpusMails lists every file in the corpus that looks like a mail.
