@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -15,44 +13,27 @@ import (
 	"github.com/casemail/casemail/store"
 )
 
-// routedAs is the decision a case was originally given, as its "routed"
-// event recorded it.
-type routedAs struct {
-	Service, Unit, Tier, Role string
-	Dropped                   bool
-	Trail                     routing.Trail
-}
-
 // originalDecision reads a case's first "routed" event; a case without one
 // falls back to its current fields (which escalation may have changed).
-func originalDecision(ctx context.Context, st *store.Store, c *store.Case) (routedAs, error) {
-	old := routedAs{Service: c.Service, Unit: c.Unit, Tier: c.Tier, Role: c.Role}
+func originalDecision(ctx context.Context, st *store.Store, c *store.Case) (routing.Routed, error) {
+	old := routing.Routed{Service: c.Service, Unit: c.Unit, Tier: c.Tier, Role: c.Role}
 	evs, err := store.Events(ctx, st.Pool, c.ID)
 	if err != nil {
 		return old, fmt.Errorf("reading the events of case %d: %w", c.Number, err)
 	}
 	for _, ev := range evs {
-		if ev.Kind != "routed" {
-			continue
+		if ev.Kind == "routed" {
+			if old, err = routing.ParseRouted(ev.Data); err != nil {
+				return old, fmt.Errorf("case %d: reading its routed event: %w", c.Number, err)
+			}
+			break
 		}
-		var data struct {
-			Service, Unit, Tier, Role string
-			Trail                     routing.Trail
-		}
-		if err := json.Unmarshal(ev.Data, &data); err != nil {
-			return old, fmt.Errorf("case %d: reading its routed event: %w", c.Number, err)
-		}
-		old = routedAs{Service: data.Service, Unit: data.Unit, Tier: data.Tier, Role: data.Role, Trail: data.Trail}
-		// Only a drop rule counts: list or looping mail is dropped by intake,
-		// whatever the rules say.
-		for _, s := range data.Trail.Steps() {
-			old.Dropped = old.Dropped || s.Kind == "drop"
-		}
-		break
 	}
 	return old, nil
 }
 
+// cmdRulesReplay routes the cases of a recent window again under a new
+// rules file and lists, per case, each field routing.Replay finds changed.
 func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("rules replay", stderr)
 	since := f.String("since", "30d", "replay cases created within this `duration` (e.g. 30d, 12h)")
@@ -112,75 +93,17 @@ func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		diffs := replayDiffs(old, dec)
+		diffs := routing.Replay(old, dec)
 		if len(diffs) == 0 {
 			continue
 		}
 		changed++
 		for _, d := range diffs {
 			fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\n", rc.Case.Number, arrived.Format("2006-01-02 15:04"),
-				d.field, orDash(d.old), orDash(d.new), d.because)
+				d.Field, orDash(d.Old), orDash(d.New), d.Because)
 		}
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "%d of %d cases would be routed differently\n", changed, len(cases))
 	return nil
-}
-
-// replayDiff is one field a replayed decision changes, and why.
-type replayDiff struct{ field, old, new, because string }
-
-// replayDiffs compares a case's original decision with a new one: service,
-// unit, tier and role, and whether a rule drops it. Each change names the
-// rule responsible: the new rule that decides the field, else the old rule
-// that decided it and no longer does, else how the new decision found it.
-func replayDiffs(old routedAs, dec routing.Decision) []replayDiff {
-	because := func(kind string) string {
-		if r := dec.Trail.SetBy(kind); r != "" {
-			return "rule " + strconv.Quote(r)
-		}
-		if r := old.Trail.SetBy(kind); r != "" {
-			return "rule " + strconv.Quote(r) + " no longer applies"
-		}
-		for _, s := range dec.Trail.Steps() {
-			if s.Kind == kind && s.Result != "skipped" {
-				return kind + " " + s.Result + ": " + s.Why
-			}
-		}
-		return ""
-	}
-	var out []replayDiff
-	add := func(field, o, n, why string) {
-		if o != n {
-			out = append(out, replayDiff{field, o, n, why})
-		}
-	}
-	if old.Dropped != dec.Drop {
-		o, n := "no", "no"
-		if old.Dropped {
-			o = "yes"
-		}
-		if dec.Drop {
-			n = "yes (" + dec.DropReason + ")"
-		}
-		add("dropped", o, n, because("drop"))
-	}
-	add("service", old.Service, dec.Service, because("service"))
-	add("unit", old.Unit, dec.Unit, because("unit"))
-	if old.Dropped || dec.Drop {
-		return out // a dropped case has no rung
-	}
-	// A rung moves with a rule's tier, else with the service or unit.
-	rung := because("rung")
-	if dec.Trail.SetBy("rung") == "" && old.Trail.SetBy("rung") == "" {
-		switch {
-		case old.Service != dec.Service:
-			rung = because("service")
-		case old.Unit != dec.Unit:
-			rung = because("unit")
-		}
-	}
-	add("tier", old.Tier, dec.Tier, rung)
-	add("role", old.Role, dec.Role, rung)
-	return out
 }
