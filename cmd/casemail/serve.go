@@ -76,6 +76,7 @@ type daemon struct {
 	watchers  []*intake.Watcher
 	sender    *notify.Sender
 	scheduler *notify.Scheduler // SLA check, reminders, digests
+	alerts    *notify.Alerter   // mails the support manager about failed mail and sign-ins
 	oauth     []*oauth2.Manager
 
 	rules     atomic.Pointer[config.Rules]
@@ -135,17 +136,20 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	if d.templates, err = notify.LoadTemplates(cfg.Templates); err != nil {
 		return nil, err
 	}
+	d.alerts = &notify.Alerter{Mailer: &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates},
+		Store: st, Rules: d.rules.Load, Log: log.With("part", "alerts")}
 	smtpCfg := notify.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
 		Username: cfg.SMTP.Username}
 	if cfg.SMTP.OAuth2 != nil {
-		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp"), OnChange: d.oauth2Changed})
+		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp"), OnChange: d.alerts.OAuth2Changed})
 		d.oauth = append(d.oauth, m)
 		smtpCfg.TokenSource = m.Token
 	} else if smtpCfg.Password, err = cfg.SMTP.Secret(); err != nil {
 		return nil, fmt.Errorf("smtp password: %w", err)
 	}
 	d.sender = notify.NewSender(st, smtpCfg, log.With("part", "outbox"))
-	d.sender.OnFailure = d.deliveryFailed
+	d.sender.OnFailure = d.alerts.DeliveryFailed
+	d.alerts.Wake = d.sender.Wake
 	d.scheduler = &notify.Scheduler{Store: st, Rules: d.rules.Load, Log: log.With("part", "scheduler"),
 		Mailer: &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates}, Committed: d.sender.Wake}
 	d.proc = &intake.Processor{
@@ -162,7 +166,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		}
 		if mb.IMAP.OAuth2 != nil {
 			m := oauth2.NewManager(st, *mb.IMAP.OAuth2, oauth2.IMAP(mb.Name),
-				oauth2.Options{Logger: log.With("part", "oauth2", "mailbox", mb.Name), OnChange: d.oauth2Changed})
+				oauth2.Options{Logger: log.With("part", "oauth2", "mailbox", mb.Name), OnChange: d.alerts.OAuth2Changed})
 			d.oauth = append(d.oauth, m)
 			wc.Auth = m.SASLFunc(mb.IMAP.Username)
 		} else if wc.Password, err = mb.IMAP.Secret(); err != nil {
@@ -217,53 +221,6 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	d.log.Info("casemail stopped")
 	return err
-}
-
-// mailer queues mail outside the intake path (alerts).
-func (d *daemon) mailer() *notify.Mailer {
-	return &notify.Mailer{Config: d.cfg, Keys: d.keys, Templates: d.templates}
-}
-
-// deliveryFailed tells the support manager that a mail failed for good.
-func (d *daemon) deliveryFailed(ctx context.Context, row store.OutboxRow, reason string) {
-	if row.Kind == notify.KindAlert {
-		return // an alert that cannot be delivered must not cause another
-	}
-	var c *store.Case
-	if row.CaseID != 0 {
-		c, _ = store.CaseByID(ctx, d.store.Pool, row.CaseID)
-	}
-	details := []string{"kind: " + row.Kind, "to: " + strings.Join(append(append([]string{}, row.To...), row.Cc...), ", "),
-		"error: " + reason}
-	if _, err := d.mailer().Alert(ctx, d.store, d.rules.Load(), fmt.Sprintf("delivery:%d", row.ID),
-		notify.AlertDelivery, details, c, time.Now()); err != nil {
-		d.log.Error("could not alert the support manager of a failed mail", "outbox_id", row.ID, "error", err)
-	}
-	d.sender.Wake()
-}
-
-// oauth2Changed tells the support manager, once per outage across all
-// instances, that a mailbox can no longer sign in or soon will not.
-func (d *daemon) oauth2Changed(st oauth2.State) {
-	if st.OK && !st.Stale {
-		return
-	}
-	reason, key := notify.AlertOAuth2, "oauth2:"
-	details := []string{st.Purpose + " " + st.Name + ": " + st.LastError}
-	if st.OK {
-		reason, key = notify.AlertOAuth2Stale, "oauth2-stale:"
-		details = []string{st.Purpose + " " + st.Name + ": " + st.Warning}
-	}
-	// One alert per outage: the key names the last good refresh.
-	key += st.Purpose + ":" + st.Name + ":" + st.LastRefresh.UTC().Format(time.RFC3339)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := d.mailer().Alert(ctx, d.store, d.rules.Load(), key, reason, details, nil, time.Now()); err != nil {
-		d.log.Error("could not alert the support manager of an OAuth2 problem", "for", st.Purpose, "name", st.Name, "error", err)
-	}
-	if d.sender != nil {
-		d.sender.Wake()
-	}
 }
 
 // heartbeat tells the other instances that this one lives, so that mail it
