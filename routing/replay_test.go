@@ -3,42 +3,14 @@ package routing
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/casemail/casemail/config"
 )
-
-const replayOld = `people:
-  - {id: anna, name: Anna Berg, email: anna@example.org}
-  - {id: eva, name: Eva Holm, email: eva@example.org}
-  - {id: nils, name: Nils Berg, email: nils@example.org}
-units:
-  - {id: bryne, name: Bryne skole, work_area: schools, domains: [bryne.example.no]}
-roles:
-  superuser: {by_unit: {bryne: [anna]}}
-  central_support: {everyone: [eva]}
-  network_experts: {everyone: [nils]}
-services:
-  - id: passwords
-    name: Passwords
-    chain: [{tier: 2, role: central_support}]
-  - id: network
-    name: Network
-    chain: [{tier: 2, role: central_support}, {tier: 3, role: network_experts}]
-  - id: triage
-    name: Central triage
-    chain: [{tier: 2, role: central_support}]
-rules:
-  - name: passwords are central
-    when: {subject: {matches: "(?i)password"}}
-    then: {service: passwords, stop: true}
-  - name: vpn
-    when: {subject: {contains: vpn}}
-    then: {priority: high}
-default: {service: triage}
-`
 
 // stored routes a mail under rules and reads its decision back as the
 // "routed" event stores it (intake writes the Decision's fields and trail
@@ -70,36 +42,43 @@ func TestReplay(t *testing.T) {
 		}
 		return r
 	}
-	old := parse(replayOld)
-	mail := func(from, subject string) Input {
-		return Input{From: from, To: []string{"helpdesk@example.org"}, Subject: subject, Received: tuesday}
+	data, err := os.ReadFile("testdata/replay-rules.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
+	replayOld := string(data)
+	old := parse(replayOld)
+	night := tuesday.Add(10 * time.Hour) // 20:00, after office hours
+	mail := func(from, subject string, at time.Time) Input {
+		return Input{From: from, To: []string{"helpdesk@example.org"}, Subject: subject, Received: at}
+	}
+	moveVPN := strings.Replace(replayOld, "then: {priority: high}", "then: {priority: high, service: network, tier: 3}", 1)
+	dropNews := strings.Replace(replayOld, "default:", "  - name: newsletters\n    when: {from_domain: news.example.com}\n    then: {drop: newsletter}\ndefault:", 1)
 	for _, tc := range []struct {
 		name  string
 		rules string
 		in    Input
 		want  []Change
 	}{
-		{"the same rules change nothing", replayOld, mail("kari@example.se", "VPN is down"), nil},
+		{"the same rules change nothing", replayOld, mail("kari@example.se", "VPN is down", night), nil},
 		{"a rule that now sets a service and tier moves service, tier and role",
-			strings.Replace(replayOld, "then: {priority: high}", "then: {priority: high, service: network, tier: 3}", 1),
-			mail("kari@example.se", "VPN is down"),
+			moveVPN, mail("kari@example.se", "VPN is down", night),
 			[]Change{
-				{"service", "triage", "network", `rule "vpn"`},
-				{"tier", "2", "3", `rule "vpn"`},
-				{"role", "central_support", "network_experts", `rule "vpn"`},
+				{"service", "triage", "network", `rule "vpn after hours"`},
+				{"tier", "2", "3", `rule "vpn after hours"`},
+				{"role", "central_support", "network_experts", `rule "vpn after hours"`},
 			}},
+		{"the same rule by day does not match: nothing changes", moveVPN, mail("kari@example.se", "VPN is down", tuesday), nil},
 		{"a rule that no longer matches is named",
-			strings.Replace(replayOld, `"(?i)password"`, `"(?i)lösenord"`, 1),
-			mail("kari@example.se", "password expired"),
+			strings.Replace(replayOld, `"(?i)password|lösenord"`, `"(?i)lösenord"`, 1),
+			mail("kari@example.se", "VPN password expired", night),
 			[]Change{{"service", "passwords", "triage", `rule "passwords are central" no longer applies`}}},
 		{"a new drop rule: dropped, and no rung compared",
-			strings.Replace(replayOld, "default:", "  - name: newsletters\n    when: {from_domain: news.example.com}\n    then: {drop: newsletter}\ndefault:", 1),
-			mail("info@news.example.com", "Our March newsletter"),
+			dropNews, mail("info@news.example.com", "Our March newsletter", tuesday),
 			[]Change{{"dropped", "no", "yes (newsletter)", `rule "newsletters"`}}},
 		{"a unit found by its domain, no rule: the trail says how",
 			strings.Replace(replayOld, "domains: [bryne.example.no]", "domains: [bryne.example.no, skole.example.no]", 1),
-			mail("ola@skole.example.no", "Skjemaet er borte"),
+			mail("ola@skole.example.no", "Skjemaet er borte", tuesday),
 			[]Change{{"unit", "", "bryne", "unit domain: sender domain skole.example.no belongs to the unit"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,8 +93,8 @@ func TestReplay(t *testing.T) {
 	}
 
 	// Dropped is read from the stored trail, both ways.
-	dropRules := parse(strings.Replace(replayOld, "default:", "  - name: newsletters\n    when: {from_domain: news.example.com}\n    then: {drop: newsletter}\ndefault:", 1))
-	news := mail("info@news.example.com", "Our March newsletter")
+	dropRules := parse(dropNews)
+	news := mail("info@news.example.com", "Our March newsletter", tuesday)
 	was := stored(t, dropRules, news)
 	if !was.Dropped {
 		t.Fatalf("stored drop not read back: %+v", was)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,41 +19,15 @@ import (
 	"github.com/casemail/casemail/store/storetest"
 )
 
-const replayRulesOld = `calendars:
-  office:
-    timezone: Europe/Stockholm
-    holidays: se
-    hours: {mon-fri: "08:00-16:30"}
-people:
-  - {id: anna, name: Anna Berg, email: anna@example.org}
-  - {id: eva, name: Eva Holm, email: eva@example.org}
-  - {id: per, name: Per Dahl, email: per@example.org}
-  - {id: nils, name: Nils Berg, email: nils@example.org}
-units:
-  - {id: bryne, name: Bryne skole, work_area: schools, domains: [bryne.example.no]}
-roles:
-  superuser: {by_unit: {bryne: [anna]}}
-  central_support: {everyone: [eva, per]}
-  network_experts: {everyone: [nils]}
-services:
-  - id: passwords
-    name: Passwords
-    chain: [{tier: 2, role: central_support}]
-  - id: network
-    name: Network
-    chain: [{tier: 2, role: central_support}, {tier: 3, role: network_experts}]
-  - id: triage
-    name: Central triage
-    chain: [{tier: 2, role: central_support}]
-rules:
-  - name: passwords are central
-    when: {subject: {matches: "(?i)password|lösenord"}}
-    then: {service: passwords, stop: true}
-  - name: vpn after hours
-    when: {subject: {contains: vpn}, not: {business_hours: office}}
-    then: {priority: high}
-default: {service: triage}
-`
+// replayRulesOld are the rules the cases were routed under; routing's
+// Replay test uses the same file.
+var replayRulesOld = func() string {
+	b, err := os.ReadFile("../../routing/testdata/replay-rules.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // replayRulesNew changes one rule (VPN mail after hours now goes to the
 // network experts) and adds a drop rule for newsletters.
