@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake"
 	"github.com/casemail/casemail/intake/oauth2"
@@ -178,48 +176,71 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	return d, nil
 }
 
-// run starts every part and returns when ctx is cancelled and they have
-// stopped, or when one fails.
+// run starts the parts in order, each once the one before it runs, and
+// returns when ctx is cancelled or one fails, after stopping them in
+// reverse: intake stops taking mail first, the outbox and the scheduler
+// next, and the instance retires last, so that what it claimed and did not
+// finish is free at once. A part that fails to start (a taken HTTP port)
+// stops those started before it.
 func (d *daemon) run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", d.cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http listen on %s: %w", d.cfg.HTTP.Listen, err)
-	}
-	d.listening <- ln.Addr().String()
-	g, gctx := errgroup.WithContext(ctx)
-	srv := &http.Server{Handler: d.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
-	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
-	g.Go(func() error { d.heartbeat(gctx); return nil })
-	g.Go(func() error { return d.sender.Run(gctx) })
-	g.Go(func() error { return d.scheduler.Run(gctx) })
+	l := &lifetime{log: d.log, stopTimeout: 5 * time.Second}
+	// This instance's row: every claim is made in its name.
+	l.add(part{name: "instance",
+		start: func(ctx context.Context) error { return d.store.Heartbeat(ctx, d.store.Instance) },
+		run:   func(ctx context.Context) error { d.heartbeat(ctx); return nil },
+		stop: func(ctx context.Context) error {
+			if err := d.store.Retire(ctx, d.store.Instance); err != nil {
+				d.log.Warn("could not retire this instance; its unfinished mail is taken over after its heartbeat times out", "error", err)
+			}
+			return nil
+		}})
+	// HTTP early, so that /healthz, /readyz and /metrics see the rest start.
+	var ln net.Listener
+	l.add(part{name: "http",
+		start: func(context.Context) error {
+			var err error
+			if ln, err = net.Listen("tcp", d.cfg.HTTP.Listen); err != nil {
+				return fmt.Errorf("http listen on %s: %w", d.cfg.HTTP.Listen, err)
+			}
+			d.listening <- ln.Addr().String()
+			return nil
+		},
+		run: func(ctx context.Context) error { return serveHTTP(ctx, ln, d.httpHandler()) }})
 	for _, m := range d.oauth {
-		g.Go(func() error { return m.Run(gctx) })
+		l.add(part{name: "oauth2 " + m.Account().String(), run: m.Run})
 	}
-	for _, w := range d.watchers {
-		g.Go(func() error { return w.Run(gctx) })
+	l.add(part{name: "outbox", run: d.sender.Run})
+	l.add(part{name: "scheduler", run: d.scheduler.Run})
+	l.add(part{name: "retention", run: func(ctx context.Context) error { d.runRetention(ctx); return nil }})
+	for i, w := range d.watchers {
+		l.add(part{name: "mailbox " + d.cfg.Mailboxes[i].Name, run: w.Run})
 	}
-	g.Go(func() error { d.watchRules(gctx); return nil })
-	g.Go(func() error { d.runRetention(gctx); return nil })
-	d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
-		"mailboxes", len(d.watchers), "rules", d.cfg.RulesFile)
-	err = g.Wait()
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if rerr := d.store.Retire(rctx, d.store.Instance); rerr != nil {
-		d.log.Warn("could not retire this instance; its unfinished mail is taken over after its heartbeat times out", "error", rerr)
-	}
+	l.add(part{name: "rules watch", run: func(ctx context.Context) error { d.watchRules(ctx); return nil }})
+	err := l.run(ctx, func() {
+		d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
+			"mailboxes", len(d.watchers), "rules", d.cfg.RulesFile)
+	})
 	d.log.Info("casemail stopped")
+	return err
+}
+
+// serveHTTP serves on ln until ctx ends, then shuts the server down,
+// giving requests under way five seconds.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err // Serve returns only on failure before Shutdown
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
 	return err
 }
 
