@@ -9,6 +9,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake"
+	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/routing"
 )
 
@@ -57,7 +58,7 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	msg, err := intake.Parse(raw)
+	msg, err := mailparse.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
@@ -67,7 +68,7 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "mail:     %s\nfrom:     %s\nsubject:  %s\narrived:  %s\n", pos[0], msg.From.Addr,
 		oneLine(msg.Subject), at.Format("2006-01-02 15:04 MST (Mon)"))
-	if msg.Auto != intake.AutoNone {
+	if msg.Auto != mailparse.AutoNone {
 		fmt.Fprintf(stdout, "automatic: %s (%s): never acknowledged\n", msg.Auto, msg.AutoReason)
 	}
 	fmt.Fprintln(stdout)

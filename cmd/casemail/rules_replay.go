@@ -9,6 +9,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake"
+	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
 )
@@ -78,7 +79,7 @@ func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer
 	fmt.Fprintln(tw, "CASE\tARRIVED\tFIELD\tOLD\tNEW\tBECAUSE")
 	changed := 0
 	for _, rc := range cases {
-		msg, err := intake.Parse(rc.Raw)
+		msg, err := mailparse.Parse(rc.Raw)
 		if err != nil {
 			fmt.Fprintf(stderr, "case %d: cannot parse its first mail: %v\n", rc.Case.Number, err)
 			continue
