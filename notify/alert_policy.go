@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
-	"github.com/casemail/casemail/intake/oauth2"
 	"github.com/casemail/casemail/store"
 )
 
 // Alerter is the alert policy: which operational trouble is worth a mail
 // to the support manager, and under which key, so that each trouble is
 // told once across all instances. The daemon hands its methods to the
-// parts that notice the trouble (Sender.OnFailure, oauth2.Options.OnChange).
+// parts that notice the trouble (Sender.OnFailure, an OAuth2 manager's
+// OnChange).
 type Alerter struct {
 	Mailer *Mailer
 	Store  *store.Store
@@ -60,11 +60,23 @@ func (a *Alerter) DeliveryFailed(ctx context.Context, row store.OutboxRow, reaso
 	a.wake()
 }
 
-// OAuth2Changed is oauth2.Options.OnChange: it tells the support manager,
-// once per outage across all instances, that a mailbox can no longer sign
-// in (AlertOAuth2) or soon will not (AlertOAuth2Stale). A recovery is not
-// mailed.
-func (a *Alerter) OAuth2Changed(st oauth2.State) {
+// SignIn is the health of one OAuth2 sign-in, as the alert policy needs it
+// (the daemon copies it from intake/oauth2's State, which notify cannot
+// import: oauth2's tests send through notify).
+type SignIn struct {
+	Purpose, Name string // store.OAuth2IMAP and the mailbox, or store.OAuth2SMTP and "smtp"
+	OK, Stale     bool
+	// LastError says why it fails (not OK); Warning why it is stale.
+	LastError, Warning string
+	// LastRefresh is the last good refresh: one outage, one alert.
+	LastRefresh time.Time
+}
+
+// SignInChanged is called when a sign-in's health changes: it tells the
+// support manager, once per outage across all instances, that a mailbox
+// can no longer sign in (AlertOAuth2) or soon will not (AlertOAuth2Stale).
+// A recovery is not mailed.
+func (a *Alerter) SignInChanged(st SignIn) {
 	if st.OK && !st.Stale {
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
-	"github.com/casemail/casemail/intake/oauth2"
 	"github.com/casemail/casemail/store"
 )
 
@@ -78,32 +77,32 @@ func TestAlerterDeliveryFailed(t *testing.T) {
 // same outage seen again (by this or another instance) is silent, a stale
 // token is its own alert, a healthy state none, and a new outage after a
 // good refresh a new alert.
-func TestAlerterOAuth2Changed(t *testing.T) {
+func TestAlerterSignInChanged(t *testing.T) {
 	e := newSchedEnv(t)
 	a := &Alerter{Mailer: e.m, Store: e.st, Rules: func() *config.Rules { return e.rules }, Log: testLogger(t)}
 	good := e.at(2026, 11, 23, 8, 0)
-	failing := oauth2.State{Purpose: store.OAuth2IMAP, Name: "helpdesk", LastRefresh: good,
+	failing := SignIn{Purpose: store.OAuth2IMAP, Name: "helpdesk", LastRefresh: good,
 		LastError: "refresh failed: invalid_grant; run casemail oauth2 login helpdesk"}
 
-	a.OAuth2Changed(oauth2.State{Purpose: store.OAuth2IMAP, Name: "helpdesk", OK: true, LastRefresh: good})
+	a.SignInChanged(SignIn{Purpose: store.OAuth2IMAP, Name: "helpdesk", OK: true, LastRefresh: good})
 	if got := alertMails(t, e); len(got) != 0 {
 		t.Fatalf("a healthy state caused alerts: %q", got)
 	}
-	a.OAuth2Changed(failing)
-	a.OAuth2Changed(failing)
+	a.SignInChanged(failing)
+	a.SignInChanged(failing)
 	got := alertMails(t, e)
 	if len(got) != 1 || !strings.Contains(got[0], "helpdesk: refresh failed: invalid_grant") {
 		t.Fatalf("one outage: %q", got)
 	}
-	stale := oauth2.State{Purpose: store.OAuth2SMTP, Name: "smtp", OK: true, Stale: true, LastRefresh: good,
+	stale := SignIn{Purpose: store.OAuth2SMTP, Name: "smtp", OK: true, Stale: true, LastRefresh: good,
 		Warning: "the access token expired 2h ago and has not been refreshed"}
-	a.OAuth2Changed(stale)
-	a.OAuth2Changed(stale)
+	a.SignInChanged(stale)
+	a.SignInChanged(stale)
 	if got = alertMails(t, e); len(got) != 2 || !strings.Contains(got[1], "smtp: the access token expired 2h ago") {
 		t.Fatalf("stale token: %q", got)
 	}
 	failing.LastRefresh = good.Add(3 * time.Hour)
-	a.OAuth2Changed(failing)
+	a.SignInChanged(failing)
 	if got = alertMails(t, e); len(got) != 3 {
 		t.Errorf("a new outage after a good refresh: %d alerts, want 3", len(got))
 	}

@@ -139,7 +139,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	smtpCfg := notify.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
 		Username: cfg.SMTP.Username}
 	if cfg.SMTP.OAuth2 != nil {
-		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp"), OnChange: d.alerts.OAuth2Changed})
+		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp"), OnChange: d.oauth2Changed})
 		d.oauth = append(d.oauth, m)
 		smtpCfg.TokenSource = m.Token
 	} else if smtpCfg.Password, err = cfg.SMTP.Secret(); err != nil {
@@ -164,7 +164,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		}
 		if mb.IMAP.OAuth2 != nil {
 			m := oauth2.NewManager(st, *mb.IMAP.OAuth2, oauth2.IMAP(mb.Name),
-				oauth2.Options{Logger: log.With("part", "oauth2", "mailbox", mb.Name), OnChange: d.alerts.OAuth2Changed})
+				oauth2.Options{Logger: log.With("part", "oauth2", "mailbox", mb.Name), OnChange: d.oauth2Changed})
 			d.oauth = append(d.oauth, m)
 			wc.Auth = m.SASLFunc(mb.IMAP.Username)
 		} else if wc.Password, err = mb.IMAP.Secret(); err != nil {
@@ -242,6 +242,12 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 		err = serr
 	}
 	return err
+}
+
+// oauth2Changed hands a sign-in's new health to the alert policy.
+func (d *daemon) oauth2Changed(st oauth2.State) {
+	d.alerts.SignInChanged(notify.SignIn{Purpose: st.Purpose, Name: st.Name, OK: st.OK, Stale: st.Stale,
+		LastError: st.LastError, Warning: st.Warning, LastRefresh: st.LastRefresh})
 }
 
 // heartbeat tells the other instances that this one lives, so that mail it
