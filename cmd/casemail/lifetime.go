@@ -52,8 +52,14 @@ func (l *lifetime) run(ctx context.Context, started func()) error {
 	var up []*running
 	var err error
 	for _, p := range l.parts {
+		if gctx.Err() != nil {
+			break // stopped, or a part failed, while starting
+		}
 		if p.start != nil {
 			if serr := p.start(gctx); serr != nil {
+				if ctx.Err() != nil && errors.Is(serr, context.Canceled) {
+					break // a stop asked for during the start is no failure
+				}
 				err = fmt.Errorf("starting %s: %w", p.name, serr)
 				l.log.Error("a part failed to start: stopping those started", "part", p.name, "error", serr)
 				break
@@ -75,7 +81,7 @@ func (l *lifetime) run(ctx context.Context, started func()) error {
 			return fmt.Errorf("%s: %w", p.name, rerr)
 		})
 	}
-	if err == nil {
+	if err == nil && len(up) == len(l.parts) {
 		if started != nil {
 			started()
 		}

@@ -168,3 +168,20 @@ func TestServeUndoesStartOnTakenPort(t *testing.T) {
 		t.Errorf("the mailbox watcher ran: %+v", st)
 	}
 }
+
+// A stop asked for while the parts start (a SIGTERM right after launch)
+// starts no more parts, stops those started and is no error.
+func TestLifetimeStopDuringStart(t *testing.T) {
+	var r recorder
+	ctx, cancel := context.WithCancel(context.Background())
+	slow := part{name: "http",
+		start: func(ctx context.Context) error { r.note("start http"); cancel(); <-ctx.Done(); return ctx.Err() }}
+	l := quietLifetime(r.part("db", nil, nil), slow, r.part("intake", nil, nil))
+	if err := l.run(ctx, func() { r.note("all started") }); err != nil {
+		t.Errorf("run = %v, want nil", err)
+	}
+	want := []string{"start db", "start http", "end db", "stop db"}
+	if got := r.got(); !slices.Equal(got, want) {
+		t.Errorf("events\n%q\nwant\n%q", got, want)
+	}
+}
