@@ -119,7 +119,7 @@ func CreateCase(ctx context.Context, q Querier, n NewCase) (*Case, error) {
 
 // CreateCaseWithAck is CreateCase and AllowAck for the case's requester,
 // in one round trip: ack says whether the acknowledgement may be sent.
-func CreateCaseWithAck(ctx context.Context, tx pgx.Tx, n NewCase, limit int, now time.Time) (c *Case, ack bool, err error) {
+func CreateCaseWithAck(ctx context.Context, tx Querier, n NewCase, limit int, now time.Time) (c *Case, ack bool, err error) {
 	b := &pgx.Batch{}
 	sql, args := createCase(n)
 	b.Queue(sql, args...)
@@ -418,7 +418,7 @@ const (
 // transaction that acknowledges several senders takes them so first, and
 // can then never wait on another transaction that holds one of them while
 // wanting one it holds.
-func LockAckAllowances(ctx context.Context, tx pgx.Tx, addrs []string) error {
+func LockAckAllowances(ctx context.Context, tx Querier, addrs []string) error {
 	if len(addrs) < 2 {
 		return nil // one lock cannot be taken out of order
 	}
