@@ -188,7 +188,7 @@ func TestProcessNewCaseRoutedAndAcknowledged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kinds := map[string]string{}
+	kinds := map[string]store.Party{}
 	for _, p := range ps {
 		kinds[p.Address] = p.Kind
 	}
