@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/casemail/casemail/config"
 )
 
 // keyring signs mail in the test and answers the DKIM key lookups: the
@@ -320,5 +322,48 @@ func BenchmarkCheckHeader(b *testing.B) {
 				o.Check(context.Background(), raw)
 			}
 		})
+	}
+}
+
+// casemail.yaml's section, loaded, gives a Checker that applies it.
+func TestFromConfig(t *testing.T) {
+	env := func(string) (string, bool) { return "", false }
+	cfg, err := config.ParseDaemon("c.yaml", []byte(`database: {url: x}
+mailboxes:
+  - name: helpdesk
+    address: helpdesk@helpdesk.example
+    imap: {host: 127.0.0.1, security: none, username: u, password: p}
+smtp: {host: 127.0.0.1, security: none, from: helpdesk@helpdesk.example}
+secret_file: secret
+sender_auth:
+  commands: authenticated
+  authserv_ids: [mx.helpdesk.example]
+`), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromConfig(cfg.SenderAuth, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Policy(); p.Commands != Authenticated || p.Participants != TokenOnly {
+		t.Fatalf("policy %+v", p)
+	}
+	mail := plainMail("anna@example.org")
+	v := c.Check(context.Background(), []byte(withAR(mail, "mx.helpdesk.example; dmarc=pass header.from=example.org")))
+	if ok, why := c.AllowCommand(v); !ok {
+		t.Fatalf("authenticated command refused: %s", why)
+	}
+	// The same mail without the server's word: a command is refused, with
+	// a reason the agent can read; a participant's post (token) is not.
+	v = c.Check(context.Background(), []byte(withAR(mail, "mx.evil.example; dmarc=pass header.from=example.org")))
+	if ok, why := c.AllowCommand(v); ok || !strings.Contains(why, "receiving server added no trusted Authentication-Results") {
+		t.Fatalf("unauthenticated command: %v %q", ok, why)
+	}
+	if ok, _ := c.AllowParticipant(v); !ok {
+		t.Fatal("participant refused under token")
+	}
+	if _, err := FromConfig(config.SenderAuth{Commands: "maybe"}, nil); err == nil {
+		t.Fatal("bad level accepted")
 	}
 }
