@@ -136,7 +136,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		return nil, err
 	}
 	smtpCfg := notify.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
-		Username: cfg.SMTP.Username}
+		Username: cfg.SMTP.Username, LoopID: d.keys.LoopID()}
 	if cfg.SMTP.OAuth2 != nil {
 		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp"), OnChange: d.oauth2Changed})
 		d.oauth = append(d.oauth, m)
