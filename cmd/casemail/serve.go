@@ -132,6 +132,9 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	if d.keys, err = notify.LoadKeys(cfg.SecretFile); err != nil {
 		return nil, err
 	}
+	if err := useSealer(ctx, st, d.keys, log); err != nil {
+		return nil, err
+	}
 	if d.templates, err = notify.LoadTemplates(cfg.Templates); err != nil {
 		return nil, err
 	}

@@ -357,6 +357,7 @@ func TestTwoManagersRefreshOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
+	testdb.Seal(t, st2)
 	a := w.manager(IMAP("helpdesk"), imapScope, nil)
 	b := NewManager(st2, w.cfg(imapScope), IMAP("helpdesk"), Options{Logger: w.log, Now: w.clock.Now})
 
