@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/casemail/casemail/intake/oauth2/oauth2test"
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/intake/oauth2/oauth2test"
 	"github.com/casemail/casemail/store"
 	"github.com/casemail/casemail/store/storetest"
 )
