@@ -310,40 +310,37 @@ func judge(results []authres.Result, domain string) Verdict {
 			return Verdict{Result: Fail, Domain: domain, Reason: "DMARC failed for " + domain}
 		}
 	}
-	var fails []string
-	var unaligned []string
+	var fails, unaligned []string
 	for _, r := range results {
+		var method, d string
+		var value authres.ResultValue
+		var failed bool
 		switch r := r.(type) {
 		case *authres.DKIMResult:
-			d := r.Domain
+			method, d, value = "DKIM", r.Domain, r.Value
 			if d == "" {
-				d = domainOf(r.Identifier)
+				d = domainOf(r.Identifier) // Gmail names the signer by header.i only
 			}
-			switch {
-			case !Aligned(d, domain):
-				if r.Value == authres.ResultPass {
-					unaligned = append(unaligned, "DKIM pass for "+normDomain(d))
-				}
-			case r.Value == authres.ResultPass:
-				return Verdict{Result: Pass, Domain: domain, Reason: "a DKIM signature of " + normDomain(d) + " (aligned with " + domain + ") verified"}
-			case r.Value == authres.ResultFail || r.Value == authres.ResultPermError || r.Value == authres.ResultPolicy:
-				fails = append(fails, "the DKIM signature of "+normDomain(d)+" did not verify ("+string(r.Value)+")")
-			}
+			failed = value == authres.ResultFail || value == authres.ResultPermError || value == authres.ResultPolicy
 		case *authres.SPFResult:
-			d := domainOf(r.From)
+			method, d, value = "SPF", domainOf(r.From), r.Value
 			if d == "" {
 				d = domainOf(r.Helo)
 			}
-			switch {
-			case !Aligned(d, domain):
-				if r.Value == authres.ResultPass {
-					unaligned = append(unaligned, "SPF pass for "+normDomain(d))
-				}
-			case r.Value == authres.ResultPass:
-				return Verdict{Result: Pass, Domain: domain, Reason: "SPF passed for " + normDomain(d) + " (aligned with " + domain + ")"}
-			case r.Value == authres.ResultFail || r.Value == authres.ResultHardFail:
-				fails = append(fails, "SPF failed for "+normDomain(d))
+			failed = value == authres.ResultFail || value == authres.ResultHardFail
+		default:
+			continue
+		}
+		d = normDomain(d)
+		switch {
+		case !Aligned(d, domain):
+			if value == authres.ResultPass {
+				unaligned = append(unaligned, method+" pass for "+d)
 			}
+		case value == authres.ResultPass:
+			return Verdict{Result: Pass, Domain: domain, Reason: method + " passed for " + d + " (aligned with " + domain + ")"}
+		case failed:
+			fails = append(fails, method+" failed for "+d+" ("+string(value)+")")
 		}
 	}
 	switch {

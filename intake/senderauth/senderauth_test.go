@@ -171,10 +171,10 @@ func TestAuthenticationResults(t *testing.T) {
 	}{
 		{"trusted dmarc pass", withAR(mail, "mx.helpdesk.example; dmarc=pass (p=reject) header.from=example.org"), Pass, "DMARC passed"},
 		{"trusted dmarc fail", withAR(mail, "mx.helpdesk.example; dmarc=fail header.from=example.org"), Fail, "DMARC failed for example.org"},
-		{"trusted aligned dkim pass, OpenDKIM comment with ';'", withAR(mail, "mx.helpdesk.example;\r\n\tdkim=pass (2048-bit key; unprotected) header.d=example.org header.i=@example.org header.b=\"AbC;d\""), Pass, "DKIM signature of example.org"},
+		{"trusted aligned dkim pass, OpenDKIM comment with ';'", withAR(mail, "mx.helpdesk.example;\r\n\tdkim=pass (2048-bit key; unprotected) header.d=example.org header.i=@example.org header.b=\"AbC;d\""), Pass, "DKIM passed for example.org (aligned with example.org)"},
 		{"Gmail style header.i only", withAR(mail, "mx.helpdesk.example; dkim=pass header.i=@example.org header.s=s1; spf=pass (domain of x designates 1.2.3.4) smtp.mailfrom=x@bounce.example.net"), Pass, "DKIM"},
 		{"trusted aligned spf pass", withAR(mail, "mx.helpdesk.example 1; spf=pass smtp.mailfrom=anna@example.org"), Pass, "SPF passed"},
-		{"trusted dkim fail", withAR(mail, "mx.helpdesk.example; dkim=fail (bad signature) header.d=example.org"), Fail, "did not verify"},
+		{"trusted dkim fail", withAR(mail, "mx.helpdesk.example; dkim=fail (bad signature) header.d=example.org"), Fail, "DKIM failed for example.org (fail)"},
 		{"trusted unaligned dkim pass", withAR(mail, "mx.helpdesk.example; dkim=pass header.d=evil.example"), None, "not aligned"},
 		{"trusted but temporary error", withAR(mail, "mx.helpdesk.example; dkim=temperror header.d=example.org"), None, "no DMARC, DKIM or SPF result"},
 		{"Microsoft 365, no authserv-id", withAR(mail, "spf=pass (sender IP is 192.0.2.1)\r\n smtp.mailfrom=example.org; dkim=pass (signature was verified)\r\n header.d=example.org;dmarc=pass action=none header.from=example.org;compauth=pass\r\n reason=100"), Pass, "DMARC passed"},
