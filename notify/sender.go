@@ -43,10 +43,13 @@ type SMTPConfig struct {
 
 // validateSending is Validate plus what sending needs beyond a connection.
 func (c SMTPConfig) validateSending() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if c.LoopID == "" {
 		return errors.New("smtp: no loop identity (LoopID) to mark our own mail with")
 	}
-	return c.Validate()
+	return nil
 }
 
 // Validate checks the configuration without connecting.

@@ -622,6 +622,12 @@ func TestSMTPConfigValidate(t *testing.T) {
 	if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("Run with plain text to a remote host: %v", err)
 	}
+	// Without our loop identity a mail could not be recognised when it
+	// comes back: nothing is sent.
+	s = NewSender(nil, SMTPConfig{Host: "127.0.0.1", Security: "none"}, nil)
+	if _, err := s.SendOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "loop identity") {
+		t.Errorf("SendOnce without LoopID: %v", err)
+	}
 }
 
 func TestBackoff(t *testing.T) {
