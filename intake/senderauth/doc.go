@@ -14,6 +14,10 @@
 //     read. The server must stamp every mail and should remove incoming
 //     fields that carry its authserv-id (RFC 8601 section 5; SECURITY.md
 //     shows how), so that a mail it did not stamp cannot bring its own.
+//     Mailman 3 decides the same way (it reads only the most recent field,
+//     and only from an authserv-id it is configured to trust), as does
+//     OpenDMARC with TrustedAuthservIDs; Delta Chat, lacking configuration,
+//     learns the id instead, which a helpdesk need not.
 //   - DKIM signatures it verifies itself (go-msgauth), when configured,
 //     with a bounded number of signatures and DNS lookups only for
 //     signing domains aligned with From.
