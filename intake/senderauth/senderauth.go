@@ -198,11 +198,14 @@ func (c *Checker) Check(ctx context.Context, raw []byte) Verdict {
 	if err != nil {
 		return Verdict{Result: None, Reason: "its header could not be read"}
 	}
-	domain, why := fromDomain(h)
+	domain, bad, why := fromDomain(h)
 	if domain == "" {
-		// DMARC has nothing to align with; a mail without one plain From
-		// cannot prove a sender.
-		return Verdict{Result: Fail, Reason: why}
+		// DMARC has nothing to align with. Two From addresses are the
+		// known trick to have one verified and another shown: a fail.
+		if bad {
+			return Verdict{Result: Fail, Reason: why}
+		}
+		return Verdict{Result: None, Reason: why}
 	}
 	ar := c.fromAuthResults(h, domain)
 	if ar.Result == Pass || !c.o.VerifyDKIM {
@@ -224,25 +227,32 @@ func (c *Checker) Check(ctx context.Context, raw []byte) Verdict {
 	return own
 }
 
-// fromDomain returns the domain of the only From address, or "" and why.
-func fromDomain(h textproto.Header) (string, string) {
+// fromDomain returns the domain of the only From address, or "", whether
+// the mail has more than one From address (bad), and why.
+func fromDomain(h textproto.Header) (domain string, bad bool, why string) {
 	fields := h.FieldsByKey("From")
 	n := 0
 	for fields.Next() {
 		n++
 	}
-	if n != 1 {
-		return "", fmt.Sprintf("the mail has %d From fields, not one", n)
+	switch {
+	case n == 0:
+		return "", false, "the mail has no From field"
+	case n > 1:
+		return "", true, fmt.Sprintf("the mail has %d From fields, not one", n)
 	}
 	addrs, err := (&mail.Header{Header: message.Header{Header: h}}).AddressList("From")
-	if err != nil || len(addrs) != 1 {
-		return "", "its From field is not a single readable address"
+	switch {
+	case err != nil || len(addrs) == 0:
+		return "", false, "its From field could not be read"
+	case len(addrs) > 1:
+		return "", true, fmt.Sprintf("its From field has %d addresses, not one", len(addrs))
 	}
 	at := strings.LastIndexByte(addrs[0].Address, '@')
 	if at < 0 {
-		return "", "its From address has no domain"
+		return "", false, "its From address has no domain"
 	}
-	return normDomain(addrs[0].Address[at+1:]), ""
+	return normDomain(addrs[0].Address[at+1:]), false, ""
 }
 
 func normDomain(d string) string {

@@ -102,7 +102,11 @@ func TestDKIMVerifiedByCasemail(t *testing.T) {
 		// Sharing a public suffix is not alignment.
 		{"same public suffix only", keys.sign(t, "other.co.uk", plainMail("victim@victim.co.uk")), None, "no DKIM signature aligned"},
 		{"no signature", plainMail("anna@example.org"), None, "no DKIM signature"},
-		{"two From fields", "From: a@example.org\r\n" + plainMail("b@example.org"), Fail, "2 From fields"},
+		// Two From addresses: one could be verified, the other shown.
+		{"two From fields", "From: a@example.org\r\n" + keys.sign(t, "example.org", plainMail("b@evil.example")), Fail, "2 From fields"},
+		{"two addresses in From", keys.sign(t, "example.org", plainMail("a@example.org, b@evil.example")), Fail, "2 addresses"},
+		{"no From", strings.Replace(plainMail("a@example.org"), "From: a@example.org\r\n", "", 1), None, "no From field"},
+		{"unreadable From", plainMail("<<<"), None, "could not be read"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
