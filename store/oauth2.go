@@ -132,7 +132,7 @@ func (s *Store) reseal(ctx context.Context, q Querier, t *OAuth2Token, stored se
 // ErrNotFound. A row found in plain text or sealed by an older key is
 // sealed again with the current key.
 func (s *Store) OAuth2Token(ctx context.Context, purpose, name string) (*OAuth2Token, error) {
-	t, err := scanOAuth2Token(s.Pool.QueryRow(ctx, `SELECT `+oauth2Columns+`
+	t, err := scanOAuth2Token(s.pool.QueryRow(ctx, `SELECT `+oauth2Columns+`
 		FROM oauth2_tokens WHERE purpose = $1 AND name = $2`, purpose, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
@@ -145,7 +145,7 @@ func (s *Store) OAuth2Token(ctx context.Context, purpose, name string) (*OAuth2T
 		return nil, err
 	}
 	if stale {
-		if err := s.reseal(ctx, s.Pool, t, stored); err != nil {
+		if err := s.reseal(ctx, s.pool, t, stored); err != nil {
 			// The token is good; the next read tries again.
 			s.log.Warn("oauth2 token left unsealed", "purpose", purpose, "name", name, "err", err)
 		}
@@ -161,7 +161,7 @@ func (s *Store) SealOAuth2Tokens(ctx context.Context) (int, error) {
 	if s.seal == nil {
 		return 0, errNoSealer
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+oauth2Columns+` FROM oauth2_tokens ORDER BY purpose, name`)
+	rows, err := s.pool.Query(ctx, `SELECT `+oauth2Columns+` FROM oauth2_tokens ORDER BY purpose, name`)
 	if err != nil {
 		return 0, fmt.Errorf("reading oauth2 tokens: %w", err)
 	}
@@ -188,7 +188,7 @@ func (s *Store) SealOAuth2Tokens(ctx context.Context) (int, error) {
 		if !stale {
 			continue
 		}
-		if err := s.reseal(ctx, s.Pool, t, stored); err != nil {
+		if err := s.reseal(ctx, s.pool, t, stored); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -209,7 +209,7 @@ func (s *Store) SaveOAuth2Token(ctx context.Context, t OAuth2Token) (*OAuth2Toke
 		return nil, fmt.Errorf("saving oauth2 token %s/%s: %w", t.Purpose, t.Name, errNoSealer)
 	}
 	access, refresh := s.sealOAuth2(t.Purpose, t.Name, t.AccessToken, t.RefreshToken)
-	row, err := scanOAuth2Token(s.Pool.QueryRow(ctx, `INSERT INTO oauth2_tokens (purpose, name, provider, client_id,
+	row, err := scanOAuth2Token(s.pool.QueryRow(ctx, `INSERT INTO oauth2_tokens (purpose, name, provider, client_id,
 		username, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, refreshed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (purpose, name) DO UPDATE SET provider = EXCLUDED.provider, client_id = EXCLUDED.client_id,
@@ -316,7 +316,7 @@ func (s *Store) UpdateOAuth2Token(ctx context.Context, purpose, name string,
 // stored version is no longer version (another instance refreshed, or an
 // admin logged in again, meanwhile) and reports whether it recorded.
 func (s *Store) RecordOAuth2Error(ctx context.Context, purpose, name string, version int64, msg string, at time.Time) (bool, error) {
-	tag, err := s.Pool.Exec(ctx, `UPDATE oauth2_tokens SET last_error = $4, last_error_at = $5, updated_at = now()
+	tag, err := s.pool.Exec(ctx, `UPDATE oauth2_tokens SET last_error = $4, last_error_at = $5, updated_at = now()
 		WHERE purpose = $1 AND name = $2 AND version = $3`, purpose, name, version, cleanText(msg), at)
 	if err != nil {
 		return false, fmt.Errorf("recording oauth2 error for %s/%s: %w", purpose, name, err)
@@ -326,7 +326,7 @@ func (s *Store) RecordOAuth2Error(ctx context.Context, purpose, name string, ver
 
 // DeleteOAuth2Token removes a grant; it reports whether there was one.
 func (s *Store) DeleteOAuth2Token(ctx context.Context, purpose, name string) (bool, error) {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM oauth2_tokens WHERE purpose = $1 AND name = $2`, purpose, name)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM oauth2_tokens WHERE purpose = $1 AND name = $2`, purpose, name)
 	if err != nil {
 		return false, fmt.Errorf("deleting oauth2 token %s/%s: %w", purpose, name, err)
 	}

@@ -16,7 +16,7 @@ const (
 // rawTokens reads the token columns as PostgreSQL holds them.
 func rawTokens(t *testing.T, st *Store, purpose, name string) (access, refresh string) {
 	t.Helper()
-	err := st.Pool.QueryRow(context.Background(), `SELECT access_token, refresh_token FROM oauth2_tokens
+	err := st.pool.QueryRow(context.Background(), `SELECT access_token, refresh_token FROM oauth2_tokens
 		WHERE purpose = $1 AND name = $2`, purpose, name).Scan(&access, &refresh)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestOAuth2TokensSealedAtRest(t *testing.T) {
 			}
 		}
 		var n int
-		if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM oauth2_tokens t
+		if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM oauth2_tokens t
 			WHERE t::text LIKE '%secret-access%' OR t::text LIKE '%secret-refresh%'`).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("%s: %d rows show a token (%v)", when, n, err)
 		}
@@ -67,7 +67,7 @@ func TestOAuth2TokensSealedAtRest(t *testing.T) {
 	// Each value is bound to its row and column: swapping the columns (or
 	// copying another mailbox's token in) opens nothing.
 	a, r := rawTokens(t, st, OAuth2IMAP, "helpdesk")
-	if _, err := st.Pool.Exec(ctx, `UPDATE oauth2_tokens SET access_token = $1, refresh_token = $2`, r, a); err != nil {
+	if _, err := st.pool.Exec(ctx, `UPDATE oauth2_tokens SET access_token = $1, refresh_token = $2`, r, a); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.OAuth2Token(ctx, OAuth2IMAP, "helpdesk"); !errors.Is(err, ErrUnsealable) {
@@ -75,7 +75,7 @@ func TestOAuth2TokensSealedAtRest(t *testing.T) {
 	}
 
 	// Without the key the store refuses rather than writing plain text.
-	bare := &Store{Pool: st.Pool, log: st.log}
+	bare := &Store{pool: st.pool, log: st.log}
 	if _, err := bare.SaveOAuth2Token(ctx, tok); !errors.Is(err, errNoSealer) {
 		t.Fatalf("save without a key: %v", err)
 	}
@@ -87,7 +87,7 @@ func TestOAuth2PlainRowsSealed(t *testing.T) {
 	st := openTestStore(t)
 	ctx := context.Background()
 	for _, name := range []string{"helpdesk", "qm"} {
-		if _, err := st.Pool.Exec(ctx, `INSERT INTO oauth2_tokens (purpose, name, provider, client_id,
+		if _, err := st.pool.Exec(ctx, `INSERT INTO oauth2_tokens (purpose, name, provider, client_id,
 			access_token, refresh_token, expires_at, obtained_at, refreshed_at)
 			VALUES ('imap', $1, 'google', 'app', 'ya29.plain-'||$1, '1//plain-refresh-'||$1, now(), now(), now())`, name); err != nil {
 			t.Fatal(err)

@@ -62,7 +62,7 @@ func TestLoopIdentityEndToEnd(t *testing.T) {
 	w.waitIncoming(t, 3)
 	var status string
 	var automatic bool
-	if err := w.store.Pool.QueryRow(context.Background(), `SELECT status, automatic FROM cases
+	if err := w.store.DB().QueryRow(context.Background(), `SELECT status, automatic FROM cases
 		WHERE requester = 'helpdesk@partner.example'`).Scan(&status, &automatic); err != nil {
 		t.Fatalf("another deployment's mail: %v", err)
 	}

@@ -102,7 +102,7 @@ func TestOAuth2LoginSharedWithSMTP(t *testing.T) {
 	// The tokens are sealed with the key from the config's secret_file: the
 	// raw columns hold no token, and the key opens them.
 	var rawAccess, rawRefresh string
-	if err := st.Pool.QueryRow(context.Background(), `SELECT access_token, refresh_token FROM oauth2_tokens
+	if err := st.DB().QueryRow(context.Background(), `SELECT access_token, refresh_token FROM oauth2_tokens
 		WHERE purpose = 'imap' AND name = 'helpdesk'`).Scan(&rawAccess, &rawRefresh); err != nil {
 		t.Fatal(err)
 	}
