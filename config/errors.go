@@ -87,8 +87,11 @@ func (e *errs) result() error {
 	return e.list
 }
 
-// closest returns the candidate nearest to s by edit distance, or "" when
-// none is near enough to be a plausible typo.
+// Closest returns the candidate nearest to s by edit distance, or "" when
+// none is near enough to be a plausible typo: the one did-you-mean rule,
+// for rules.yaml's names and agents' #commands alike.
+func Closest(s string, candidates []string) string { return closest(s, candidates) }
+
 func closest(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	for _, c := range candidates {

@@ -101,7 +101,9 @@ type Role struct {
 	Everyone   []string `yaml:"everyone"`
 	// Assign is round_robin (default) or least_open.
 	Assign string `yaml:"assign"`
-	Pos    Pos
+	// Names are how mails name the role, by language (sv, nb, en).
+	Names map[string]string `yaml:"names"`
+	Pos   Pos
 	positions
 
 	byUnit, byArea map[string][]string
@@ -202,6 +204,33 @@ func (r *Rules) HoldersOf(role, unitID string) []*Person {
 	return out
 }
 
+// NearestHoldersOf returns the holders of role for a unit at the nearest
+// level that has any: the unit's own, else its work area's, else
+// everyone's. Unlike HoldersOf it does not add everyone to a unit's own
+// holders: a support manager set for one organisation is not told of
+// another's cases, and the everyone holders stand in where none is set.
+func (r *Rules) NearestHoldersOf(role, unitID string) []*Person {
+	ro := r.Role(role)
+	if ro == nil {
+		return nil
+	}
+	ids := ro.Everyone
+	if u := r.Unit(unitID); u != nil {
+		if l := ro.byUnit[u.ID]; len(l) > 0 {
+			ids = l
+		} else if l := ro.byArea[u.WorkArea]; u.WorkArea != "" && len(l) > 0 {
+			ids = l
+		}
+	}
+	var out []*Person
+	for _, id := range ids {
+		if p := r.Person(id); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Owners are who answers for a case held by assignee in a unit: the
 // assignee; without one, the coordinator of the unit's work area, else the
 // support manager.
@@ -264,7 +293,10 @@ type Service struct {
 	Approval string `yaml:"approval"`
 	// Status is active (default) or proposed.
 	Status string `yaml:"status"`
-	Pos    Pos
+	// Names are how mails name the service, by language (sv, nb, en);
+	// Name is the fallback.
+	Names map[string]string `yaml:"names"`
+	Pos   Pos
 	positions
 }
 
@@ -651,6 +683,7 @@ func (r *Rules) validate(e *errs) {
 		if !oneOf(role.Assign, []string{"round_robin", "least_open"}) {
 			e.at(role.at("assign", role.Pos), "assign %q: want round_robin or least_open", role.Assign)
 		}
+		checkNames(e, role.Names, role.at("names", role.Pos))
 	}
 	roleRef := func(name string, p Pos) *Role {
 		if role := r.Roles[name]; role != nil {
@@ -685,6 +718,7 @@ func (r *Rules) validate(e *errs) {
 		if services.add(e, s.ID, s.at("id", s.Pos)) {
 			r.services[s.ID] = s
 		}
+		checkNames(e, s.Names, s.at("names", s.Pos))
 		if !oneOf(s.Status, []string{StatusActive, StatusProposed}) {
 			e.at(s.at("status", s.Pos), "status %q: want active or proposed", s.Status)
 		}
@@ -836,6 +870,23 @@ func (r *Rules) validateCond(e *errs, c *Cond, calendars *idSet) {
 	}
 	if c.Not != nil {
 		r.validateCond(e, c.Not, calendars)
+	}
+}
+
+// checkNames checks a `names:` mapping: known languages, no empty name.
+func checkNames(e *errs, names map[string]string, p Pos) {
+	langs := make([]string, 0, len(names))
+	for l := range names {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	for _, l := range langs {
+		switch {
+		case !oneOf(l, languages):
+			e.at(p, "names: language %q: want one of sv, nb, en", l)
+		case strings.TrimSpace(names[l]) == "":
+			e.at(p, "names: %s is empty", l)
+		}
 	}
 }
 

@@ -55,20 +55,8 @@ func (m *Mailer) Remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, now
 		// oldest first: the order OpenCases gives per assignee, merged here
 		// for people who also get unassigned cases.
 		sort.SliceStable(pl.cases, func(i, j int) bool { return remindBefore(pl.cases[i], pl.cases[j]) })
-		if len(pl.cases) > maxReminderCases {
-			pl.cases = pl.cases[:maxReminderCases]
-		}
-		loc := m.Zone(rules, "")
-		views := make([]CaseView, 0, len(pl.cases))
-		for _, rc := range pl.cases {
-			views = append(views, m.CaseView(rules, rc.Case, now))
-			if rc.Due != nil {
-				views[len(views)-1].Due = rc.Due.In(loc)
-				views[len(views)-1].Overdue = rc.Due.Before(now)
-			}
-		}
 		rcp := Recipient{Name: pl.person.Name, Address: pl.person.Email, Language: m.RecipientLanguage(pl.person.Language, "", "")}
-		if err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: views}); err != nil {
+		if err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: m.dueViews(rules, pl.cases, now)}); err != nil {
 			return err
 		}
 	}
@@ -105,4 +93,37 @@ func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, t
 		To: []string{FormatAddress(to.Name, to.Address)}, Subject: subject, Text: text, HTML: html,
 		Headers: map[string]string{"Auto-Submitted": "auto-generated"}})
 	return err
+}
+
+// dueViews shows a person's open cases, at most maxReminderCases of them,
+// in the order given.
+func (m *Mailer) dueViews(rules *config.Rules, cases []store.ReminderCase, now time.Time) []CaseView {
+	if len(cases) > maxReminderCases {
+		cases = cases[:maxReminderCases]
+	}
+	views := make([]CaseView, 0, len(cases))
+	for _, rc := range cases {
+		views = append(views, m.CaseView(rules, rc.Case, now))
+	}
+	return views
+}
+
+// OwnCases is what a reminder lists for p, on demand (#mine): the open
+// cases p answers for (rules.Owners), overdue first.
+func (m *Mailer) OwnCases(ctx context.Context, q store.Querier, rules *config.Rules, p *config.Person, now time.Time) ([]CaseView, error) {
+	cases, err := store.OpenCases(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var mine []store.ReminderCase
+	for _, rc := range cases {
+		for _, o := range rules.Owners(rc.Case.Assignee, rc.Case.Unit) {
+			if o.ID == p.ID {
+				mine = append(mine, rc)
+				break
+			}
+		}
+	}
+	sort.SliceStable(mine, func(i, j int) bool { return remindBefore(mine[i], mine[j]) })
+	return m.dueViews(rules, mine, now), nil
 }

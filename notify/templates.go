@@ -48,13 +48,18 @@ const (
 	KindRejected       = "rejected"        // #reject: to the requester
 	KindMerged         = "merged"          // #merge: to the requester of the merged case
 	KindBounceNotice   = "bounce_notice"   // a mail we sent on the case bounced: to the owner
+
+	// Answers to an agent's own question by mail.
+	KindHistory = "history" // #history: the whole case, to the agent who asked
+	KindMine    = "mine"    // #mine or a mail to a mine address: the agent's open cases
+	KindHelp    = "help"    // #help: the commands and what stays internal
 )
 
 // Kinds lists every kind of mail, each with an embedded template in every
 // language (templates_test.go holds them to it).
 var Kinds = []string{KindAck, KindAssignment, KindReply, KindForward, KindResolved, KindError, KindEscalation,
 	KindReminder, KindDigest, KindAlert, KindFollowup, KindNote, KindConsult, KindSupplierAnswer, KindApproval,
-	KindApproved, KindRejected, KindMerged, KindBounceNotice}
+	KindApproved, KindRejected, KindMerged, KindBounceNotice, KindHistory, KindMine, KindHelp}
 
 // commonFile is parsed into every kind's template set of its language:
 // blocks shared by several mails (signature, command list).
@@ -91,6 +96,11 @@ type CaseView struct {
 	ServiceName   string
 	Tier          string // "1", "2", "3", "external"
 	Role          string // role id; templates show it with the "role" function
+	// RoleNames and ServiceNames are rules.yaml's `names:` of the role and
+	// the service by language; Render picks the recipient's.
+	RoleNames    map[string]string
+	ServiceNames map[string]string
+	RoleName     string // the role in the recipient's language, set by Render from RoleNames
 	Unit          string // unit name (or id)
 	Priority      string // low | normal | high | urgent
 	Status        string // new | open | waiting | resolved | closed | dropped
@@ -99,12 +109,35 @@ type CaseView struct {
 	Assignee      string // assignee's name
 	Created       time.Time
 	Due           time.Time // next due time (first response or resolution); zero for none
+	DueKind       string    // which deadline Due is: DueFirstResponse or DueResolution
 	Routine       string    // link to or text of the service's routine
 	Trail         string    // why the case was routed here, one reason per line
 	Overdue       bool
 	// Message is the message the mail is about: the requester's mail in an
 	// assignment notice, the agent's reply in a public reply, and so on.
 	Message MessageView
+	// History is the case so far, newest first, for whoever takes it over
+	// (hand-over notices, #history).
+	History []HistoryEntry
+	// HistoryLeft counts the entries left out of History to keep it short.
+	HistoryLeft int
+}
+
+// Which deadline CaseView.Due is.
+const (
+	DueFirstResponse = "first_response"
+	DueResolution    = "resolution"
+)
+
+// HistoryEntry is one message or event of a case's history.
+type HistoryEntry struct {
+	At time.Time
+	// Kind: "in" (the requester's side wrote), "reply" (a public answer),
+	// "note" (internal), "supplier" (the supplier's answer), "event".
+	Kind        string
+	From        string // a name, or an address
+	Text        string
+	Attachments []AttachmentView
 }
 
 // AttachmentView is one attachment as listed in a mail.
@@ -171,6 +204,12 @@ type Data struct {
 	Expired   bool       // error: the reply token had expired
 	Oversize  string     // ack: the mailbox's size limit ("25 MB") when the mail was over it
 	Cases     []CaseView // reminder: the recipient's open cases, overdue first
+	// Comment is a hand-over's internal comment (the text under #escalate,
+	// #assign, #tier, #consult, #supplier), for whoever receives the case.
+	Comment string
+	// Transfer is how the case moved to the recipient: escalate, breach,
+	// tier, assign ("" for a new case).
+	Transfer string
 	Digest    DigestView
 }
 
@@ -338,6 +377,9 @@ func (t *Templates) Render(kind, lang string, data any) (subject, text, html str
 	}
 	if set == nil {
 		return "", "", "", fmt.Errorf("rendering %s mail: %w", kind, ErrNoTemplate)
+	}
+	if d, ok := data.(Data); ok {
+		data = d.localized(Language(lang))
 	}
 	subject, text, html, err = set.execute(data)
 	if err != nil {
@@ -507,6 +549,8 @@ func templateFuncs(lang string) template.FuncMap {
 		"role":     func(id string) string { return lookup("role", id) },
 		"status":   func(s string) string { return lookup("status", s) },
 		"priority": func(p string) string { return lookup("priority", p) },
+		"due":      func(k string) string { return lookup("due", k) },
+		"histkind": func(k string) string { return lookup("history", k) },
 		"when":     formatTime,
 		"join":     strings.Join,
 		"indent":   indent,
@@ -518,6 +562,9 @@ func templateFuncs(lang string) template.FuncMap {
 // Roles not listed show their id with underscores as spaces.
 var words = map[string]map[string]string{
 	"en": {
+		"due.first_response": "first response", "due.resolution": "resolution",
+		"history.in": "from the requester's side", "history.reply": "public answer", "history.note": "internal note",
+		"history.supplier": "supplier's answer", "history.event": "event",
 		"role.superuser": "superuser", "role.coordinator": "coordinator",
 		"role.system_responsible": "system responsible", "role.system_owner": "system owner",
 		"role.central_support": "central support", "role.support_manager": "support manager",
@@ -527,6 +574,9 @@ var words = map[string]map[string]string{
 		"priority.low": "low", "priority.normal": "normal", "priority.high": "high", "priority.urgent": "urgent",
 	},
 	"sv": {
+		"due.first_response": "första svar", "due.resolution": "lösning",
+		"history.in": "från anmälarens sida", "history.reply": "svar till anmälaren", "history.note": "intern anteckning",
+		"history.supplier": "leverantörens svar", "history.event": "händelse",
 		"role.superuser": "superanvändare", "role.coordinator": "samordnare",
 		"role.system_responsible": "systemansvarig", "role.system_owner": "systemägare",
 		"role.central_support": "central support", "role.support_manager": "supportansvarig",
@@ -536,6 +586,9 @@ var words = map[string]map[string]string{
 		"priority.low": "låg", "priority.normal": "normal", "priority.high": "hög", "priority.urgent": "akut",
 	},
 	"nb": {
+		"due.first_response": "første svar", "due.resolution": "løsning",
+		"history.in": "fra innmelders side", "history.reply": "svar til innmelder", "history.note": "internt notat",
+		"history.supplier": "leverandørens svar", "history.event": "hendelse",
 		"role.superuser": "superbruker", "role.coordinator": "koordinator",
 		"role.system_responsible": "systemansvarlig", "role.system_owner": "systemeier",
 		"role.central_support": "sentral brukerstøtte", "role.support_manager": "brukerstøtteansvarlig",
@@ -587,7 +640,9 @@ func sampleData() Data {
 		Tier: "1", Role: "superuser", Unit: "Bryne skole", Priority: "high", Status: "open",
 		Requester: "ola@example.no", RequesterName: "Ola Nordmann", Assignee: "Anna Berg",
 		Created: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), Due: time.Date(2026, 3, 2, 13, 30, 0, 0, time.UTC), Routine: "https://intranet.example.org/routines/printing",
-		Trail: "rule \"printing\" matched subject", Overdue: true,
+		Trail: "rule \"printing\" matched subject", Overdue: true, DueKind: DueFirstResponse,
+		History: []HistoryEntry{{At: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), Kind: "note", From: "Anna Berg",
+			Text: "Ringt Ola.", Attachments: []AttachmentView{{Name: "logg.txt", Size: 120}}}}, HistoryLeft: 2,
 		Message: MessageView{From: "ola@example.no", FromName: "Ola Nordmann", Text: "Hei,\nskriveren virker ikke.",
 			Attachments: []AttachmentView{{Name: "bilde.png", Type: "image/png", Size: 123456}, {Name: "big.zip", Size: 90 << 20, Omitted: true}}},
 	}
@@ -596,7 +651,7 @@ func sampleData() Data {
 		Recipient: Recipient{Name: "Anna Berg", Address: "anna@example.org", Language: "sv"},
 		Case:      c,
 		Actor:     "Per Dahl", Reason: "no answer within 4h", Errors: []string{"#frobnicate: unknown command"},
-		Consult: true, Escalated: true, Expired: true,
+		Consult: true, Escalated: true, Expired: true, Comment: "Per, kan du se på dette?", Transfer: "escalate",
 		Cases: []CaseView{c},
 		Digest: DigestView{Period: "2026-03-02 – 2026-03-08", Scope: "Bryne skole", Opened: 3, Resolved: 2, Open: 4,
 			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c},

@@ -20,7 +20,7 @@ func (m *Mailer) CaseView(rules *config.Rules, c *store.Case, now time.Time) Cas
 		Unit: c.Unit, Priority: c.Priority, Status: string(c.Status), Requester: c.Requester,
 		RequesterName: c.RequesterName, Created: c.CreatedAt.In(loc)}
 	if svc := rules.Service(c.Service); svc != nil {
-		v.ServiceName, v.Routine = svc.Name, svc.Routine
+		v.ServiceName, v.Routine, v.ServiceNames = svc.Name, svc.Routine, svc.Names
 	} else {
 		v.ServiceName = c.Service
 	}
@@ -32,8 +32,11 @@ func (m *Mailer) CaseView(rules *config.Rules, c *store.Case, now time.Time) Cas
 	} else if s := rules.Supplier(c.Supplier); s != nil && c.Assignee == "" {
 		v.Assignee = s.Name
 	}
-	if due := nextDue(c); due != nil {
-		v.Due = due.In(loc)
+	if r := rules.Role(c.Role); r != nil {
+		v.RoleNames = r.Names
+	}
+	if due, kind := NextDue(c); due != nil {
+		v.Due, v.DueKind = due.In(loc), kind
 		v.Overdue = due.Before(now)
 	}
 	return v
@@ -58,13 +61,17 @@ func OpeningView(opening *store.ThreadMessage) MessageView {
 	return v
 }
 
-// nextDue is the due time a case is measured against now: the first
-// response until there is one, then the resolution.
-func nextDue(c *store.Case) *time.Time {
+// NextDue is the due time a case is measured against now, and which
+// deadline it is: the first response until there is one, then the
+// resolution. Mails and the CLI both name the deadline they show.
+func NextDue(c *store.Case) (*time.Time, string) {
 	if c.FirstResponse == nil && c.FirstResponseD != nil {
-		return c.FirstResponseD
+		return c.FirstResponseD, DueFirstResponse
 	}
-	return c.ResolutionDue
+	if c.ResolutionDue == nil {
+		return nil, ""
+	}
+	return c.ResolutionDue, DueResolution
 }
 
 // Zone is where dates in a mail about a unit are shown. Units have no
@@ -115,4 +122,28 @@ func ActorName(rules *config.Rules, actor string) string {
 		return p.Name
 	}
 	return actor
+}
+
+// localized gives the case views of d rules.yaml's names of their role
+// and service in lang, where the rules name them in it.
+func (d Data) localized(lang string) Data {
+	d.Case = d.Case.localized(lang)
+	if len(d.Cases) > 0 {
+		cs := make([]CaseView, len(d.Cases))
+		for i, c := range d.Cases {
+			cs[i] = c.localized(lang)
+		}
+		d.Cases = cs
+	}
+	return d
+}
+
+func (v CaseView) localized(lang string) CaseView {
+	if n := v.ServiceNames[lang]; n != "" {
+		v.ServiceName = n
+	}
+	if n := v.RoleNames[lang]; n != "" {
+		v.RoleName = n
+	}
+	return v
 }

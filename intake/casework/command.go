@@ -40,19 +40,50 @@ var commandArgs = map[string]int{
 	"merge":    argRequired,
 	"approve":  argNone,
 	"reject":   argOptional,
+	"public":   argNone,
+	"history":  argNone,
+	"mine":     argNone,
+	"help":     argNone,
 }
 
 // commandOrder is the order commands are applied in, whatever order they
 // were written in: the approval gate first, then where the case goes,
 // then what happens to it, a merge last.
 var commandOrder = []string{"approve", "reject", "service", "tier", "escalate", "assign", "priority",
-	"consult", "supplier", "wait", "reopen", "resolve", "close", "merge", "note"}
+	"consult", "supplier", "wait", "reopen", "resolve", "close", "merge", "note", "public", "history", "mine", "help"}
 
 // exclusive groups: at most one command of each in one reply.
 var exclusive = [][]string{
 	{"resolve", "close", "reopen", "wait", "merge", "reject"}, // the case's next status
 	{"approve", "reject"},
 	{"escalate", "tier", "assign"}, // where the case goes
+	{"note", "public"},             // the whole reply internal, or a public part
+}
+
+// handOvers are the commands that give the case (or a question about it)
+// to someone else. The rest of a reply with one of them is an internal
+// comment to whoever receives the case, never sent to the requester; only
+// the text under a line "#public" goes to the requester.
+var handOvers = []string{"escalate", "assign", "tier", "consult", "supplier"}
+
+// PublicMarker is the line that starts the public part of a reply with a
+// hand-over command: the text above it is the internal comment, the text
+// below it the answer to the requester.
+const PublicMarker = "#public"
+
+// splitPublic splits a reply's text (after its command lines) at the
+// first line that is PublicMarker alone (any case, surrounding spaces
+// allowed): the text above it and the text below it. found is false when
+// there is no such line; above is then the whole text.
+func splitPublic(text string) (above, below string, found bool) {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if strings.EqualFold(strings.TrimSpace(l), PublicMarker) {
+			return strings.Trim(strings.Join(lines[:i], "\n"), "\n"),
+				strings.Trim(strings.Join(lines[i+1:], "\n"), "\n"), true
+		}
+	}
+	return text, "", false
 }
 
 // ParseCommands splits a reply's text into the command lines at its top
@@ -92,6 +123,10 @@ func checkSyntax(cmds []Command) []string {
 		want, ok := commandArgs[c.Name]
 		switch {
 		case !ok:
+			if near := config.Closest(c.Name, knownCommands()); near != "" {
+				errs = append(errs, fmt.Sprintf("%s: unknown command (did you mean #%s?)", c.Line, near))
+				continue
+			}
 			errs = append(errs, fmt.Sprintf("%s: unknown command (known: #%s)", c.Line, strings.Join(knownCommands(), ", #")))
 			continue
 		case seen[c.Name]:
@@ -130,7 +165,7 @@ var argHelp = map[string]string{
 // knownCommands lists the commands in DESIGN.md's order, for error replies.
 func knownCommands() []string {
 	return []string{"resolve", "close", "reopen", "escalate", "assign", "tier", "service", "priority",
-		"consult", "supplier", "wait", "note", "merge", "approve", "reject"}
+		"consult", "supplier", "wait", "note", "public", "merge", "approve", "reject", "history", "mine", "help"}
 }
 
 // sortCommands returns cmds in the order they are applied.

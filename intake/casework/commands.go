@@ -32,6 +32,10 @@ type conversation struct {
 	tx pgx.Tx       // reads and transfers, in the same transaction
 
 	internal bool     // the body goes to nobody on the requester's side
+	// comment is a hand-over's internal comment: the text above the
+	// public marker, for whoever receives the case (see splitHandOver).
+	comment  string
+	handOver bool
 	resolve  *Command // #resolve: the body goes out as the resolution
 	merged   bool     // #merge: the requester was told in the merge notice
 	// bodySent: the body went to a consultant or the supplier as their
@@ -187,6 +191,38 @@ func (cv *conversation) checkOne(ctx context.Context, cmd Command) error {
 	return nil
 }
 
+// splitHandOver applies the hand-over rule to the reply's text. With a
+// hand-over command (#escalate, #assign, #tier, #consult, #supplier) the
+// text is an internal comment for whoever receives the case; only what
+// stands under a "#public" line (or everything, when #public is one of
+// the command lines) goes to the requester. Without one, a "#public" line
+// changes nothing: the line itself is dropped.
+func (cv *conversation) splitHandOver(cmds []Command) {
+	above, below, found := splitPublic(cv.body)
+	if hasCommand(cmds, "public") {
+		above, below, found = "", cv.body, true
+	}
+	cv.handOver = slices.ContainsFunc(cmds, func(c Command) bool { return slices.Contains(handOvers, c.Name) })
+	switch {
+	case !cv.handOver:
+		cv.body = strings.Trim(above+"\n\n"+below, "\n")
+	case cv.internal:
+		cv.comment, cv.body = strings.Trim(above+"\n\n"+below, "\n"), ""
+	default:
+		cv.comment, cv.body = above, below
+		// Nothing public asked for: the whole reply, attachments too, stays
+		// internal.
+		cv.internal = !found
+		// The receiver gets the comment with the case; the owner needs no
+		// copy as a note.
+		cv.bodySent = true
+	}
+}
+
+func hasCommand(cmds []Command, name string) bool {
+	return slices.ContainsFunc(cmds, func(c Command) bool { return c.Name == name })
+}
+
 // supplierID is the supplier #supplier forwards to: the one the case has,
 // else the one on its service's chain.
 func (cv *conversation) supplierID() string {
@@ -233,7 +269,7 @@ func (cv *conversation) setStatus(ctx context.Context, to store.Status, why stri
 }
 
 func (cv *conversation) transfer(ctx context.Context, t Transfer) error {
-	t.Actor = cv.actor.ID
+	t.Actor, t.Comment = cv.actor.ID, cv.comment
 	c, err := cv.a.desk.Transfer(ctx, cv.tx, cv.a.rules, cv.c, t, cv.a.now)
 	switch {
 	case err == nil:
@@ -287,12 +323,12 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 			Reason: "service changed from " + from + " to " + ns.ID})
 	case "tier":
 		svc := a.rules.Service(c.Service)
-		return cv.transfer(ctx, Transfer{Kind: TransferTier, Rung: rungOfTier(svc, cmd.Arg), Reason: "#tier " + cmd.Arg})
+		return cv.transfer(ctx, Transfer{Kind: TransferTier, Rung: rungOfTier(svc, cmd.Arg)})
 	case "escalate":
 		return cv.transfer(ctx, Transfer{Kind: TransferEscalate, Reason: cmd.Arg})
 	case "assign":
 		p := findPerson(a.rules, cmd.Arg)
-		return cv.transfer(ctx, Transfer{Kind: TransferAssign, Person: p.ID, Reason: "#assign " + cmd.Arg})
+		return cv.transfer(ctx, Transfer{Kind: TransferAssign, Person: p.ID})
 	case "priority":
 		p := strings.ToLower(cmd.Arg)
 		if p == c.Priority {
@@ -338,15 +374,43 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 		return cv.merge(ctx, cmd)
 	case "note":
 		cv.internal = true
+	case "history", "mine", "help":
+		return cv.answerAgent(ctx, cmd.Name)
 	}
 	return nil
+}
+
+// answerAgent answers #history, #mine and #help: a mail to the agent who
+// asked, in reply to their mail, about this case.
+func (cv *conversation) answerAgent(ctx context.Context, what string) error {
+	a, c := cv.a, cv.c
+	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name}
+	var atts []store.OutAttachment
+	kind := notify.KindHelp
+	switch what {
+	case "history":
+		kind = notify.KindHistory
+		h, files, err := a.desk.history(ctx, cv.tx, a.rules, c, historyFull)
+		if err != nil {
+			return err
+		}
+		data.Case.History, data.Case.HistoryLeft, atts = h.Entries, h.Left, files
+	case "mine":
+		kind = notify.KindMine
+		views, err := a.desk.Mailer.OwnCases(ctx, cv.tx, a.rules, cv.actor, a.now)
+		if err != nil {
+			return err
+		}
+		data.Cases = views
+	}
+	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: kind, To: a.personRecipient(cv.actor, c), Data: data,
+		Attachments: atts, InReplyTo: a.msg.MessageID, References: a.ownReferences()})
 }
 
 // consult gives a colleague the case to answer the owner, who keeps it.
 // The rest of the reply is the question to them, never to the requester.
 func (cv *conversation) consult(ctx context.Context, cmd Command, p *config.Person) error {
 	a, c := cv.a, cv.c
-	cv.internal, cv.bodySent = true, true
 	if err := store.SetParticipant(ctx, cv.e, c.ID, p.Email, p.Name, store.PartyConsultant, p.ID); err != nil {
 		return err
 	}
@@ -357,13 +421,19 @@ func (cv *conversation) consult(ctx context.Context, cmd Command, p *config.Pers
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name, Reason: cv.body, Consult: true}
+	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name, Comment: cv.comment, Consult: true}
 	var atts []store.OutAttachment
 	if open != nil {
 		var views []notify.AttachmentView
 		atts, views = storedPassOn(open)
 		data.Case.Message = notify.MessageView{From: open.From, FromName: open.FromName, Text: open.NewText, Attachments: views}
 	}
+	// The colleague asked gets the case so far, as a taker would.
+	h, more, err := a.desk.history(ctx, cv.tx, a.rules, c, historyNotice)
+	if err != nil {
+		return err
+	}
+	data.Case.History, data.Case.HistoryLeft, atts = h.Entries, h.Left, append(atts, more...)
 	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: notify.KindConsult, To: a.personRecipient(p, c), Data: data,
 		Attachments: atts, Via: cv.actor.Name})
 }
@@ -373,7 +443,6 @@ func (cv *conversation) consult(ctx context.Context, cmd Command, p *config.Pers
 // its owner, and the supplier's answers go to the owner.
 func (cv *conversation) forwardToSupplier(ctx context.Context, cmd Command) error {
 	a, c := cv.a, cv.c
-	cv.internal, cv.bodySent = true, true
 	s := a.rules.Supplier(cv.supplierID())
 	if err := store.SetSupplier(ctx, cv.e, c.ID, s.ID, a.now); err != nil {
 		return err
@@ -389,7 +458,7 @@ func (cv *conversation) forwardToSupplier(ctx context.Context, cmd Command) erro
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name, Reason: cv.body}
+	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name, Comment: cv.comment}
 	// The supplier learns the problem, never who the requester is.
 	data.Case.Requester, data.Case.RequesterName = "", ""
 	var atts []store.OutAttachment

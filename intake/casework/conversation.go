@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -240,7 +239,8 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 	cmds = sortCommands(cmds)
 	// #note makes the whole reply internal, whatever else it says: known
 	// before #merge (applied earlier) decides what its notice carries.
-	cv.internal = slices.ContainsFunc(cmds, func(c Command) bool { return c.Name == "note" })
+	cv.internal = hasCommand(cmds, "note")
+	cv.splitHandOver(cmds)
 	if errs, err := cv.check(ctx, cmds); err != nil {
 		return err
 	} else if len(errs) > 0 {

@@ -185,7 +185,7 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 				data.Oversize = a.mb.MaxMessageSize.String()
 			}
 			if err := a.queue(ctx, c, notify.KindAck, notify.Recipient{Name: c.RequesterName, Address: c.Requester, Language: c.Language},
-				data, "auto-replied", true); err != nil {
+				data, nil, "auto-replied", true); err != nil {
 				return err
 			}
 		} else if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "ack-suppressed",
@@ -194,9 +194,12 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 		}
 	}
 	if p := a.rules.Person(dec.Assignee); p != nil && p.Email != "" {
+		// The first notice carries the attachments, as every hand-over does.
+		atts, views := a.passOn()
+		view.Message.Attachments = views
 		lang := a.desk.Mailer.RecipientLanguage(p.Language, dec.Language, a.mb.Name)
 		if err := a.queue(ctx, c, notify.KindAssignment, notify.Recipient{Name: p.Name, Address: p.Email, Language: lang},
-			notify.Data{Case: view}, "auto-generated", false); err != nil {
+			notify.Data{Case: view}, atts, "auto-generated", false); err != nil {
 			return err
 		}
 	}
@@ -217,9 +220,10 @@ func (a *applier) caseView(c *store.Case, dec routing.Decision) notify.CaseView 
 // queue renders one mail about c to one person and queues it. The
 // requester's mails continue the thread of their own mail; an agent's
 // notice references only the case's own mail.
-func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to notify.Recipient, data notify.Data, autoSubmitted string, threadOriginal bool) error {
+func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to notify.Recipient, data notify.Data,
+	atts []store.OutAttachment, autoSubmitted string, threadOriginal bool) error {
 	cm := notify.CaseMail{Case: c, Kind: kind, To: to, Data: data, Mailbox: a.mb,
-		AutoSubmitted: autoSubmitted}
+		AutoSubmitted: autoSubmitted, Attachments: atts}
 	if threadOriginal && a.msg.MessageID != "" {
 		cm.InReplyTo = a.msg.MessageID
 		cm.References = append(append([]string{}, a.msg.References...), a.msg.MessageID)

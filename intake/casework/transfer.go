@@ -35,6 +35,9 @@ type Transfer struct {
 	// Reason is shown to the people told; Actor is who moved the case (a
 	// person id; "" for casemail itself).
 	Reason, Actor string
+	// Comment is the hand-over's internal comment (the reply's text under
+	// the command): for whoever receives the case, never the requester.
+	Comment string
 
 	// reasonIn, when set, words the reason in a recipient's language
 	// (the SLA check's breach notices).
@@ -138,19 +141,30 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 		return nil, err
 	}
 
-	// Notices. Each person gets one mail however many reasons they have.
+	// Notices. Each person gets one mail however many reasons they have,
+	// and whoever moved the case none: they know.
 	told := map[string]bool{}
+	if p := rules.Person(t.Actor); p != nil {
+		told[strings.ToLower(p.Email)] = true
+	}
 	opening, err := store.OpeningMessage(ctx, q, c.ID)
 	if err != nil && err != store.ErrNotFound {
 		return nil, err
 	}
 	actor := notify.ActorName(rules, t.Actor)
-	if newHolder != nil && d.Assignee != c.Assignee {
+	if newHolder != nil && d.Assignee != c.Assignee && !told[strings.ToLower(newHolder.Email)] {
 		rcp := desk.Mailer.PersonRecipient(rules, nc, newHolder)
 		view := desk.noticeView(rules, nc, opening, trail, now)
+		// The taker gets the case so far, and the requester's attachments.
+		hist, atts, err := desk.history(ctx, q, rules, nc, historyNotice)
+		if err != nil {
+			return nil, err
+		}
+		view.History, view.HistoryLeft = hist.Entries, hist.Left
 		escalated := t.escalation() || (t.Kind == TransferTier && d.Rung > c.Rung)
 		cm := notify.CaseMail{Case: nc, Kind: notify.KindAssignment, To: rcp, Data: notify.Data{Case: view, Actor: actor,
-			Reason: t.reason(rcp.Language), Escalated: escalated}, Attachments: openingAttachments(opening)}
+			Reason: t.reason(rcp.Language), Escalated: escalated, Comment: t.Comment, Transfer: string(t.Kind)},
+			Attachments: append(openingAttachments(opening), atts...)}
 		if _, err := desk.Mailer.Queue(ctx, q, cm, now); err != nil {
 			return nil, err
 		}
@@ -161,7 +175,7 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 		rcp := notify.Recipient{Name: sup.Name, Address: sup.Email, Language: lang}
 		view := desk.noticeView(rules, nc, opening, "", now)
 		cm := notify.CaseMail{Case: nc, Kind: notify.KindForward, To: rcp, Data: notify.Data{Case: view, Actor: actor,
-			Reason: t.reason(lang)}, Attachments: openingAttachments(opening)}
+			Reason: t.reason(lang), Comment: t.Comment, Transfer: string(t.Kind)}, Attachments: openingAttachments(opening)}
 		if _, err := desk.Mailer.Queue(ctx, q, cm, now); err != nil {
 			return nil, err
 		}
@@ -172,7 +186,7 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 		others = append(others, prev)
 	}
 	if t.escalation() {
-		others = append(others, rules.HoldersOf(config.RoleSupportManager, c.Unit)...)
+		others = append(others, rules.NearestHoldersOf(config.RoleSupportManager, c.Unit)...)
 	}
 	for _, p := range others {
 		if err := desk.escalationNotice(ctx, q, rules, nc, p, t, actor, trail, opening, told, now); err != nil {
@@ -185,7 +199,7 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 // topOfChain tells the support manager that a case asked to climb past
 // the last rung; the case stays.
 func (desk *Desk) topOfChain(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, t Transfer, now time.Time) error {
-	managers := rules.HoldersOf(config.RoleSupportManager, c.Unit)
+	managers := rules.NearestHoldersOf(config.RoleSupportManager, c.Unit)
 	why := "at the top of its chain: the support manager is told, the case stays"
 	if len(managers) == 0 {
 		why = "at the top of its chain and no support_manager is defined: nobody else to tell"
@@ -208,6 +222,9 @@ func (desk *Desk) topOfChain(ctx context.Context, q store.Querier, rules *config
 	}
 	actor := notify.ActorName(rules, t.Actor)
 	told := map[string]bool{}
+	if p := rules.Person(t.Actor); p != nil {
+		told[strings.ToLower(p.Email)] = true
+	}
 	for _, p := range managers {
 		if err := desk.escalationNotice(ctx, q, rules, c, p, t, actor, why, opening, told, now); err != nil {
 			return err
@@ -226,7 +243,8 @@ func (desk *Desk) escalationNotice(ctx context.Context, q store.Querier, rules *
 	rcp := desk.Mailer.PersonRecipient(rules, c, p)
 	view := desk.noticeView(rules, c, opening, trail, now)
 	_, err := desk.Mailer.Queue(ctx, q, notify.CaseMail{Case: c, Kind: notify.KindEscalation, To: rcp,
-		Data: notify.Data{Case: view, Actor: actor, Reason: t.reason(rcp.Language)}}, now)
+		Data: notify.Data{Case: view, Actor: actor, Reason: t.reason(rcp.Language), Comment: t.Comment,
+			Transfer: string(t.Kind)}}, now)
 	return err
 }
 
