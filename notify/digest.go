@@ -70,7 +70,7 @@ func (m *Mailer) Digest(ctx context.Context, tx pgx.Tx, rules *config.Rules, sin
 			}
 		}
 		rcp := Recipient{Name: a.person.Name, Address: a.person.Email,
-			Language: m.RecipientLanguage(a.person.Language, unitLang, "")}
+			Language: m.RecipientLanguage(a.person.Language, "", unitLang, "")}
 		var unit string
 		if len(a.units) == 1 {
 			unit = a.units[0]

@@ -55,7 +55,7 @@ func (m *Mailer) Remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, now
 		// oldest first: the order OpenCases gives per assignee, merged here
 		// for people who also get unassigned cases.
 		sort.SliceStable(pl.cases, func(i, j int) bool { return remindBefore(pl.cases[i], pl.cases[j]) })
-		rcp := Recipient{Name: pl.person.Name, Address: pl.person.Email, Language: m.RecipientLanguage(pl.person.Language, "", "")}
+		rcp := Recipient{Name: pl.person.Name, Address: pl.person.Email, Language: m.RecipientLanguage(pl.person.Language, "", "", "")}
 		if err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: m.dueViews(rules, pl.cases, now)}); err != nil {
 			return err
 		}

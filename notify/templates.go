@@ -90,17 +90,17 @@ type Recipient struct {
 // CaseView is a case as templates show it. Times are shown as they are
 // (convert them to the configured timezone first); a zero time is not shown.
 type CaseView struct {
-	Number        int64
-	Subject       string
-	Service       string // service id
-	ServiceName   string
-	Tier          string // "1", "2", "3", "external"
-	Role          string // role id; templates show it with the "role" function
+	Number      int64
+	Subject     string
+	Service     string // service id
+	ServiceName string
+	Tier        string // "1", "2", "3", "external"
+	Role        string // role id; templates show it with the "role" function
 	// RoleNames and ServiceNames are rules.yaml's `names:` of the role and
 	// the service by language; Render picks the recipient's.
-	RoleNames    map[string]string
-	ServiceNames map[string]string
-	RoleName     string // the role in the recipient's language, set by Render from RoleNames
+	RoleNames     map[string]string
+	ServiceNames  map[string]string
+	RoleName      string // the role in the recipient's language, set by Render from RoleNames
 	Unit          string // unit name (or id)
 	Priority      string // low | normal | high | urgent
 	Status        string // new | open | waiting | resolved | closed | dropped
@@ -210,7 +210,7 @@ type Data struct {
 	// Transfer is how the case moved to the recipient: escalate, breach,
 	// tier, assign ("" for a new case).
 	Transfer string
-	Digest    DigestView
+	Digest   DigestView
 }
 
 // LoadTemplates parses the embedded templates and, when overrideDir is
@@ -387,6 +387,9 @@ func (t *Templates) Render(kind, lang string, data any) (subject, text, html str
 	}
 	return subject, text, html, nil
 }
+
+// Has reports whether there are templates in lang.
+func (t *Templates) Has(lang string) bool { return t.sets[lang] != nil }
 
 // Languages lists the languages that have templates.
 func (t *Templates) Languages() []string {
@@ -599,13 +602,18 @@ var words = map[string]map[string]string{
 	},
 }
 
-// formatTime shows a time to the minute in its own location; "" for zero.
+// formatTime shows a time to the minute in its own location, with the
+// zone (CET, CEST, UTC) so that no reader has to guess; "" for zero.
+// The CLI shows times the same way (TimeLayout).
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Format("2006-01-02 15:04")
+	return t.Format(TimeLayout)
 }
+
+// TimeLayout is how casemail shows a time, in mails and on the CLI.
+const TimeLayout = "2006-01-02 15:04 MST"
 
 func humanSize(n int64) string {
 	const unit = 1024

@@ -72,7 +72,7 @@ func TestAssignmentNoticeContent(t *testing.T) {
 	tm := loadDefault(t)
 	d := sampleData()
 	d.Consult = false
-	d.Escalated = false
+	d.Escalated, d.Transfer = false, ""
 	subj, text, _, err := tm.Render(KindAssignment, "en", d)
 	if err != nil {
 		t.Fatal(err)
@@ -279,5 +279,44 @@ func TestHumanSize(t *testing.T) {
 		if got := humanSize(n); got != want {
 			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestHandOverNotice: a hand-over names how the case came (an #assign is
+// no escalation), carries the comment as internal, the case so far, and
+// the names rules.yaml gives the role and the service in the language.
+func TestHandOverNotice(t *testing.T) {
+	tm := loadDefault(t)
+	d := sampleData()
+	d.Consult, d.Escalated, d.Transfer = false, false, "assign"
+	d.Case.Role = "local_support"
+	d.Case.RoleNames = map[string]string{"sv": "lokal support", "nb": "lokal brukerstøtte"}
+	d.Case.ServiceNames = map[string]string{"sv": "Utskrift"}
+	_, text, _, err := tm.Render(KindAssignment, "sv", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Per Dahl har lämnat över ärende 1042 till dig.",
+		"Intern kommentar från Per Dahl (skickas aldrig till anmälaren):\n  Per, kan du se på dette?",
+		"Ärendet hittills, senaste först:", "intern anteckning: Anna Berg", "  Ringt Ola.", "logg.txt (120 B)",
+		"2 tidigare meddelanden visas inte",
+		"lokal support, nivå 1", "Tjänst:        Utskrift",
+		"Senast:        2026-03-02 13:30 UTC (första svar)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("sv hand-over notice lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "eskalerats") {
+		t.Errorf("an #assign is worded as an escalation:\n%s", text)
+	}
+	_, text, _, _ = tm.Render(KindEscalation, "nb", d)
+	if !strings.Contains(text, "Sak 1042 er overlevert til Anna Berg av Per Dahl.") || !strings.Contains(text, "Intern kommentar fra Per Dahl") {
+		t.Errorf("nb notice to the previous holder of an #assign:\n%s", text)
+	}
+	_, text, _, _ = tm.Render(KindAssignment, "en", d)
+	if !strings.Contains(text, "local support, level 1") || !strings.Contains(text, "Service:     Printing") {
+		t.Errorf("without an English name the role and service fall back:\n%s", text)
 	}
 }

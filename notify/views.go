@@ -84,10 +84,13 @@ func (m *Mailer) Zone(_ *config.Rules, _ string) *time.Location {
 	return time.UTC
 }
 
-// RecipientLanguage is the language of a mail (DESIGN.md): the
-// recipient's own, else their unit's, else the default of the mailbox
-// named, else casemail.yaml's language.
-func (m *Mailer) RecipientLanguage(own, unitLang, mailbox string) string {
+// RecipientLanguage is the one rule for the language of a mail: the
+// recipient's own stored language (rules.yaml's people, the case's), else
+// the language of their own last mail (Content-Language, else detected
+// from its text; see mailparse.Message.Language) when there are templates
+// in it, else their unit's, else the default of the mailbox named, else
+// casemail.yaml's language.
+func (m *Mailer) RecipientLanguage(own, written, unitLang, mailbox string) string {
 	var mbLang, cfgLang string
 	if mailbox != "" {
 		if mb := m.mailbox(mailbox); mb != nil {
@@ -97,13 +100,34 @@ func (m *Mailer) RecipientLanguage(own, unitLang, mailbox string) string {
 	if m.Config != nil {
 		cfgLang = m.Config.Language
 	}
-	return Language(own, unitLang, mbLang, cfgLang)
+	return Language(own, m.WrittenLanguage(written), unitLang, mbLang, cfgLang)
+}
+
+// WrittenLanguage is the language to answer a mail written in lang: lang
+// when there are templates in it, Danish readers in Norwegian, else ""
+// (Finnish, say: the unit's or the mailbox's language then).
+func (m *Mailer) WrittenLanguage(lang string) string {
+	if lang == "" {
+		return ""
+	}
+	l := Language(lang)
+	if l == "da" {
+		l = "nb"
+	}
+	if m.Templates != nil && m.Templates.Has(l) {
+		return l
+	}
+	if m.Templates == nil && (l == "sv" || l == "nb" || l == "en") {
+		return l
+	}
+	return ""
 }
 
 // CaseLanguage is the language of a case's requester side: the language
-// stored with the case at intake, else by RecipientLanguage.
+// stored with the case (set at intake by RecipientLanguage, and again
+// when the requester writes in another), else by RecipientLanguage.
 func (m *Mailer) CaseLanguage(c *store.Case) string {
-	return m.RecipientLanguage(c.Language, "", c.Mailbox)
+	return m.RecipientLanguage(c.Language, "", "", c.Mailbox)
 }
 
 // PersonRecipient addresses p about case c: their language, else the

@@ -218,3 +218,13 @@ func RequesterThread(ctx context.Context, q Querier, caseID int64) ([]string, er
 		return mid, err
 	})
 }
+
+// SetCaseLanguage changes the language a case's requester side is written
+// to (their last mail was in another).
+func SetCaseLanguage(ctx context.Context, e Execer, caseID int64, lang string, at time.Time) error {
+	if _, err := e.Exec(ctx, `UPDATE cases SET language = $2, updated_at = $3 WHERE id = $1`,
+		caseID, lang, at); err != nil {
+		return fmt.Errorf("setting language of case %d: %w", caseID, err)
+	}
+	return nil
+}

@@ -31,7 +31,7 @@ type conversation struct {
 	e  store.Execer // writes: the intake batch, or the commands' savepoint
 	tx pgx.Tx       // reads and transfers, in the same transaction
 
-	internal bool     // the body goes to nobody on the requester's side
+	internal bool // the body goes to nobody on the requester's side
 	// comment is a hand-over's internal comment: the text above the
 	// public marker, for whoever receives the case (see splitHandOver).
 	comment  string

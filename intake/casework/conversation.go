@@ -95,6 +95,9 @@ func (a *applier) followUp(ctx context.Context, th *Thread) error {
 	if c.Status == store.StatusResolved {
 		c.Status = store.StatusOpen // reopened by addToCase
 	}
+	if err := a.followLanguage(ctx, &c); err != nil {
+		return err
+	}
 	if c.Status == store.StatusWaiting {
 		st, err := store.ConversationState(ctx, a.tx, c.ID)
 		if err != nil {
@@ -444,4 +447,23 @@ func (a *applier) approvers(c *store.Case, svc *config.Service, available bool) 
 		out = append(out, p)
 	}
 	return out
+}
+
+// followLanguage answers the requester in the language of their last mail
+// (RecipientLanguage's second rule), unless rules.yaml stores theirs.
+func (a *applier) followLanguage(ctx context.Context, c *store.Case) error {
+	if !strings.EqualFold(a.msg.From.Addr, c.Requester) || a.storedLanguage(c.Requester) != "" {
+		return nil
+	}
+	lang := a.desk.Mailer.WrittenLanguage(a.msg.Language())
+	if lang == "" || lang == c.Language {
+		return nil
+	}
+	if err := store.SetCaseLanguage(ctx, a.w, c.ID, lang, a.now); err != nil {
+		return err
+	}
+	from := c.Language
+	c.Language = lang
+	return store.AddEvent(ctx, a.w, c.ID, a.now, a.msg.From.Addr, "language",
+		"the requester wrote in "+lang+": answered in "+lang+" from now on", map[string]any{"from": from, "to": lang})
 }

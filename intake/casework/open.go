@@ -43,7 +43,7 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 	if requester.Addr == "" {
 		requester = m.Sender
 	}
-	lang := a.desk.Mailer.RecipientLanguage(dec.Language, "", a.mb.Name)
+	lang := a.desk.Mailer.RecipientLanguage(a.storedLanguage(requester.Addr), m.Language(), dec.Language, a.mb.Name)
 	nc := store.NewCase{
 		Status: status, Subject: m.Subject, Requester: requester.Addr, RequesterName: requester.Name,
 		Mailbox: a.mb.Name, Language: lang, Priority: dec.Priority, Service: dec.Service, Unit: dec.Unit,
@@ -197,7 +197,7 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 		// The first notice carries the attachments, as every hand-over does.
 		atts, views := a.passOn()
 		view.Message.Attachments = views
-		lang := a.desk.Mailer.RecipientLanguage(p.Language, dec.Language, a.mb.Name)
+		lang := a.desk.Mailer.RecipientLanguage(p.Language, "", dec.Language, a.mb.Name)
 		if err := a.queue(ctx, c, notify.KindAssignment, notify.Recipient{Name: p.Name, Address: p.Email, Language: lang},
 			notify.Data{Case: view}, atts, "auto-generated", false); err != nil {
 			return err
@@ -233,4 +233,13 @@ func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to noti
 	}
 	a.queued = true
 	return nil
+}
+
+// storedLanguage is the language rules.yaml stores for an address (a
+// requester who is also one of the people), else "".
+func (a *applier) storedLanguage(addr string) string {
+	if p := a.rules.PersonByEmail(addr); p != nil {
+		return p.Language
+	}
+	return ""
 }
