@@ -249,6 +249,12 @@ func byRecipient(t *testing.T, msgs []smtptest.Message) map[string]*mail.Message
 // undoes the transfer encoding and picks the text part.
 func decodeBody(t *testing.T, m *mail.Message) string {
 	t.Helper()
+	return decodeMail(t, m).Text
+}
+
+// decodeMail parses a mail casemail sent as intake would read it.
+func decodeMail(t *testing.T, m *mail.Message) *mailparse.Message {
+	t.Helper()
 	var buf bytes.Buffer
 	for name, vals := range m.Header {
 		for _, v := range vals {
@@ -263,7 +269,7 @@ func decodeBody(t *testing.T, m *mail.Message) string {
 	if err != nil {
 		t.Fatalf("parsing a mail casemail sent: %v", err)
 	}
-	return pm.Text
+	return pm
 }
 
 // TestEndToEnd: a mail delivered to the helpdesk mailbox in real Dovecot

@@ -92,3 +92,39 @@ func TestEveryCommandIsKnownAndOrdered(t *testing.T) {
 		}
 	}
 }
+
+// TestHandOverSplit: under a hand-over the text is the receiver's
+// comment; only what stands under #public goes to the requester. Without
+// a hand-over a #public line changes nothing; with #note all stays
+// internal.
+func TestHandOverSplit(t *testing.T) {
+	for _, tc := range []struct {
+		name, reply, comment, public string
+		internal                     bool
+	}{
+		{"escalate, no marker", "#escalate Trenger koordinator\nPer, kan du se på dette?", "Per, kan du se på dette?", "", true},
+		{"assign, marker", "#assign eva\nEva, ta over.\n  #PUBLIC  \nHei Ola, saken er sendt videre.", "Eva, ta over.", "Hei Ola, saken er sendt videre.", false},
+		{"marker among the commands", "#tier 2\n#public\nHei Ola!", "", "Hei Ola!", false},
+		{"consult", "#consult per\nVet du?", "Vet du?", "", true},
+		{"supplier, marker", "#supplier\nSe feilen.\n#public\nVi har kontaktet leverandøren.", "Se feilen.", "Vi har kontaktet leverandøren.", false},
+		{"no hand-over", "Hei Ola,\n#public\nprøv igjen.", "", "Hei Ola,\n\nprøv igjen.", false},
+		{"note wins", "#note\n#escalate\nintern\n#public\nogså intern", "intern\n\nogså intern", "", true},
+	} {
+		cmds, body := ParseCommands(tc.reply)
+		if errs := checkSyntax(cmds); len(errs) > 0 && tc.name != "note wins" {
+			t.Errorf("%s: %v", tc.name, errs)
+		}
+		cv := &conversation{body: body, internal: hasCommand(cmds, "note")}
+		cv.splitHandOver(cmds)
+		if cv.comment != tc.comment || cv.body != tc.public || cv.internal != tc.internal {
+			t.Errorf("%s: comment %q, public %q, internal %v; want %q, %q, %v", tc.name, cv.comment, cv.body, cv.internal,
+				tc.comment, tc.public, tc.internal)
+		}
+	}
+	if errs := checkSyntax([]Command{{Name: "note", Line: "#note"}, {Name: "public", Line: "#public"}}); len(errs) != 1 {
+		t.Errorf("#note with #public: %v, want one conflict", errs)
+	}
+	if errs := checkSyntax([]Command{{Name: "escalte", Line: "#escalte"}}); len(errs) != 1 || !strings.Contains(errs[0], "did you mean #escalate?") {
+		t.Errorf("#escalte: %v", errs)
+	}
+}
