@@ -63,9 +63,12 @@ type Message struct {
 	Date    time.Time // zero when absent or unreadable
 	Header  mail.Header
 
-	Text    string // the whole decoded text body; HTML turned into text where no text part exists
-	HTML    string // the decoded HTML body, "" if none
-	NewText string // Text without quoted history (see SplitQuoted)
+	Text string // the whole decoded text body; HTML turned into text where no text part exists
+	HTML string // the decoded HTML body, "" if none
+	// NewText is Text without quoted history (see SplitQuoted); "" when
+	// the mail has no text of its own (QuotedOnly), never the quote.
+	NewText    string
+	QuotedOnly bool // Text holds only quoted history (and signature)
 
 	Attachments []Attachment
 	ListID      string // List-Id, without the description and <>; lower-cased
@@ -194,7 +197,9 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 	msg.ListID = listID(h.Get("List-Id"))
 
 	p.bodies(root, msg)
-	msg.NewText = SplitQuoted(msg.Text)
+	var own bool
+	msg.NewText, own = SplitQuoted(msg.Text)
+	msg.QuotedOnly = !own && strings.TrimSpace(msg.Text) != ""
 	classify(p, root, msg)
 	msg.Problems = p.problems
 	return msg, nil
