@@ -32,6 +32,10 @@ func htmlToText(h string) string {
 // they only lose their own hiding or quoting.
 const maxHTMLStack = 256
 
+// maxQuoteMarks bounds the '>' marks (and list indents) written in front of
+// a line, so that deep nesting cannot multiply the output.
+const maxQuoteMarks = 10
+
 type htmlElem struct {
 	tag    atom.Atom
 	name   string // for unknown tags
@@ -62,18 +66,16 @@ type htmlWriter struct {
 	nlQuote   int  // quote depth of the blank lines among them
 	space     bool // a space owed before the next text
 	lineStart bool
-	spend     func(int)
+	b         *budget
 }
 
-func htmlToTextBudget(h string, spend func(int)) string {
-	w := &htmlWriter{lineStart: true, spend: spend}
+func htmlToTextBudget(h string, b *budget) string {
+	w := &htmlWriter{lineStart: true, b: b}
 	z := html.NewTokenizer(strings.NewReader(h))
 	z.SetMaxBuf(0)
 	for {
 		tt := z.Next()
-		if w.spend != nil {
-			w.spend(len(z.Raw()) + 1)
-		}
+		w.b.spend(len(z.Raw()) + 1)
 		switch tt {
 		case html.ErrorToken:
 			return w.finish()
@@ -383,7 +385,7 @@ func (w *htmlWriter) bullet() {
 			marker = strconv.Itoa(l.n) + ". "
 		}
 	}
-	w.raw(strings.Repeat("  ", max(depth-1, 0)) + marker)
+	w.raw(strings.Repeat("  ", min(max(depth-1, 0), maxQuoteMarks)) + marker)
 }
 
 // linkEnd writes " <url>" after a link's text unless the text already says
@@ -426,7 +428,7 @@ func (w *htmlWriter) flushBreaks() {
 	if w.newlines > 0 && w.out.Len() > 0 {
 		for i := 0; i < w.newlines; i++ {
 			if i > 0 && w.nlQuote > 0 {
-				w.out.WriteString(strings.Repeat(">", w.nlQuote))
+				w.out.WriteString(strings.Repeat(">", min(w.nlQuote, maxQuoteMarks)))
 			}
 			w.out.WriteByte('\n')
 		}
@@ -437,7 +439,7 @@ func (w *htmlWriter) flushBreaks() {
 
 func (w *htmlWriter) linePrefix() {
 	if w.lineStart && w.quote > 0 {
-		w.out.WriteString(strings.Repeat(">", w.quote) + " ")
+		w.out.WriteString(strings.Repeat(">", min(w.quote, maxQuoteMarks)) + " ")
 	}
 	w.lineStart = false
 }

@@ -98,10 +98,11 @@ const (
 )
 
 // Parse parses a raw RFC 5322 message, keeping up to DefaultMaxText of text
-// and all attachment data. It fails only when there is no header at all; any
-// other damage is recorded in Message.Problems.
+// and all attachment data, within the default budget. It fails only when
+// there is no header at all (ErrNoHeader) or the budget runs out
+// (ErrBudget); any other damage is recorded in Message.Problems.
 func Parse(raw []byte) (*Message, error) {
-	return ParseLimited(raw, DefaultMaxText, true)
+	return ParseWith(raw, Options{})
 }
 
 // ParseLimited is Parse for oversized mail: Text and HTML are each cut to
@@ -109,7 +110,31 @@ func Parse(raw []byte) (*Message, error) {
 // when keepAttachments is false attachments are listed with name, type, size
 // and hash but without Data.
 func ParseLimited(raw []byte, maxText int, keepAttachments bool) (*Message, error) {
-	p := &parser{maxText: maxText, keepData: keepAttachments}
+	if maxText <= 0 {
+		maxText = -1
+	}
+	return ParseWith(raw, Options{MaxText: maxText, DropAttachmentData: !keepAttachments})
+}
+
+// ParseWith is Parse with Options. A parse that exceeds its budget returns
+// a *BudgetError (errors.Is(err, ErrBudget)) and no message.
+func ParseWith(raw []byte, o Options) (msg *Message, err error) {
+	p := &parser{maxText: o.MaxText, keepData: !o.DropAttachmentData, b: newBudget(len(raw), o)}
+	switch {
+	case p.maxText == 0:
+		p.maxText = DefaultMaxText
+	case p.maxText < 0:
+		p.maxText = 0
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			be, ok := r.(budgetExceeded)
+			if !ok {
+				panic(r)
+			}
+			msg, err = nil, be.err
+		}
+	}()
 	return p.parse(raw)
 }
 
@@ -127,6 +152,7 @@ type entity struct {
 }
 
 type parser struct {
+	b        *budget
 	maxText  int
 	keepData bool
 	problems []string
@@ -151,7 +177,8 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 		raw = []byte(strings.ReplaceAll(string(raw), "\r", "\n"))
 		p.problem("CR-only line ends")
 	}
-	fields, body, probs := readHeader(raw, true)
+	p.b.enter("header")
+	fields, body, probs := p.readHeader(raw, true)
 	for _, s := range probs {
 		p.problem(s)
 	}
@@ -159,6 +186,7 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 		return nil, ErrNoHeader
 	}
 	root := &entity{fields: fields, body: body}
+	p.b.enter("mime")
 	p.build(root, 0, "text/plain")
 
 	// Raw 8-bit header bytes are read in the body's charset when it has
@@ -167,6 +195,7 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 	p.rebuildHeaders(root, fallback)
 	h := root.header
 	msg.Header = h
+	p.b.enter("addresses")
 
 	msg.MessageID = firstMsgID(h.Get("Message-Id"))
 	msg.InReplyTo = firstMsgID(h.Get("In-Reply-To"))
@@ -197,9 +226,11 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 	msg.ListID = listID(h.Get("List-Id"))
 
 	p.bodies(root, msg)
+	p.b.enter("quotes")
 	var own bool
-	msg.NewText, own = SplitQuoted(msg.Text)
+	msg.NewText, own = splitQuoted(msg.Text, p.b)
 	msg.QuotedOnly = !own && strings.TrimSpace(msg.Text) != ""
+	p.b.enter("classify")
 	classify(p, root, msg)
 	msg.Problems = p.problems
 	return msg, nil
@@ -253,6 +284,7 @@ func (p *parser) build(e *entity, depth int, defType string) {
 		return
 	}
 	boundary := e.ctype.params["boundary"]
+	p.b.spend(len(e.body))
 	parts, preamble, closed, found := splitMultipart(e.body, boundary)
 	e.preamble = preamble
 	if !found {
@@ -273,7 +305,7 @@ func (p *parser) build(e *entity, depth int, defType string) {
 			p.problem("too many MIME parts; the rest ignored")
 			break
 		}
-		fields, body, probs := readHeader(pb, false)
+		fields, body, probs := p.readHeader(pb, false)
 		c := &entity{path: childPath(e.path, i+1), fields: fields, body: body}
 		for _, s := range probs {
 			p.problem(c.where() + s)
@@ -403,6 +435,7 @@ func flatten(fields []rawField) []byte {
 
 // decoded returns e's body with the transfer encoding undone.
 func (p *parser) decoded(e *entity) []byte {
+	p.b.spend(len(e.body))
 	switch e.cte {
 	case "":
 		return e.body
@@ -446,6 +479,7 @@ func notBase64(b []byte) bool {
 func (p *parser) text(e *entity) string {
 	b := p.decoded(e)
 	cs := e.ctype.params["charset"]
+	p.b.spend(len(b))
 	s, err := decodeCharset(cs, b)
 	if err != nil {
 		p.problem(e.where() + err.Error())
@@ -453,9 +487,18 @@ func (p *parser) text(e *entity) string {
 	return normalizeText(s)
 }
 
+// htmlToText converts within the parse's budget.
+func (p *parser) htmlToText(h string) string {
+	stage := p.b.stage
+	p.b.enter("html")
+	defer p.b.enter(stage)
+	return htmlToTextBudget(h, p.b)
+}
+
 // bodies picks the text, HTML and attachments as JMAP (RFC 8621 4.1.4)
 // does, and decodes them.
 func (p *parser) bodies(root *entity, msg *Message) {
+	p.b.enter("decode")
 	var textB, htmlB, atts []*entity
 	p.structure([]*entity{root}, "mixed", false, &textB, &htmlB, &atts)
 
@@ -463,7 +506,7 @@ func (p *parser) bodies(root *entity, msg *Message) {
 	for _, e := range textB {
 		var s string
 		if e.ctype.value == "text/html" {
-			s = htmlToText(p.text(e))
+			s = p.htmlToText(p.text(e))
 		} else {
 			s = p.text(e)
 		}
@@ -479,7 +522,7 @@ func (p *parser) bodies(root *entity, msg *Message) {
 	if strings.TrimSpace(t) == "" && strings.TrimSpace(msg.HTML) != "" {
 		// An empty text alternative beside a real HTML one: senders do
 		// that; the HTML is what the person wrote.
-		t = htmlToText(msg.HTML)
+		t = p.htmlToText(msg.HTML)
 	}
 	if strings.TrimSpace(t) == "" && root.ctype.value == "multipart/report" && len(bytes.TrimSpace(root.preamble)) > 0 {
 		// Some bounce generators put the human-readable text before the
@@ -623,7 +666,7 @@ func (p *parser) filename(e *entity, data []byte) string {
 	switch e.ctype.value {
 	case "message/rfc822", "message/global":
 		// A forwarded message is named after its subject.
-		fields, _, _ := readHeader(data, true)
+		fields, _, _ := p.readHeader(data, true)
 		h := buildHeader(fields, "windows-1252")
 		subj := sanitizeFilename(strings.ReplaceAll(p.headerText(&h, "Subject"), "/", "-"))
 		switch {

@@ -27,7 +27,11 @@ type rawField struct {
 // header that runs into the body without a blank line, continuation lines
 // without leading whitespace. top marks a whole message, where leading blank
 // lines are skipped; in a MIME part a leading blank line means "no header".
-func readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []string) {
+func (p *parser) readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []string) {
+	return readHeaderBudget(b, top, p.b)
+}
+
+func readHeaderBudget(b []byte, top bool, bud *budget) (fields []rawField, body []byte, problems []string) {
 	pos := 0
 	if top {
 		for pos < len(b) {
@@ -44,6 +48,7 @@ func readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []
 	}
 	for pos < len(b) {
 		line, next := nextLine(b, pos)
+		bud.spend(len(line))
 		content := trimEOL(line)
 		switch {
 		case len(content) == 0:
@@ -186,6 +191,7 @@ func cleanLine(s string) string {
 // word that cannot be decoded (unknown charset, broken base64) stays as it
 // was written. Problems are recorded, never returned.
 func (p *parser) decodeWords(s string) string {
+	p.b.spend(len(s))
 	if !strings.Contains(s, "=?") {
 		return s
 	}
@@ -346,6 +352,7 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 func (p *parser) addressList(h *mail.Header, key string, keepNameOnly bool) []Address {
 	var out []Address
 	for _, v := range h.Values(key) {
+		p.b.spend(len(v))
 		for _, a := range p.parseAddresses(v) {
 			if a.Addr != "" || keepNameOnly {
 				out = append(out, a)

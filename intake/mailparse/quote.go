@@ -46,6 +46,11 @@ var (
 // patterns a bounded number of times, and lines longer than any marker or
 // attribution (maxMarkerLine) are never matched as one.
 func SplitQuoted(text string) (newText string, ok bool) {
+	return splitQuoted(text, nil)
+}
+
+func splitQuoted(text string, b *budget) (newText string, ok bool) {
+	b.spend(len(text))
 	text = normalizeText(text)
 	lines := strings.Split(text, "\n")
 	cut := len(lines)
@@ -54,6 +59,7 @@ func SplitQuoted(text string) (newText string, ok bool) {
 		if len(l) > maxMarkerLine {
 			continue
 		}
+		b.spend(len(l))
 		switch {
 		case forwardRE.MatchString(l):
 			// Everything from here on was deliberately passed on.
@@ -79,6 +85,9 @@ func SplitQuoted(text string) (newText string, ok bool) {
 				kept = kept[:len(kept)-1]
 			}
 			if len(kept) != checked {
+				if len(kept) > 0 {
+					b.spend(2 * min(maxMarkerLine, len(kept[len(kept)-1])))
+				}
 				kept = kept[:len(kept)-attributionLines(kept)]
 				checked = len(kept)
 			}
