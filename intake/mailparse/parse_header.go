@@ -215,6 +215,9 @@ func (p *parser) decodeWords(s string) string {
 		runRaw.Reset()
 	}
 	prevWord := false // the last token was an encoded word
+	// endAt is the distance from s to the next "?=", kept across tries so
+	// that many "=?" without an end cost one scan, not one each.
+	endAt := -1
 	for len(s) > 0 {
 		start := strings.Index(s, "=?")
 		if start < 0 {
@@ -222,17 +225,33 @@ func (p *parser) decodeWords(s string) string {
 			out.WriteString(s)
 			return out.String()
 		}
-		cs, enc, text, length, ok := splitEncodedWord(s[start:])
+		if endAt < start+2 {
+			endAt = strings.Index(s[start+2:], "?=")
+			if endAt < 0 {
+				flush()
+				out.WriteString(s)
+				return out.String()
+			}
+			endAt += start + 2
+		}
+		var cs, enc, text string
+		var length int
+		ok := endAt-start <= maxWordText+80
+		if ok {
+			cs, enc, text, length, ok = splitEncodedWord(s[start:])
+		}
 		if !ok {
 			flush()
 			out.WriteString(s[:start+2])
 			s = s[start+2:]
+			endAt -= start + 2
 			prevWord = false
 			continue
 		}
 		lit := s[:start]
 		raw := s[start : start+length]
 		s = s[start+length:]
+		endAt -= start + length
 		// Whitespace between two encoded words is dropped (RFC 2047 6.2).
 		if prevWord && strings.TrimSpace(lit) == "" {
 			lit = ""

@@ -50,6 +50,15 @@ var pathological = []struct {
 		b.WriteString("--b--\r\n")
 		return []byte(b.String())
 	}},
+	{"unended-encoded-words", func(size int) []byte {
+		var b strings.Builder
+		b.WriteString("From: a@example.org\r\nSubject: ")
+		for b.Len() < size {
+			b.WriteString("=?a?q?x")
+		}
+		b.WriteString("\r\n\r\nbody\r\n")
+		return []byte(b.String())
+	}},
 	{"many-addresses", func(size int) []byte {
 		var b strings.Builder
 		b.WriteString("From: =?utf-8?q?B=FCrling,=20A?= <a@example.org>\r\nSubject: a\r\nTo: ")
