@@ -140,6 +140,7 @@ func ParseWith(raw []byte, o Options) (msg *Message, err error) {
 
 // entity is one node of the MIME tree.
 type entity struct {
+	parent   *entity
 	path     string // "1.2" style, "" for the root
 	fields   []rawField
 	header   mail.Header
@@ -149,6 +150,9 @@ type entity struct {
 	cte      string
 	children []*entity
 	preamble []byte // multipart only: text before the first delimiter
+
+	dec     []byte // body with the transfer encoding undone, once decoded
+	decDone bool
 }
 
 type parser struct {
@@ -157,6 +161,9 @@ type parser struct {
 	keepData bool
 	problems []string
 	nparts   int
+
+	sample8bit []byte // undeclared 8-bit bytes of the mail, for the detector
+	guessed    string // the detector's verdict on them, once asked
 }
 
 func (p *parser) problem(s string) {
@@ -190,8 +197,13 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 	p.build(root, 0, "text/plain")
 
 	// Raw 8-bit header bytes are read in the body's charset when it has
-	// one: the sending client used the same one for both.
-	fallback := firstTextCharset(root)
+	// one: the sending client used the same one for both. Else the
+	// detector judges them together with undeclared 8-bit body text.
+	p.collect8bit(root)
+	fallback := normCharset(firstTextCharset(root))
+	if len(p.sample8bit) > 0 && (isPassThroughCharset(fallback) || sevenBitCharset(fallback) || !knownCharset(fallback)) {
+		fallback = p.guess8bit(nil)
+	}
 	p.rebuildHeaders(root, fallback)
 	h := root.header
 	msg.Header = h
@@ -203,12 +215,8 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 	if len(msg.References) > 500 {
 		msg.References = msg.References[len(msg.References)-500:]
 	}
-	if from := p.addressList(&h, "From", true); len(from) > 0 {
-		msg.From = from[0]
-	}
-	if s := p.addressList(&h, "Sender", true); len(s) > 0 {
-		msg.Sender = s[0]
-	}
+	msg.From = p.singleAddress(&h, "From")
+	msg.Sender = p.singleAddress(&h, "Sender")
 	msg.ReplyTo = p.addressList(&h, "Reply-To", false)
 	msg.To = p.addressList(&h, "To", false)
 	msg.Cc = p.addressList(&h, "Cc", false)
@@ -218,10 +226,21 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 		p.problem(fmt.Sprintf("Subject cut at %d of %d bytes", maxSubject, len(msg.Subject)))
 		msg.Subject = truncateRunes(msg.Subject, maxSubject)
 	}
-	if d, ok := parseDate(h.Get("Date")); ok {
-		msg.Date = d
-	} else {
-		p.problem("unreadable Date header " + strconv.Quote(truncate(h.Get("Date"), 80)))
+	dates := h.Values("Date")
+	if len(dates) == 0 {
+		dates = []string{""}
+	}
+	for i, v := range dates {
+		if d, ok := parseDate(v); ok {
+			msg.Date = d
+			if i > 0 {
+				p.problem("several Date fields: used the first that parses")
+			}
+			break
+		}
+		if i == len(dates)-1 {
+			p.problem("unreadable Date header " + strconv.Quote(truncate(dates[0], 80)))
+		}
 	}
 	msg.ListID = listID(h.Get("List-Id"))
 
@@ -234,6 +253,26 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 	classify(p, root, msg)
 	msg.Problems = p.problems
 	return msg, nil
+}
+
+// singleAddress returns the mailbox of a field that holds one (From,
+// Sender): the first one with an address, over all the field's
+// occurrences, else the first name. Picking past the first is a repair,
+// recorded in the problems.
+func (p *parser) singleAddress(h *mail.Header, key string) Address {
+	list := p.addressList(h, key, true)
+	for i, a := range list {
+		if a.Addr != "" {
+			if i > 0 {
+				p.problem(key + ": the first mailbox has no address; used " + strconv.Quote(a.Addr))
+			}
+			return a
+		}
+	}
+	if len(list) > 0 {
+		return list[0]
+	}
+	return Address{}
 }
 
 func containsLF(b []byte) bool {
@@ -306,7 +345,7 @@ func (p *parser) build(e *entity, depth int, defType string) {
 			break
 		}
 		fields, body, probs := p.readHeader(pb, false)
-		c := &entity{path: childPath(e.path, i+1), fields: fields, body: body}
+		c := &entity{parent: e, path: childPath(e.path, i+1), fields: fields, body: body}
 		for _, s := range probs {
 			p.problem(c.where() + s)
 		}
@@ -433,8 +472,40 @@ func flatten(fields []rawField) []byte {
 	return b
 }
 
+// collect8bit gathers, up to maxDetect, the 8-bit bytes no charset label
+// covers: raw header fields that are not UTF-8 and text parts without a
+// usable charset that are not UTF-8.
+func (p *parser) collect8bit(e *entity) {
+	if len(p.sample8bit) >= maxDetect {
+		return
+	}
+	for _, f := range e.fields {
+		if has8bit(f.raw) && !utf8.Valid(f.raw) {
+			p.sample8bit = append(p.sample8bit, f.raw...)
+		}
+	}
+	if strings.HasPrefix(e.ctype.value, "text/") {
+		cs := normCharset(e.ctype.params["charset"])
+		if isPassThroughCharset(cs) && cs != "utf-8" || sevenBitCharset(cs) {
+			if b := p.decoded(e); has8bit(b) && !utf8.Valid(b) {
+				p.sample8bit = append(p.sample8bit, b[:min(len(b), maxDetect)]...)
+			}
+		}
+	}
+	for _, c := range e.children {
+		p.collect8bit(c)
+	}
+}
+
 // decoded returns e's body with the transfer encoding undone.
 func (p *parser) decoded(e *entity) []byte {
+	if !e.decDone {
+		e.dec, e.decDone = p.decode(e), true
+	}
+	return e.dec
+}
+
+func (p *parser) decode(e *entity) []byte {
 	p.b.spend(len(e.body))
 	switch e.cte {
 	case "":
@@ -478,11 +549,17 @@ func notBase64(b []byte) bool {
 // text decodes a text part to UTF-8.
 func (p *parser) text(e *entity) string {
 	b := p.decoded(e)
-	cs := e.ctype.params["charset"]
 	p.b.spend(len(b))
-	s, err := decodeCharset(cs, b)
+	s, used, err := p.decodeText(e, b)
 	if err != nil {
 		p.problem(e.where() + err.Error())
+	}
+	if used != "" {
+		label := e.ctype.params["charset"]
+		if label == "" {
+			label = "none"
+		}
+		p.problem(e.where() + "8-bit text read as " + used + " (charset declared: " + label + ")")
 	}
 	return normalizeText(s)
 }

@@ -45,6 +45,24 @@ func readHeaderBudget(b []byte, top bool, bud *budget) (fields []rawField, body 
 		if line, next := nextLine(b, pos); bytes.HasPrefix(line, []byte("From ")) || bytes.HasPrefix(line, []byte(">From ")) {
 			pos = next
 		}
+		// A junk line or two before the first field ("---- Original
+		// email message ----", a forwarding client's banner): skipped
+		// when real fields follow, as the best parsers do.
+		for skip, at := 0, pos; skip < 3 && at < len(b); skip++ {
+			line, next := nextLine(b, at)
+			content := trimEOL(line)
+			if len(content) == 0 || isFieldLine(content) {
+				break
+			}
+			l1, n1 := nextLine(b, next)
+			l2, _ := nextLine(b, n1)
+			if c1, c2 := trimEOL(l1), trimEOL(l2); isFieldLine(c1) && (isFieldLine(c2) || len(c2) > 0 && (c2[0] == ' ' || c2[0] == '\t')) {
+				problems = append(problems, "junk line before the header skipped: "+strconv.Quote(string(truncateBytes(trimEOL(b[pos:next]), 60))))
+				pos = next
+				break
+			}
+			at = next
+		}
 	}
 	for pos < len(b) {
 		line, next := nextLine(b, pos)
@@ -92,6 +110,10 @@ func readHeaderBudget(b []byte, top bool, bud *budget) (fields []rawField, body 
 		pos = next
 	}
 	return fields, nil, problems
+}
+
+func truncateBytes(b []byte, n int) []byte {
+	return []byte(truncate(string(b[:min(len(b), n+4)]), n))
 }
 
 // nextLine returns the line starting at pos, with its line end, and the
@@ -399,16 +421,45 @@ func (p *parser) parseAddresses(v string) []Address {
 	if list, err := ap.ParseList(v); err == nil {
 		out := make([]Address, 0, len(list))
 		for _, a := range list {
-			name := a.Name
-			if strings.Contains(name, "=?") {
-				name = p.decodeWords(name)
-			}
-			out = append(out, Address{Name: truncateRunes(cleanLine(name), maxNameLen), Addr: normAddr(a.Address)})
+			out = append(out, p.address(a.Name, a.Address))
 		}
 		return out
 	}
-	return p.lenientAddresses(v)
+	// The list is split first, with encoded words kept whole (a decoded
+	// "Bürling, Andreas" must not split), then each mailbox is read on
+	// its own: one broken mailbox does not spoil the others.
+	var out []Address
+	for _, item := range splitTopLevel(v) {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if a, err := ap.Parse(item); err == nil {
+			out = append(out, p.address(a.Name, a.Address))
+			continue
+		}
+		out = append(out, p.lenientAddresses(item)...)
+	}
+	return out
 }
+
+// address makes an Address of a parsed mailbox: the name decoded and
+// tidied, and dropped when it only repeats the address.
+func (p *parser) address(name, addr string) Address {
+	if strings.Contains(name, "=?") {
+		name = p.decodeWords(name)
+	}
+	name = truncateRunes(cleanLine(name), maxNameLen)
+	addr = normAddr(addr)
+	if n := strings.Trim(name, `'" <>`); addr != "" && strings.EqualFold(n, addr) {
+		name = ""
+	}
+	return Address{Name: name, Addr: addr}
+}
+
+// commentMailboxRE matches a local part with only a comment:
+// "MAILER-DAEMON (Mail Delivery System)".
+var commentMailboxRE = regexp.MustCompile(`^([^\s()<>@,;:"\[\]]+)\s*\(([^()]*)\)$`)
 
 // lenientAddresses reads what net/mail refuses: unquoted specials in names,
 // unknown charsets, missing brackets, stray garbage.
@@ -428,6 +479,10 @@ func (p *parser) lenientAddresses(v string) []Address {
 			continue
 		}
 		var name, addr string
+		if m := commentMailboxRE.FindStringSubmatch(item); m != nil {
+			out = append(out, p.address(m[2], m[1]))
+			continue
+		}
 		if lt := strings.LastIndexByte(item, '<'); lt >= 0 {
 			gt := strings.IndexByte(item[lt:], '>')
 			if gt < 0 {
@@ -458,12 +513,11 @@ func (p *parser) lenientAddresses(v string) []Address {
 		if strings.HasPrefix(name, `"`) {
 			name, _ = readQuoted(name)
 		}
-		name = truncateRunes(cleanLine(p.decodeWords(name)), maxNameLen)
-		addr = normAddr(strings.Trim(addr, ` "'`))
-		if addr == "" && name == "" {
+		a := p.address(name, strings.Trim(addr, ` "'`))
+		if a.Addr == "" && a.Name == "" {
 			continue
 		}
-		out = append(out, Address{Name: name, Addr: addr})
+		out = append(out, a)
 	}
 	return out
 }
@@ -473,8 +527,24 @@ func (p *parser) lenientAddresses(v string) []Address {
 func splitTopLevel(s string) []string {
 	var parts []string
 	depth, angle, quoted, start := 0, false, false, 0
+	endAt := -1 // index of the next "?=", kept so that "=?" cost one scan
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
+		case c == '=' && !quoted && depth == 0 && i+1 < len(s) && s[i+1] == '?':
+			// An encoded word is one token: a comma in it is text.
+			if endAt < i+2 {
+				endAt = strings.Index(s[i+2:], "?=")
+				if endAt < 0 {
+					endAt = len(s)
+				} else {
+					endAt += i + 2
+				}
+			}
+			if endAt-i <= maxWordText+80 {
+				if _, _, _, n, ok := splitEncodedWord(s[i:]); ok {
+					i += n - 1
+				}
+			}
 		case quoted:
 			if c == '\\' {
 				i++

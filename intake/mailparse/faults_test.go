@@ -1,0 +1,155 @@
+package mailparse
+
+import (
+	"encoding/base64"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Minimal mails for each fault of issue 14 (Fidelity): each failed before
+// the fix that names it.
+
+func mustParse(t *testing.T, raw string) *Message {
+	t.Helper()
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return m
+}
+
+func hasProblem(m *Message, sub string) bool {
+	return slices.ContainsFunc(m.Problems, func(p string) bool { return strings.Contains(p, sub) })
+}
+
+func TestHeaderJunkFirstLine(t *testing.T) {
+	m := mustParse(t, "---- Original email message ----\r\nFrom: Anna <anna@example.org>\r\nSubject: Skrivaren\r\n\r\nHej\r\n")
+	if m.From.Addr != "anna@example.org" || m.Subject != "Skrivaren" || strings.TrimSpace(m.Text) != "Hej" {
+		t.Errorf("got From %+v Subject %q Text %q", m.From, m.Subject, m.Text)
+	}
+	if !hasProblem(m, "junk line before the header") {
+		t.Errorf("repair not recorded: %q", m.Problems)
+	}
+}
+
+func TestHeaderContinuationWithoutIndent(t *testing.T) {
+	body := base64.StdEncoding.EncodeToString([]byte("Der Text."))
+	m := mustParse(t, "Subject: Angebot für\r\nden Laser\r\nFrom: Martin <m@example.de>\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"+body+"\r\n")
+	if m.Subject != "Angebot für den Laser" || m.From.Addr != "m@example.de" || m.Text != "Der Text." {
+		t.Errorf("got Subject %q From %+v Text %q", m.Subject, m.From, m.Text)
+	}
+	if !hasProblem(m, "joined to the field before") {
+		t.Errorf("repair not recorded: %q", m.Problems)
+	}
+}
+
+func TestHeaderDuplicateFromPrefersParsable(t *testing.T) {
+	m := mustParse(t, "From: Helpdesk\r\nFrom: Ola Nordmann <ola@example.no>\r\nSubject: x\r\n\r\nb\r\n")
+	if m.From.Addr != "ola@example.no" || m.From.Name != "Ola Nordmann" {
+		t.Errorf("From = %+v", m.From)
+	}
+	if !hasProblem(m, "From") {
+		t.Errorf("repair not recorded: %q", m.Problems)
+	}
+}
+
+func TestAddressFaults(t *testing.T) {
+	for _, tc := range []struct{ name, from, addr, display string }{
+		{"mailer-daemon with comment", "MAILER-DAEMON (Mail Delivery System)", "mailer-daemon", "Mail Delivery System"},
+		{"encoded word holding a comma", "=?iso-8859-1?Q?B=FCrling,=20Andreas?= <andreas@example.de>", "andreas@example.de", "Bürling, Andreas"},
+		{"first mailbox empty", `"X " <>, "LTD" <ly@example.cn>`, "ly@example.cn", "LTD"},
+		{"name and address apart", `"anna@example.org" <anna@example.org>`, "anna@example.org", ""},
+		{"encoded comma unquoted, lenient path", "=?utf-8?Q?M=C3=BCller,_Hans?= <hans@example.de> (Sales)", "hans@example.de", "Müller, Hans"},
+	} {
+		m := mustParse(t, "From: "+tc.from+"\r\nSubject: x\r\n\r\nb\r\n")
+		if m.From.Addr != tc.addr || m.From.Name != tc.display {
+			t.Errorf("%s: From = %+v, want %q %q", tc.name, m.From, tc.display, tc.addr)
+		}
+	}
+	m := mustParse(t, "From: a@example.org\r\nTo: =?iso-8859-1?Q?B=FCrling,=20Andreas?= <andreas@example.de>, b@example.org\r\nSubject: x\r\n\r\nb\r\n")
+	if len(m.To) != 2 || m.To[0].Name != "Bürling, Andreas" || m.To[1].Addr != "b@example.org" {
+		t.Errorf("To = %+v", m.To)
+	}
+}
+
+func TestUndeclaredCharsetDetected(t *testing.T) {
+	// GB2312 bytes of "你好，请帮忙处理打印机的问题。谢谢！" without any charset.
+	gb := "\xc4\xe3\xba\xc3\xa3\xac\xc7\xeb\xb0\xef\xc3\xa6\xb4\xa6\xc0\xed\xb4\xf2\xd3\xa1\xbb\xfa\xb5\xc4\xce\xca\xcc\xe2\xa1\xa3\xd0\xbb\xd0\xbb\xa3\xa1"
+	m := mustParse(t, "From: a@example.cn\r\nSubject: \xb4\xf2\xd3\xa1\xbb\xfa\xce\xca\xcc\xe2\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"+gb+"\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"\xb1\xa8\xb8\xe6.txt\"\r\n\r\nx\r\n--b--\r\n")
+	if strings.TrimSpace(m.Text) != "你好，请帮忙处理打印机的问题。谢谢！" {
+		t.Errorf("Text = %q", m.Text)
+	}
+	if m.Subject != "打印机问题" {
+		t.Errorf("Subject = %q", m.Subject)
+	}
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "报告.txt" {
+		t.Errorf("Attachments = %+v", m.Attachments)
+	}
+}
+
+func TestEnclosingCharsetUsedFirst(t *testing.T) {
+	// The multipart says koi8-r; its text part says nothing.
+	m := mustParse(t, "From: a@example.ru\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b; charset=koi8-r\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n--b--\r\n")
+	if strings.TrimSpace(m.Text) != "Привет" {
+		t.Errorf("Text = %q", m.Text)
+	}
+}
+
+func TestValidUTF8NeverRedecoded(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: Grüße\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nGrüße aus Köln\r\n")
+	// Declared Latin-1, but the bytes are valid UTF-8 with non-ASCII: the
+	// label is wrong, the text is UTF-8.
+	if strings.TrimSpace(m.Text) != "Grüße aus Köln" || m.Subject != "Grüße" {
+		t.Errorf("Text %q Subject %q", m.Text, m.Subject)
+	}
+}
+
+func TestShiftJISInsideISO2022JP(t *testing.T) {
+	// "日本語のテキスト" in Shift_JIS, labelled ISO-2022-JP.
+	sj := "\x93\xfa\x96\x7b\x8c\xea\x82\xcc\x83\x65\x83\x4c\x83\x58\x83\x67"
+	m := mustParse(t, "From: a@example.jp\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n"+sj+"\r\n")
+	if strings.TrimSpace(m.Text) != "日本語のテキスト" {
+		t.Errorf("Text = %q", m.Text)
+	}
+}
+
+func TestUUEncodedPart(t *testing.T) {
+	// "Hello, uuencode!\n" uuencoded as hello.txt.
+	uu := "begin 644 hello.txt\r\n12&5L;&\\L('5U96YC;V1E(0H`\r\n`\r\nend\r\n"
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n"+uu+"--b--\r\n")
+	if len(m.Attachments) != 1 {
+		t.Fatalf("Attachments = %+v", m.Attachments)
+	}
+	a := m.Attachments[0]
+	if string(a.Data) != "Hello, uuencode!\n" || a.Filename != "hello.txt" {
+		t.Errorf("attachment %q %q", a.Filename, a.Data)
+	}
+}
+
+func TestUnnamedPartsNamed(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n"+
+		"--b\r\nContent-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\nAction: failed\r\n"+
+		"--b\r\nContent-Type: image/jpeg\r\nContent-ID: <image001.jpg@01D9A1B2.C3D4E5F0>\r\nContent-Transfer-Encoding: base64\r\n\r\n/9j/\r\n"+
+		"--b\r\nContent-Type: image/png\r\nContent-ID: <part1.AB12@example.org>\r\n\r\nx\r\n--b--\r\n")
+	var names []string
+	for _, a := range m.Attachments {
+		names = append(names, a.Filename)
+	}
+	want := []string{"Delivery report.txt", "image001.jpg", "part1.AB12.png"}
+	if !slices.Equal(names, want) {
+		t.Errorf("names = %q, want %q", names, want)
+	}
+}
+
+func TestFormatFlowed(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8; format=flowed\r\n\r\nDies ist ein langer \r\nAbsatz, der umbrochen \r\nwurde.\r\n> zitiert \r\n> weiter\r\n-- \r\nSig\r\n")
+	want := "Dies ist ein langer Absatz, der umbrochen wurde.\n> zitiert weiter\n-- \nSig"
+	if strings.TrimSpace(m.Text) != want {
+		t.Errorf("Text = %q, want %q", m.Text, want)
+	}
+	m = mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8; format=flowed; delsp=yes\r\n\r\n\xe6\x97\xa5\xe6\x9c\xac \r\n\xe8\xaa\x9e\r\n")
+	if strings.TrimSpace(m.Text) != "日本語" {
+		t.Errorf("delsp=yes: Text = %q", m.Text)
+	}
+}
