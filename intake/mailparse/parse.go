@@ -153,6 +153,7 @@ type entity struct {
 
 	dec     []byte // body with the transfer encoding undone, once decoded
 	decDone bool
+	uuName  string // the file name of an x-uuencode begin line
 }
 
 type parser struct {
@@ -523,7 +524,13 @@ func (p *parser) decode(e *entity) []byte {
 	case "quoted-printable":
 		return decodeQP(e.body)
 	case "x-uuencode", "uuencode", "x-uue":
-		return e.body // uuencoded blocks read fine as text
+		data, name, ok := decodeUU(e.body)
+		if !ok {
+			p.problem(e.where() + "x-uuencode without a begin line; kept as written")
+			return e.body
+		}
+		e.uuName = name
+		return data
 	default:
 		p.problem(e.where() + "unknown Content-Transfer-Encoding " + strconv.Quote(e.cte) + ", read as 8bit")
 		return e.body
@@ -560,6 +567,9 @@ func (p *parser) text(e *entity) string {
 			label = "none"
 		}
 		p.problem(e.where() + "8-bit text read as " + used + " (charset declared: " + label + ")")
+	}
+	if strings.EqualFold(strings.TrimSpace(e.ctype.params["format"]), "flowed") {
+		return unflow(normalizeText(s), strings.EqualFold(strings.TrimSpace(e.ctype.params["delsp"]), "yes"))
 	}
 	return normalizeText(s)
 }
@@ -759,6 +769,9 @@ func (p *parser) filename(e *entity, data []byte) string {
 	}
 	if name != "" {
 		return name
+	}
+	if n := p.partName(e, e.uuName); n != "" {
+		return n
 	}
 	switch e.ctype.value {
 	case "application/ms-tnef", "application/vnd.ms-tnef":
