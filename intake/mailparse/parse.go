@@ -2,9 +2,11 @@ package mailparse
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -746,24 +748,28 @@ func (p *parser) filename(e *entity, data []byte) string {
 	if name == "" {
 		name = e.ctype.params["name"]
 	}
+	if name == "" {
+		// Non-standard spellings some mailers use.
+		name = cmp.Or(e.ctype.params["file"], e.ctype.params["filename"], e.disp.params["name"])
+	}
 	if strings.Contains(name, "=?") {
 		name = p.decodeWords(name)
 	}
 	name = sanitizeFilename(name)
 	switch e.ctype.value {
 	case "message/rfc822", "message/global":
-		// A forwarded message is named after its subject.
-		fields, _, _ := p.readHeader(data, true)
-		h := buildHeader(fields, "windows-1252")
-		subj := sanitizeFilename(strings.ReplaceAll(p.headerText(&h, "Subject"), "/", "-"))
-		switch {
-		case subj != "":
-			return truncateRunes(subj, 120) + ".eml"
-		case name != "":
-			if !strings.HasSuffix(strings.ToLower(name), ".eml") {
+		// A forwarded message keeps the name its sender gave it, else
+		// is named after its subject.
+		if name != "" {
+			if path.Ext(name) == "" {
 				name += ".eml"
 			}
 			return name
+		}
+		fields, _, _ := p.readHeader(data, true)
+		h := buildHeader(fields, "windows-1252")
+		if subj := sanitizeFilename(strings.ReplaceAll(p.headerText(&h, "Subject"), "/", "-")); subj != "" {
+			return truncateRunes(subj, 120) + ".eml"
 		}
 		return "message.eml"
 	}
