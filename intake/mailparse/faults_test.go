@@ -2,6 +2,8 @@ package mailparse
 
 import (
 	"encoding/base64"
+	"encoding/binary"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -151,5 +153,72 @@ func TestFormatFlowed(t *testing.T) {
 	m = mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8; format=flowed; delsp=yes\r\n\r\n\xe6\x97\xa5\xe6\x9c\xac \r\n\xe8\xaa\x9e\r\n")
 	if strings.TrimSpace(m.Text) != "日本語" {
 		t.Errorf("delsp=yes: Text = %q", m.Text)
+	}
+}
+
+// tnefAttr encodes one TNEF attribute (checksum not checked by readers).
+func tnefAttr(level byte, id uint32, data []byte) []byte {
+	b := []byte{level}
+	b = binary.LittleEndian.AppendUint32(b, id)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
+	b = append(b, data...)
+	return append(b, 0, 0)
+}
+
+func TestTNEFUnpacked(t *testing.T) {
+	// A long file name in the attachment's MAPI properties (PT_UNICODE).
+	longName := []byte{}
+	for _, r := range "Tilbud 2026 – Bryne.xlsx" {
+		longName = binary.LittleEndian.AppendUint16(longName, uint16(r))
+	}
+	longName = append(longName, 0, 0)
+	props := binary.LittleEndian.AppendUint32(nil, 1)
+	props = binary.LittleEndian.AppendUint16(props, 0x001F)
+	props = binary.LittleEndian.AppendUint16(props, 0x3707)
+	props = binary.LittleEndian.AppendUint32(props, 1)
+	props = binary.LittleEndian.AppendUint32(props, uint32(len(longName)))
+	props = append(props, longName...)
+	for len(props)%4 != 0 {
+		props = append(props, 0)
+	}
+	w := binary.LittleEndian.AppendUint32(nil, 0x223E9F78)
+	w = append(w, 0x01, 0x00)
+	w = append(w, tnefAttr(1, 0x0002800C, []byte("Hei, se vedlegg.\r\n\x00"))...)
+	w = append(w, tnefAttr(2, 0x00069002, make([]byte, 14))...)
+	w = append(w, tnefAttr(2, 0x00018010, []byte("TILBUD~1.XLS\x00"))...)
+	w = append(w, tnefAttr(2, 0x0006800F, []byte("PK\x03\x04 sheet"))...)
+	w = append(w, tnefAttr(2, 0x00069005, props)...)
+	raw := "From: a@example.no\r\nSubject: Tilbud\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString(w) + "\r\n--b--\r\n"
+	m := mustParse(t, raw)
+	if strings.TrimSpace(m.Text) != "Hei, se vedlegg." {
+		t.Errorf("Text = %q", m.Text)
+	}
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "Tilbud 2026 – Bryne.xlsx" || string(m.Attachments[0].Data) != "PK\x03\x04 sheet" {
+		t.Fatalf("Attachments = %+v", m.Attachments)
+	}
+	// Truncated: what was read so far is kept, nothing panics.
+	for n := 0; n < len(w); n += 7 {
+		if _, err := readTNEF(w[:n]); err != nil && err != errNotTNEF {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTNEFOutlookRichText(t *testing.T) {
+	raw, err := os.ReadFile("testdata/corpus/mimekit-extras/tnef/rich-text.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustParse(t, string(raw))
+	var names []string
+	for _, a := range m.Attachments {
+		names = append(names, a.Filename)
+	}
+	// The picture is unpacked; the RTF body and two embedded messages stay
+	// in winmail.dat, which is kept.
+	if !slices.Equal(names, []string{"kitten-playing-with-a-christmas-tree.jpg", "winmail.dat"}) {
+		t.Errorf("names = %q", names)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"mime"
 	"path"
 	"strconv"
 	"strings"
@@ -620,10 +621,62 @@ func (p *parser) bodies(root *entity, msg *Message) {
 		s, _ := decodeCharset(root.ctype.params["charset"], root.preamble)
 		t = strings.TrimSpace(normalizeText(s))
 	}
-	msg.Text = p.capText(t, "text")
 	for _, e := range atts {
-		msg.Attachments = append(msg.Attachments, p.attachment(e))
+		a := p.attachment(e)
+		if isTNEF(a) {
+			if res, err := readTNEF(p.decoded(e)); err == nil {
+				p.b.spend(int(a.Size))
+				msg.Attachments = append(msg.Attachments, p.tnefAttachments(res)...)
+				if strings.TrimSpace(t) == "" {
+					if res.text != "" {
+						t = normalizeText(res.text)
+					} else if res.html != "" {
+						t = p.htmlToText(res.html)
+					}
+				}
+				switch {
+				case res.rtfOnly:
+					p.problem(e.where() + "winmail.dat body is compressed RTF: kept as it is")
+				case res.embedded:
+					p.problem(e.where() + "winmail.dat holds embedded Outlook messages: kept as it is")
+				default:
+					continue // unpacked: winmail.dat itself says nothing more
+				}
+			}
+		}
+		msg.Attachments = append(msg.Attachments, a)
 	}
+	msg.Text = p.capText(t, "text")
+}
+
+func isTNEF(a Attachment) bool {
+	return a.ContentType == "application/ms-tnef" || a.ContentType == "application/vnd.ms-tnef" ||
+		strings.EqualFold(a.Filename, "winmail.dat")
+}
+
+// tnefAttachments turns what a winmail.dat held into attachments.
+func (p *parser) tnefAttachments(res *tnefResult) []Attachment {
+	var out []Attachment
+	for i, ta := range res.attachments {
+		if !ta.hasData {
+			continue
+		}
+		name := sanitizeFilename(cmp.Or(ta.longName, ta.title))
+		if name == "" {
+			name = "attachment-" + strconv.Itoa(i+1) + ".bin"
+		}
+		ct := ta.mimeType
+		if ct == "" {
+			ct, _, _ = strings.Cut(mime.TypeByExtension(strings.ToLower(path.Ext(name))), ";")
+		}
+		a := Attachment{Filename: name, ContentType: cmp.Or(ct, "application/octet-stream"),
+			Size: int64(len(ta.data)), SHA256: sha256.Sum256(ta.data)}
+		if p.keepData {
+			a.Data = bytes.Clone(ta.data)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func appendPart(b *strings.Builder, s string) {
