@@ -222,3 +222,20 @@ func TestTNEFOutlookRichText(t *testing.T) {
 		t.Errorf("names = %q", names)
 	}
 }
+
+// Lotus Notes and Outlook Express put uuencoded files into the text body:
+// they become attachments and leave the text.
+func TestUUEncodedInTextBody(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\n\r\nSee the file.\r\n\r\nbegin 644 hello.txt\r\n12&5L;&\\L('5U96YC;V1E(0H`\r\n`\r\nend\r\n\r\nThanks\r\n")
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "hello.txt" || string(m.Attachments[0].Data) != "Hello, uuencode!\n" {
+		t.Fatalf("Attachments = %+v", m.Attachments)
+	}
+	if strings.Contains(m.Text, "begin 644") || !strings.Contains(m.Text, "See the file.") || !strings.Contains(m.Text, "Thanks") {
+		t.Errorf("Text = %q", m.Text)
+	}
+	// Without an end line it is text.
+	m = mustParse(t, "From: a@example.org\r\nSubject: x\r\n\r\nbegin 644 not a file\r\nmore\r\n")
+	if len(m.Attachments) != 0 || !strings.Contains(m.Text, "begin 644 not a file") {
+		t.Errorf("no end line: %q %+v", m.Text, m.Attachments)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -593,12 +594,16 @@ func (p *parser) bodies(root *entity, msg *Message) {
 	p.structure([]*entity{root}, "mixed", false, &textB, &htmlB, &atts)
 
 	var text, html strings.Builder
+	var uuFiles []Attachment
 	for _, e := range textB {
 		var s string
 		if e.ctype.value == "text/html" {
 			s = p.htmlToText(p.text(e))
 		} else {
 			s = p.text(e)
+			var files []Attachment
+			s, files = p.extractUU(s)
+			uuFiles = append(uuFiles, files...)
 		}
 		appendPart(&text, s)
 	}
@@ -646,7 +651,54 @@ func (p *parser) bodies(root *entity, msg *Message) {
 		}
 		msg.Attachments = append(msg.Attachments, a)
 	}
+	msg.Attachments = append(msg.Attachments, uuFiles...)
 	msg.Text = p.capText(t, "text")
+}
+
+// uuBeginRE matches the first line of a uuencoded file in a text body.
+var uuBeginRE = regexp.MustCompile(`^begin [0-7]{3,4} \S`)
+
+// extractUU takes the uuencoded files that old clients (Lotus Notes,
+// Outlook Express) put into the text body out of it, as attachments. One
+// pass over the lines.
+func (p *parser) extractUU(s string) (string, []Attachment) {
+	if !strings.Contains(s, "begin ") {
+		return s, nil
+	}
+	var files []Attachment
+	var out strings.Builder
+	for rest := s; rest != ""; {
+		line, after, _ := strings.Cut(rest, "\n")
+		if !uuBeginRE.MatchString(line) {
+			out.WriteString(line)
+			if len(after) > 0 || strings.HasSuffix(rest, "\n") {
+				out.WriteByte('\n')
+			}
+			rest = after
+			continue
+		}
+		end := strings.Index(after, "\nend")
+		if end < 0 {
+			out.WriteString(rest) // no end line: text after all
+			break
+		}
+		blockEnd := len(rest) - len(after) + end + len("\nend")
+		data, name, ok := decodeUU([]byte(rest[:blockEnd]))
+		if !ok || len(data) == 0 {
+			out.WriteString(rest[:blockEnd])
+			rest = rest[blockEnd:]
+			continue
+		}
+		a := Attachment{Filename: cmp.Or(sanitizeFilename(name), "attachment.bin"), Size: int64(len(data)), SHA256: sha256.Sum256(data)}
+		a.ContentType, _, _ = strings.Cut(mime.TypeByExtension(strings.ToLower(path.Ext(a.Filename))), ";")
+		a.ContentType = cmp.Or(a.ContentType, "application/octet-stream")
+		if p.keepData {
+			a.Data = data
+		}
+		files = append(files, a)
+		rest = strings.TrimPrefix(rest[blockEnd:], "\n")
+	}
+	return out.String(), files
 }
 
 func isTNEF(a Attachment) bool {
