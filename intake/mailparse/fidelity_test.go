@@ -449,7 +449,7 @@ func loadStalwart(t *testing.T, root string, get func(string) *expectation) {
 		}
 		subj, from, name := stalwartHeaders(exp.stalwartJSON)
 		x := expectation{Subject: ptr(subj), FromAddr: ptr(strings.ToLower(from)), FromName: ptr(name),
-			Text: ptr(strings.ReplaceAll(stalwartText(exp.stalwartJSON), "\x00", "")), Attachments: stalwartAttachments(exp)}
+			Text: ptr(strings.ReplaceAll(stalwartText(exp.stalwartJSON), "\x00", "")), Attachments: stalwartAttachments(exp), HTMLText: stalwartHTMLText(exp)}
 		merge(get(filepath.ToSlash(rel)), x, "stalwart JSON")
 	}
 }
@@ -457,6 +457,32 @@ func loadStalwart(t *testing.T, root string, get func(string) *expectation) {
 type stalwartFull struct {
 	stalwartJSON
 	Attachments []int `json:"attachments"`
+	HTMLBody    []int `json:"html_body"`
+}
+
+// stalwartHTMLText is the text of html_body when all of it is HTML (JMAP
+// puts text/plain parts there too when there is no HTML alternative; those
+// are not casemail's HTML). nil when not comparable.
+func stalwartHTMLText(exp stalwartFull) *string {
+	var parts []string
+	for _, i := range exp.HTMLBody {
+		if i < 0 || i >= len(exp.Parts) {
+			return nil
+		}
+		raw, ok := exp.Parts[i].Body["Html"]
+		if !ok {
+			return nil
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return ptr(htmlToText(strings.Join(parts, "\n")))
 }
 
 // stalwartAttachments lists the upstream attachments: the name when the
