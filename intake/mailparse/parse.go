@@ -84,7 +84,7 @@ type Message struct {
 	Size   int      // of the raw mail
 	SHA256 [32]byte // of the raw mail
 
-	Problems []string // non-fatal decoding trouble, in the order met
+	Problems []string // non-fatal decoding trouble and header repairs, in the order met
 }
 
 // ErrNoHeader is returned when the input has no header at all; such a mail
