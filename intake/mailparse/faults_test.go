@@ -239,3 +239,16 @@ func TestUUEncodedInTextBody(t *testing.T) {
 		t.Errorf("no end line: %q %+v", m.Text, m.Attachments)
 	}
 }
+
+func TestHeaderContinuationBeforeBlankLine(t *testing.T) {
+	// The last field's continuation lost its indentation, right before the
+	// blank line: an encoded word, and an address list left open.
+	m := mustParse(t, "From: =?utf-8?q?J=C3=B6rg?=\r\n <joerg@example.de>\r\nSubject: =?utf-8?b?SW5mb3JtYXRpb24gw7xiZXIg?=\r\n=?utf-8?b?ZGVuIERydWNrZXI=?=\r\n\r\nText\r\n")
+	if m.Subject != "Information über den Drucker" || strings.TrimSpace(m.Text) != "Text" {
+		t.Errorf("Subject %q Text %q", m.Subject, m.Text)
+	}
+	m = mustParse(t, "Subject: x\r\nTo: \"Berg, Anna\r\n\" <anna@example.se>\r\n\r\nText\r\n")
+	if len(m.To) != 1 || m.To[0].Addr != "anna@example.se" || strings.TrimSpace(m.Text) != "Text" {
+		t.Errorf("To %+v Text %q", m.To, m.Text)
+	}
+}

@@ -97,7 +97,8 @@ func readHeaderBudget(b []byte, top bool, bud *budget) (fields []rawField, body 
 			nl, _ := nextLine(b, next)
 			nc := trimEOL(nl)
 			prev := bytes.TrimRight(fields[len(fields)-1].raw, " \t\r\n")
-			openEnded := len(prev) > 0 && (prev[len(prev)-1] == ';' || prev[len(prev)-1] == ',')
+			openEnded := len(prev) > 0 && (prev[len(prev)-1] == ';' || prev[len(prev)-1] == ',') ||
+				bytes.HasPrefix(content, []byte("=?")) || unbalanced(prev)
 			if openEnded || next < len(b) && len(nc) > 0 && (nc[0] == ' ' || nc[0] == '\t' || isFieldLine(nc)) {
 				f := &fields[len(fields)-1]
 				f.raw = append(trimEOLRight(f.raw), append([]byte("\r\n "), line...)...)
@@ -114,6 +115,16 @@ func readHeaderBudget(b []byte, top bool, bud *budget) (fields []rawField, body 
 
 func truncateBytes(b []byte, n int) []byte {
 	return []byte(truncate(string(b[:min(len(b), n+4)]), n))
+}
+
+// unbalanced reports a field value left inside quotes, angle brackets or
+// a comment: the next line must continue it. Only the tail is looked at, so
+// a long field costs nothing more.
+func unbalanced(field []byte) bool {
+	tail := field[max(0, len(field)-200):]
+	quotes := bytes.Count(tail, []byte(`"`))
+	return quotes%2 == 1 || bytes.Count(tail, []byte("<")) > bytes.Count(tail, []byte(">")) ||
+		bytes.Count(tail, []byte("(")) > bytes.Count(tail, []byte(")"))
 }
 
 // nextLine returns the line starting at pos, with its line end, and the
