@@ -1,6 +1,8 @@
 package mailparse
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -132,6 +134,12 @@ func detectCharset(b []byte) string {
 	if err != nil {
 		return "windows-1252"
 	}
+	// DetectAll gathers its recognizers' answers from goroutines and sorts
+	// them unstably: ties come in any order. Order them so that the same
+	// mail always reads the same.
+	slices.SortFunc(results, func(x, y chardet.Result) int {
+		return cmp.Or(cmp.Compare(y.Confidence, x.Confidence), cmp.Compare(x.Charset, y.Charset))
+	})
 	for _, r := range results {
 		if r.Confidence < minConfidence {
 			break
