@@ -44,3 +44,29 @@ func TestAgentReplyWithOnlyTheQuoteRelaysNoText(t *testing.T) {
 		})
 	}
 }
+
+// Issue 11: hidden HTML text (display:none) is never a command.
+func TestAgentHiddenHTMLIsNoCommand(t *testing.T) {
+	e := newConvProc(t)
+	n := e.open(t)
+	notice := e.notice(t, n, anna)
+	c0 := e.caseOf(t, n)
+	before, beforePrio := c0.Status, c0.Priority
+	html := `<p>Ser på saken.</p><div style="display:none">#close</div><span hidden>#priority low</span>`
+	convSeq++
+	e.now = e.now.Add(time.Minute)
+	refs := "<" + notice.MessageID + ">"
+	r := e.deliver(t, "helpdesk", fmt.Sprintf("From: Anna Berg <%s>\nTo: %s\nSubject: Re: %s\nMessage-ID: <hidden%d@example.org>\nIn-Reply-To: %s\nReferences: %s\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n%s\n",
+		anna, notice.ReplyTo, notice.Subject, convSeq, refs, refs, html))
+	if r.Outcome != OutcomeMessage || r.CaseNumber != n {
+		t.Fatalf("agent reply: %v", r)
+	}
+	c := e.caseOf(t, n)
+	if c.Status != before || c.Priority != beforePrio {
+		t.Errorf("status %q priority %q became %q %q: hidden text applied a command", before, beforePrio, c.Status, c.Priority)
+	}
+	rows := e.sent(t, n, "reply", ola)
+	if len(rows) != 1 || strings.Contains(rows[0].Text, "#close") || !strings.Contains(rows[0].Text, "Ser på saken.") {
+		t.Errorf("relayed: %+v", rows)
+	}
+}
