@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casemail/casemail/deploy/testneed"
 	"github.com/casemail/casemail/store/storetest"
 )
 
@@ -98,12 +98,7 @@ func (s *syncBuffer) String() string {
 // acknowledgement back over IMAP with the curl command it prints.
 func TestDevAsReadmeSays(t *testing.T) {
 	for _, tool := range []string{"swaks", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is needed (make test installs it)", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
+		testneed.Tool(t, tool, tool)
 	}
 	t.Setenv("CASEMAIL_DATABASE_URL", storetest.URL(t))
 	ctx, cancel := context.WithCancel(context.Background())

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/deploy/testneed"
 	"github.com/casemail/casemail/intake"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
@@ -37,7 +38,7 @@ func corpusDir(t *testing.T, sub string) string {
 			}
 			parent := filepath.Dir(dir)
 			if parent == dir {
-				t.Skip("corpus not found: no go.mod above the test directory; set CASEMAIL_CORPUS")
+				testneed.Missing(t, "corpus not found: no go.mod above the test directory; set CASEMAIL_CORPUS")
 			}
 			dir = parent
 		}
@@ -45,7 +46,7 @@ func corpusDir(t *testing.T, sub string) string {
 	}
 	dir := filepath.Join(base, sub)
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus %s missing (set CASEMAIL_CORPUS to the shared corpus): %v", dir, err)
+		testneed.Missing(t, "corpus %s missing (set CASEMAIL_CORPUS to the shared corpus): %v", dir, err)
 	}
 	return dir
 }

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/deploy/testneed"
 	"github.com/casemail/casemail/notify"
 )
 
@@ -189,10 +190,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Error("casemail.sysusers does not create the casemail user the unit runs as")
 	}
 
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze not installed (apt-get install systemd); the unit was not verified")
-	}
+	analyze := testneed.Tool(t, "systemd-analyze", "systemd")
 	bin := builtBinary(t)
 	dir := t.TempDir()
 	tmpUnit := filepath.Join(dir, "casemail.service")
@@ -375,10 +373,7 @@ func TestCompose(t *testing.T) {
 		t.Errorf("trial secret: %v", err)
 	}
 
-	doveconf, err := exec.LookPath("doveconf")
-	if err != nil {
-		t.Skip("doveconf not installed: the Dovecot config was not checked")
-	}
+	doveconf := testneed.Tool(t, "doveconf", "dovecot-core")
 	out, err := exec.Command(doveconf, "-n", "-c", filepath.Join(dir, "dovecot/dovecot.conf")).CombinedOutput()
 	if err != nil {
 		t.Errorf("doveconf rejects deploy/compose/dovecot/dovecot.conf: %v\n%s", err, out)
