@@ -60,12 +60,19 @@ fuzz:
 		echo "fuzz: no FuzzParse in ./intake yet; skipped"; \
 	fi
 
-## dev: install what is missing, then run casemail with its embedded mail world.
-dev: deps
-	$(GO) run ./cmd/casemail dev -config $(CONFIG)
+## dev: install what is missing, build bin/casemail, run it with its embedded
+## mail world. Its ports: DEVFLAGS='-smtp 127.0.0.1:2525 -imap 127.0.0.1:1143 -http 127.0.0.1:8180'.
+DEVFLAGS ?=
+dev: deps build
+	bin/casemail dev -config $(CONFIG) $(DEVFLAGS)
 
+# The version `casemail --version` prints: the git tag or commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+## build: bin/casemail for this machine.
 build:
-	$(GO) build -trimpath -o bin/casemail ./cmd/casemail
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/casemail ./cmd/casemail
 
 bench:
 	$(GO) test -run='^$$' -bench=. ./...

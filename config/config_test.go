@@ -518,3 +518,18 @@ func TestCheckRules(t *testing.T) {
 		t.Errorf("CheckRules = %v, want %s", err, want)
 	}
 }
+
+// YAML's terse indentation messages get a hint that says what to fix.
+func TestSyntaxErrorHintsIndentation(t *testing.T) {
+	for _, tc := range []struct{ name, data, want string }{
+		{"three-space item", "people:\n  - {id: anna, name: Anna}\n   - {id: per, name: Per}\n",
+			"x.yaml:3:4: YAML syntax: did not find expected '-' indicator (check the indentation"},
+		{"tab", "people:\n\t- {id: anna}\n", "x.yaml:2:1: YAML syntax: found character that cannot start any token (a tab in the indentation"},
+		{"key indented wrong", "calendars:\n  office:\n    timezone: UTC\n   hours: {mon: \"08:00-16:00\"}\n", "(check the indentation"},
+	} {
+		_, err := ParseRules("x.yaml", []byte(tc.data))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tc.name, err, tc.want)
+		}
+	}
+}

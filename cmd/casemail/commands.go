@@ -18,20 +18,10 @@ import (
 	"github.com/casemail/casemail/store"
 )
 
-// openStore loads the daemon config and connects to its database.
+// openStore loads the daemon config and connects to its database, which
+// must be migrated.
 func openStore(ctx context.Context, path string) (*config.Daemon, *store.Store, error) {
-	cfg, err := config.LoadDaemon(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg.Database.URL == "" {
-		return nil, nil, fmt.Errorf("%s: database.url is empty (set CASEMAIL_DATABASE_URL)", path)
-	}
-	st, err := store.Open(ctx, cfg.Database.URL)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, st, nil
+	return openDatabase(ctx, path, true)
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,7 +30,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	_, st, err := openStore(ctx, *f.config)
+	_, st, err := openDatabase(ctx, *f.config, false)
 	if err != nil {
 		return err
 	}
@@ -94,7 +84,7 @@ func rulesPath(cfgPath string, pos []string) (string, error) {
 	if len(pos) > 0 {
 		return pos[0], nil
 	}
-	cfg, err := config.LoadDaemon(cfgPath)
+	cfg, err := loadDaemonConfig(cfgPath)
 	if err != nil {
 		return "", err
 	}
@@ -140,7 +130,7 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	var defService string
 	loc := time.Local
 	path := *rulesFile
-	if cfg, err := config.LoadDaemon(*f.config); err == nil {
+	if cfg, err := loadDaemonConfig(*f.config); err == nil {
 		if path == "" {
 			path = cfg.RulesFile
 		}

@@ -48,8 +48,10 @@ Commands:
                                  mail included; the erasure is recorded
   version                        print the version
 
-Every command takes -config FILE (default casemail.yaml); flags may stand
-before or after arguments.
+Every command takes -config FILE (default: $CASEMAIL_CONFIG, else
+./casemail.yaml, else /etc/casemail/casemail.yaml) and reads
+/etc/casemail/env, the systemd unit's environment file, when it exists
+(variables already set win). Flags may stand before or after arguments.
 `
 
 // exitError carries an exit status through to main.
@@ -132,7 +134,7 @@ type flags struct {
 func newFlags(name string, stderr io.Writer) *flags {
 	fs := flag.NewFlagSet("casemail "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return &flags{FlagSet: fs, config: fs.String("config", envOr("CASEMAIL_CONFIG", "casemail.yaml"), "daemon config `file`")}
+	return &flags{FlagSet: fs, config: fs.String("config", "", configUsage)}
 }
 
 // parse parses flags that may stand before or after the positional
@@ -153,13 +155,6 @@ func (f *flags) parse(args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 func wantArgs(pos []string, n int, what string) error {

@@ -34,8 +34,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.LoadDaemon(*f.config)
+	cfg, err := loadDaemonConfig(*f.config)
 	if err != nil {
+		return err
+	}
+	if err := needDatabaseURL(cfg); err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
