@@ -27,6 +27,9 @@ Commands:
   dev                            the daemon with an embedded mail world and, when
                                  no database url is set, a throwaway PostgreSQL
   migrate [-status]              apply database migrations / list them
+  doctor                         check config, rules, secret_file, database,
+                                 mailboxes, SMTP and OAuth2 without changing
+                                 anything; exit 1 when serve would not work
   rules check [FILE]             validate rules; errors as FILE:LINE:COL: message
   rules explain MAIL.eml         route one raw mail without storing it
   rules replay [-since 30d] NEWFILE
@@ -100,6 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDev(ctx, rest, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "rules":
 		return cmdRules(ctx, rest, stdout, stderr)
 	case "directory":
