@@ -97,11 +97,13 @@ func TestDoctorHealthy(t *testing.T) {
 // what to do, and exit status 1; the other checks still run.
 func TestDoctorFailures(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, w *world)
-		want  string // regexp on the output
+		want   string // regexp on the output
 	}{
-		{"rules", func(t *testing.T, w *world) { write(t, filepath.Join(w.dir, "rules.yaml"), "people:\n  - {id: anna}\n   - {id: per}\n") },
+		{"rules", func(t *testing.T, w *world) {
+			write(t, filepath.Join(w.dir, "rules.yaml"), "people:\n  - {id: anna}\n   - {id: per}\n")
+		},
 			`(?m)^FAIL +rules +.*rules\.yaml:3:4: YAML syntax: .* — fix .*rules\.yaml at the position shown`},
 		{"secret_file readable by others", func(t *testing.T, w *world) { os.Chmod(filepath.Join(w.dir, "secret"), 0o644) },
 			`(?m)^FAIL +secret_file +.*secret has mode 0644: others can read it .* — chmod 0640 `},
