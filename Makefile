@@ -17,7 +17,7 @@ PKGS     ?= ./...
 # The conventional local server; used for the tests when it answers.
 LOCAL_DB_URL := postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: all deps test vet unit fuzz dev build bench
+.PHONY: all deps test vet unit fuzz dev build bench dist image image-context
 # test runs its steps in order even under make -j.
 .NOTPARALLEL:
 
@@ -76,3 +76,24 @@ build:
 
 bench:
 	$(GO) test -run='^$$' -bench=. ./...
+
+## dist: static linux binaries (ARCHS='amd64 arm64'), tarballs, Debian
+## packages and SHA256SUMS in dist/ (deploy/package/dist.sh).
+ARCHS ?= amd64 arm64
+dist:
+	VERSION='$(VERSION)' ARCHS='$(ARCHS)' GO='$(GO)' bash deploy/package/dist.sh
+
+## image: the container image localhost/casemail:$(VERSION) (deploy/container/
+## Containerfile, FROM scratch: no registry pull). ENGINE=docker works too.
+ENGINE     ?= podman
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+CA_FILE    ?= /etc/ssl/certs/ca-certificates.crt
+IMAGE_CONTEXT ?= bin/image
+image-context:
+	mkdir -p $(IMAGE_CONTEXT)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(IMAGE_CONTEXT)/casemail ./cmd/casemail
+	cp $(CA_FILE) $(IMAGE_CONTEXT)/ca-certificates.crt
+
+image: image-context
+	$(ENGINE) build --platform linux/$(IMAGE_ARCH) -f deploy/container/Containerfile \
+		-t localhost/casemail:$(VERSION) -t localhost/casemail:latest $(IMAGE_CONTEXT)
