@@ -80,8 +80,9 @@ bench:
 ## dist: static linux binaries (ARCHS='amd64 arm64'), tarballs, Debian
 ## packages and SHA256SUMS in dist/ (deploy/package/dist.sh).
 ARCHS ?= amd64 arm64
+DIST  ?= dist
 dist:
-	VERSION='$(VERSION)' ARCHS='$(ARCHS)' GO='$(GO)' bash deploy/package/dist.sh
+	VERSION='$(VERSION)' ARCHS='$(ARCHS)' DIST='$(DIST)' GO='$(GO)' bash deploy/package/dist.sh
 
 ## image: the container image localhost/casemail:$(VERSION) (deploy/container/
 ## Containerfile, FROM scratch: no registry pull). ENGINE=docker works too.
