@@ -206,7 +206,7 @@ func BenchmarkIngestBacklog(b *testing.B) {
 		rate = float64(mails) / elapsed.Seconds()
 		rss = peakRSS()
 		var cases int
-		p.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM cases`).Scan(&cases) //nolint:errcheck
+		p.Store.DB().QueryRow(context.Background(), `SELECT count(*) FROM cases`).Scan(&cases) //nolint:errcheck
 		if cases != mails {
 			b.Fatalf("cases = %d, want %d", cases, mails)
 		}
@@ -273,7 +273,7 @@ func BenchmarkIdleLatency(b *testing.B) {
 		cancel()
 		<-done
 		c.Close()
-		rows, err := p.Store.Pool.Query(context.Background(), `SELECT m.message_id, o.created_at
+		rows, err := p.Store.DB().Query(context.Background(), `SELECT m.message_id, o.created_at
 			FROM outbox o JOIN messages m ON m.case_id = o.case_id AND m.direction = 'in'
 			WHERE o.kind = 'ack'`)
 		if err != nil {

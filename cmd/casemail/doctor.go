@@ -206,7 +206,7 @@ func doctorOAuth2(ctx context.Context, d *doctorRun, cfg *config.Daemon, st *sto
 		tok, err := st.OAuth2Token(cctx, l.acct.Purpose, l.acct.Name)
 		cancel()
 		switch {
-		case errors.Is(err, store.ErrNotFound) || isUndefinedTable(err):
+		case errors.Is(err, store.ErrNotFound) || store.IsUndefinedTable(err):
 			d.fail(name, "no sign-in stored", "run `"+l.acct.LoginCommand()+"`")
 			continue
 		case err != nil:

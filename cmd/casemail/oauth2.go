@@ -10,8 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/oauth2"
 	"github.com/casemail/casemail/store"
@@ -71,7 +69,8 @@ func cmdOAuth2Login(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *forSMTP != (len(pos) == 0) || len(pos) > 1 {
 		return errors.New("usage: casemail oauth2 login MAILBOX | casemail oauth2 login -smtp")
 	}
-	cfg, st, err := openStore(ctx, *f.config)
+	// Login migrates the database itself (below): it may run before the first serve.
+	cfg, st, err := openDatabase(ctx, *f.config, false)
 	if err != nil {
 		return err
 	}
@@ -178,7 +177,7 @@ func cmdOAuth2Status(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintln(tw, "LOGIN\tPROVIDER\tUSER\tSTATE\tEXPIRES\tREFRESHED\tPROBLEM")
 	for _, l := range logins {
 		tok, err := st.OAuth2Token(ctx, l.acct.Purpose, l.acct.Name)
-		if errors.Is(err, store.ErrNotFound) || isUndefinedTable(err) {
+		if errors.Is(err, store.ErrNotFound) || store.IsUndefinedTable(err) {
 			bad++
 			fmt.Fprintf(tw, "%s\t%s\t%s\tmissing\t-\t-\trun `%s`\n", l.acct, l.cfg.Provider, l.username, l.acct.LoginCommand())
 			continue
@@ -216,10 +215,4 @@ func (l oauth2Login) grantState(tok *store.OAuth2Token, now time.Time) (state, p
 		return "expired", ""
 	}
 	return "ok", ""
-}
-
-// isUndefinedTable: the oauth2 table is not there yet (migrations pending).
-func isUndefinedTable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "42P01"
 }
