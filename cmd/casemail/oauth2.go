@@ -161,7 +161,8 @@ func cmdOAuth2Status(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := wantArgs(pos, 0, "oauth2 status"); err != nil {
 		return err
 	}
-	cfg, st, err := openStore(ctx, *f.config)
+	// Before the first serve or login there is no table: every grant is missing.
+	cfg, st, err := openDatabase(ctx, *f.config, false)
 	if err != nil {
 		return err
 	}
