@@ -64,17 +64,21 @@ type Period struct {
 
 // AwayAt reports whether the person is away on the day t falls on (in t's
 // location). A zero t is never away.
-func (p *Person) AwayAt(t time.Time) bool {
+func (p *Person) AwayAt(t time.Time) bool { return p.AwayPeriod(t) != nil }
+
+// AwayPeriod is the absence the day t falls on (in t's location) is in, or
+// nil. A zero t is never away.
+func (p *Person) AwayPeriod(t time.Time) *Period {
 	if t.IsZero() {
-		return false
+		return nil
 	}
 	day := DateOf(t)
-	for _, a := range p.Away {
+	for i, a := range p.Away {
 		if !day.Before(a.From) && !a.To.Before(day) {
-			return true
+			return &p.Away[i]
 		}
 	}
-	return false
+	return nil
 }
 
 // Unit is a section, school or clinic that requesters belong to.

@@ -118,6 +118,7 @@ var (
 	mBuild       = desc("casemail_build_info", "Always 1; the version label says which casemail runs.", "version")
 	mIngested    = desc("casemail_mails_ingested_total", "Mails this instance committed, by mailbox and outcome (case, message, duplicate, quarantined).", "mailbox", "outcome")
 	mAutomatic   = desc("casemail_mails_automatic_total", "Automatic mails this instance committed and did not acknowledge, by mailbox and kind (reply, generated, bulk, list, bounce, loop).", "mailbox", "kind")
+	mConflicts   = desc("casemail_intake_conflicts_total", "Intake transactions that collided with another (deadlock, serialization, lock_timeout, unique) and were run again.", "reason")
 	mConnected   = desc("casemail_imap_connected", "1 when the mailbox is logged in with its folder selected.", "mailbox")
 	mIdling      = desc("casemail_imap_idling", "1 while the mailbox waits in IMAP IDLE.", "mailbox")
 	mDelivered   = desc("casemail_imap_delivered_total", "Mails the mailbox's watcher handed over and saw committed.", "mailbox")
@@ -132,7 +133,7 @@ var (
 )
 
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConnected, mIdling, mDelivered, mConnects,
+	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mConnected, mIdling, mDelivered, mConnects,
 		mLastSync, mBacklog, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
 		ch <- d
 	}
@@ -150,6 +151,9 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(mIngested, prometheus.CounterValue,
 					float64(st.Outcomes[intake.StatKey{Mailbox: mb.Name, Value: o}]), mb.Name, o)
 			}
+		}
+		for _, reason := range []string{"deadlock", "serialization", "lock_timeout", "unique"} {
+			ch <- prometheus.MustNewConstMetric(mConflicts, prometheus.CounterValue, float64(st.Conflicts[reason]), reason)
 		}
 		for _, mb := range d.cfg.Mailboxes {
 			for _, k := range automaticKinds {
