@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -68,7 +69,7 @@ func (h *devHints) printStart(httpAddr, dbURL string) {
 	helpdesk, defService := h.helpdesk()
 	// Route the suggested mail now, without storing it, to name whose
 	// mailbox its assignment notice will land in.
-	assignee := "the assignee"
+	assignee := "" // unknown until the notice arrives
 	if dec, err := routing.Route(context.Background(), h.rules, routing.Input{From: devFrom, To: []string{helpdesk},
 		Subject: devSubject, Body: devBody, Received: time.Now(), MailboxDefaultService: defService}, nil); err == nil {
 		if p := h.rules.Person(dec.Assignee); p != nil && p.Email != "" {
@@ -107,7 +108,7 @@ See the cases:
 Stop with Ctrl-C.
 `, h.smtpAddr, h.imapAddr, devworld.DefaultPassword, helpdesk, aliasLine, httpAddr, dbURL,
 		h.swaks(devFrom, helpdesk, devSubject, devBody),
-		h.mailCmd(devFrom, 0), h.mailCmd(assignee, 0), h.mailCmd(devFrom, 1),
+		h.mailCmd(devFrom, 0), h.mailCmd(cmp.Or(assignee, "ASSIGNEE"), 0), h.mailCmd(devFrom, 1),
 		h.dbEnv, h.self, shellQuote(h.cfg.File))
 }
 
