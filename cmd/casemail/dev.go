@@ -57,7 +57,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	out := &lockedWriter{w: stdout}
-	hints := &devHints{out: out, rules: rules, cfg: cfg, self: selfCommand()}
+	hints := &devHints{out: out, rules: rules, cfg: cfg, self: selfCommand(), ready: make(chan struct{})}
 	// The world outlives the daemon: it closes after the daemon has logged
 	// out, so that Ctrl-C drops no connection in use.
 	world, err := devworld.Start(context.WithoutCancel(ctx), devworld.Options{IMAPAddr: *imapAddr, SMTPAddr: *smtpAddr,
@@ -107,6 +107,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	select {
 	case httpAddr := <-d.listening:
 		hints.printStart(httpAddr, store.Redact(dbURL))
+		close(hints.ready)
 	case err := <-errc:
 		return err
 	}

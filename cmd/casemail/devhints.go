@@ -40,6 +40,9 @@ type devHints struct {
 	dbEnv    string // CASEMAIL_DATABASE_URL='…' for a throwaway database
 	smtpAddr string
 	imapAddr string
+	// ready is closed once the fields above are final and the help is
+	// printed; delivered waits for it (the world's goroutines read them).
+	ready chan struct{}
 
 	mu   sync.Mutex
 	seen map[string]int // mails delivered per user: the next one's number
@@ -123,6 +126,11 @@ func (h *devHints) swaks(from, to, subject, body string) string {
 // for a mail to someone in rules.yaml's people with a reply address, prints
 // the command that answers it as them.
 func (h *devHints) delivered(user string, raw []byte) {
+	select {
+	case <-h.ready:
+	case <-time.After(time.Minute):
+		return // dev failed to start; nobody reads the hints
+	}
 	for _, mb := range h.cfg.Mailboxes {
 		if strings.EqualFold(mb.Address, user) {
 			return // casemail's own mailboxes: it reads them itself
