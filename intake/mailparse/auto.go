@@ -213,7 +213,7 @@ func (p *parser) bounce(root *entity, msg *Message) *Bounce {
 		}
 		return false
 	}); ret != nil {
-		fields, _, _ := readHeader(p.decoded(ret), true)
+		fields, _, _ := p.readHeader(p.decoded(ret), true)
 		h := buildHeader(fields, "windows-1252")
 		b.OriginalMessageID = firstMsgID(h.Get("Message-Id"))
 	}
@@ -244,7 +244,7 @@ func (p *parser) readDSN(body []byte, b *Bounce) {
 	var rcpts []rcpt
 	rest := body
 	for guard := 0; len(rest) > 0 && guard < 1000; guard++ {
-		fields, next, _ := readHeader(rest, false)
+		fields, next, _ := p.readHeader(rest, false)
 		if len(fields) == 0 {
 			// A blank or otherwise unreadable line: step over it.
 			_, n := nextLine(rest, 0)
