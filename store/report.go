@@ -50,6 +50,10 @@ type Report struct {
 	Transfers int        `json:"transfers"`
 	TierMoves []TierMove `json:"tier_moves"`
 	SLA       []SLACount `json:"sla"`
+	// ByAgent gives each agent's figures; TierFlow counts cases by the
+	// tier they arrived on and the tier they were resolved on.
+	ByAgent  []AgentCount `json:"by_agent"`
+	TierFlow []TierFlow   `json:"tier_flow"`
 	// MedianFirstResponse is the median elapsed time from opening to the
 	// first public answer of cases first answered in the period (nil: none).
 	MedianFirstResponse *time.Duration `json:"-"`
@@ -83,7 +87,7 @@ func BuildReport(ctx context.Context, q Querier, since, until time.Time, units [
 	// GROUPING SETS: grouping() tells which breakdown a row belongs to.
 	rows, err := q.Query(ctx, `SELECT grouping(unit, service, tier), unit, service, tier,
 			count(*) FILTER (WHERE created_at >= $1 AND created_at < $2 AND status <> 'dropped'),
-			count(*) FILTER (WHERE resolved_at >= $1 AND resolved_at < $2),
+			count(*) FILTER (WHERE `+resolvedIn+`),
 			count(*) FILTER (WHERE status IN ('new', 'open', 'waiting'))
 		FROM cases
 		WHERE ($3 OR unit = ANY($4))
@@ -145,11 +149,11 @@ func BuildReport(ctx context.Context, q Querier, since, until time.Time, units [
 		return nil, fmt.Errorf("counting transfers: %w", err)
 	}
 
-	rows, err = q.Query(ctx, `SELECT e.data->>'target',
-			count(*) FILTER (WHERE e.data->>'outcome' = 'met'),
-			count(*) FILTER (WHERE e.data->>'outcome' = 'breached')
-		FROM events e JOIN cases c ON c.id = e.case_id
-		WHERE e.kind = 'sla' AND e.at >= $1 AND e.at < $2 AND ($3 OR c.unit = ANY($4))
+	rows, err = q.Query(ctx, `SELECT l.target,
+			count(*) FILTER (WHERE l.outcome = 'met'),
+			count(*) FILTER (WHERE l.outcome = 'breached')
+		FROM (`+lastSLA+`) l JOIN cases c ON c.id = l.case_id
+		WHERE `+slaCounts+` AND ($3 OR c.unit = ANY($4))
 		GROUP BY 1 ORDER BY 1`, since, until, all, units)
 	if err != nil {
 		return nil, fmt.Errorf("counting SLA outcomes: %w", err)
@@ -176,6 +180,13 @@ func BuildReport(ctx context.Context, q Querier, since, until time.Time, units [
 	if median != nil {
 		d := time.Duration(*median * float64(time.Second)).Round(time.Second)
 		r.MedianFirstResponse = &d
+	}
+
+	if err := agentFigures(ctx, q, r, all, units); err != nil {
+		return nil, err
+	}
+	if err := tierFlow(ctx, q, r, all, units); err != nil {
+		return nil, err
 	}
 
 	if lists > 0 {

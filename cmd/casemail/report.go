@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
 )
 
@@ -19,17 +20,22 @@ import (
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("report", stderr)
 	sinceFlag := f.String("since", "30d", "the period: this long before now (e.g. 7d, 30d, 12w)")
+	fromFlag := f.String("from", "", "the period's first day, YYYY-MM-DD in the configured timezone (instead of -since)")
+	toFlag := f.String("to", "", "the period's last day, YYYY-MM-DD, included (default: today)")
 	format := f.String("format", "table", "output: table, csv or json")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 0, "report [-since 30d] [-format table|csv|json]"); err != nil {
+	if err := wantArgs(pos, 0, "report [-since 30d | -from YYYY-MM-DD [-to YYYY-MM-DD]] [-format table|csv|json]"); err != nil {
 		return err
 	}
 	since, err := config.ParseDuration(*sinceFlag)
 	if err != nil || since.Std() <= 0 {
 		return fmt.Errorf("-since %q: want a duration such as 7d or 30d", *sinceFlag)
+	}
+	if *toFlag != "" && *fromFlag == "" {
+		return fmt.Errorf("-to %s needs -from", *toFlag)
 	}
 	switch *format {
 	case "table", "csv", "json":
@@ -42,11 +48,37 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 	now := time.Now().In(cfg.Location)
-	r, err := store.BuildReport(ctx, st.DB(), now.Add(-since.Std()), now, nil, 0)
+	from, until := now.Add(-since.Std()), now
+	if *fromFlag != "" {
+		if from, until, err = reportDays(*fromFlag, *toFlag, now); err != nil {
+			return err
+		}
+	}
+	r, err := store.BuildReport(ctx, st.DB(), from, until, nil, 0)
 	if err != nil {
 		return err
 	}
 	return writeReport(stdout, r, *format, cfg.Location)
+}
+
+// reportDays reads -from and -to: whole days in now's zone, -to included
+// (today when not given).
+func reportDays(fromS, toS string, now time.Time) (from, until time.Time, err error) {
+	from, err = time.ParseInLocation(time.DateOnly, fromS, now.Location())
+	if err != nil {
+		return from, until, fmt.Errorf("-from %q: want a day such as 2026-03-01", fromS)
+	}
+	last := now
+	if toS != "" {
+		if last, err = time.ParseInLocation(time.DateOnly, toS, now.Location()); err != nil {
+			return from, until, fmt.Errorf("-to %q: want a day such as 2026-03-31", toS)
+		}
+	}
+	until = time.Date(last.Year(), last.Month(), last.Day()+1, 0, 0, 0, 0, now.Location())
+	if !from.Before(until) {
+		return from, until, fmt.Errorf("-from %s is after -to %s", fromS, last.Format(time.DateOnly))
+	}
+	return from, until, nil
 }
 
 // reportJSON is the JSON shape of a report.
@@ -96,13 +128,26 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 		for _, s := range r.SLA {
 			rows = append(rows, []string{"sla", s.Target, "met", itoa(s.Met)}, []string{"sla", s.Target, "breached", itoa(s.Breached)})
 		}
+		for _, a := range r.ByAgent {
+			rows = append(rows, []string{"agent", a.Agent, "handled", itoa(a.Handled)},
+				[]string{"agent", a.Agent, "first_responses", itoa(a.FirstResponses)},
+				[]string{"agent", a.Agent, "sla_met", itoa(a.SLAMet)}, []string{"agent", a.Agent, "sla_breached", itoa(a.SLABreached)})
+			if a.MedianFirstResponse != nil {
+				rows = append(rows, []string{"agent", a.Agent, "median_first_response_seconds",
+					strconv.FormatInt(int64(a.MedianFirstResponse.Seconds()), 10)})
+			}
+		}
+		for _, f := range r.TierFlow {
+			rows = append(rows, []string{"tier_arrival", f.Tier, "arrived", itoa(f.Arrived)},
+				[]string{"tier_resolution", f.Tier, "resolved", itoa(f.Resolved)})
+		}
 		if err := cw.WriteAll(rows); err != nil {
 			return err
 		}
 		return cw.Error()
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "Period:\t%s – %s\n", r.Since.In(loc).Format("2006-01-02 15:04"), r.Until.In(loc).Format("2006-01-02 15:04"))
+	fmt.Fprintf(tw, "Period:\t%s – %s\n", r.Since.In(loc).Format(notify.TimeLayout), r.Until.In(loc).Format(notify.TimeLayout))
 	fmt.Fprintf(tw, "New cases:\t%d\n", r.Opened)
 	fmt.Fprintf(tw, "Resolved:\t%d\n", r.Resolved)
 	fmt.Fprintf(tw, "Open now:\t%d\n", r.Open)
@@ -133,6 +178,22 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 		fmt.Fprintf(tw, "\nSLA TARGET\tMET\tBREACHED\n")
 		for _, s := range r.SLA {
 			fmt.Fprintf(tw, "%s\t%d\t%d\n", s.Target, s.Met, s.Breached)
+		}
+	}
+	if len(r.TierFlow) > 0 {
+		fmt.Fprintf(tw, "\nTIER\tARRIVED ON\tRESOLVED ON\n")
+		for _, f := range r.TierFlow {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", orDash(f.Tier), f.Arrived, f.Resolved)
+		}
+	}
+	if len(r.ByAgent) > 0 {
+		fmt.Fprintf(tw, "\nAGENT\tHANDLED\tFIRST RESPONSE (MEDIAN)\tSLA MET\tSLA BREACHED\n")
+		for _, a := range r.ByAgent {
+			median := "-"
+			if a.MedianFirstResponse != nil {
+				median = fmt.Sprintf("%s (%d)", config.Duration(*a.MedianFirstResponse), a.FirstResponses)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\n", a.Agent, a.Handled, median, a.SLAMet, a.SLABreached)
 		}
 	}
 	return tw.Flush()

@@ -141,3 +141,123 @@ func TestReportBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestReportReopenedAndAgents: a case resolved and then reopened is not
+// resolved, and its "met" resolution does not count; one reopened and
+// resolved again counts once, by its last outcome. Each agent gets their
+// handled cases, median first response and SLA outcomes; tiers count at
+// arrival and at resolution. The period is given as days with -from/-to.
+func TestReportReopenedAndAgents(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.URL(t)
+	t.Setenv("CASEMAIL_DATABASE_URL", url)
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ago := func(h int) time.Time { return now.Add(-time.Duration(h) * time.Hour) }
+	mk := func(n store.NewCase) *store.Case {
+		n.Requester, n.Mailbox, n.Service = "ola@bryne.example.no", "helpdesk", "qm-handbook"
+		c, err := store.CreateCase(ctx, st.DB(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := st.DB().Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event := func(c *store.Case, at time.Time, kind string, data map[string]any) {
+		t.Helper()
+		if err := store.AddEvent(ctx, st.DB(), c.ID, at, "", kind, "", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// per: arrived on tier 1, moved to 2, answered after 2h, resolved, met.
+	a := mk(store.NewCase{Status: "open", Tier: "2", Rung: 2, Assignee: "per", CreatedAt: ago(50)})
+	exec(`UPDATE cases SET first_response_at = created_at + interval '2 hours', status = 'resolved', resolved_at = $2 WHERE id = $1`, a.ID, ago(40))
+	event(a, ago(49), "transfer", map[string]any{"from_tier": "1", "to_tier": "2", "moved": true})
+	event(a, ago(40), "sla", map[string]any{"target": "resolution", "outcome": "met"})
+	// per: answered after 4h, resolved (met), then reopened by the requester.
+	b := mk(store.NewCase{Status: "open", Tier: "2", Rung: 2, Assignee: "per", CreatedAt: ago(30)})
+	exec(`UPDATE cases SET first_response_at = created_at + interval '4 hours', status = 'open', resolved_at = $2 WHERE id = $1`, b.ID, ago(20))
+	event(b, ago(20), "sla", map[string]any{"target": "resolution", "outcome": "met"})
+	// maria: answered after 1h, first response breached, open.
+	c := mk(store.NewCase{Status: "open", Tier: "2", Rung: 2, Assignee: "maria", CreatedAt: ago(10)})
+	exec(`UPDATE cases SET first_response_at = created_at + interval '1 hour' WHERE id = $1`, c.ID)
+	event(c, ago(8), "sla", map[string]any{"target": "first_response", "outcome": "breached"})
+	// eva: resolved (met), reopened, resolved again late (breached).
+	d := mk(store.NewCase{Status: "open", Tier: "2", Rung: 2, Assignee: "eva", CreatedAt: ago(60)})
+	exec(`UPDATE cases SET status = 'resolved', resolved_at = $2 WHERE id = $1`, d.ID, ago(5))
+	event(d, ago(50), "sla", map[string]any{"target": "resolution", "outcome": "met"})
+	event(d, ago(5), "sla", map[string]any{"target": "resolution", "outcome": "breached"})
+
+	from := now.AddDate(0, 0, -5).Format(time.DateOnly)
+	stdout, stderr, code := runCLI(t, "report", "-config", exampleConfig, "-from", from, "-to", now.Format(time.DateOnly), "-format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r struct {
+		Resolved, Open int
+		SLA            []store.SLACount
+		ByAgent        []store.AgentCount `json:"by_agent"`
+		TierFlow       []store.TierFlow   `json:"tier_flow"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if r.Resolved != 2 || r.Open != 2 {
+		t.Errorf("resolved %d, open %d; want 2 and 2 (the reopened case is open, not resolved)", r.Resolved, r.Open)
+	}
+	sla := map[string]store.SLACount{}
+	for _, s := range r.SLA {
+		sla[s.Target] = s
+	}
+	if got := sla["resolution"]; got.Met != 1 || got.Breached != 1 {
+		t.Errorf("resolution SLA %+v, want met 1 (not the reopened case's), breached 1 (the last outcome only)", got)
+	}
+	agents := map[string]store.AgentCount{}
+	for _, a := range r.ByAgent {
+		a.MedianFirstResponse = nil
+		agents[a.Agent] = a
+	}
+	secs := func(h int64) *int64 { s := h * 3600; return &s }
+	for id, want := range map[string]store.AgentCount{
+		"per":   {Agent: "per", Handled: 1, FirstResponses: 2, MedianFirstResponseSeconds: secs(3), SLAMet: 1},
+		"maria": {Agent: "maria", FirstResponses: 1, MedianFirstResponseSeconds: secs(1), SLABreached: 1},
+		"eva":   {Agent: "eva", Handled: 1, SLABreached: 1},
+	} {
+		got := agents[id]
+		if got.Handled != want.Handled || got.FirstResponses != want.FirstResponses || got.SLAMet != want.SLAMet ||
+			got.SLABreached != want.SLABreached || (want.MedianFirstResponseSeconds == nil) != (got.MedianFirstResponseSeconds == nil) ||
+			(want.MedianFirstResponseSeconds != nil && *got.MedianFirstResponseSeconds != *want.MedianFirstResponseSeconds) {
+			t.Errorf("agent %s: %+v, want %+v", id, got, want)
+		}
+	}
+	flow := map[string]store.TierFlow{}
+	for _, f := range r.TierFlow {
+		flow[f.Tier] = f
+	}
+	if flow["1"].Arrived != 1 || flow["1"].Resolved != 0 || flow["2"].Arrived != 3 || flow["2"].Resolved != 2 {
+		t.Errorf("tier flow %+v: want tier 1 arrived 1; tier 2 arrived 3, resolved 2 (a on the tier it moved to)", r.TierFlow)
+	}
+
+	stdout, _, code = runCLI(t, "report", "-config", exampleConfig, "-from", from)
+	if code != 0 || !regexp.MustCompile(`(?m)^per +1 +3h \(2\) +1 +0$`).MatchString(stdout) ||
+		!regexp.MustCompile(`(?m)^Period: +\S+ 00:00 \S+ – `).MatchString(stdout) {
+		t.Errorf("table lacks per's line or the period's zone:\n%s", stdout)
+	}
+	for _, args := range [][]string{{"-from", "yesterday"}, {"-to", from}, {"-from", "2030-01-02", "-to", "2030-01-01"}} {
+		if _, stderr, code := runCLI(t, append([]string{"report", "-config", exampleConfig}, args...)...); code == 0 || stderr == "" {
+			t.Errorf("report %v: exit %d, %q", args, code, stderr)
+		}
+	}
+}
