@@ -9,27 +9,35 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ListCases returns cases newest first; open limits them to new, open and
-// waiting ones.
-func (s *Store) ListCases(ctx context.Context, open bool, limit int) ([]*Case, error) {
-	if limit <= 0 {
-		limit = 1000
+// CaseFilter selects cases for `casemail cases`; empty fields select all.
+type CaseFilter struct {
+	Open      bool   // new, open and waiting only
+	Status    Status // this status only
+	Assignee  string // person id
+	Service   string // service id
+	Unit      string // unit id
+	Requester string // part of the requester's address or name, any case
+	// Text is a full-text search (websearch syntax: words, "a phrase",
+	// -not, or) over the subject and every message's new text.
+	Text  string
+	Limit int // at most this many (0: 1000)
+}
+
+// ListCases returns the cases f selects, newest first.
+func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]*Case, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
-		WHERE NOT $1 OR status IN ('new', 'open', 'waiting') ORDER BY number DESC LIMIT $2`, open, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return listCases(ctx, s.pool, `SELECT `+caseColumns+` FROM cases
+		WHERE (NOT $1 OR status IN ('new', 'open', 'waiting'))
+		  AND ($2 = '' OR status = $2) AND ($3 = '' OR assignee = $3) AND ($4 = '' OR service = $4)
+		  AND ($5 = '' OR unit = $5)
+		  AND ($6 = '' OR strpos(lower(requester || ' ' || requester_name), lower($6)) > 0)
+		  AND ($7 = '' OR to_tsvector('simple', subject) @@ websearch_to_tsquery('simple', $7)
+		       OR id IN (SELECT case_id FROM messages
+		                 WHERE to_tsvector('simple', subject || ' ' || new_text) @@ websearch_to_tsquery('simple', $7)))
+		ORDER BY number DESC LIMIT $8`,
+		f.Open, string(f.Status), f.Assignee, f.Service, f.Unit, f.Requester, f.Text, f.Limit)
 }
 
 // Message is a stored message as shown by `casemail case N`.

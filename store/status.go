@@ -76,3 +76,9 @@ const (
 func (p Party) RequesterSide() bool {
 	return p == PartyRequester || p == PartyCc || p == PartyParticipant
 }
+
+// Known reports whether s is one of the case statuses.
+func (s Status) Known() bool {
+	_, ok := transitions[s]
+	return ok
+}

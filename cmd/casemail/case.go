@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
 )
 
@@ -27,7 +28,7 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("case number %q: not a number", pos[0])
 	}
-	_, st, err := openStore(ctx, *f.config)
+	cfg, st, err := openStore(ctx, *f.config)
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		extra = append(extra, "approval "+cj.Approval)
 	}
 	if cj.WaitUntil != nil && c.Status == "waiting" {
-		extra = append(extra, "waiting until "+cj.WaitUntil.Local().Format("2006-01-02 15:04"))
+		extra = append(extra, "waiting until "+cj.WaitUntil.In(cfg.Location).Format(notify.TimeLayout))
 	}
 	if cj.MergedInto != 0 {
 		extra = append(extra, fmt.Sprintf("merged into #%d", cj.MergedInto))
@@ -97,13 +98,17 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if c.FirstResponse != nil {
-		extra = append(extra, "first response "+c.FirstResponse.Local().Format("2006-01-02 15:04"))
+		extra = append(extra, "first response "+c.FirstResponse.In(cfg.Location).Format(notify.TimeLayout))
 	}
 	if len(extra) > 0 {
 		fmt.Fprintln(stdout, strings.Join(extra, " · "))
 	}
-	fmt.Fprintf(stdout, "requester %s · created %s\n", formatPerson(c.RequesterName, c.Requester),
-		c.CreatedAt.Local().Format("2006-01-02 15:04"))
+	fmt.Fprintf(stdout, "requester %s · created %s", formatPerson(c.RequesterName, c.Requester),
+		c.CreatedAt.In(cfg.Location).Format(notify.TimeLayout))
+	if d := due(c, cfg.Location); d != "" {
+		fmt.Fprintf(stdout, " · due %s", d)
+	}
+	fmt.Fprintln(stdout)
 	if len(cj.Participants) > 0 {
 		var pl []string
 		for _, p := range cj.Participants {
@@ -139,7 +144,7 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if m.Kind == "note" {
 				label = "note (internal)"
 			}
-			fmt.Fprintf(stdout, "\n--- %s  %s %s from %s\n", m.CreatedAt.Local().Format("2006-01-02 15:04:05"), m.Direction,
+			fmt.Fprintf(stdout, "\n--- %s  %s %s from %s\n", m.CreatedAt.In(cfg.Location).Format(timeSeconds), m.Direction,
 				label, formatPerson(m.FromName, m.From))
 			text := m.NewText
 			if strings.TrimSpace(text) == "" {
@@ -159,17 +164,17 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		oi++
 		state := o.Status
 		if o.Sent != nil {
-			state += " " + o.Sent.Local().Format("2006-01-02 15:04:05")
+			state += " " + o.Sent.In(cfg.Location).Format(timeSeconds)
 		}
 		if o.LastError != "" {
 			state += ": " + oneLine(o.LastError)
 		}
-		fmt.Fprintf(stdout, "\n--> %s  out %s to %s · %s · %s\n", outAt(o).Local().Format("2006-01-02 15:04:05"), o.Kind,
+		fmt.Fprintf(stdout, "\n--> %s  out %s to %s · %s · %s\n", outAt(o).In(cfg.Location).Format(timeSeconds), o.Kind,
 			strings.Join(o.To, ", "), state, oneLine(o.Subject))
 	}
 	fmt.Fprintln(stdout, "\n--- events")
 	for _, e := range cj.Events {
-		fmt.Fprintf(stdout, "%s  %-14s %-10s %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Actor, oneLine(e.Reason))
+		fmt.Fprintf(stdout, "%s  %-14s %-10s %s\n", e.At.In(cfg.Location).Format(timeSeconds), e.Kind, e.Actor, oneLine(e.Reason))
 	}
 	return nil
 }
@@ -207,3 +212,6 @@ type outboxJSON struct {
 	Created   time.Time  `json:"created"`
 	Sent      *time.Time `json:"sent_at,omitempty"`
 }
+
+// timeSeconds is notify.TimeLayout to the second, for a case's trail.
+const timeSeconds = "2006-01-02 15:04:05 MST"

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
 )
 
@@ -15,15 +17,26 @@ func cmdCases(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	open := f.Bool("open", false, "only cases not yet resolved")
 	asJSON := f.Bool("json", false, "JSON output")
 	limit := f.Int("limit", 200, "at most this many cases, newest first")
+	var filter store.CaseFilter
+	f.StringVar(&filter.Assignee, "assignee", "", "only cases held by this person id")
+	f.StringVar(&filter.Service, "service", "", "only cases of this service id")
+	f.StringVar(&filter.Unit, "unit", "", "only cases of this unit id")
+	status := f.String("status", "", "only cases with this status: new, open, waiting, resolved, closed or dropped")
+	f.StringVar(&filter.Requester, "requester", "", "only cases whose requester's address or name contains this")
+	f.StringVar(&filter.Text, "text", "", `full-text search in subjects and messages: words, "a phrase", -word, or`)
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	_, st, err := openStore(ctx, *f.config)
+	filter.Open, filter.Limit, filter.Status = *open, *limit, store.Status(*status)
+	if *status != "" && !filter.Status.Known() {
+		return fmt.Errorf("-status %q: want new, open, waiting, resolved, closed or dropped", *status)
+	}
+	cfg, st, err := openStore(ctx, *f.config)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cases, err := st.ListCases(ctx, *open, *limit)
+	cases, err := st.ListCases(ctx, filter)
 	if err != nil {
 		return err
 	}
@@ -39,16 +52,19 @@ func cmdCases(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, c := range cases {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Number, c.Status, orDash(c.Service),
 			orDash(c.Unit), orDash(c.Tier), orDash(c.Assignee), c.Requester, truncate(oneLine(c.Subject), 50),
-			c.CreatedAt.Local().Format("2006-01-02 15:04"), orDash(due(c)))
+			c.CreatedAt.In(cfg.Location).Format(notify.TimeLayout), orDash(due(c, cfg.Location)))
 	}
 	return tw.Flush()
 }
 
-func due(c *store.Case) string {
-	if c.ResolutionDue == nil {
+// due shows the deadline a case is measured against, in the configured
+// zone, and which one it is: "2026-03-02 13:30 CET (first response)".
+func due(c *store.Case, loc *time.Location) string {
+	t, kind := notify.NextDue(c)
+	if t == nil {
 		return ""
 	}
-	return c.ResolutionDue.Local().Format("2006-01-02 15:04")
+	return t.In(loc).Format(notify.TimeLayout) + " (" + strings.ReplaceAll(kind, "_", " ") + ")"
 }
 
 // caseJSON is the JSON shape of a case for `cases -json` and `case -json`.
@@ -68,13 +84,15 @@ type caseJSON struct {
 	Automatic     bool            `json:"automatic"`
 	Created       time.Time       `json:"created"`
 	Due           *time.Time      `json:"due,omitempty"`
+	DueKind       string          `json:"due_kind,omitempty"` // first_response or resolution
 	Messages      []store.Message `json:"messages,omitempty"`
 	Events        []store.Event   `json:"events,omitempty"`
 }
 
 func toCaseJSON(c *store.Case) caseJSON {
-	return caseJSON{Number: c.Number, Status: string(c.Status), Service: c.Service, Unit: c.Unit, Tier: c.Tier,
+	due, kind := notify.NextDue(c)
+	return caseJSON{Due: due, DueKind: kind, Number: c.Number, Status: string(c.Status), Service: c.Service, Unit: c.Unit, Tier: c.Tier,
 		Role: c.Role, Supplier: c.Supplier, Assignee: c.Assignee, Priority: c.Priority, Requester: c.Requester,
 		RequesterName: c.RequesterName, Subject: c.Subject, Automatic: c.Automatic, Created: c.CreatedAt,
-		Due: c.ResolutionDue}
+	}
 }
