@@ -1,0 +1,111 @@
+package notify
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// englishWords are English words no Swedish or Norwegian mail may show.
+// (Words the languages share — for, over, at, to, in, man — are left out.)
+var englishWords = regexp.MustCompile(`(?i)\b(the|and|your|you|case|cases|reply|replies|please|due|overdue|requester|` +
+	`attachments?|level|with|from|has|been|hello|routine|reason|comment|internal|note|this|that|which|will|` +
+	`assigned|escalated|resolved|waiting|supplier|answer|message|priority|service|unit|created|why|how|not|never|` +
+	`here|there|what|when|who|only|also|open|closed|new|received|thank|thanks|regards|link|expired|error|` +
+	`unknown|command|commands|of|our|we|us|is|are|was|were|it|its|on|by|as|or|if)\b`)
+
+// commandToken is a #command or a #case number: the same in every language.
+var commandToken = regexp.MustCompile(`#\w+`)
+
+// nordicSample is sampleData with every text that comes from outside the
+// templates (names, subjects, the requester's words, reasons, the trail)
+// in Norwegian, so that only the templates' own words can be English.
+func nordicSample() Data {
+	d := sampleData()
+	d.Reason = "ingen svar innen fristen"
+	d.Errors = []string{"#frobnicate: ukjent"}
+	d.Comment = "Per, kan du se på dette?"
+	d.Unverified = "kun saksnummeret"
+	c := &d.Case
+	c.ServiceName, c.Trail, c.Routine = "Utskrift", "regel «utskrift» traff emnet", "https://intranett.example.no/rutiner/utskrift"
+	c.Created = time.Date(2026, 3, 2, 9, 30, 0, 0, time.FixedZone("CET", 3600))
+	c.Due = c.Created.Add(4 * time.Hour)
+	for i := range c.History {
+		c.History[i].Text = "Ringte Ola."
+	}
+	for i := range d.Cases {
+		d.Cases[i] = *c
+	}
+	d.Digest.Overdue, d.Digest.Unassigned, d.Digest.DroppedCases, d.Digest.Oldest = d.Cases, d.Cases, d.Cases, d.Cases
+	return d
+}
+
+// TestNoEnglishInNordicMail renders every template in Swedish and
+// Norwegian, with every flag set and with none, and fails on an English
+// word in what the templates themselves write.
+func TestNoEnglishInNordicMail(t *testing.T) {
+	tm := loadDefault(t)
+	full := nordicSample()
+	empty := Data{Case: CaseView{Number: 7, Subject: "Skrivar"}}
+	variants := []Data{full, empty}
+	for _, transfer := range []string{"assign", "tier", "breach", ""} {
+		d := nordicSample()
+		d.Transfer, d.Escalated, d.Consult, d.Expired = transfer, false, false, false
+		variants = append(variants, d)
+	}
+	for _, lang := range []string{"sv", "nb"} {
+		for _, kind := range Kinds {
+			for i, d := range variants {
+				subj, text, _, err := tm.Render(kind, lang, d)
+				if err != nil {
+					t.Fatalf("%s/%s: %v", lang, kind, err)
+				}
+				out := commandToken.ReplaceAllString(subj+"\n"+text, "")
+				// Addresses and links are not words.
+				out = regexp.MustCompile(`\S+@\S+|https?://\S+`).ReplaceAllString(out, "")
+				if w := englishWords.FindAllString(out, -1); len(w) > 0 {
+					t.Errorf("%s/%s (variant %d): English %q in:\n%s", lang, kind, i, dedupe(w), subj+"\n"+text)
+				}
+			}
+		}
+	}
+}
+
+// TestEnglishWordsAreCaught: the check above finds an English sentence
+// slipped into a Norwegian mail, and English in every English template
+// (it can fail).
+func TestEnglishWordsAreCaught(t *testing.T) {
+	tm := loadDefault(t)
+	for _, kind := range Kinds {
+		subj, text, _, err := tm.Render(kind, "en", nordicSample())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !englishWords.MatchString(commandToken.ReplaceAllString(subj+"\n"+text, "")) {
+			t.Errorf("en/%s: no English word found:\n%s", kind, text)
+		}
+	}
+	for _, s := range []string{"Reply to this message", "Case 1003.", "escalated: rung 1 of 4", "Due: 2026-03-02"} {
+		if !englishWords.MatchString(s) {
+			t.Errorf("%q passes as Nordic", s)
+		}
+	}
+	for _, s := range []string{"Svar på denne e-posten", "Ärende 1003 har eskalerats till dig", "Frist: 2026-03-02 (første svar)"} {
+		if w := englishWords.FindAllString(s, -1); len(w) > 0 {
+			t.Errorf("%q flagged as English: %v", s, w)
+		}
+	}
+}
+
+func dedupe(ws []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range ws {
+		if l := strings.ToLower(w); !seen[l] {
+			seen[l] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
