@@ -82,6 +82,9 @@ var (
 	mIngested    = desc("casemail_mails_ingested_total", "Mails this instance committed, by mailbox and outcome (case, message, duplicate, quarantined).", "mailbox", "outcome")
 	mAutomatic   = desc("casemail_mails_automatic_total", "Automatic mails this instance committed and did not acknowledge, by mailbox and kind (reply, generated, bulk, list, bounce, loop).", "mailbox", "kind")
 	mConnected   = desc("casemail_imap_connected", "1 when the mailbox is logged in with its folder selected.", "mailbox")
+	mWatched     = desc("casemail_mailbox_watched", "1 when this instance holds the mailbox's lease and watches it; summed over the instances, 1 per mailbox.", "mailbox")
+	mTakeovers   = desc("casemail_mailbox_takeovers_total", "Mailboxes this instance took over from an instance that stopped renewing its lease (died or lost the database).")
+	mLeasesLost  = desc("casemail_mailbox_leases_lost_total", "Mailbox leases this instance could not renew in time and stopped watching.")
 	mIdling      = desc("casemail_imap_idling", "1 while the mailbox waits in IMAP IDLE.", "mailbox")
 	mDelivered   = desc("casemail_imap_delivered_total", "Mails the mailbox's watcher handed over and saw committed.", "mailbox")
 	mConnects    = desc("casemail_imap_connects_total", "Successful IMAP logins of the mailbox's watcher.", "mailbox")
@@ -94,7 +97,7 @@ var (
 )
 
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConnected, mIdling, mDelivered, mConnects,
+	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConnected, mWatched, mTakeovers, mLeasesLost, mIdling, mDelivered, mConnects,
 		mLastSync, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
 		ch <- d
 	}
@@ -117,9 +120,20 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(mAutomatic, prometheus.CounterValue, float64(n), k.Mailbox, k.Value)
 		}
 	}
+	if d.leases != nil {
+		ls := d.leases.Stats()
+		ch <- prometheus.MustNewConstMetric(mTakeovers, prometheus.CounterValue, float64(ls.Takeovers))
+		ch <- prometheus.MustNewConstMetric(mLeasesLost, prometheus.CounterValue, float64(ls.Lost))
+	}
 	for i, w := range d.watchers {
-		st := w.State()
 		name := d.cfg.Mailboxes[i].Name
+		watched := d.leases == nil || d.leases.Watching(name)
+		ch <- prometheus.MustNewConstMetric(mWatched, prometheus.GaugeValue, b2f(watched), name)
+		if !watched {
+			// The instance that watches it reports its connection.
+			continue
+		}
+		st := w.State()
 		ch <- prometheus.MustNewConstMetric(mConnected, prometheus.GaugeValue, b2f(st.Connected), name)
 		ch <- prometheus.MustNewConstMetric(mIdling, prometheus.GaugeValue, b2f(st.Idling), name)
 		ch <- prometheus.MustNewConstMetric(mDelivered, prometheus.CounterValue, float64(st.Delivered), name)

@@ -74,6 +74,7 @@ type daemon struct {
 	templates *notify.Templates
 	proc      *intake.Processor
 	watchers  []*intake.Watcher
+	leases    *intake.Leases // runs the watchers of the mailboxes this instance holds
 	sender    *notify.Sender
 	scheduler *notify.Scheduler // SLA check, reminders, digests
 	oauth     []*oauth2.Manager
@@ -170,6 +171,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		}
 		d.watchers = append(d.watchers, intake.NewWatcher(wc, d.proc))
 	}
+	d.leases = &intake.Leases{Store: st, Instance: st.Instance, Watchers: d.watchers, Log: log.With("part", "leases")}
 	d.metrics = newMetrics(d)
 	return d, nil
 }
@@ -202,13 +204,11 @@ func (d *daemon) run(ctx context.Context) error {
 	for _, m := range d.oauth {
 		g.Go(func() error { return m.Run(gctx) })
 	}
-	for _, w := range d.watchers {
-		g.Go(func() error { return w.Run(gctx) })
-	}
+	g.Go(func() error { return d.leases.Run(gctx) })
 	g.Go(func() error { d.watchRules(gctx); return nil })
 	g.Go(func() error { d.runRetention(gctx); return nil })
 	d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
-		"mailboxes", len(d.watchers), "rules", d.cfg.RulesFile)
+		"mailboxes", len(d.watchers), "instance", d.store.Instance, "rules", d.cfg.RulesFile)
 	err = g.Wait()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -357,6 +357,7 @@ func loadRules(cfg *config.Daemon) (*config.Rules, error) {
 // readiness is what /readyz reports.
 type readiness struct {
 	Ready     bool              `json:"ready"`
+	Instance  string            `json:"instance"`
 	Database  string            `json:"database"`
 	Rules     string            `json:"rules"`
 	Mailboxes map[string]string `json:"mailboxes"`
@@ -364,7 +365,7 @@ type readiness struct {
 }
 
 func (d *daemon) readiness(ctx context.Context) readiness {
-	r := readiness{Ready: true, Database: "ok", Rules: "ok", Mailboxes: map[string]string{}}
+	r := readiness{Ready: true, Instance: d.store.Instance, Database: "ok", Rules: "ok", Mailboxes: map[string]string{}}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := d.store.Ping(pctx); err != nil {
@@ -391,10 +392,17 @@ func (d *daemon) readiness(ctx context.Context) readiness {
 			r.OAuth2[key] = "ok, expires " + st.Expires.Format(time.RFC3339)
 		}
 	}
+	var holders map[string]string
 	for i, w := range d.watchers {
 		st := w.State()
 		name := d.cfg.Mailboxes[i].Name
 		switch {
+		case !d.leases.Watching(name):
+			// Another instance's business; `casemail status` shows them all.
+			if holders == nil {
+				holders = d.mailboxHolders(pctx, r.Database == "ok")
+			}
+			r.Mailboxes[name] = holders[name]
 		case st.Connected:
 			r.Mailboxes[name] = "connected"
 		case st.LastError != "":
