@@ -48,16 +48,16 @@ unit:
 	echo "$(GO) test $(RACE) -count=1 $(PKGS)"; \
 	$(GO) test $(RACE) -count=1 $(PKGS)
 
-# Runs only once the intake parser has its fuzz target, and not when PKGS
-# limits the run to other packages.
+# Fuzzes the mail parser (intake/mailparse); not when PKGS limits the run
+# to other packages.
 fuzz:
 	@if [ '$(PKGS)' != './...' ]; then \
 		echo "fuzz: skipped (PKGS=$(PKGS))"; \
-	elif grep -qs '^func FuzzParse(' intake/*_test.go; then \
-		echo "$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./intake"; \
-		$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./intake; \
+	elif grep -qs '^func FuzzParse(' intake/mailparse/*_test.go; then \
+		echo "$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./intake/mailparse"; \
+		$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./intake/mailparse; \
 	else \
-		echo "fuzz: no FuzzParse in ./intake yet; skipped"; \
+		echo "fuzz: no FuzzParse in ./intake/mailparse yet; skipped"; \
 	fi
 
 ## dev: install what is missing, then run casemail with its embedded mail world.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
@@ -514,7 +515,7 @@ func (cv *conversation) finish(ctx context.Context) error {
 		cv.internal = true
 	}
 	public := !cv.internal && !cv.merged
-	hasBody := strings.TrimSpace(cv.body) != "" || slices.ContainsFunc(a.msg.Attachments, func(at Attachment) bool { return !at.Inline })
+	hasBody := strings.TrimSpace(cv.body) != "" || slices.ContainsFunc(a.msg.Attachments, func(at mailparse.Attachment) bool { return !at.Inline })
 	switch {
 	case cv.resolve != nil && !cv.internal:
 		atts, views := a.passOn()

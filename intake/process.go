@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
@@ -62,7 +63,7 @@ type Result struct {
 	CaseNumber int64
 	Quarantine int64
 	Reason     string
-	Auto       AutoKind // what kind of automatic mail it was; AutoNone when a person wrote it
+	Auto       mailparse.AutoKind // what kind of automatic mail it was; AutoNone when a person wrote it
 }
 
 func (p *Processor) now() time.Time {
@@ -193,7 +194,7 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 // parsedMail is a mail of a batch, parsed.
 type parsedMail struct {
 	mb  *config.Mailbox
-	msg *Message
+	msg *mailparse.Message
 	err error
 	// shared: another mail of the batch has the same Message-ID.
 	shared bool
@@ -383,11 +384,11 @@ func (p *Processor) split(ds []Delivery, ps []parsedMail) [][]int {
 }
 
 // mayThread reports whether m could belong to an existing case.
-func (p *Processor) mayThread(m *Message) bool {
+func (p *Processor) mayThread(m *mailparse.Message) bool {
 	if m.InReplyTo != "" || len(m.References) > 0 || m.Bounce != nil {
 		return true
 	}
-	if _, ok := CaseTag(m.Subject); ok {
+	if _, ok := mailparse.CaseTag(m.Subject); ok {
 		return true
 	}
 	for _, addr := range recipients(m) {
@@ -517,7 +518,7 @@ func (p *Processor) isOversize(d Delivery, mb *config.Mailbox) bool {
 
 // parse never panics: a parser panic becomes an error, and the mail is
 // quarantined with it instead of stopping the mailbox.
-func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err error) {
+func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *mailparse.Message, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.log().Error("parser panic", "mailbox", d.Mailbox, "uid", d.UID, "panic", r, "stack", string(debug.Stack()))
@@ -526,7 +527,7 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err err
 	}()
 	limit := int64(mb.MaxMessageSize)
 	if p.isOversize(d, mb) {
-		msg, err = ParseLimited(d.Raw, oversizeTextLimit, false)
+		msg, err = mailparse.ParseLimited(d.Raw, oversizeTextLimit, false)
 		if msg != nil {
 			size := d.Size
 			if size < int64(len(d.Raw)) {
@@ -543,13 +544,13 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *Message, err err
 		}
 		return msg, err
 	}
-	return Parse(d.Raw)
+	return mailparse.Parse(d.Raw)
 }
 
 // attachmentsOf lists the attachments an IMAP BODYSTRUCTURE describes,
 // by name, type and size, without contents.
-func attachmentsOf(bs imap.BodyStructure) []Attachment {
-	var out []Attachment
+func attachmentsOf(bs imap.BodyStructure) []mailparse.Attachment {
+	var out []mailparse.Attachment
 	bs.Walk(func(path []int, part imap.BodyStructure) bool {
 		sp, ok := part.(*imap.BodyStructureSinglePart)
 		if !ok {
@@ -568,7 +569,7 @@ func attachmentsOf(bs imap.BodyStructure) []Attachment {
 		if strings.EqualFold(sp.Encoding, "base64") {
 			size = size * 3 / 4 // the server counts encoded bytes, line breaks included
 		}
-		out = append(out, Attachment{Filename: name, ContentType: sp.MediaType(), Size: size})
+		out = append(out, mailparse.Attachment{Filename: name, ContentType: sp.MediaType(), Size: size})
 		return true
 	})
 	return out
@@ -581,7 +582,7 @@ const oversizeTextLimit = 256 << 10
 type txMail struct {
 	d    Delivery
 	mb   *config.Mailbox
-	msg  *Message
+	msg  *mailparse.Message
 	perr error
 	// msgID is a reserved message row id, or 0 to reserve one.
 	msgID int64
@@ -680,7 +681,7 @@ type applier struct {
 	dup    *store.Inbound
 	d      Delivery
 	mb     *config.Mailbox
-	msg    *Message
+	msg    *mailparse.Message
 	now    time.Time
 	rules  *config.Rules
 	queued bool
@@ -693,7 +694,7 @@ type applier struct {
 
 // newApplier starts applying msg in tx; msgID is a reserved message row id,
 // or 0 to reserve one now.
-func (p *Processor) newApplier(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *Message, msgID int64) (*applier, error) {
+func (p *Processor) newApplier(ctx context.Context, tx pgx.Tx, d Delivery, mb *config.Mailbox, msg *mailparse.Message, msgID int64) (*applier, error) {
 	if msgID == 0 {
 		ids, err := store.ReserveMessageIDs(ctx, tx, 1)
 		if err != nil {
@@ -760,7 +761,7 @@ func (a *applier) apply(ctx context.Context) (Result, int64, error) {
 // identityHash identifies a mail across mailboxes: the same mail delivered
 // to two aliases differs only in trace headers (Received, Delivered-To), so
 // the hash covers the identifying headers and the body, not the raw bytes.
-func identityHash(m *Message, raw []byte) []byte {
+func identityHash(m *mailparse.Message, raw []byte) []byte {
 	h := sha256.New()
 	for _, s := range []string{m.MessageID, m.From.Addr, m.Date.UTC().Format(time.RFC3339), m.Subject} {
 		h.Write([]byte(s))
@@ -841,7 +842,7 @@ func (a *applier) findThread(ctx context.Context) (*thread, *store.Case, error) 
 	if expired != nil {
 		return expired, nil, nil
 	}
-	if n, ok := CaseTag(a.msg.Subject); ok {
+	if n, ok := mailparse.CaseTag(a.msg.Subject); ok {
 		c, err := store.CaseByNumber(ctx, a.tx, n)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil, nil
@@ -878,7 +879,7 @@ func (a *applier) provenByReferences(ctx context.Context, refs []string, c *stor
 
 // recipients are the addresses m was sent to, trace headers included (a
 // Bcc'd alias shows only in Delivered-To / X-Original-To).
-func recipients(m *Message) []string {
+func recipients(m *mailparse.Message) []string {
 	var out []string
 	for _, ad := range m.To {
 		out = append(out, ad.Addr)
@@ -917,8 +918,8 @@ func (a *applier) isOurs(addr string) bool {
 
 // messageKind names what the sender is to the case.
 func (a *applier) messageKind(ctx context.Context, c *store.Case) (string, error) {
-	if a.msg.Auto != AutoNone {
-		if a.msg.Auto == AutoBounce {
+	if a.msg.Auto != mailparse.AutoNone {
+		if a.msg.Auto == mailparse.AutoBounce {
 			return "bounce", nil
 		}
 		return "automatic", nil
@@ -964,7 +965,7 @@ func (a *applier) storeMessage(ctx context.Context, caseID int64, kind string, h
 	return store.AddMessage(ctx, a.w, nm)
 }
 
-func addrs(as []Address) []string {
+func addrs(as []mailparse.Address) []string {
 	out := make([]string, 0, len(as))
 	for _, a := range as {
 		out = append(out, a.Addr)
@@ -1031,9 +1032,9 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 	switch {
 	case dec.Drop:
 		dropReason = "dropped by rule: " + dec.DropReason
-	case m.Auto == AutoLoop:
+	case m.Auto == mailparse.AutoLoop:
 		dropReason = "our own mail came back (" + m.AutoReason + ")"
-	case m.Auto == AutoList && !a.trustedList(m.ListID):
+	case m.Auto == mailparse.AutoList && !a.trustedList(m.ListID):
 		dropReason = fmt.Sprintf("list mail from %q, which is not in trusted_lists", m.ListID)
 	}
 	if dropReason != "" {
@@ -1052,7 +1053,7 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 		Status: status, Subject: m.Subject, Requester: requester.Addr, RequesterName: requester.Name,
 		Mailbox: a.d.Mailbox, Language: lang, Priority: dec.Priority, Service: dec.Service, Unit: dec.Unit,
 		WorkArea: dec.WorkArea, Tier: dec.Tier, Rung: dec.Rung, Role: dec.Role, Supplier: dec.Supplier,
-		Assignee: dec.Assignee, Tags: dec.Tags, Automatic: m.Auto != AutoNone, LinkedCaseID: linkedID,
+		Assignee: dec.Assignee, Tags: dec.Tags, Automatic: m.Auto != mailparse.AutoNone, LinkedCaseID: linkedID,
 		CreatedAt: a.now,
 	}
 	// SLA due times, kept on the case so the SLA check reads only due ones
@@ -1072,7 +1073,7 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 	}
 	// The acknowledgement's allowance is settled with the insert, in its
 	// round trip.
-	ack := ackPending{wanted: dropReason == "" && m.Auto == AutoNone && requester.Addr != "" && !a.isOurs(requester.Addr)}
+	ack := ackPending{wanted: dropReason == "" && m.Auto == mailparse.AutoNone && requester.Addr != "" && !a.isOurs(requester.Addr)}
 	var c *store.Case
 	if ack.wanted {
 		c, ack.allowed, err = store.CreateCaseWithAck(ctx, a.tx, nc, a.p.Config.AckLimitPerHour, a.now)
@@ -1145,7 +1146,7 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 }
 
 // RoutingInput is what routing sees of a parsed mail.
-func RoutingInput(m *Message, defaultService string, received time.Time) routing.Input {
+func RoutingInput(m *mailparse.Message, defaultService string, received time.Time) routing.Input {
 	return routing.Input{
 		From: m.From.Addr, FromName: m.From.Name, To: addrs(m.To), Cc: addrs(m.Cc), DeliveredTo: m.DeliveredTo,
 		Subject: m.Subject, Body: m.Text, HasAttachment: len(m.Attachments) > 0, Received: received,

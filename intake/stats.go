@@ -1,6 +1,10 @@
 package intake
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/casemail/casemail/intake/mailparse"
+)
 
 // StatKey names one counter of Stats: a mailbox and an outcome or an
 // automatic-mail kind.
@@ -34,7 +38,7 @@ func (s *stats) record(mailbox string, r Result) {
 		s.outcomes, s.automatic = map[StatKey]int64{}, map[StatKey]int64{}
 	}
 	s.outcomes[StatKey{mailbox, r.Outcome}]++
-	if r.Auto != AutoNone {
+	if r.Auto != mailparse.AutoNone {
 		s.automatic[StatKey{mailbox, r.Auto.String()}]++
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake"
+	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
 )
@@ -170,7 +171,7 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	msg, err := intake.Parse(raw)
+	msg, err := mailparse.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
@@ -180,7 +181,7 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "mail:     %s\nfrom:     %s\nsubject:  %s\narrived:  %s\n", pos[0], msg.From.Addr,
 		oneLine(msg.Subject), at.Format("2006-01-02 15:04 MST (Mon)"))
-	if msg.Auto != intake.AutoNone {
+	if msg.Auto != mailparse.AutoNone {
 		fmt.Fprintf(stdout, "automatic: %s (%s): never acknowledged\n", msg.Auto, msg.AutoReason)
 	}
 	fmt.Fprintln(stdout)
@@ -284,7 +285,7 @@ func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer
 	fmt.Fprintln(tw, "CASE\tARRIVED\tFIELD\tOLD\tNEW\tBECAUSE")
 	changed := 0
 	for _, rc := range cases {
-		msg, err := intake.Parse(rc.Raw)
+		msg, err := mailparse.Parse(rc.Raw)
 		if err != nil {
 			fmt.Fprintf(stderr, "case %d: cannot parse its first mail: %v\n", rc.Case.Number, err)
 			continue

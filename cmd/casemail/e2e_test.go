@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
-	"github.com/casemail/casemail/intake"
 	"github.com/casemail/casemail/intake/dovecottest"
+	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/notify/smtptest"
 	"github.com/casemail/casemail/store"
@@ -259,7 +259,7 @@ func decodeBody(t *testing.T, m *mail.Message) string {
 	if _, err := io.Copy(&buf, m.Body); err != nil {
 		t.Fatal(err)
 	}
-	pm, err := intake.Parse(buf.Bytes())
+	pm, err := mailparse.Parse(buf.Bytes())
 	if err != nil {
 		t.Fatalf("parsing a mail casemail sent: %v", err)
 	}

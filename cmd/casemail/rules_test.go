@@ -20,32 +20,13 @@ import (
 	"github.com/casemail/casemail/store/storetest"
 )
 
-// corpusDir returns $CASEMAIL_CORPUS/sub, the corpus defaulting to
-// ../shared/corpus next to the repository root; it skips the test when the
-// corpus is missing.
+// corpusDir returns a source of the mail corpus the parser keeps in the
+// repository; a missing one fails the test, never skips it.
 func corpusDir(t *testing.T, sub string) string {
 	t.Helper()
-	base := os.Getenv("CASEMAIL_CORPUS")
-	if base == "" {
-		dir, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				t.Skip("corpus not found: no go.mod above the test directory; set CASEMAIL_CORPUS")
-			}
-			dir = parent
-		}
-		base = filepath.Join(dir, "..", "shared", "corpus")
-	}
-	dir := filepath.Join(base, sub)
+	dir := filepath.Join("..", "..", "intake", "mailparse", "testdata", "corpus", sub)
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus %s missing (set CASEMAIL_CORPUS to the shared corpus): %v", dir, err)
+		t.Fatalf("corpus %s missing from the repository: %v", dir, err)
 	}
 	return dir
 }

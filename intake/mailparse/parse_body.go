@@ -1,0 +1,210 @@
+package mailparse
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+
+	"github.com/k3a/html2text"
+)
+
+// splitMultipart cuts body at the delimiter lines of boundary. It returns
+// the parts (without the line end before each delimiter), whether a closing
+// delimiter was seen, and whether any delimiter was found at all.
+// The epilogue is dropped; the preamble is returned. Delimiter lines may carry trailing
+// whitespace; anything else after the boundary makes the line ordinary text,
+// which is what keeps an inner boundary "a" from matching an outer "ab".
+func splitMultipart(body []byte, boundary string) (parts [][]byte, preamble []byte, closed, found bool) {
+	if boundary == "" {
+		return nil, nil, false, false
+	}
+	dash := []byte("--" + boundary)
+	start := -1 // start of the current part's content, -1 in the preamble
+	pos := 0
+	for pos < len(body) {
+		i := bytes.Index(body[pos:], dash)
+		if i < 0 {
+			break
+		}
+		at := pos + i
+		if at > 0 && body[at-1] != '\n' {
+			pos = at + len(dash)
+			continue
+		}
+		lineEnd := bytes.IndexByte(body[at:], '\n')
+		next := len(body)
+		if lineEnd >= 0 {
+			next = at + lineEnd + 1
+		}
+		rest := bytes.TrimRight(body[at+len(dash):next], " \t\r\n")
+		isClose := bytes.Equal(rest, []byte("--"))
+		if len(rest) != 0 && !isClose {
+			pos = at + len(dash)
+			continue
+		}
+		if !found {
+			preamble = body[:at]
+		}
+		found = true
+		if start >= 0 {
+			end := at
+			// The line end before the delimiter belongs to it.
+			if end > start && body[end-1] == '\n' {
+				end--
+				if end > start && body[end-1] == '\r' {
+					end--
+				}
+			}
+			parts = append(parts, body[start:end])
+		}
+		if isClose {
+			return parts, preamble, true, true
+		}
+		start = next
+		pos = next
+	}
+	if start >= 0 {
+		parts = append(parts, body[start:])
+	}
+	return parts, preamble, false, found
+}
+
+// decodeBase64 decodes base64 body text, skipping line breaks and stray
+// characters and coping with padding in the middle (concatenated blocks).
+// clean is false when something had to be skipped or dropped.
+func decodeBase64(b []byte) (out []byte, clean bool) {
+	out = make([]byte, 0, len(b)*3/4+3)
+	clean = true
+	var acc uint32
+	n := 0
+	for _, c := range b {
+		v := utf7Value[c]
+		if v < 0 {
+			switch c {
+			case '=':
+				// Padding ends a quantum; what follows may be another block.
+				switch n {
+				case 2:
+					out = append(out, byte(acc>>4))
+				case 3:
+					out = append(out, byte(acc>>10), byte(acc>>2))
+				case 1:
+					clean = false
+				}
+				acc, n = 0, 0
+			case ' ', '\t', '\r', '\n':
+			default:
+				clean = false
+			}
+			continue
+		}
+		acc = acc<<6 | uint32(v)
+		n++
+		if n == 4 {
+			out = append(out, byte(acc>>16), byte(acc>>8), byte(acc))
+			acc, n = 0, 0
+		}
+	}
+	switch n {
+	case 1:
+		clean = false
+	case 2:
+		out = append(out, byte(acc>>4))
+	case 3:
+		out = append(out, byte(acc>>10), byte(acc>>2))
+	}
+	return out, clean
+}
+
+// decodeQP decodes quoted-printable leniently: an '=' that starts no valid
+// escape stays as it is, lower-case hex is accepted, trailing whitespace
+// (which transport may add) is dropped, and line ends are kept as written.
+func decodeQP(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for pos := 0; pos < len(b); {
+		line, next := nextLine(b, pos)
+		pos = next
+		content := trimEOL(line)
+		eol := line[len(content):]
+		content = bytes.TrimRight(content, " \t")
+		soft := false
+		if len(content) > 0 && content[len(content)-1] == '=' {
+			soft = true
+			content = content[:len(content)-1]
+		}
+		for i := 0; i < len(content); i++ {
+			c := content[i]
+			if c == '=' && i+2 < len(content) && isHex(content[i+1]) && isHex(content[i+2]) {
+				out = append(out, unhex(content[i+1])<<4|unhex(content[i+2]))
+				i += 2
+				continue
+			}
+			out = append(out, c)
+		}
+		if !soft {
+			out = append(out, eol...)
+		}
+	}
+	return out
+}
+
+// normalizeText gives decoded text LF line ends and no NUL characters
+// (PostgreSQL text cannot hold them).
+func normalizeText(s string) string {
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return s
+}
+
+var (
+	htmlCommentRE  = regexp.MustCompile(`(?s)<!--.*?-->`)
+	htmlBrRE       = regexp.MustCompile(`(?i)<br\s*/?\s*>`)
+	htmlBlockEndRE = regexp.MustCompile(`(?i)</(div|tr|table|h[1-6]|blockquote|pre|address|dd|dt|center)\s*>`)
+	// Go's regexp has no back-references: one expression per element.
+	htmlHiddenREs = []*regexp.Regexp{
+		regexp.MustCompile(`(?is)<head[\s>].*?</head\s*>`),
+		regexp.MustCompile(`(?is)<style[\s>].*?</style\s*>`),
+		regexp.MustCompile(`(?is)<script[\s>].*?</script\s*>`),
+		regexp.MustCompile(`(?is)<title[\s>].*?</title\s*>`),
+	}
+	// Leftover (unbalanced) head/style/script tags would make html2text
+	// hide everything after them.
+	htmlStrayRE  = regexp.MustCompile(`(?i)</?(head|style|script|title)(\s[^>]*)?/?>`)
+	htmlAnchorRE = regexp.MustCompile(`(?i)<a(\s[^>]*)?>`)
+	hrefRE       = regexp.MustCompile(`(?i)\shref\s*=`)
+	blankLinesRE = regexp.MustCompile(`\n{3,}`)
+	trailingWSRE = regexp.MustCompile(`[ \t]+\n`)
+)
+
+// htmlToText turns an HTML body into readable plain text.
+func htmlToText(h string) string {
+	h = htmlCommentRE.ReplaceAllString(h, "")
+	for _, re := range htmlHiddenREs {
+		h = re.ReplaceAllString(h, "")
+	}
+	h = htmlStrayRE.ReplaceAllString(h, "")
+	// html2text hides everything after an <a> without href (<a name=…>).
+	h = htmlAnchorRE.ReplaceAllStringFunc(h, func(tag string) string {
+		if hrefRE.MatchString(tag) {
+			return tag
+		}
+		return ""
+	})
+	h = htmlBrRE.ReplaceAllString(h, "<br>")
+	h = htmlBlockEndRE.ReplaceAllString(h, "$0<br>")
+	t := html2text.HTML2TextWithOptions(h, html2text.WithUnixLineBreaks(), html2text.WithLinksInnerText(), html2text.WithListSupport())
+	t = strings.ReplaceAll(t, "\u00a0", " ")
+	t = trailingWSRE.ReplaceAllString(t, "\n")
+	lines := strings.Split(t, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimLeft(l, " ")
+	}
+	t = strings.Join(lines, "\n")
+	t = blankLinesRE.ReplaceAllString(t, "\n\n")
+	return strings.TrimSpace(t)
+}

@@ -1,0 +1,158 @@
+package mailparse
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParse checks that Parse never panics, is deterministic, keeps its
+// output invariants, and that a message rebuilt from valid output parses
+// back to the same subject, sender, Message-ID and text.
+//
+//	go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./intake/mailparse
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.eml"))
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, s := range []string{
+		"Subject: =?utf-8?B?w6U?= x\n\nbody",
+		"Content-Type: multipart/mixed; boundary=a\n\n--a\n\ntext\n--a\nContent-Type: message/rfc822\n\nSubject: in\n\nx\n--a--",
+		"From: =?x?Q?y?= <A@B>\nContent-Type: text/html; charset=utf-7\n\n<p>+AOU-</p>",
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=r\n\n--r\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; x@y\nAction: failed\n--r",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := Parse(raw)
+		if err != nil {
+			if m != nil {
+				t.Fatalf("Parse returned both a message and %v", err)
+			}
+			return
+		}
+		checkInvariants(t, m)
+		again, _ := Parse(raw)
+		if !reflect.DeepEqual(m, again) {
+			t.Fatal("Parse is not deterministic")
+		}
+		if lm, err := ParseLimited(raw, 7, false); err != nil || len(lm.Text) > 7 {
+			t.Fatalf("ParseLimited: %v, text %q", err, lm.Text)
+		}
+
+		out := render(m)
+		m2, err := Parse(out)
+		if err != nil {
+			t.Fatalf("re-parse of rendered output %q: %v", out, err)
+		}
+		if m2.Subject != m.Subject {
+			t.Errorf("Subject %q became %q", m.Subject, m2.Subject)
+		}
+		if m2.Text != m.Text {
+			t.Errorf("Text %q became %q", m.Text, m2.Text)
+		}
+		if renderableAddr(m.From.Addr) && m2.From != m.From {
+			t.Errorf("From %+v became %+v", m.From, m2.From)
+		}
+		if renderableID(m.MessageID) && m2.MessageID != m.MessageID {
+			t.Errorf("Message-ID %q became %q", m.MessageID, m2.MessageID)
+		}
+	})
+}
+
+func checkInvariants(t *testing.T, m *Message) {
+	t.Helper()
+	for what, s := range map[string]string{"Subject": m.Subject, "Text": m.Text, "HTML": m.HTML, "NewText": m.NewText, "From.Name": m.From.Name} {
+		if !utf8.ValidString(s) {
+			t.Fatalf("%s is not valid UTF-8: %q", what, s)
+		}
+	}
+	if strings.ContainsAny(m.Text, "\x00\r") {
+		t.Fatalf("Text holds NUL or CR: %q", m.Text)
+	}
+	if strings.ContainsFunc(m.Subject, func(r rune) bool { return r < 0x20 }) {
+		t.Fatalf("Subject holds control characters: %q", m.Subject)
+	}
+	for _, a := range append(append([]Address{m.From}, m.To...), m.Cc...) {
+		if a.Addr != strings.ToLower(a.Addr) {
+			t.Fatalf("address not lower-cased: %q", a.Addr)
+		}
+	}
+	for _, a := range m.Attachments {
+		if a.Filename == "" || strings.ContainsAny(a.Filename, "/\\\x00") {
+			t.Fatalf("bad attachment name %q", a.Filename)
+		}
+		if int64(len(a.Data)) != a.Size {
+			t.Fatalf("attachment %q: %d bytes, Size %d", a.Filename, len(a.Data), a.Size)
+		}
+	}
+	if (m.Bounce != nil) != (m.Auto == AutoBounce) {
+		t.Fatalf("Bounce %v with Auto %v", m.Bounce, m.Auto)
+	}
+}
+
+var (
+	simpleAddrRE = regexp.MustCompile(`^[a-z0-9._%+=-]+@[a-z0-9.-]+$`)
+	simpleIDRE   = regexp.MustCompile(`^[!-~]+$`)
+)
+
+func renderableAddr(a string) bool { return simpleAddrRE.MatchString(a) }
+
+func renderableID(id string) bool {
+	return simpleIDRE.MatchString(id) && !strings.ContainsAny(id, "<>()\"")
+}
+
+// render writes a plain single-part mail carrying m's fields.
+func render(m *Message) []byte {
+	var b strings.Builder
+	// Always encoded (a name may hold a comma), in words of at most 75
+	// characters as RFC 2047 wants (the parser refuses a single word of
+	// over 1,000), split between runes: 45 bytes make 72 characters.
+	word := func(s string) string {
+		var words []string
+		for s != "" {
+			n := 0
+			for _, r := range s {
+				if l := utf8.RuneLen(r); l > 0 && n+l <= 45 {
+					n += l
+					continue
+				}
+				break
+			}
+			n = max(n, min(len(s), 1)) // an invalid byte goes on its own
+			words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+			s = s[n:]
+		}
+		return strings.Join(words, " ")
+	}
+	if renderableAddr(m.From.Addr) {
+		b.WriteString("From: ")
+		if m.From.Name != "" {
+			b.WriteString(word(m.From.Name) + " ")
+		}
+		b.WriteString("<" + m.From.Addr + ">\r\n")
+	}
+	if renderableID(m.MessageID) {
+		b.WriteString("Message-ID: <" + m.MessageID + ">\r\n")
+	}
+	b.WriteString("Subject: ")
+	if m.Subject != "" {
+		b.WriteString(word(m.Subject))
+	}
+	b.WriteString("\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64.StdEncoding.EncodeToString([]byte(m.Text))
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
+	return []byte(b.String())
+}

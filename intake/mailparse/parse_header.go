@@ -1,0 +1,566 @@
+package mailparse
+
+import (
+	"bytes"
+	"encoding/base64"
+	"mime"
+	netmail "net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+)
+
+// rawField is one header field as it stands in the mail, folding included.
+type rawField struct {
+	raw []byte
+}
+
+// readHeader splits b into header fields and body. It tolerates what real
+// mail does wrong: an mbox "From " line on top, LF or CRLF line ends, a
+// header that runs into the body without a blank line, continuation lines
+// without leading whitespace. top marks a whole message, where leading blank
+// lines are skipped; in a MIME part a leading blank line means "no header".
+func readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []string) {
+	pos := 0
+	if top {
+		for pos < len(b) {
+			line, next := nextLine(b, pos)
+			if len(bytes.TrimSpace(line)) == 0 && next > pos {
+				pos = next
+				continue
+			}
+			break
+		}
+		if line, next := nextLine(b, pos); bytes.HasPrefix(line, []byte("From ")) || bytes.HasPrefix(line, []byte(">From ")) {
+			pos = next
+		}
+	}
+	for pos < len(b) {
+		line, next := nextLine(b, pos)
+		content := trimEOL(line)
+		switch {
+		case len(content) == 0:
+			return fields, b[next:], problems
+		case content[0] == ' ' || content[0] == '\t':
+			if len(fields) == 0 {
+				if top {
+					// Leading folded junk: skip it.
+					problems = append(problems, "header starts with a continuation line")
+					pos = next
+					continue
+				}
+				// A part whose header is missing: the body starts here.
+				return fields, b[pos:], problems
+			}
+			f := &fields[len(fields)-1]
+			f.raw = append(f.raw, line...)
+		case isFieldLine(content):
+			fields = append(fields, rawField{raw: append([]byte(nil), line...)})
+		default:
+			if len(fields) == 0 {
+				return nil, b[pos:], problems
+			}
+			// Not a field. If the field before ends in ';' or ',' or
+			// fields follow, it is a continuation line that lost its
+			// leading whitespace; otherwise the body begins without the
+			// blank line.
+			nl, _ := nextLine(b, next)
+			nc := trimEOL(nl)
+			prev := bytes.TrimRight(fields[len(fields)-1].raw, " \t\r\n")
+			openEnded := len(prev) > 0 && (prev[len(prev)-1] == ';' || prev[len(prev)-1] == ',')
+			if openEnded || next < len(b) && len(nc) > 0 && (nc[0] == ' ' || nc[0] == '\t' || isFieldLine(nc)) {
+				f := &fields[len(fields)-1]
+				f.raw = append(trimEOLRight(f.raw), append([]byte("\r\n "), line...)...)
+				problems = append(problems, "header line without a field name joined to the field before it")
+			} else {
+				problems = append(problems, "header not ended by a blank line")
+				return fields, b[pos:], problems
+			}
+		}
+		pos = next
+	}
+	return fields, nil, problems
+}
+
+// nextLine returns the line starting at pos, with its line end, and the
+// position after it.
+func nextLine(b []byte, pos int) ([]byte, int) {
+	if pos >= len(b) {
+		return nil, pos
+	}
+	i := bytes.IndexByte(b[pos:], '\n')
+	if i < 0 {
+		return b[pos:], len(b)
+	}
+	return b[pos : pos+i+1], pos + i + 1
+}
+
+func trimEOL(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r"))
+}
+
+func trimEOLRight(b []byte) []byte {
+	return bytes.TrimRight(b, "\r\n")
+}
+
+// isFieldLine reports whether line starts with a usable "Name:".
+func isFieldLine(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return false
+	}
+	key := bytes.TrimRight(line[:colon], " \t")
+	if len(key) == 0 {
+		return false
+	}
+	for _, c := range key {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// buildHeader turns fields into a go-message header, converting raw 8-bit
+// bytes to UTF-8: as UTF-8 when valid, else in the fallback charset.
+func buildHeader(fields []rawField, fallback string) mail.Header {
+	var h textproto.Header
+	// textproto.Header keeps fields in reverse order; adding them last to
+	// first makes Get return the first occurrence, as ReadHeader does.
+	for i := len(fields) - 1; i >= 0; i-- {
+		raw := fields[i].raw
+		if !utf8.Valid(raw) {
+			raw = []byte(decodeRaw8bit(raw, fallback))
+		}
+		if bytes.IndexByte(raw, ':') < 0 {
+			continue
+		}
+		h.AddRaw(raw)
+	}
+	return mail.Header{Header: message.Header{Header: h}}
+}
+
+// decodeRaw8bit decodes header bytes that are not UTF-8.
+func decodeRaw8bit(raw []byte, fallback string) string {
+	if fallback != "" && !isPassThroughCharset(normCharset(fallback)) {
+		if s, err := decodeCharset(fallback, raw); err == nil {
+			return s
+		}
+	}
+	return decodeWindows1252(raw)
+}
+
+// headerText returns the decoded, single-line value of field key.
+func (p *parser) headerText(h *mail.Header, key string) string {
+	v := h.Get(key)
+	if v == "" {
+		return ""
+	}
+	return cleanLine(p.decodeWords(v))
+}
+
+// cleanLine makes a decoded header value one tidy line.
+func cleanLine(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, s)
+	}
+	return strings.TrimSpace(s)
+}
+
+// decodeWords decodes RFC 2047 encoded words leniently: whitespace between
+// encoded words goes, adjacent words in one charset are joined before
+// charset decoding (senders split multibyte characters across words), and a
+// word that cannot be decoded (unknown charset, broken base64) stays as it
+// was written. Problems are recorded, never returned.
+func (p *parser) decodeWords(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	var out strings.Builder
+	// Pending run of decoded-but-not-converted words of one charset.
+	var runCS string
+	var runBytes []byte
+	var runRaw strings.Builder
+	flush := func() {
+		if runCS == "" {
+			return
+		}
+		text, err := decodeCharset(runCS, runBytes)
+		if err != nil {
+			p.problem("header: encoded word: " + err.Error())
+			out.WriteString(runRaw.String())
+		} else {
+			out.WriteString(text)
+		}
+		runCS, runBytes = "", runBytes[:0]
+		runRaw.Reset()
+	}
+	prevWord := false // the last token was an encoded word
+	for len(s) > 0 {
+		start := strings.Index(s, "=?")
+		if start < 0 {
+			flush()
+			out.WriteString(s)
+			return out.String()
+		}
+		cs, enc, text, length, ok := splitEncodedWord(s[start:])
+		if !ok {
+			flush()
+			out.WriteString(s[:start+2])
+			s = s[start+2:]
+			prevWord = false
+			continue
+		}
+		lit := s[:start]
+		raw := s[start : start+length]
+		s = s[start+length:]
+		// Whitespace between two encoded words is dropped (RFC 2047 6.2).
+		if prevWord && strings.TrimSpace(lit) == "" {
+			lit = ""
+		}
+		prevWord = true
+		if lit != "" {
+			flush()
+			out.WriteString(lit)
+		}
+		data, good := decodeWordText(enc, text)
+		cs = normCharset(cs)
+		if !good || !knownCharset(cs) {
+			flush()
+			if !good {
+				p.problem("header: undecodable encoded word kept as written")
+			} else {
+				p.problem("header: encoded word in unknown charset " + cs + " kept as written")
+			}
+			out.WriteString(raw)
+			continue
+		}
+		if runCS != "" && runCS != cs {
+			flush()
+		}
+		runCS = cs
+		runBytes = append(runBytes, data...)
+		runRaw.WriteString(raw)
+	}
+	flush()
+	return out.String()
+}
+
+const maxWordText = 1000
+
+// splitEncodedWord parses "=?charset?enc?text?=" at the start of s.
+func splitEncodedWord(s string) (cs, enc, text string, length int, ok bool) {
+	if !strings.HasPrefix(s, "=?") {
+		return
+	}
+	rest := s[2:]
+	q1 := strings.IndexByte(rest, '?')
+	if q1 <= 0 || q1 > 75 || strings.ContainsAny(rest[:q1], " \t\r\n") {
+		return
+	}
+	cs = rest[:q1]
+	rest = rest[q1+1:]
+	if len(rest) < 2 || rest[1] != '?' {
+		return
+	}
+	enc = strings.ToLower(rest[:1])
+	if enc != "b" && enc != "q" {
+		return
+	}
+	rest = rest[2:]
+	// Words are at most 75 characters (RFC 2047); allow generously more,
+	// but never scan the whole header for every "=?" in it.
+	end := strings.Index(rest[:min(len(rest), maxWordText)], "?=")
+	if end < 0 {
+		return
+	}
+	text = rest[:end]
+	if strings.ContainsAny(text, " \t\r\n") {
+		// Broken producers put spaces in Q words; accept short ones,
+		// which cannot swallow the rest of the line by mistake.
+		if enc != "q" || len(text) > 75 || strings.Contains(text, "=?") {
+			return
+		}
+	}
+	return cs, enc, text, 2 + q1 + 1 + 2 + end + 2, true
+}
+
+func decodeWordText(enc, text string) ([]byte, bool) {
+	if enc == "b" {
+		return decodeBase64Word(text)
+	}
+	b := make([]byte, 0, len(text))
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == '_':
+			b = append(b, ' ')
+		case c == '=' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
+			b = append(b, unhex(text[i+1])<<4|unhex(text[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return b, true
+}
+
+// decodeBase64Word decodes B-encoded text, forgiving missing or surplus
+// padding but not foreign characters.
+func decodeBase64Word(text string) ([]byte, bool) {
+	t := strings.TrimRight(text, "=")
+	for i := 0; i < len(t); i++ {
+		if utf7Value[t[i]] < 0 {
+			return nil, false
+		}
+	}
+	if len(t)%4 == 1 {
+		// One dangling character carries no full byte.
+		t = t[:len(t)-1]
+	}
+	b, err := base64.RawStdEncoding.DecodeString(t)
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+// addressList parses an address header leniently. Entries without an
+// address (a bare name, garbage) are dropped unless keepNameOnly is set, as
+// for From, where the name is still worth showing.
+func (p *parser) addressList(h *mail.Header, key string, keepNameOnly bool) []Address {
+	var out []Address
+	for _, v := range h.Values(key) {
+		for _, a := range p.parseAddresses(v) {
+			if a.Addr != "" || keepNameOnly {
+				out = append(out, a)
+			}
+			if len(out) >= maxAddresses {
+				p.problem(key + ": more than " + strconv.Itoa(maxAddresses) + " addresses; the rest ignored")
+				return out
+			}
+		}
+	}
+	return out
+}
+
+const (
+	maxAddresses = 500
+	maxNameLen   = 200
+)
+
+func (p *parser) parseAddresses(v string) []Address {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil
+	}
+	ap := netmail.AddressParser{WordDecoder: wordDecoder}
+	if list, err := ap.ParseList(v); err == nil {
+		out := make([]Address, 0, len(list))
+		for _, a := range list {
+			name := a.Name
+			if strings.Contains(name, "=?") {
+				name = p.decodeWords(name)
+			}
+			out = append(out, Address{Name: truncateRunes(cleanLine(name), maxNameLen), Addr: normAddr(a.Address)})
+		}
+		return out
+	}
+	return p.lenientAddresses(v)
+}
+
+// lenientAddresses reads what net/mail refuses: unquoted specials in names,
+// unknown charsets, missing brackets, stray garbage.
+func (p *parser) lenientAddresses(v string) []Address {
+	var out []Address
+	for _, item := range splitTopLevel(v) {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		// Group syntax "name: a, b;" — drop the group name.
+		if i := strings.IndexByte(item, ':'); i >= 0 && !strings.ContainsAny(item[:i], "<@\"=?") {
+			item = strings.TrimSpace(item[i+1:])
+		}
+		item = strings.TrimRight(item, "; ")
+		if item == "" {
+			continue
+		}
+		var name, addr string
+		if lt := strings.LastIndexByte(item, '<'); lt >= 0 {
+			gt := strings.IndexByte(item[lt:], '>')
+			if gt < 0 {
+				addr = item[lt+1:]
+			} else {
+				addr = item[lt+1 : lt+gt]
+			}
+			name = item[:lt]
+		} else {
+			fields := strings.Fields(item)
+			for i, f := range fields {
+				if strings.Contains(f, "@") {
+					addr = f
+					name = strings.Join(append(append([]string{}, fields[:i]...), fields[i+1:]...), " ")
+					break
+				}
+			}
+			if addr == "" {
+				// A bare word is a name ("From: Whomever"), as in
+				// other parsers; it cannot be replied to either way.
+				name = item
+			}
+		}
+		name = strings.TrimSpace(name)
+		if strings.HasPrefix(name, "(") && strings.HasSuffix(name, ")") {
+			name = name[1 : len(name)-1]
+		}
+		if strings.HasPrefix(name, `"`) {
+			name, _ = readQuoted(name)
+		}
+		name = truncateRunes(cleanLine(p.decodeWords(name)), maxNameLen)
+		addr = normAddr(strings.Trim(addr, ` "'`))
+		if addr == "" && name == "" {
+			continue
+		}
+		out = append(out, Address{Name: name, Addr: addr})
+	}
+	return out
+}
+
+// splitTopLevel splits an address list on commas outside quotes, angle
+// brackets and comments.
+func splitTopLevel(s string) []string {
+	var parts []string
+	depth, angle, quoted, start := 0, false, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				quoted = false
+			}
+		case c == '"':
+			quoted = true
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case c == '<' && depth == 0:
+			angle = true
+		case c == '>' && depth == 0:
+			angle = false
+		case (c == ',' || c == ';') && depth == 0 && !angle:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:])
+}
+
+func normAddr(a string) string {
+	a = strings.TrimSpace(a)
+	a = strings.TrimPrefix(a, "<")
+	a = strings.TrimSuffix(a, ">")
+	return strings.ToLower(strings.TrimSpace(a))
+}
+
+var commentRE = regexp.MustCompile(`\([^()]*\)`)
+
+// parseDate reads a Date header, trying net/mail first and then the shapes
+// that mailers actually send.
+func parseDate(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, true
+	}
+	if t, err := netmail.ParseDate(v); err == nil {
+		return t, true
+	}
+	s := strings.TrimSpace(commentRE.ReplaceAllString(v, ""))
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.IndexByte(s, ','); i >= 0 && i <= 10 {
+		s = strings.TrimSpace(s[i+1:])
+	}
+	for _, layout := range dateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+var dateLayouts = []string{
+	"2 Jan 2006 15:04:05 -0700",
+	"2 Jan 2006 15:04:05 MST",
+	"2 Jan 2006 15:04:05 -0700 MST",
+	"2 Jan 2006 15:04 -0700",
+	"2 Jan 2006 15:04:05",
+	"2 Jan 06 15:04:05 -0700",
+	"2 Jan 06 15:04:05 MST",
+	"Jan 2 2006 15:04:05 -0700",
+	"Jan 2 15:04:05 2006",
+	"Mon Jan 2 15:04:05 2006",
+	"Mon Jan 2 15:04:05 MST 2006",
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02T15:04:05Z07:00",
+	"2 January 2006 15:04:05 -0700",
+}
+
+var msgIDRE = regexp.MustCompile(`<([^<>]*)>`)
+
+// msgIDs returns the message identifiers in v, without brackets; a value
+// with no brackets at all is read as whitespace-separated identifiers that
+// contain '@'.
+func msgIDs(v string) []string {
+	var ids []string
+	for _, m := range msgIDRE.FindAllStringSubmatch(v, -1) {
+		id := stripSpace(m[1])
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		for _, f := range strings.Fields(commentRE.ReplaceAllString(v, " ")) {
+			if strings.Contains(f, "@") {
+				ids = append(ids, strings.Trim(f, "<>,;"))
+			}
+		}
+	}
+	return ids
+}
+
+// firstMsgID returns the first identifier in v, or the bare value when it
+// holds a single token without brackets.
+func firstMsgID(v string) string {
+	if ids := msgIDs(v); len(ids) > 0 {
+		return ids[0]
+	}
+	f := strings.Fields(v)
+	if len(f) == 1 {
+		return strings.Trim(f[0], "<>")
+	}
+	return ""
+}
+
+func stripSpace(s string) string {
+	if strings.IndexAny(s, " \t\r\n") < 0 {
+		return s
+	}
+	return strings.Join(strings.Fields(s), "")
+}
