@@ -30,7 +30,7 @@ import (
 // a process frozen for longer than that (a stopped VM) can overlap with
 // its successor, and overlapping is safe: the (mailbox, UIDVALIDITY, UID)
 // claim committed with each mail and the cursor let a mail in only once
-// whoever fetches it (cmd/casemail's TestTwoDaemonsOneMailbox).
+// whoever fetches it (TestDeliverBatchTwoInstancesAtOnce).
 //
 // All instances should list the same mailboxes: each computes its share
 // from its own list.
