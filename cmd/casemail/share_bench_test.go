@@ -68,8 +68,8 @@ func BenchmarkManyMailboxes(b *testing.B) {
 }
 
 type serveFigures struct {
-	firstMail, allMail    time.Duration
-	rss                   float64 // MiB, idle
+	firstMail, allMail     time.Duration
+	rss                    float64 // MiB, idle
 	cpuPerSec, pgCPUPerSec float64 // CPU-seconds per second, idle
 }
 
