@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +109,60 @@ func procInstance(t *testing.T, logPath string) string {
 		return false
 	})
 	return id
+}
+
+// procHTTP reads the HTTP address a casemail process logged at start.
+func procHTTP(t *testing.T, logPath string) string {
+	t.Helper()
+	b, _ := os.ReadFile(logPath)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "msg=\"casemail running\"") {
+			if _, rest, ok := strings.Cut(line, " http="); ok {
+				addr, _, _ := strings.Cut(rest, " ")
+				return addr
+			}
+		}
+	}
+	t.Fatalf("no HTTP address in %s", logPath)
+	return ""
+}
+
+// checkInstanceReports compares what an instance's /readyz and /metrics
+// say with the lease table: its own mailboxes connected and counted in
+// casemail_mailbox_watched, the others named with their holder.
+func checkInstanceReports(t *testing.T, w *world, addr, instance string) {
+	t.Helper()
+	rd := readyz(t, addr)
+	if rd.Instance != instance {
+		t.Errorf("/readyz instance = %q, want %q", rd.Instance, instance)
+	}
+	holders := leaseHolders(t, w.store)
+	mine := 0
+	for mb, in := range holders {
+		want := "watched by " + in
+		if in == instance {
+			want = "connected"
+			mine++
+		}
+		if rd.Mailboxes[mb] != want {
+			t.Errorf("/readyz of %s: mailbox %s is %q, want %q", instance, mb, rd.Mailboxes[mb], want)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	watched := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "casemail_mailbox_watched{") && strings.HasSuffix(line, " 1") {
+			watched++
+		}
+	}
+	if watched != mine {
+		t.Errorf("/metrics of %s: %d mailboxes with casemail_mailbox_watched 1, it holds %d leases", instance, watched, mine)
+	}
 }
 
 // shareSettled reports whether each mailbox has exactly one IMAP connection
@@ -241,6 +297,10 @@ func TestMailboxesSharedAmongInstances(t *testing.T) {
 	procs[live[0]].kill(syscall.SIGTERM)
 	live = live[1:]
 	waitShared(t, w, names, live, "an instance stopped with SIGTERM", t0)
+
+	for name, in := range map[string]string{"c": live[0], "d": live[1]} {
+		checkInstanceReports(t, w, procHTTP(t, filepath.Join(w.dir, name+".log")), in)
+	}
 
 	var status bytes.Buffer
 	if err := run(ctx, []string{"status", "-config", w.cfgPath}, &status, &status); err != nil {
