@@ -199,7 +199,7 @@ func TestBadRulesFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
-			err := CheckRulesFile(tt.file)
+			_, err := LoadRules(tt.file)
 			assertErrors(t, err, strings.Split(tt.want, "\n"))
 		})
 	}

@@ -171,6 +171,50 @@ func (r *Role) Holders(u *Unit) []string {
 	return out
 }
 
+// Roles the product gives a meaning of its own.
+const (
+	// RoleSuperuser gets the digest of their own units.
+	RoleSuperuser = "superuser"
+	// RoleCoordinator gets unassigned cases of their work area, and the
+	// whole digest.
+	RoleCoordinator = "coordinator"
+	// RoleSupportManager is told of every escalation, breach and alert,
+	// and gets the whole digest.
+	RoleSupportManager = "support_manager"
+)
+
+// HoldersOf returns the people holding role for a unit ("" or unknown:
+// the everyone holders), in Role.Holders order; nil when the role is not
+// defined.
+func (r *Rules) HoldersOf(role, unitID string) []*Person {
+	ro := r.Role(role)
+	if ro == nil {
+		return nil
+	}
+	var out []*Person
+	for _, id := range ro.Holders(r.Unit(unitID)) {
+		if p := r.Person(id); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Owners are who answers for a case held by assignee in a unit: the
+// assignee; without one, the coordinator of the unit's work area, else the
+// support manager.
+func (r *Rules) Owners(assignee, unitID string) []*Person {
+	if p := r.Person(assignee); p != nil {
+		return []*Person{p}
+	}
+	if u := r.Unit(unitID); u != nil && u.WorkArea != "" {
+		if out := r.HoldersOf(RoleCoordinator, unitID); len(out) > 0 {
+			return out
+		}
+	}
+	return r.HoldersOf(RoleSupportManager, unitID)
+}
+
 // HasHolders reports whether anyone holds the role anywhere.
 func (r *Role) HasHolders() bool {
 	return len(r.Everyone) > 0 || len(r.byUnit) > 0 || len(r.byArea) > 0
@@ -347,12 +391,6 @@ func LoadRules(path string) (*Rules, error) {
 		return nil, fmt.Errorf("reading rules: %w", err)
 	}
 	return ParseRules(path, data)
-}
-
-// CheckRulesFile loads a rules file only to validate it.
-func CheckRulesFile(path string) error {
-	_, err := LoadRules(path)
-	return err
 }
 
 // ParseRules parses and validates rules.yaml from data; file names it in

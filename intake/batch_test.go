@@ -208,7 +208,7 @@ func TestDeliverBatchPartsWaitingTooLongAreRedone(t *testing.T) {
 	e.p.Log = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.deliver(t, "helpdesk", plainRequest(1000)) // creates the rotation's row
 	ctx := context.Background()
-	holder, err := e.st.Pool.Begin(ctx)
+	holder, err := e.st.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ type helpdeskMail struct {
 	n       int
 	// Counts of what was generated, for the benchmark's log.
 	Replies, Cc, Attachments, Automatic, Large int
-	senders                                     map[uint64]bool
+	senders                                    map[uint64]bool
 }
 
 type benchThread struct {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/dovecottest"
@@ -95,7 +94,7 @@ func appendAll(b *testing.B, c *imapclient.Client, mails int, big bool, next fun
 // process and of the PostgreSQL backends, deadlocks, retried batches and
 // peak RSS.
 type benchUsage struct {
-	pool         *pgxpool.Pool
+	pool         storetest.Querier
 	retries      *benchRetries
 	cpu0, pg0    time.Duration
 	pgErr        error
@@ -105,7 +104,7 @@ type benchUsage struct {
 
 func startUsage(b *testing.B, p *Processor) *benchUsage {
 	ctx := context.Background()
-	u := &benchUsage{pool: p.Store.Pool, retries: &benchRetries{}}
+	u := &benchUsage{pool: p.Store.DB(), retries: &benchRetries{}}
 	p.Log = slog.New(u.retries)
 	u.deadlocks0, u.deadlocksErr = storetest.Deadlocks(ctx, u.pool)
 	u.pg0, u.pgErr = storetest.BackendCPU(ctx, u.pool)
@@ -265,8 +264,8 @@ func ingestBacklog(b *testing.B, mails int, realistic bool, next func(int) []byt
 		rate = float64(mails) / elapsed.Seconds()
 		u.report(b, mails)
 		var in, cases int
-		p.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE direction = 'in'`).Scan(&in) //nolint:errcheck
-		p.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM cases`).Scan(&cases)                        //nolint:errcheck
+		p.Store.DB().QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE direction = 'in'`).Scan(&in) //nolint:errcheck
+		p.Store.DB().QueryRow(context.Background(), `SELECT count(*) FROM cases`).Scan(&cases)                        //nolint:errcheck
 		if in != mails || (!realistic && cases != mails) {
 			b.Fatalf("%d mails stored on %d cases, want %d mails", in, cases, mails)
 		}
@@ -333,7 +332,7 @@ func BenchmarkIdleLatency(b *testing.B) {
 		cancel()
 		<-done
 		c.Close()
-		rows, err := p.Store.Pool.Query(context.Background(), `SELECT m.message_id, o.created_at
+		rows, err := p.Store.DB().Query(context.Background(), `SELECT m.message_id, o.created_at
 			FROM outbox o JOIN messages m ON m.case_id = o.case_id AND m.direction = 'in'
 			WHERE o.kind = 'ack'`)
 		if err != nil {

@@ -129,7 +129,7 @@ func (e *procEnv) deliverUID(t *testing.T, mailbox string, uid uint32, raw strin
 func (e *procEnv) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := e.st.Pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+	if err := e.st.DB().QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -137,7 +137,7 @@ func (e *procEnv) count(t *testing.T, q string, args ...any) int {
 
 func (e *procEnv) caseOf(t *testing.T, number int64) *store.Case {
 	t.Helper()
-	c, err := store.CaseByNumber(context.Background(), e.st.Pool, number)
+	c, err := store.CaseByNumber(context.Background(), e.st.DB(), number)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func (e *procEnv) caseOf(t *testing.T, number int64) *store.Case {
 // outbox lists the queued mails of a case as kind→recipient.
 func (e *procEnv) outbox(t *testing.T, number int64) map[string][]string {
 	t.Helper()
-	rows, err := store.CaseOutbox(context.Background(), e.st.Pool, e.caseOf(t, number).ID)
+	rows, err := store.CaseOutbox(context.Background(), e.st.DB(), e.caseOf(t, number).ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestProcessNewCaseRoutedAndAcknowledged(t *testing.T) {
 	if fmt.Sprint(ob["ack"]) != "[ola@bryne.example.no]" || fmt.Sprint(ob["assignment"]) != "[anna@example.org]" {
 		t.Errorf("outbox = %v, want ack to ola and assignment to anna", ob)
 	}
-	ps, err := store.Participants(context.Background(), e.st.Pool, c.ID)
+	ps, err := store.Participants(context.Background(), e.st.DB(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestProcessNewCaseRoutedAndAcknowledged(t *testing.T) {
 		t.Errorf("created/routed/assigned events = %d, want 3", n)
 	}
 	var cursor int64
-	if err := e.st.Pool.QueryRow(context.Background(), `SELECT last_uid FROM imap_cursors WHERE mailbox = 'helpdesk'`).Scan(&cursor); err != nil || cursor != 1 {
+	if err := e.st.DB().QueryRow(context.Background(), `SELECT last_uid FROM imap_cursors WHERE mailbox = 'helpdesk'`).Scan(&cursor); err != nil || cursor != 1 {
 		t.Errorf("cursor = %d (%v), want 1", cursor, err)
 	}
 }
@@ -392,7 +392,7 @@ func TestProcessOversizedMail(t *testing.T) {
 	}
 	// The requester is told, in the acknowledgement, what was not kept.
 	var text string
-	if err := e.st.Pool.QueryRow(context.Background(), `SELECT text_body FROM outbox WHERE case_id = $1 AND kind = 'ack'`,
+	if err := e.st.DB().QueryRow(context.Background(), `SELECT text_body FROM outbox WHERE case_id = $1 AND kind = 'ack'`,
 		c.ID).Scan(&text); err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestProcessBounceShownToOwner(t *testing.T) {
 	r := e.deliver(t, "helpdesk", mailText("Ola <ola@bryne.example.no>", "helpdesk@example.org",
 		"Spørsmål om e-håndbok", "b1@bryne.example.no", "", "Hvor er rutinen?"))
 	c := e.caseOf(t, r.CaseNumber)
-	rows, err := store.CaseOutbox(context.Background(), e.st.Pool, c.ID)
+	rows, err := store.CaseOutbox(context.Background(), e.st.DB(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

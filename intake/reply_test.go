@@ -75,7 +75,7 @@ func (e *procEnv) mailFrom(t *testing.T, from, to, subject, extra, body string) 
 // sent returns the outbox rows of a case of one kind to one address.
 func (e *procEnv) sent(t *testing.T, number int64, kind, to string) []store.OutboxRow {
 	t.Helper()
-	rows, err := store.CaseOutbox(context.Background(), e.st.Pool, e.caseOf(t, number).ID)
+	rows, err := store.CaseOutbox(context.Background(), e.st.DB(), e.caseOf(t, number).ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func (e *procEnv) sent(t *testing.T, number int64, kind, to string) []store.Outb
 // were queued.
 func (e *procEnv) kinds(t *testing.T, number int64) []string {
 	t.Helper()
-	rows, err := store.CaseOutbox(context.Background(), e.st.Pool, e.caseOf(t, number).ID)
+	rows, err := store.CaseOutbox(context.Background(), e.st.DB(), e.caseOf(t, number).ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func (e *procEnv) notice(t *testing.T, n int64, to string) store.OutboxRow {
 func (e *procEnv) messageKind(t *testing.T, n int64) string {
 	t.Helper()
 	var kind string
-	if err := e.st.Pool.QueryRow(context.Background(), `SELECT kind FROM messages WHERE case_id = $1 ORDER BY id DESC LIMIT 1`,
+	if err := e.st.DB().QueryRow(context.Background(), `SELECT kind FROM messages WHERE case_id = $1 ORDER BY id DESC LIMIT 1`,
 		e.caseOf(t, n).ID).Scan(&kind); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestConversationCommandsAndWaiting(t *testing.T) {
 		t.Fatalf("after #wait and #priority: status %s priority %s", c.Status, c.Priority)
 	}
 	var until time.Time
-	if err := e.st.Pool.QueryRow(context.Background(), `SELECT wait_until FROM cases WHERE id = $1`, c.ID).Scan(&until); err != nil {
+	if err := e.st.DB().QueryRow(context.Background(), `SELECT wait_until FROM cases WHERE id = $1`, c.ID).Scan(&until); err != nil {
 		t.Fatal(err)
 	}
 	if !until.Equal(e.now.Add(48 * time.Hour)) {
@@ -546,7 +546,7 @@ func TestConversationMerge(t *testing.T) {
 		t.Errorf("merged case status %s, want closed", cb.Status)
 	}
 	var into *int64
-	if err := e.st.Pool.QueryRow(context.Background(), `SELECT merged_into_id FROM cases WHERE id = $1`, cb.ID).Scan(&into); err != nil {
+	if err := e.st.DB().QueryRow(context.Background(), `SELECT merged_into_id FROM cases WHERE id = $1`, cb.ID).Scan(&into); err != nil {
 		t.Fatal(err)
 	}
 	if into == nil || *into != e.caseOf(t, a).ID {
@@ -637,7 +637,7 @@ func TestConversationTemplatesRender(t *testing.T) {
 	data := notify.Data{Case: notify.CaseView{Number: 1042, Subject: "Skrivaren", ServiceName: "Printing",
 		Message: notify.MessageView{Text: "the text", Attachments: []notify.AttachmentView{{Name: "a.pdf", Size: 10}}}},
 		Actor: "Anna Berg", Reason: "the reason", Cases: []notify.CaseView{{Number: 1001, Subject: "Old"}}}
-	for _, kind := range []string{kindFollowup, kindNote, kindConsult, kindSupplierAnswer, kindApproval, kindApproved, kindRejected, kindMerged, kindBounceNotice} {
+	for _, kind := range []string{notify.KindFollowup, notify.KindNote, notify.KindConsult, notify.KindSupplierAnswer, notify.KindApproval, notify.KindApproved, notify.KindRejected, notify.KindMerged, notify.KindBounceNotice} {
 		for _, lang := range []string{"sv", "nb", "en"} {
 			subj, text, _, err := tm.Render(kind, lang, data)
 			if err != nil {
@@ -647,11 +647,11 @@ func TestConversationTemplatesRender(t *testing.T) {
 				t.Errorf("%s/%s: subject %q, text:\n%s", lang, kind, subj, text)
 			}
 			switch kind {
-			case kindFollowup, kindNote, kindSupplierAnswer, kindApproval, kindConsult:
+			case notify.KindFollowup, notify.KindNote, notify.KindSupplierAnswer, notify.KindApproval, notify.KindConsult:
 				if !strings.Contains(text, "the text") || !strings.Contains(text, "a.pdf") {
 					t.Errorf("%s/%s lacks the message or its attachment:\n%s", lang, kind, text)
 				}
-			case kindMerged:
+			case notify.KindMerged:
 				if !strings.Contains(text, "1001") {
 					t.Errorf("%s/%s does not name the merged case:\n%s", lang, kind, text)
 				}

@@ -163,7 +163,7 @@ func TestLeasesShareMailboxesAndTakeOver(t *testing.T) {
 	t0 = time.Now()
 	w.remove("a", false)
 	var left int
-	if err := st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM mailbox_leases WHERE instance = 'a'`).Scan(&left); err != nil {
+	if err := st.DB().QueryRow(context.Background(), `SELECT count(*) FROM mailbox_leases WHERE instance = 'a'`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left != 0 {
@@ -195,7 +195,7 @@ func TestLeasesShareMailboxesAndTakeOver(t *testing.T) {
 	// stops the watcher at the next renewal.
 	c := w.instances["c"].l
 	victim := c.names()[0]
-	if _, err := st.Pool.Exec(context.Background(), `UPDATE mailbox_leases SET instance = 'elsewhere' WHERE mailbox = $1`, victim); err != nil {
+	if _, err := st.DB().Exec(context.Background(), `UPDATE mailbox_leases SET instance = 'elsewhere' WHERE mailbox = $1`, victim); err != nil {
 		t.Fatal(err)
 	}
 	wtEventually(t, "c stops watching the mailbox whose lease it lost", func() bool { return !c.Watching(victim) })

@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,9 +10,6 @@ import (
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/store"
 )
-
-// KindAlert is an operational alert to the support manager.
-const KindAlert = "alert"
 
 // Alert reasons; the alert template words each in the recipient's language.
 const (
@@ -31,7 +27,7 @@ func (m *Mailer) Alert(ctx context.Context, st *store.Store, rules *config.Rules
 	if c != nil {
 		unit = c.Unit
 	}
-	managers := supportManagers(rules, unit)
+	managers := rules.HoldersOf(config.RoleSupportManager, unit)
 	if len(managers) == 0 {
 		return false, nil
 	}
@@ -46,18 +42,8 @@ func (m *Mailer) Alert(ctx context.Context, st *store.Store, rules *config.Rules
 			if c != nil {
 				data.Case = CaseView{Number: c.Number, Subject: c.Subject}
 			}
-			to := Recipient{Name: p.Name, Address: p.Email, Language: Language(p.Language, m.Config.Language)}
-			data.Recipient = to
-			subject, text, html, err := m.Templates.Render(KindAlert, to.Language, data)
-			if err != nil {
-				return err
-			}
-			if _, err := store.EnqueueMail(ctx, tx, store.OutMail{
-				Kind: KindAlert, MessageID: NewMessageID("", fromDomain(m.Config.SMTP.From)),
-				From: m.Config.SMTP.From, To: []string{FormatAddress(p.Name, p.Email)},
-				Subject: subject, Text: text, HTML: html,
-				Headers: map[string]string{"Auto-Submitted": "auto-generated"},
-			}); err != nil {
+			to := Recipient{Name: p.Name, Address: p.Email, Language: m.RecipientLanguage(p.Language, "", "")}
+			if err := m.queuePlain(ctx, tx, KindAlert, to, data); err != nil {
 				return fmt.Errorf("queueing alert: %w", err)
 			}
 		}
@@ -65,12 +51,4 @@ func (m *Mailer) Alert(ctx context.Context, st *store.Store, rules *config.Rules
 		return nil
 	})
 	return queued, err
-}
-
-// fromDomain is the domain of a From header value ("Name <addr>").
-func fromDomain(from string) string {
-	if a, err := mail.ParseAddress(from); err == nil {
-		return DomainOf(a.Address)
-	}
-	return DomainOf(from)
 }

@@ -2,19 +2,28 @@ package notify
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/store"
+	"github.com/casemail/casemail/store/testdb"
 )
 
 // TestAlertOncePerKey: the support manager gets one alert per key, however
 // many instances (here: calls) notice the trouble, in their language.
 func TestAlertOncePerKey(t *testing.T) {
-	e := newSchedEnv(t)
+	e := newAlertEnv(t)
 	ctx := context.Background()
-	now := e.at(2026, 11, 23, 10, 0)
-	c := e.openCase(now, "normal")
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	c, err := store.CreateCase(ctx, e.st.DB(), store.NewCase{Status: "open", Subject: "Handboken visar fel version",
+		Requester: "ola@bryne.example.no", Mailbox: "helpdesk", Service: "qm-handbook", Unit: "bryne", CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 3; i++ {
 		queued, err := e.m.Alert(ctx, e.st, e.rules, "delivery:42", AlertDelivery,
 			[]string{"to: ola@bryne.example.no", "error: 550 mailbox unknown"}, c, now)
@@ -25,7 +34,7 @@ func TestAlertOncePerKey(t *testing.T) {
 			t.Errorf("call %d: queued = %v", i, queued)
 		}
 	}
-	rows, err := e.st.Pool.Query(ctx, `SELECT to_addrs, subject, text_body FROM outbox WHERE kind = 'alert'`)
+	rows, err := e.st.DB().Query(ctx, `SELECT to_addrs, subject, text_body FROM outbox WHERE kind = 'alert'`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,27 +69,36 @@ func TestAlertOncePerKey(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// TestRetargetSLAKeepsPauseCredit: #priority high moves the due time to the
-// high target, keeping the hour already credited for a pause.
-func TestRetargetSLAKeepsPauseCredit(t *testing.T) {
-	e := newSchedEnv(t)
-	ctx := context.Background()
-	created := e.at(2026, 11, 23, 9, 0) // Monday
-	c := e.openCase(created, "normal")
-	if got, want := *c.FirstResponseD, e.at(2026, 11, 23, 13, 0); !got.Equal(want) {
-		t.Fatalf("normal first response due %v, want %v", got, want)
-	}
-	credited := e.at(2026, 11, 23, 14, 0) // an hour of #wait given back
-	c.FirstResponseD = &credited
-	c.Priority = "high"
-	if err := RetargetSLA(ctx, e.st.Pool, e.rules, c, "normal"); err != nil {
+type alertEnv struct {
+	st    *store.Store
+	rules *config.Rules
+	m     *Mailer
+}
+
+// newAlertEnv is a database, DESIGN.md's rules (eva is the support
+// manager) and a Mailer.
+func newAlertEnv(t *testing.T) *alertEnv {
+	t.Helper()
+	st, _ := testdb.Open(t)
+	data, err := os.ReadFile("../config/testdata/design-rules.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := *c.FirstResponseD, e.at(2026, 11, 23, 11, 0); !got.Equal(want) {
-		t.Errorf("high first response due %v, want %v (1h target + 1h credit)", got.In(e.loc), want)
+	e := &alertEnv{st: st}
+	if e.rules, err = config.ParseRules("rules.yaml", data); err != nil {
+		t.Fatal(err)
 	}
-	var stored time.Time
-	if err := e.st.Pool.QueryRow(ctx, `SELECT first_response_due FROM cases WHERE id = $1`, c.ID).Scan(&stored); err != nil || !stored.Equal(*c.FirstResponseD) {
-		t.Errorf("stored due %v (%v), want %v", stored, err, *c.FirstResponseD)
+	keys, err := NewKeys([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	tm, err := LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Daemon{Language: "sv", TokenTTL: config.Duration(90 * 24 * time.Hour)}
+	cfg.SMTP.From = "Helpdesk <helpdesk@example.org>"
+	cfg.Mailboxes = []config.Mailbox{{Name: "helpdesk", Address: "helpdesk@example.org"}}
+	e.m = &Mailer{Config: cfg, Keys: keys, Templates: tm}
+	return e
 }

@@ -15,22 +15,30 @@ import (
 // digestListed bounds each list of cases in a digest.
 const digestListed = 10
 
-// Roles that get digests.
-const (
-	RoleSuperuser = "superuser"
-)
+// DigestJob is the digest job, on schedule.digest: the digest covers the
+// time since the previous one (a week when there was none).
+func (m *Mailer) DigestJob() Job {
+	return Job{Name: JobDigest, Spec: func(r *config.Rules) string { return r.Schedule.Digest },
+		Run: func(ctx context.Context, tx pgx.Tx, rules *config.Rules, last *time.Time, now time.Time) (any, error) {
+			since := now.AddDate(0, 0, -7)
+			if last != nil {
+				since = *last
+			}
+			return nil, m.Digest(ctx, tx, rules, since, now)
+		}}
+}
 
-// digest sends the digest for [since, now): the whole helpdesk to each
+// Digest sends the digest for [since, now): the whole helpdesk to each
 // coordinator and support manager, and to each superuser their own units
 // (Q6). Everyone gets one mail per scope.
-func (s *Scheduler) digest(ctx context.Context, tx pgx.Tx, rules *config.Rules, since, now time.Time) error {
+func (m *Mailer) Digest(ctx context.Context, tx pgx.Tx, rules *config.Rules, since, now time.Time) error {
 	type audience struct {
 		person *config.Person
 		units  []string // nil: everything
 	}
 	var aud []audience
 	whole := map[string]bool{}
-	for _, roleName := range []string{RoleCoordinator, RoleSupportManager} {
+	for _, roleName := range []string{config.RoleCoordinator, config.RoleSupportManager} {
 		for _, id := range allHolders(rules.Role(roleName)) {
 			if p := rules.Person(id); p != nil && !whole[id] {
 				whole[id] = true
@@ -55,7 +63,6 @@ func (s *Scheduler) digest(ctx context.Context, tx pgx.Tx, rules *config.Rules, 
 			}
 			reports[key] = r
 		}
-		m := s.Mailer
 		var unitLang string
 		if len(a.units) > 0 {
 			if u := rules.Unit(a.units[0]); u != nil {
@@ -63,7 +70,7 @@ func (s *Scheduler) digest(ctx context.Context, tx pgx.Tx, rules *config.Rules, 
 			}
 		}
 		rcp := Recipient{Name: a.person.Name, Address: a.person.Email,
-			Language: Language(a.person.Language, unitLang, m.Config.Language)}
+			Language: m.RecipientLanguage(a.person.Language, unitLang, "")}
 		var unit string
 		if len(a.units) == 1 {
 			unit = a.units[0]
@@ -79,7 +86,7 @@ func (s *Scheduler) digest(ctx context.Context, tx pgx.Tx, rules *config.Rules, 
 // DigestView renders a report for the digest template; dates in the zone
 // of unit (or casemail.yaml's).
 func (m *Mailer) DigestView(rules *config.Rules, r *store.Report, unit string, now time.Time) DigestView {
-	loc := m.zone(rules, unit)
+	loc := m.Zone(rules, unit)
 	v := DigestView{
 		Period: r.Since.In(loc).Format("2006-01-02 15:04") + " – " + r.Until.In(loc).Format("2006-01-02 15:04"),
 		Opened: r.Opened, Resolved: r.Resolved, Open: r.Open, Transfers: r.Transfers, Dropped: r.Dropped,
@@ -128,7 +135,7 @@ func (m *Mailer) DigestView(rules *config.Rules, r *store.Report, unit string, n
 	list := func(cs []*store.Case) []CaseView {
 		var out []CaseView
 		for _, c := range cs {
-			cv := m.caseView(rules, c, nil, "", now)
+			cv := m.CaseView(rules, c, now)
 			cv.Created, cv.Due = cv.Created.In(loc), cv.Due.In(loc)
 			out = append(out, cv)
 		}
@@ -182,7 +189,7 @@ func allHolders(role *config.Role) []string {
 // by unit, or every unit of a work area they hold it for; nil for a
 // superuser of everything.
 func superuserUnits(rules *config.Rules) map[string][]string {
-	role := rules.Role(RoleSuperuser)
+	role := rules.Role(config.RoleSuperuser)
 	out := map[string][]string{}
 	if role == nil {
 		return out

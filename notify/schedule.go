@@ -21,50 +21,49 @@ const (
 	JobReminders = "reminders"
 	JobDigest    = "digest"
 	JobSLACheck  = "sla_check"
+	JobRetention = "retention"
 )
 
-// Jobs lists the scheduled jobs.
-var Jobs = []string{JobSLACheck, JobReminders, JobDigest}
+// Job is one periodic duty. The Scheduler runs each job once per slot
+// across every instance sharing the database (store.RunOnce) and knows
+// nothing of what it does: cmd registers the jobs.
+type Job struct {
+	Name string
+	// Spec is the job's cron spec in the rules in force; a rules reload
+	// reschedules it.
+	Spec func(*config.Rules) string
+	// Every, when set, makes the job due when it last ran at least that
+	// long ago (checked at each slot of Spec) instead of once per slot.
+	Every time.Duration
+	// OwnTx: Run manages its own transactions (a long maintenance run)
+	// and gets a nil tx. Otherwise tx is the transaction that records the
+	// run, so mail it queues is sent only if the run commits.
+	OwnTx bool
+	// Run does the work for the slot at now; last is the previous run (nil:
+	// never). Its result is recorded with the run (job_runs.result).
+	Run func(ctx context.Context, tx pgx.Tx, rules *config.Rules, last *time.Time, now time.Time) (any, error)
+}
 
-// DefaultSLAWarning is the share of a target's business time after which
-// its holder is warned that it is near: at 80%, a 4h first response warns
-// after 3h12m of opening hours, a 3d resolution on the third working day.
-const DefaultSLAWarning = 0.8
-
-// Scheduler runs the periodic jobs: the SLA check (warnings, escalation on
-// breach, wake-ups from #wait), reminders to assignees and digests to
-// coordinators, superusers and the support manager, on the cron specs of
-// rules.yaml's schedule.
-//
-// Every run is one transaction that holds a transaction-scoped advisory
-// lock for its job and records the run in job_runs, so that however many
+// Scheduler runs Jobs on their cron specs. Each run holds its job's lock
+// and records the run in job_runs (store.RunOnce), so that however many
 // instances share the database each slot runs once: an instance that
 // fires the same slot after another, or while another runs it, skips.
-// Mail is queued in the same transaction, so a failed run sends nothing
-// and is tried again at the next slot.
 //
 // Time comes from Now: tests drive RunDue and RunJob with simulated times
 // instead of Run's cron timer.
 type Scheduler struct {
-	Store  *store.Store
-	Mailer *Mailer
+	Store *store.Store
+	Jobs  []Job
 	// Rules returns the rules in force; schedule changes take effect on
 	// reload.
 	Rules func() *config.Rules
-	// Location is the zone of specs without CRON_TZ=; nil means
-	// casemail.yaml's timezone (Mailer.Config.Location), else UTC.
+	// Location is the zone of specs without CRON_TZ= (nil: UTC).
 	Location *time.Location
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
-	// SLAWarning is the share of a target's business time after which the
-	// holder is warned (0: DefaultSLAWarning; negative: no warnings).
-	SLAWarning float64
-	// MaxPerPass bounds the cases one SLA check handles; the rest wait for
-	// the next (0: 5000).
-	MaxPerPass int
-	// Committed, when set, is called after a run that queued mail commits
-	// (to wake the outbox sender).
+	// Committed, when set, is called after a run commits (to wake the
+	// outbox sender).
 	Committed func()
 
 	mu      sync.Mutex
@@ -86,36 +85,19 @@ func (s *Scheduler) log() *slog.Logger {
 }
 
 func (s *Scheduler) location() *time.Location {
-	switch {
-	case s.Location != nil:
+	if s.Location != nil {
 		return s.Location
-	case s.Mailer != nil && s.Mailer.Config != nil && s.Mailer.Config.Location != nil:
-		return s.Mailer.Config.Location
 	}
 	return time.UTC
 }
 
-func (s *Scheduler) warnShare() float64 {
-	switch {
-	case s.SLAWarning == 0:
-		return DefaultSLAWarning
-	case s.SLAWarning < 0 || s.SLAWarning >= 1:
-		return 0
+func (s *Scheduler) job(name string) *Job {
+	for i := range s.Jobs {
+		if s.Jobs[i].Name == name {
+			return &s.Jobs[i]
+		}
 	}
-	return s.SLAWarning
-}
-
-// spec returns a job's cron spec in rules.
-func spec(rules *config.Rules, job string) string {
-	switch job {
-	case JobReminders:
-		return rules.Schedule.Reminders
-	case JobDigest:
-		return rules.Schedule.Digest
-	case JobSLACheck:
-		return rules.Schedule.SLACheck
-	}
-	return ""
+	return nil
 }
 
 // RunDue runs, once each, the jobs whose slot has come since their last
@@ -126,13 +108,13 @@ func spec(rules *config.Rules, job string) string {
 func (s *Scheduler) RunDue(ctx context.Context, now time.Time) ([]string, error) {
 	var ran []string
 	var errs []error
-	for _, job := range Jobs {
-		ok, err := s.run(ctx, job, now, true)
+	for _, j := range s.Jobs {
+		ok, err := s.run(ctx, j.Name, now, true)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if ok {
-			ran = append(ran, job)
+			ran = append(ran, j.Name)
 		}
 	}
 	return ran, errors.Join(errs...)
@@ -146,91 +128,62 @@ func (s *Scheduler) RunJob(ctx context.Context, job string, now time.Time) (bool
 	return s.run(ctx, job, now, false)
 }
 
-func (s *Scheduler) run(ctx context.Context, job string, now time.Time, catchUp bool) (ran bool, err error) {
-	if !s.claim(job) {
+func (s *Scheduler) run(ctx context.Context, name string, now time.Time, catchUp bool) (ran bool, err error) {
+	j := s.job(name)
+	if j == nil {
+		return false, fmt.Errorf("unknown job %q", name)
+	}
+	if !s.claim(name) {
 		return false, nil // the previous run in this process is still going
 	}
-	defer s.release(job)
-	defer func() {
-		if r := recover(); r != nil {
-			s.log().Error("scheduled job panicked", "job", job, "panic", r, "stack", string(debug.Stack()))
-			ran, err = false, fmt.Errorf("job %s panicked: %v", job, r)
-		}
-	}()
+	defer s.release(name)
 	rules := s.Rules()
-	sched, err := config.CronParser.Parse(spec(rules, job))
+	sched, err := config.CronParser.Parse(j.Spec(rules))
 	if err != nil {
-		return false, fmt.Errorf("job %s: bad schedule: %w", job, err)
+		return false, fmt.Errorf("job %s: bad schedule: %w", name, err)
+	}
+	due := func(last *time.Time) store.JobDecision {
+		switch {
+		case last == nil && catchUp:
+			return store.JobMark
+		case last == nil:
+			return store.JobDue
+		case j.Every > 0 && now.Sub(*last) < j.Every:
+			return store.JobSkip
+		case j.Every == 0 && sched.Next(last.In(s.location())).After(now):
+			return store.JobSkip // this slot has run
+		}
+		return store.JobDue
 	}
 	started := time.Now()
-	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		var locked bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended('casemail:job:' || $1, 0))`,
-			job).Scan(&locked); err != nil {
-			return err
-		}
-		if !locked {
-			return nil // another instance is running it
-		}
-		var last *time.Time
-		if _, err := tx.Exec(ctx, `INSERT INTO job_runs (name) VALUES ($1) ON CONFLICT DO NOTHING`, job); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT last_run FROM job_runs WHERE name = $1`, job).Scan(&last); err != nil {
-			return err
-		}
-		switch {
-		case last != nil && sched.Next(last.In(s.location())).After(now):
-			return nil // this slot has run
-		case last == nil && catchUp:
-			_, err := tx.Exec(ctx, `UPDATE job_runs SET last_run = $2 WHERE name = $1`, job, now)
-			return err
-		}
-		if err := s.runJob(ctx, tx, rules, job, last, now); err != nil {
-			return err
-		}
-		ran = true
-		_, err := tx.Exec(ctx, `UPDATE job_runs SET last_run = $2, last_error = '', runs = runs + 1 WHERE name = $1`, job, now)
-		return err
+	var last *time.Time
+	ran, err = s.Store.RunOnce(ctx, name, now, !j.OwnTx, func(l *time.Time) store.JobDecision {
+		last = l
+		return due(l)
+	}, func(ctx context.Context, tx pgx.Tx) (res any, err error) {
+		// A panic becomes the run's error: the transaction rolls back and
+		// the failure is recorded like any other.
+		defer func() {
+			if r := recover(); r != nil {
+				s.log().Error("scheduled job panicked", "job", name, "panic", r, "stack", string(debug.Stack()))
+				err = fmt.Errorf("panicked: %v", r)
+			}
+		}()
+		return j.Run(ctx, tx, rules, last, now)
 	})
-	if err != nil {
-		// Best effort: the run's own transaction is gone.
-		_, _ = s.Store.Pool.Exec(context.WithoutCancel(ctx), `INSERT INTO job_runs (name, last_error) VALUES ($1, $2)
-			ON CONFLICT (name) DO UPDATE SET last_error = EXCLUDED.last_error`, job, err.Error())
-		return false, fmt.Errorf("job %s: %w", job, err)
+	switch {
+	case errors.Is(err, store.ErrJobBusy):
+		return false, nil // another instance is running it
+	case err != nil:
+		return false, fmt.Errorf("job %s: %w", name, err)
 	}
 	if ran {
-		s.log().Info("scheduled job ran", "job", job, "at", now, "took", time.Since(started).Round(time.Millisecond))
+		s.log().Info("scheduled job ran", "job", name, "at", now, "took", time.Since(started).Round(time.Millisecond))
 		if s.Committed != nil {
 			s.Committed()
 		}
 	}
 	return ran, nil
-}
-
-func (s *Scheduler) runJob(ctx context.Context, tx pgx.Tx, rules *config.Rules, job string, last *time.Time, now time.Time) (err error) {
-	// A panic becomes the run's error: the transaction rolls back and the
-	// failure is recorded like any other.
-	defer func() {
-		if r := recover(); r != nil {
-			s.log().Error("scheduled job panicked", "job", job, "panic", r, "stack", string(debug.Stack()))
-			err = fmt.Errorf("panicked: %v", r)
-		}
-	}()
-	switch job {
-	case JobSLACheck:
-		_, err := s.CheckSLA(ctx, tx, rules, now)
-		return err
-	case JobReminders:
-		return s.remind(ctx, tx, rules, now)
-	case JobDigest:
-		since := now.AddDate(0, 0, -7)
-		if last != nil {
-			since = *last
-		}
-		return s.digest(ctx, tx, rules, since, now)
-	}
-	return fmt.Errorf("unknown job %q", job)
 }
 
 func (s *Scheduler) claim(job string) bool {
@@ -283,8 +236,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // sync makes c's entries match the specs of the rules in force.
 func (s *Scheduler) sync(ctx context.Context, c *cron.Cron, entries map[string]cron.EntryID, specs map[string]string) {
 	rules := s.Rules()
-	for _, job := range Jobs {
-		sp := spec(rules, job)
+	for _, j := range s.Jobs {
+		job := j.Name
+		sp := j.Spec(rules)
 		if sp == specs[job] {
 			continue
 		}

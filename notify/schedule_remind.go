@@ -15,10 +15,18 @@ import (
 // maxReminderCases bounds the cases listed in one reminder.
 const maxReminderCases = 200
 
-// remind sends each person with open cases one reminder listing them,
+// ReminderJob is the reminders job, on schedule.reminders.
+func (m *Mailer) ReminderJob() Job {
+	return Job{Name: JobReminders, Spec: func(r *config.Rules) string { return r.Schedule.Reminders },
+		Run: func(ctx context.Context, tx pgx.Tx, rules *config.Rules, _ *time.Time, now time.Time) (any, error) {
+			return nil, m.Remind(ctx, tx, rules, now)
+		}}
+}
+
+// Remind sends each person with open cases one reminder listing them,
 // overdue first. Cases without an assignee go to the coordinator of their
 // unit's work area, else the support manager.
-func (s *Scheduler) remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, now time.Time) error {
+func (m *Mailer) Remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, now time.Time) error {
 	cases, err := store.OpenCases(ctx, tx)
 	if err != nil {
 		return err
@@ -30,7 +38,7 @@ func (s *Scheduler) remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, 
 	piles := map[string]*pile{}
 	var order []string
 	for _, rc := range cases {
-		for _, p := range owners(rules, rc.Case) {
+		for _, p := range rules.Owners(rc.Case.Assignee, rc.Case.Unit) {
 			pl := piles[p.ID]
 			if pl == nil {
 				pl = &pile{person: p}
@@ -41,7 +49,6 @@ func (s *Scheduler) remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, 
 		}
 	}
 	sort.Strings(order)
-	m := s.Mailer
 	for _, id := range order {
 		pl := piles[id]
 		// Overdue first (most overdue first), then by due time, then the rest
@@ -51,16 +58,16 @@ func (s *Scheduler) remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, 
 		if len(pl.cases) > maxReminderCases {
 			pl.cases = pl.cases[:maxReminderCases]
 		}
-		loc := m.zone(rules, "")
+		loc := m.Zone(rules, "")
 		views := make([]CaseView, 0, len(pl.cases))
 		for _, rc := range pl.cases {
-			views = append(views, m.caseView(rules, rc.Case, nil, "", now))
+			views = append(views, m.CaseView(rules, rc.Case, now))
 			if rc.Due != nil {
 				views[len(views)-1].Due = rc.Due.In(loc)
 				views[len(views)-1].Overdue = rc.Due.Before(now)
 			}
 		}
-		rcp := Recipient{Name: pl.person.Name, Address: pl.person.Email, Language: Language(pl.person.Language, m.Config.Language)}
+		rcp := Recipient{Name: pl.person.Name, Address: pl.person.Email, Language: m.RecipientLanguage(pl.person.Language, "", "")}
 		if err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: views}); err != nil {
 			return err
 		}
@@ -80,7 +87,8 @@ func remindBefore(a, b store.ReminderCase) bool {
 	return a.Number < b.Number
 }
 
-// queuePlain queues a mail that belongs to no case (reminder, digest):
+// queuePlain queues a mail that belongs to no case (reminder, digest,
+// alert):
 // from the configured sender, without a reply token, straight to the outbox.
 func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, to Recipient, data Data) error {
 	data.Recipient = to
@@ -89,7 +97,7 @@ func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, t
 		return err
 	}
 	from := m.Config.SMTP.From
-	var domain string
+	domain := DomainOf(from)
 	if a, err := mail.ParseAddress(from); err == nil {
 		domain = DomainOf(a.Address)
 	}

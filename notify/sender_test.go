@@ -58,7 +58,7 @@ func (e *senderEnv) sender(t testing.TB) *Sender {
 
 func (e *senderEnv) newCase(t testing.TB) int64 {
 	t.Helper()
-	c, err := store.CreateCase(context.Background(), e.st.Pool, store.NewCase{
+	c, err := store.CreateCase(context.Background(), e.st.DB(), store.NewCase{
 		Subject: "Skrivaren", Requester: "ola@example.no", Mailbox: "helpdesk"})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func (e *senderEnv) newCase(t testing.TB) int64 {
 
 func (e *senderEnv) enqueue(t testing.TB, m store.OutMail) int64 {
 	t.Helper()
-	id, err := store.EnqueueMail(context.Background(), e.st.Pool, m)
+	id, err := store.EnqueueMail(context.Background(), e.st.DB(), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestSenderDeliversEveryHeader(t *testing.T) {
 
 	// An attachment stored the way intake stores it.
 	attData := []byte("PNG\x00\x01binary data")
-	if _, err := store.AddMessage(ctx, env.st.Pool, store.NewMessage{CaseID: caseID, Direction: "in",
+	if _, err := store.AddMessage(ctx, env.st.DB(), store.NewMessage{CaseID: caseID, Direction: "in",
 		Attachments: []store.NewAttachment{{Filename: "bild.png", ContentType: "image/png", Size: int64(len(attData)), Data: attData}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -36,10 +36,25 @@ const (
 	KindEscalation = "escalation"
 	KindReminder   = "reminder"
 	KindDigest     = "digest"
+	KindAlert      = "alert"
+
+	// The conversation's: what a mail on a case means for the people on it.
+	KindFollowup       = "followup"        // the requester or a participant wrote: to the owner
+	KindNote           = "note"            // a colleague's or consultant's internal note: to the owner
+	KindConsult        = "consult"         // #consult: to the consulted colleague
+	KindSupplierAnswer = "supplier_answer" // the supplier answered: to the owner
+	KindApproval       = "approval"        // a case waits for approval: to the approvers
+	KindApproved       = "approved"        // #approve: to the requester
+	KindRejected       = "rejected"        // #reject: to the requester
+	KindMerged         = "merged"          // #merge: to the requester of the merged case
+	KindBounceNotice   = "bounce_notice"   // a mail we sent on the case bounced: to the owner
 )
 
-// Kinds lists every kind of mail with an embedded template.
-var Kinds = []string{KindAck, KindAssignment, KindReply, KindForward, KindResolved, KindError, KindEscalation, KindReminder, KindDigest}
+// Kinds lists every kind of mail, each with an embedded template in every
+// language (templates_test.go holds them to it).
+var Kinds = []string{KindAck, KindAssignment, KindReply, KindForward, KindResolved, KindError, KindEscalation,
+	KindReminder, KindDigest, KindAlert, KindFollowup, KindNote, KindConsult, KindSupplierAnswer, KindApproval,
+	KindApproved, KindRejected, KindMerged, KindBounceNotice}
 
 // commonFile is parsed into every kind's template set of its language:
 // blocks shared by several mails (signature, command list).

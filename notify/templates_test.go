@@ -22,7 +22,7 @@ func TestEmbeddedTemplatesRenderEverywhere(t *testing.T) {
 	if got := strings.Join(tm.Languages(), ","); got != "en,nb,sv" {
 		t.Errorf("languages = %s", got)
 	}
-	caseKinds := map[string]bool{KindReminder: false, KindDigest: false}
+	caseKinds := map[string]bool{KindReminder: false, KindDigest: false, KindAlert: false} // no case of their own
 	for _, lang := range []string{"en", "sv", "nb"} {
 		for _, kind := range Kinds {
 			for _, data := range []Data{sampleData(), {}} {

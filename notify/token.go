@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/casemail/casemail/config"
 )
 
 // Token errors. Verify wraps none of them; compare with errors.Is.
@@ -269,6 +271,29 @@ func TokenFromAddress(addr, mailboxAddr string) (string, bool) {
 		return "", false
 	}
 	return rest, true
+}
+
+// TokenIn finds a reply token in addr, a plus address of one of the
+// mailboxes.
+func TokenIn(mailboxes []config.Mailbox, addr string) (string, bool) {
+	for _, mb := range mailboxes {
+		if tok, ok := TokenFromAddress(addr, mb.Address); ok {
+			return tok, true
+		}
+	}
+	return "", false
+}
+
+// OwnAddress reports whether addr is one of the mailboxes' addresses,
+// plus-tagged or not: casemail itself, never a requester or participant.
+func OwnAddress(mailboxes []config.Mailbox, addr string) bool {
+	for _, mb := range mailboxes {
+		if strings.EqualFold(addr, mb.Address) {
+			return true
+		}
+	}
+	_, ok := TokenIn(mailboxes, addr)
+	return ok
 }
 
 // NewMessageID returns a Message-ID (without angle brackets) of the form

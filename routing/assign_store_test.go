@@ -109,7 +109,7 @@ func TestRoundRobinFairAcrossInstances(t *testing.T) {
 // assignInTx routes one mail with the store's assigner in a transaction
 // and returns the assignee, checking the pool it was drawn from.
 func assignInTx(ctx context.Context, st *store.Store, rules *config.Rules, in routing.Input, pool string) (string, error) {
-	tx, err := st.Pool.Begin(ctx)
+	tx, err := st.Begin(ctx)
 	if err != nil {
 		return "", err
 	}

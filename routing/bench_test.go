@@ -111,8 +111,6 @@ func benchInputs() []Input {
 // steadier figure on a shared machine.
 func BenchmarkRoute(b *testing.B) { benchmarkRoute(b, Route, 500) }
 
-func BenchmarkRouteMatched(b *testing.B) { benchmarkRoute(b, RouteMatched, 0) }
-
 func benchmarkRoute(b *testing.B, route func(context.Context, *config.Rules, Input, Assigner) (Decision, error), minTrail int) {
 	r := benchRules(b)
 	ins := benchInputs()

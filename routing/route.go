@@ -157,17 +157,6 @@ func Prepare(r *config.Rules) { compile(r) }
 // explain`). a may be nil: the first candidate is then taken. Route does no
 // I/O except through a.
 func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision, error) {
-	return route(ctx, r, in, a, true)
-}
-
-// RouteMatched decides as Route does, but its trail leaves out the rules
-// that did not match (in Steps and the JSON too). Recording costs about the
-// same either way, since a trail is rendered only when read.
-func RouteMatched(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision, error) {
-	return route(ctx, r, in, a, false)
-}
-
-func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool) (Decision, error) {
 	p := compile(r)
 	e := ctxPool.Get().(*evalCtx)
 	defer func() { e.input, e.in = Input{}, nil; ctxPool.Put(e) }()
@@ -186,7 +175,7 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 	e.markEqualities(p)
 
 	var d Decision
-	d.Trail = Trail{prog: p, considered: int32(len(p.rules)), onlyMatched: !full, steps: make([]Step, 0, 6)}
+	d.Trail = Trail{prog: p, considered: int32(len(p.rules)), steps: make([]Step, 0, 6)}
 	var set struct {
 		service, unit, tier, assignee, priority                 string
 		serviceRule, unitRule, tierRule, assigneeRule, dropRule string
@@ -199,7 +188,7 @@ func route(ctx context.Context, r *config.Rules, in Input, a Assigner, full bool
 		}
 		if !ok {
 			// Only a reason other than the rule's usual one is recorded.
-			if full && why != cr.noWhy {
+			if why != cr.noWhy {
 				d.Trail.marks = append(d.Trail.marks, mark{rule: int32(i), why: why})
 			}
 			continue

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"strings"
 	"time"
 
 	"github.com/casemail/casemail/config"
@@ -63,15 +64,13 @@ func WarnAt(cal *config.Calendar, start, due time.Time, fraction float64) time.T
 }
 
 // RungOfTier returns the 1-based rung of a service's chain whose tier is
-// tier ("1", "2", "3", "external"), the lowest when several are; false when
-// the chain has none. #tier N names a tier; Transfer takes a rung.
-func RungOfTier(r *config.Rules, service, tier string) (int, bool) {
-	svc := r.Service(service)
-	if svc == nil {
-		return 0, false
-	}
+// tier ("1", "2", "3", "external", in any case, as an agent types it after
+// #tier), the lowest when several are; false when the chain has none.
+// #tier N names a tier; Transfer takes a rung.
+func RungOfTier(svc *config.Service, tier string) (int, bool) {
+	tier = strings.TrimSpace(tier)
 	for i, rung := range svc.Chain {
-		if rung.Tier == tier {
+		if strings.EqualFold(rung.Tier, tier) {
 			return i + 1, true
 		}
 	}

@@ -37,13 +37,13 @@ func TestDueAndWarnAt(t *testing.T) {
 			t.Errorf("share %v: warning at %s", share, w)
 		}
 	}
-	if n, ok := RungOfTier(r, "qm-handbook", config.TierExternal); !ok || n != 4 {
+	if n, ok := RungOfTier(r.Service("qm-handbook"), config.TierExternal); !ok || n != 4 {
 		t.Errorf("external rung = %d, %v", n, ok)
 	}
-	if n, ok := RungOfTier(r, "passwords", "2"); !ok || n != 1 {
+	if n, ok := RungOfTier(r.Service("passwords"), "2"); !ok || n != 1 {
 		t.Errorf("passwords tier 2 = rung %d, %v", n, ok)
 	}
-	if _, ok := RungOfTier(r, "passwords", "1"); ok {
+	if _, ok := RungOfTier(r.Service("passwords"), "1"); ok {
 		t.Error("passwords has no tier 1")
 	}
 }

@@ -36,10 +36,7 @@ type Trail struct {
 	// of them had stop: true and later rules were not.
 	considered int32
 	stopped    bool
-	// onlyMatched leaves rules that did not match out of Steps
-	// (RouteMatched).
-	onlyMatched bool
-	marks       []mark
+	marks      []mark
 	// steps follow the rule steps: unit, service, rung, assignee.
 	steps []Step
 }
@@ -61,11 +58,7 @@ func (t Trail) Len() int {
 	if t.prog == nil {
 		return n
 	}
-	if t.onlyMatched {
-		n += t.matchedCount()
-	} else {
-		n += int(t.considered)
-	}
+	n += int(t.considered)
 	if t.stopped && int(t.considered) < len(t.prog.rules) {
 		n++
 	}
@@ -87,7 +80,7 @@ func (t Trail) matchedCount() int {
 // the unit, service, rung and assignee steps.
 func (t Trail) Steps() []Step {
 	out := make([]Step, 0, t.Len())
-	t.ruleSteps(func(s Step) { out = append(out, s) }, !t.onlyMatched)
+	t.ruleSteps(func(s Step) { out = append(out, s) }, true)
 	return append(out, t.steps...)
 }
 
@@ -168,26 +161,20 @@ func (t Trail) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 256+len(t.steps)*128)
 	b = append(b, '[')
 	if p := t.prog; p != nil {
-		if !t.onlyMatched {
-			b = slices.Grow(b, int(t.considered)*p.noMatchJSONLen/max(len(p.rules), 1))
-		}
+		b = slices.Grow(b, int(t.considered)*p.noMatchJSONLen/max(len(p.rules), 1))
 		marks := t.marks
 		for i := int32(0); i < t.considered; i++ {
 			if len(marks) > 0 && marks[0].rule == i {
 				m := marks[0]
 				marks = marks[1:]
-				if m.matched || !t.onlyMatched {
-					res := "no match"
-					if m.matched {
-						res = "matched"
-					}
-					b = appendStepJSON(b, Step{Kind: "rule", Name: p.rules[i].rule.Name, Result: res, Why: p.reasons[m.why]})
+				res := "no match"
+				if m.matched {
+					res = "matched"
 				}
+				b = appendStepJSON(b, Step{Kind: "rule", Name: p.rules[i].rule.Name, Result: res, Why: p.reasons[m.why]})
 				continue
 			}
-			if !t.onlyMatched {
-				b = append(b, p.noMatchJSON[i]...)
-			}
+			b = append(b, p.noMatchJSON[i]...)
 		}
 		if rest := len(p.rules) - int(t.considered); t.stopped && rest > 0 {
 			b = appendStepJSON(b, Step{Kind: "rule", Name: p.rules[t.considered-1].rule.Name, Result: "stop",
@@ -274,9 +261,6 @@ func (t *Trail) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// TrailOf makes a Trail of steps, e.g. ones read back from storage.
-func TrailOf(steps []Step) Trail { return Trail{steps: steps} }
-
 // explainListLimit is how many rules that did not match Explain lists one
 // by one; beyond it, it counts them.
 const explainListLimit = 10
@@ -349,7 +333,7 @@ func (d Decision) explain(all bool) string {
 			}
 		}
 	}
-	list := (all || noMatch <= explainListLimit) && !t.onlyMatched
+	list := all || noMatch <= explainListLimit
 	// The count stands where the rule steps end.
 	summary := func() {
 		if !list && noMatch > 0 {

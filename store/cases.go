@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Case is one row of cases.
 type Case struct {
 	ID             int64
 	Number         int64
-	Status         string
+	Status         Status
 	Subject        string
 	Requester      string
 	RequesterName  string
@@ -85,7 +84,7 @@ func CaseByID(ctx context.Context, q Querier, id int64) (*Case, error) {
 
 // NewCase is what CreateCase records.
 type NewCase struct {
-	Status        string // new, open or dropped
+	Status        Status // new, open or dropped
 	Subject       string
 	Requester     string
 	RequesterName string
@@ -142,7 +141,7 @@ func createCase(n NewCase) (string, []any) {
 		n.Priority = "normal"
 	}
 	if n.Status == "" {
-		n.Status = "new"
+		n.Status = StatusNew
 	}
 	if n.Tags == nil {
 		n.Tags = []string{}
@@ -163,7 +162,7 @@ func createCase(n NewCase) (string, []any) {
 }
 
 // SetCaseStatus changes a case's status and stamps updated_at.
-func SetCaseStatus(ctx context.Context, q Execer, caseID int64, status string, at time.Time) error {
+func SetCaseStatus(ctx context.Context, q Execer, caseID int64, status Status, at time.Time) error {
 	_, err := q.Exec(ctx, `UPDATE cases SET status = $2, updated_at = $3,
 		resolved_at = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END,
 		closed_at = CASE WHEN $2 = 'closed' THEN $3 ELSE closed_at END
@@ -405,41 +404,7 @@ func SentTo(ctx context.Context, q Querier, messageID string) (recipient string,
 	return recipient, caseID, err == nil, err
 }
 
-// IsUniqueViolation reports whether err is a unique-constraint conflict,
-// which the intake retries: another instance committed the same mail first.
-func IsUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
-// AllowAck records an acknowledgement to addr unless limit of them were
-// already sent in the hour before now. It serialises per address with an
-// advisory lock so that instances agree.
-func AllowAck(ctx context.Context, q Querier, addr string, limit int, now time.Time) (bool, error) {
-	if tx, ok := q.(pgx.Tx); ok {
-		// In one round trip.
-		b := &pgx.Batch{}
-		addr = queueAllowAck(b, addr, limit, now)
-		res := tx.SendBatch(ctx, b)
-		defer res.Close()
-		ok, err := allowAckResult(res, addr)
-		if err != nil {
-			return false, err
-		}
-		return ok, res.Close()
-	}
-	addr = strings.ToLower(addr)
-	if _, err := q.Exec(ctx, ackLock, addr); err != nil {
-		return false, err
-	}
-	tag, err := q.Exec(ctx, ackInsert, addr, now, limit, now.Add(-time.Hour))
-	if err != nil {
-		return false, fmt.Errorf("counting acknowledgements: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
-// The statements of AllowAck: two, so that the count runs after the lock
+// The statements of the acknowledgement allowance (CreateCaseWithAck): two, so that the count runs after the lock
 // is held (its own snapshot sees a concurrent instance's committed ack).
 const (
 	ackLock   = `SELECT pg_advisory_xact_lock(hashtextextended('ack:' || $1, 0))`
@@ -447,7 +412,7 @@ const (
 		WHERE $3 <= 0 OR (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) < $3`
 )
 
-// queueAllowAck queues AllowAck's statements on b and returns the address
+// queueAllowAck queues the allowance's statements on b and returns the address
 // as recorded.
 func queueAllowAck(b *pgx.Batch, addr string, limit int, now time.Time) string {
 	addr = strings.ToLower(addr)

@@ -69,7 +69,7 @@ func SetWaiting(ctx context.Context, e Execer, caseID int64, until, at time.Time
 
 // EndWait gives a case a new status and clears its wait_until. Like
 // SetCaseStatus it stamps resolved_at and closed_at.
-func EndWait(ctx context.Context, e Execer, caseID int64, status string, at time.Time) error {
+func EndWait(ctx context.Context, e Execer, caseID int64, status Status, at time.Time) error {
 	if _, err := e.Exec(ctx, `UPDATE cases SET status = $2, wait_until = NULL, updated_at = $3,
 		resolved_at = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END,
 		closed_at = CASE WHEN $2 = 'closed' THEN $3 ELSE closed_at END

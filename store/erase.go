@@ -348,7 +348,7 @@ func (s *Store) Erasures(ctx context.Context, address string) ([]Erasure, error)
 	if address != "" {
 		hash = AddressHash(address)
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT id, address_sha256, at, requested_by, counts FROM erasures
+	rows, err := s.pool.Query(ctx, `SELECT id, address_sha256, at, requested_by, counts FROM erasures
 		WHERE $1::bytea IS NULL OR address_sha256 = $1 ORDER BY id DESC`, hash)
 	if err != nil {
 		return nil, fmt.Errorf("listing erasures: %w", err)
@@ -378,7 +378,7 @@ func (s *Store) Traces(ctx context.Context, text string) ([]Trace, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, fmt.Errorf("searching traces: empty text")
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT c.table_name, c.column_name, c.data_type
+	rows, err := s.pool.Query(ctx, `SELECT c.table_name, c.column_name, c.data_type
 		FROM information_schema.columns c
 		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
 		WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
@@ -409,7 +409,7 @@ func (s *Store) Traces(ctx context.Context, text string) ([]Trace, error) {
 			expr = "array_to_string(" + expr + ", ' ')"
 		}
 		var n int64
-		err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{c.table}.Sanitize()+
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{c.table}.Sanitize()+
 			` WHERE strpos(lower(`+expr+`), lower($1)) > 0`, text).Scan(&n)
 		if err != nil {
 			return nil, fmt.Errorf("searching %s.%s: %w", c.table, c.name, err)

@@ -20,19 +20,19 @@ type fixture struct {
 
 func (f *fixture) newCase(requester, subject string, at time.Time) *Case {
 	f.t.Helper()
-	c, err := CreateCase(f.ctx, f.st.Pool, NewCase{Status: "open", Subject: subject, Requester: requester,
+	c, err := CreateCase(f.ctx, f.st.pool, NewCase{Status: "open", Subject: subject, Requester: requester,
 		RequesterName: "Name of " + requester, Mailbox: "helpdesk", Service: "triage", Tier: "2", Rung: 1,
 		Role: "central_support", Assignee: "anna", CreatedAt: at})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := AddParticipant(f.ctx, f.st.Pool, c.ID, requester, "Name of "+requester, "requester", ""); err != nil {
+	if err := AddParticipant(f.ctx, f.st.pool, c.ID, requester, "Name of "+requester, "requester", ""); err != nil {
 		f.t.Fatal(err)
 	}
-	if err := AddParticipant(f.ctx, f.st.Pool, c.ID, "anna@example.org", "Anna Berg", "agent", "anna"); err != nil {
+	if err := AddParticipant(f.ctx, f.st.pool, c.ID, "anna@example.org", "Anna Berg", "agent", "anna"); err != nil {
 		f.t.Fatal(err)
 	}
-	if err := AddEvent(f.ctx, f.st.Pool, c.ID, at, requester, "created", "new mail",
+	if err := AddEvent(f.ctx, f.st.pool, c.ID, at, requester, "created", "new mail",
 		map[string]any{"from": requester, "mailbox": "helpdesk"}); err != nil {
 		f.t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func (f *fixture) mail(caseID int64, from string, cc []string, subject, body str
 		m.Attachments = append(m.Attachments, NewAttachment{Filename: fmt.Sprintf("file%d.bin", i),
 			ContentType: "application/octet-stream", Size: int64(len(a)), Data: []byte(a)})
 	}
-	id, err := AddMessage(f.ctx, f.st.Pool, m)
+	id, err := AddMessage(f.ctx, f.st.pool, m)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func (f *fixture) outbox(caseID int64, kind string, to []string, subject, body s
 	for _, a := range attach {
 		m.Attachments = append(m.Attachments, OutAttachment{SHA256: a, Filename: "a.bin", ContentType: "application/octet-stream"})
 	}
-	if _, err := EnqueueMail(f.ctx, f.st.Pool, m); err != nil {
+	if _, err := EnqueueMail(f.ctx, f.st.pool, m); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -78,7 +78,7 @@ func (f *fixture) outbox(caseID int64, kind string, to []string, subject, body s
 func snapshot(t *testing.T, st *Store, caseID int64) string {
 	t.Helper()
 	var s string
-	err := st.Pool.QueryRow(context.Background(), `SELECT jsonb_build_object(
+	err := st.pool.QueryRow(context.Background(), `SELECT jsonb_build_object(
 		'case', (SELECT to_jsonb(c) FROM cases c WHERE id = $1),
 		'participants', (SELECT jsonb_agg(to_jsonb(p) ORDER BY address) FROM participants p WHERE case_id = $1),
 		'messages', (SELECT jsonb_agg(to_jsonb(m) ORDER BY id) FROM messages m WHERE case_id = $1),
@@ -101,7 +101,7 @@ func snapshot(t *testing.T, st *Store, caseID int64) string {
 func count(t *testing.T, st *Store, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := st.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+	if err := st.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -137,16 +137,16 @@ func TestEraseAddress(t *testing.T) {
 	f.outbox(a.ID, "ack", []string{ola}, "[#1001] Printer at home", "We got your mail: "+olaBody)
 	f.outbox(a.ID, "assignment", []string{"anna@example.org"}, "[#1001] Printer at home",
 		"From "+ola+":\n"+olaBody)
-	if ok, err := AllowAck(ctx, st.Pool, ola, 5, now); err != nil || !ok {
+	if ok, err := allowAck(ctx, st, ola, now); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if ok, err := AllowAck(ctx, st.Pool, "kari@example.no", 5, now); err != nil || !ok {
+	if ok, err := allowAck(ctx, st, "kari@example.no", now); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 
 	// Kari's case, with Ola in Cc, who then replies.
 	b := f.newCase("kari@example.no", "Projector", now)
-	if err := AddParticipant(ctx, st.Pool, b.ID, ola, "Ola Nordmann", "cc", ""); err != nil {
+	if err := AddParticipant(ctx, st.pool, b.ID, ola, "Ola Nordmann", "cc", ""); err != nil {
 		t.Fatal(err)
 	}
 	kariMsg := f.mail(b.ID, "kari@example.no", []string{ola}, "Projector", kariBody, now)
@@ -155,7 +155,7 @@ func TestEraseAddress(t *testing.T) {
 	// The follow-up telling the owner what Ola wrote passes their words on.
 	f.outbox(b.ID, "followup", []string{"anna@example.org"}, "[#1002] Projector", "Ola wrote:\n\n"+olaReply+"\n")
 	f.outbox(b.ID, "reply", []string{"kari@example.no"}, "[#1002] Projector", "Anna answered: fixed, as "+ola+" said")
-	if err := AddEvent(ctx, st.Pool, b.ID, now, ola, "message", "follow-up threaded by references",
+	if err := AddEvent(ctx, st.pool, b.ID, now, ola, "message", "follow-up threaded by references",
 		map[string]any{"from": ola}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,10 +168,10 @@ func TestEraseAddress(t *testing.T) {
 	f.outbox(c.ID, "forward", []string{"support@vendor.example"}, "[#1003] Wifi", perBody, sharedHash)
 
 	// Quarantined mail: Ola's garbage and someone else's.
-	if _, err := Quarantine(ctx, st.Pool, "helpdesk", 1, 7, "unparsable mail", []byte("From: "+ola+"\r\n\x00\x01 garbage")); err != nil {
+	if _, err := Quarantine(ctx, st.pool, "helpdesk", 1, 7, "unparsable mail", []byte("From: "+ola+"\r\n\x00\x01 garbage")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Quarantine(ctx, st.Pool, "helpdesk", 1, 8, "unparsable mail", []byte(quarNoise+"\x00")); err != nil {
+	if _, err := Quarantine(ctx, st.pool, "helpdesk", 1, 8, "unparsable mail", []byte(quarNoise+"\x00")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -209,7 +209,7 @@ func TestEraseAddress(t *testing.T) {
 	// named Ola in Cc), her participation, the reply to her.
 	var text string
 	var cc []string
-	if err := st.Pool.QueryRow(ctx, `SELECT text_body, cc_addrs FROM messages WHERE id = $1`, kariMsg).Scan(&text, &cc); err != nil {
+	if err := st.pool.QueryRow(ctx, `SELECT text_body, cc_addrs FROM messages WHERE id = $1`, kariMsg).Scan(&text, &cc); err != nil {
 		t.Fatal(err)
 	}
 	if text != kariBody || len(cc) != 0 {
@@ -231,7 +231,7 @@ func TestEraseAddress(t *testing.T) {
 
 	// Ola's case stays for statistics: routing, status and every message
 	// row (emptied), with the erasure recorded.
-	ea, err := CaseByID(ctx, st.Pool, a.ID)
+	ea, err := CaseByID(ctx, st.pool, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestAddressPattern(t *testing.T) {
 		"k.ola@x.no":                  "k.ola@x.no",
 	} {
 		var got string
-		if err := st.Pool.QueryRow(context.Background(), `SELECT regexp_replace($1, $2, $3, 'gi')`, in, pat, Erased).Scan(&got); err != nil {
+		if err := st.pool.QueryRow(context.Background(), `SELECT regexp_replace($1, $2, $3, 'gi')`, in, pat, Erased).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got != want {

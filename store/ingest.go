@@ -12,7 +12,7 @@ import (
 // Cursor returns the last committed IMAP position of a mailbox.
 func (s *Store) Cursor(ctx context.Context, mailbox string) (uidValidity, lastUID uint32, ok bool, err error) {
 	var v, u int64
-	err = s.Pool.QueryRow(ctx, `SELECT uidvalidity, last_uid FROM imap_cursors WHERE mailbox = $1`,
+	err = s.pool.QueryRow(ctx, `SELECT uidvalidity, last_uid FROM imap_cursors WHERE mailbox = $1`,
 		mailbox).Scan(&v, &u)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, 0, false, nil
@@ -202,7 +202,7 @@ func Quarantine(ctx context.Context, q Querier, mailbox string, uidValidity, uid
 
 // ListQuarantine lists quarantined mail, newest first, without raw bodies.
 func (s *Store) ListQuarantine(ctx context.Context, all bool) ([]QuarantineRecord, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, mailbox, uidvalidity, uid, reason, created_at, retried_at, resolved_at
+	rows, err := s.pool.Query(ctx, `SELECT id, mailbox, uidvalidity, uid, reason, created_at, retried_at, resolved_at
 		FROM quarantine WHERE $1 OR resolved_at IS NULL ORDER BY id DESC`, all)
 	if err != nil {
 		return nil, err
@@ -220,7 +220,7 @@ func (s *Store) ListQuarantine(ctx context.Context, all bool) ([]QuarantineRecor
 func (s *Store) GetQuarantine(ctx context.Context, id int64) (*QuarantineRecord, error) {
 	var q QuarantineRecord
 	var v, u int64
-	err := s.Pool.QueryRow(ctx, `SELECT id, mailbox, uidvalidity, uid, reason, raw, created_at, retried_at, resolved_at
+	err := s.pool.QueryRow(ctx, `SELECT id, mailbox, uidvalidity, uid, reason, raw, created_at, retried_at, resolved_at
 		FROM quarantine WHERE id = $1`, id).Scan(&q.ID, &q.Mailbox, &v, &u, &q.Reason, &q.Raw, &q.CreatedAt,
 		&q.RetriedAt, &q.ResolvedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -238,14 +238,14 @@ func ResolveQuarantine(ctx context.Context, q Querier, id int64, at time.Time) e
 
 // RetryFailed notes a retry that failed again.
 func (s *Store) RetryFailed(ctx context.Context, id int64, reason string, at time.Time) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE quarantine SET retried_at = $2, reason = $3 WHERE id = $1`, id, at, cleanText(reason))
+	_, err := s.pool.Exec(ctx, `UPDATE quarantine SET retried_at = $2, reason = $3 WHERE id = $1`, id, at, cleanText(reason))
 	return err
 }
 
 // Unmarked lists the UIDs of a mailbox that were committed but not yet
 // flagged or moved on the IMAP server.
 func (s *Store) Unmarked(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT uid FROM ingested WHERE mailbox = $1 AND uidvalidity = $2
+	rows, err := s.pool.Query(ctx, `SELECT uid FROM ingested WHERE mailbox = $1 AND uidvalidity = $2
 		AND NOT marked AND outcome <> 'pending' ORDER BY uid LIMIT 10000`, mailbox, int64(uidValidity))
 	if err != nil {
 		return nil, fmt.Errorf("listing unmarked mail of %s: %w", mailbox, err)
@@ -263,7 +263,7 @@ func (s *Store) SetMarked(ctx context.Context, mailbox string, uidValidity uint3
 	for i, u := range uids {
 		list[i] = int64(u)
 	}
-	_, err := s.Pool.Exec(ctx, `UPDATE ingested SET marked = true WHERE mailbox = $1 AND uidvalidity = $2
+	_, err := s.pool.Exec(ctx, `UPDATE ingested SET marked = true WHERE mailbox = $1 AND uidvalidity = $2
 		AND uid = ANY($3) AND NOT marked`, mailbox, int64(uidValidity), list)
 	if err != nil {
 		return fmt.Errorf("recording marked mail of %s: %w", mailbox, err)

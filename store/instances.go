@@ -16,7 +16,7 @@ const (
 // Heartbeat records that the instance lives (registering it when new).
 // Work it claimed (outbox rows) stays its own while it beats.
 func (s *Store) Heartbeat(ctx context.Context, instance string) error {
-	_, err := s.Pool.Exec(ctx, `INSERT INTO instances (id) VALUES ($1)
+	_, err := s.pool.Exec(ctx, `INSERT INTO instances (id) VALUES ($1)
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, instance)
 	if err != nil {
 		return fmt.Errorf("heartbeat of %s: %w", instance, err)
@@ -27,7 +27,7 @@ func (s *Store) Heartbeat(ctx context.Context, instance string) error {
 // Retire removes a stopping instance, so that what it claimed and did not
 // finish is free at once; it also forgets instances dead for a day.
 func (s *Store) Retire(ctx context.Context, instance string) error {
-	_, err := s.Pool.Exec(ctx, `DELETE FROM instances WHERE id = $1 OR heartbeat_at < now() - interval '1 day'`, instance)
+	_, err := s.pool.Exec(ctx, `DELETE FROM instances WHERE id = $1 OR heartbeat_at < now() - interval '1 day'`, instance)
 	return err
 }
 

@@ -28,7 +28,7 @@ type LeaseInstance struct {
 // holds: a lease that expired and was taken by another instance is not
 // among them.
 func (s *Store) RenewLeases(ctx context.Context, instance string, ttl time.Duration) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `WITH beat AS (
+	rows, err := s.pool.Query(ctx, `WITH beat AS (
 			INSERT INTO instances (id, leases_renewed_at) VALUES ($1, now())
 			ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), leases_renewed_at = now())
 		UPDATE mailbox_leases SET expires_at = now() + $2::interval
@@ -47,7 +47,7 @@ func (s *Store) RenewLeases(ctx context.Context, instance string, ttl time.Durat
 // their leases within the last within, each with the number of unexpired
 // leases it holds.
 func (s *Store) LiveInstances(ctx context.Context, within time.Duration) ([]LeaseInstance, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT i.id, count(l.mailbox)
+	rows, err := s.pool.Query(ctx, `SELECT i.id, count(l.mailbox)
 		FROM instances i LEFT JOIN mailbox_leases l ON l.instance = i.id AND l.expires_at > now()
 		WHERE i.leases_renewed_at > now() - $1::interval
 		GROUP BY i.id ORDER BY i.id`, within)
@@ -81,7 +81,7 @@ func (s *Store) TakeLeases(ctx context.Context, instance string, candidates []st
 	if n <= 0 || len(candidates) == 0 {
 		return nil, nil
 	}
-	rows, err := s.Pool.Query(ctx, `WITH cand AS (
+	rows, err := s.pool.Query(ctx, `WITH cand AS (
 			SELECT m.mailbox, coalesce(l.instance, '') AS prev
 			FROM unnest($2::text[]) AS m(mailbox)
 			LEFT JOIN mailbox_leases l ON l.mailbox = m.mailbox
@@ -117,10 +117,10 @@ func (s *Store) TakeLeases(ctx context.Context, instance string, candidates []st
 func (s *Store) ReleaseLeases(ctx context.Context, instance string, mailboxes []string) error {
 	var err error
 	if mailboxes == nil {
-		_, err = s.Pool.Exec(ctx, `WITH out AS (UPDATE instances SET leases_renewed_at = NULL WHERE id = $1)
+		_, err = s.pool.Exec(ctx, `WITH out AS (UPDATE instances SET leases_renewed_at = NULL WHERE id = $1)
 			DELETE FROM mailbox_leases WHERE instance = $1`, instance)
 	} else {
-		_, err = s.Pool.Exec(ctx, `DELETE FROM mailbox_leases WHERE instance = $1 AND mailbox = ANY($2)`, instance, mailboxes)
+		_, err = s.pool.Exec(ctx, `DELETE FROM mailbox_leases WHERE instance = $1 AND mailbox = ANY($2)`, instance, mailboxes)
 	}
 	if err != nil {
 		return fmt.Errorf("releasing mailbox leases of %s: %w", instance, err)
@@ -147,7 +147,7 @@ type InstanceInfo struct {
 
 // LeaseStatus returns every registered instance and every mailbox lease.
 func (s *Store) LeaseStatus(ctx context.Context) ([]InstanceInfo, []MailboxLease, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, started_at, heartbeat_at, heartbeat_at > now() - $1::interval
+	rows, err := s.pool.Query(ctx, `SELECT id, started_at, heartbeat_at, heartbeat_at > now() - $1::interval
 		FROM instances ORDER BY started_at, id`, LeaseTTL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing instances: %w", err)
@@ -160,7 +160,7 @@ func (s *Store) LeaseStatus(ctx context.Context) ([]InstanceInfo, []MailboxLease
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing instances: %w", err)
 	}
-	rows, err = s.Pool.Query(ctx, `SELECT mailbox, instance, since, expires_at, expires_at <= now()
+	rows, err = s.pool.Query(ctx, `SELECT mailbox, instance, since, expires_at, expires_at <= now()
 		FROM mailbox_leases ORDER BY mailbox`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing mailbox leases: %w", err)

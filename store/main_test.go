@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/casemail/casemail/store/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -22,4 +24,22 @@ func openTestStore(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// allowAck records an acknowledgement to addr at now as CreateCaseWithAck
+// does, under a limit of 5 an hour; it reports whether one was allowed.
+func allowAck(ctx context.Context, st *Store, addr string, now time.Time) (bool, error) {
+	var ok bool
+	err := st.InTx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		addr = queueAllowAck(b, addr, 5, now)
+		res := tx.SendBatch(ctx, b)
+		defer res.Close()
+		var err error
+		if ok, err = allowAckResult(res, addr); err != nil {
+			return err
+		}
+		return res.Close()
+	})
+	return ok, err
 }

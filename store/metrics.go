@@ -50,28 +50,28 @@ type Count struct {
 func (s *Store) Gauges(ctx context.Context) (*Gauges, error) {
 	g := &Gauges{}
 	var err error
-	if g.Cases, err = counts(ctx, s.Pool, 2, `SELECT status, tier, count(*) FROM cases GROUP BY 1, 2 ORDER BY 1, 2`); err != nil {
+	if g.Cases, err = counts(ctx, s.pool, 2, `SELECT status, tier, count(*) FROM cases GROUP BY 1, 2 ORDER BY 1, 2`); err != nil {
 		return nil, fmt.Errorf("counting cases: %w", err)
 	}
-	if g.AutomaticCases, err = counts(ctx, s.Pool, 1, `SELECT status, count(*) FROM cases WHERE automatic
+	if g.AutomaticCases, err = counts(ctx, s.pool, 1, `SELECT status, count(*) FROM cases WHERE automatic
 		GROUP BY 1 ORDER BY 1`); err != nil {
 		return nil, fmt.Errorf("counting automatic cases: %w", err)
 	}
-	if g.Outbox, err = counts(ctx, s.Pool, 1, `SELECT status, count(*) FROM outbox WHERE status <> 'sent'
+	if g.Outbox, err = counts(ctx, s.pool, 1, `SELECT status, count(*) FROM outbox WHERE status <> 'sent'
 		GROUP BY 1 ORDER BY 1`); err != nil {
 		return nil, fmt.Errorf("counting the outbox: %w", err)
 	}
 	var oldest float64
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE attempts > 0 AND status = 'pending'),
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE attempts > 0 AND status = 'pending'),
 			coalesce(extract(epoch FROM now() - min(created_at)), 0)
 		FROM outbox WHERE status IN ('pending', 'sending')`).Scan(&g.OutboxRetrying, &oldest); err != nil {
 		return nil, fmt.Errorf("reading the outbox backlog: %w", err)
 	}
 	g.OutboxOldest = time.Duration(oldest * float64(time.Second))
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM quarantine WHERE resolved_at IS NULL`).Scan(&g.QuarantineUnresolved); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM quarantine WHERE resolved_at IS NULL`).Scan(&g.QuarantineUnresolved); err != nil {
 		return nil, fmt.Errorf("counting quarantine: %w", err)
 	}
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM erasures`).Scan(&g.Erasures); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM erasures`).Scan(&g.Erasures); err != nil {
 		return nil, fmt.Errorf("counting erasures: %w", err)
 	}
 	if g.Jobs, err = s.JobRuns(ctx); err != nil {
@@ -79,7 +79,7 @@ func (s *Store) Gauges(ctx context.Context) (*Gauges, error) {
 	}
 	// SLA tracking came with a later migration: a database that an older
 	// binary migrated has no such columns, and then there is nothing to say.
-	g.SLAOutcomes, err = counts(ctx, s.Pool, 2, `
+	g.SLAOutcomes, err = counts(ctx, s.pool, 2, `
 		SELECT 'first_response', sla_first_response, count(*) FROM cases WHERE sla_first_response <> '' GROUP BY 2
 		UNION ALL
 		SELECT 'resolution', sla_resolution, count(*) FROM cases WHERE sla_resolution <> '' GROUP BY 2
@@ -87,7 +87,7 @@ func (s *Store) Gauges(ctx context.Context) (*Gauges, error) {
 	if err != nil && !undefinedObject(err) {
 		return nil, fmt.Errorf("counting SLA outcomes: %w", err)
 	}
-	g.SLANotices, err = counts(ctx, s.Pool, 2, `SELECT target, kind, count(*) FROM sla_notices GROUP BY 1, 2 ORDER BY 1, 2`)
+	g.SLANotices, err = counts(ctx, s.pool, 2, `SELECT target, kind, count(*) FROM sla_notices GROUP BY 1, 2 ORDER BY 1, 2`)
 	if err != nil && !undefinedObject(err) {
 		return nil, fmt.Errorf("counting SLA notices: %w", err)
 	}

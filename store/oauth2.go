@@ -78,7 +78,7 @@ func scanOAuth2Token(row pgx.Row) (*OAuth2Token, error) {
 // OAuth2Token returns the stored grant for a purpose and name, or
 // ErrNotFound.
 func (s *Store) OAuth2Token(ctx context.Context, purpose, name string) (*OAuth2Token, error) {
-	t, err := scanOAuth2Token(s.Pool.QueryRow(ctx, `SELECT `+oauth2Columns+`
+	t, err := scanOAuth2Token(s.pool.QueryRow(ctx, `SELECT `+oauth2Columns+`
 		FROM oauth2_tokens WHERE purpose = $1 AND name = $2`, purpose, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
@@ -97,7 +97,7 @@ func (s *Store) SaveOAuth2Token(ctx context.Context, t OAuth2Token) (*OAuth2Toke
 	if err := checkOAuth2Token(&t); err != nil {
 		return nil, fmt.Errorf("saving oauth2 token %s/%s: %w", t.Purpose, t.Name, err)
 	}
-	row, err := scanOAuth2Token(s.Pool.QueryRow(ctx, `INSERT INTO oauth2_tokens (purpose, name, provider, client_id,
+	row, err := scanOAuth2Token(s.pool.QueryRow(ctx, `INSERT INTO oauth2_tokens (purpose, name, provider, client_id,
 		username, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, refreshed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (purpose, name) DO UPDATE SET provider = EXCLUDED.provider, client_id = EXCLUDED.client_id,
@@ -192,7 +192,7 @@ func (s *Store) UpdateOAuth2Token(ctx context.Context, purpose, name string,
 // stored version is no longer version (another instance refreshed, or an
 // admin logged in again, meanwhile) and reports whether it recorded.
 func (s *Store) RecordOAuth2Error(ctx context.Context, purpose, name string, version int64, msg string, at time.Time) (bool, error) {
-	tag, err := s.Pool.Exec(ctx, `UPDATE oauth2_tokens SET last_error = $4, last_error_at = $5, updated_at = now()
+	tag, err := s.pool.Exec(ctx, `UPDATE oauth2_tokens SET last_error = $4, last_error_at = $5, updated_at = now()
 		WHERE purpose = $1 AND name = $2 AND version = $3`, purpose, name, version, cleanText(msg), at)
 	if err != nil {
 		return false, fmt.Errorf("recording oauth2 error for %s/%s: %w", purpose, name, err)
@@ -202,7 +202,7 @@ func (s *Store) RecordOAuth2Error(ctx context.Context, purpose, name string, ver
 
 // DeleteOAuth2Token removes a grant; it reports whether there was one.
 func (s *Store) DeleteOAuth2Token(ctx context.Context, purpose, name string) (bool, error) {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM oauth2_tokens WHERE purpose = $1 AND name = $2`, purpose, name)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM oauth2_tokens WHERE purpose = $1 AND name = $2`, purpose, name)
 	if err != nil {
 		return false, fmt.Errorf("deleting oauth2 token %s/%s: %w", purpose, name, err)
 	}

@@ -221,7 +221,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration,
 	if limit <= 0 {
 		limit = 1
 	}
-	rows, err := s.Pool.Query(ctx, `WITH due AS (
+	rows, err := s.pool.Query(ctx, `WITH due AS (
 			SELECT id FROM outbox
 			WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
 			  AND (status = 'pending' OR locked_until IS NULL OR locked_until <= $1
@@ -260,7 +260,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration,
 
 // MarkSent records that the SMTP server accepted the mail.
 func (s *Store) MarkSent(ctx context.Context, id int64, now time.Time) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = $2, locked_until = NULL, last_error = ''
+	_, err := s.pool.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = $2, locked_until = NULL, last_error = ''
 		WHERE id = $1`, id, now)
 	if err != nil {
 		return fmt.Errorf("marking outbox row %d sent: %w", id, err)
@@ -271,7 +271,7 @@ func (s *Store) MarkSent(ctx context.Context, id int64, now time.Time) error {
 // MarkRetry puts a mail back in the queue after a temporary failure, due
 // again at next.
 func (s *Store) MarkRetry(ctx context.Context, id int64, errText string, next time.Time) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = $3, locked_until = NULL,
+	_, err := s.pool.Exec(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = $3, locked_until = NULL,
 		last_error = $2 WHERE id = $1 AND status <> 'sent'`, id, cleanText(errText), next)
 	if err != nil {
 		return fmt.Errorf("rescheduling outbox row %d: %w", id, err)
@@ -281,7 +281,7 @@ func (s *Store) MarkRetry(ctx context.Context, id int64, errText string, next ti
 
 // MarkFailed records a permanent failure: the mail is not tried again.
 func (s *Store) MarkFailed(ctx context.Context, id int64, errText string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE outbox SET status = 'failed', locked_until = NULL, last_error = $2
+	_, err := s.pool.Exec(ctx, `UPDATE outbox SET status = 'failed', locked_until = NULL, last_error = $2
 		WHERE id = $1 AND status <> 'sent'`, id, cleanText(errText))
 	if err != nil {
 		return fmt.Errorf("marking outbox row %d failed: %w", id, err)
@@ -296,7 +296,7 @@ func (s *Store) ReleaseOutbox(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.Pool.Exec(ctx, `UPDATE outbox SET status = 'pending', locked_until = NULL,
+	_, err := s.pool.Exec(ctx, `UPDATE outbox SET status = 'pending', locked_until = NULL,
 		attempts = greatest(attempts - 1, 0) WHERE id = ANY($1) AND status = 'sending'`, ids)
 	if err != nil {
 		return fmt.Errorf("releasing %d outbox rows: %w", len(ids), err)
@@ -308,7 +308,7 @@ func (s *Store) ReleaseOutbox(ctx context.Context, ids []int64) error {
 // and how long the oldest of them has waited, for /metrics and /readyz.
 func (s *Store) OutboxStats(ctx context.Context) (pending int, oldest time.Duration, err error) {
 	var age *float64
-	err = s.Pool.QueryRow(ctx, `SELECT count(*), extract(epoch FROM now() - min(created_at))::float8
+	err = s.pool.QueryRow(ctx, `SELECT count(*), extract(epoch FROM now() - min(created_at))::float8
 		FROM outbox WHERE status IN ('pending', 'sending')`).Scan(&pending, &age)
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading outbox stats: %w", err)
@@ -321,7 +321,7 @@ func (s *Store) OutboxStats(ctx context.Context) (pending int, oldest time.Durat
 
 // OutboxByID returns one outbox row whatever its status.
 func (s *Store) OutboxByID(ctx context.Context, id int64) (OutboxRow, error) {
-	r, err := scanOutbox(s.Pool.QueryRow(ctx, `SELECT `+outboxColumnList+` FROM outbox o WHERE o.id = $1`, id))
+	r, err := scanOutbox(s.pool.QueryRow(ctx, `SELECT `+outboxColumnList+` FROM outbox o WHERE o.id = $1`, id))
 	if err != nil {
 		return OutboxRow{}, fmt.Errorf("reading outbox row %d: %w", id, err)
 	}

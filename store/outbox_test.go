@@ -15,7 +15,7 @@ import (
 
 func outboxTestCase(t *testing.T, st *Store) int64 {
 	t.Helper()
-	c, err := CreateCase(context.Background(), st.Pool, NewCase{Subject: "Printer", Requester: "ola@example.no", Mailbox: "helpdesk"})
+	c, err := CreateCase(context.Background(), st.pool, NewCase{Subject: "Printer", Requester: "ola@example.no", Mailbox: "helpdesk"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +81,11 @@ func TestEnqueueMailRoundTrip(t *testing.T) {
 		t.Errorf("new row state: %+v", got)
 	}
 
-	rcpt, c, found, err := SentTo(ctx, st.Pool, "abc.def@example.org")
+	rcpt, c, found, err := SentTo(ctx, st.pool, "abc.def@example.org")
 	if err != nil || !found || rcpt != "anna@example.org" || c != caseID {
 		t.Errorf("sent_message_ids: %q, %d, %v, %v", rcpt, c, found, err)
 	}
-	if c, found, err := CaseByMessageIDs(ctx, st.Pool, []string{"abc.def@example.org"}); err != nil || !found || c != caseID {
+	if c, found, err := CaseByMessageIDs(ctx, st.pool, []string{"abc.def@example.org"}); err != nil || !found || c != caseID {
 		t.Errorf("threading by our Message-ID: %d, %v, %v", c, found, err)
 	}
 }
@@ -109,7 +109,7 @@ func TestEnqueueMailRollsBackWithTransaction(t *testing.T) {
 	if n, _, err := st.OutboxStats(ctx); err != nil || n != 0 {
 		t.Errorf("after rollback: %d queued, %v", n, err)
 	}
-	if _, _, found, _ := SentTo(ctx, st.Pool, testOutMail(1).MessageID); found {
+	if _, _, found, _ := SentTo(ctx, st.pool, testOutMail(1).MessageID); found {
 		t.Error("sent_message_ids row survived the rollback")
 	}
 }
@@ -121,18 +121,18 @@ func TestEnqueueMailSingleRecipientDefault(t *testing.T) {
 	m := testOutMail(1)
 	m.CaseID = caseID
 	m.To = []string{`"Nordmann, Ola" <Ola@Example.no>`}
-	if _, err := EnqueueMail(ctx, st.Pool, m); err != nil {
+	if _, err := EnqueueMail(ctx, st.pool, m); err != nil {
 		t.Fatal(err)
 	}
-	if rcpt, _, _, _ := SentTo(ctx, st.Pool, m.MessageID); rcpt != "ola@example.no" {
+	if rcpt, _, _, _ := SentTo(ctx, st.pool, m.MessageID); rcpt != "ola@example.no" {
 		t.Errorf("recipient = %q, want the only To", rcpt)
 	}
 	// No case: no sent_message_ids row (it needs a case).
 	m2 := testOutMail(2)
-	if _, err := EnqueueMail(ctx, st.Pool, m2); err != nil {
+	if _, err := EnqueueMail(ctx, st.pool, m2); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, found, _ := SentTo(ctx, st.Pool, m2.MessageID); found {
+	if _, _, found, _ := SentTo(ctx, st.pool, m2.MessageID); found {
 		t.Error("mail without a case recorded in sent_message_ids")
 	}
 }
@@ -149,14 +149,14 @@ func TestEnqueueMailRejects(t *testing.T) {
 	} {
 		m := testOutMail(1)
 		mutate(&m)
-		if _, err := EnqueueMail(ctx, st.Pool, m); err == nil {
+		if _, err := EnqueueMail(ctx, st.pool, m); err == nil {
 			t.Errorf("%s: queued", name)
 		}
 	}
-	if _, err := EnqueueMail(ctx, st.Pool, testOutMail(1)); err != nil {
+	if _, err := EnqueueMail(ctx, st.pool, testOutMail(1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := EnqueueMail(ctx, st.Pool, testOutMail(1)); !IsUniqueViolation(err) {
+	if _, err := EnqueueMail(ctx, st.pool, testOutMail(1)); !IsUniqueViolation(err) {
 		t.Errorf("duplicate Message-ID: err = %v, want a unique violation", err)
 	}
 }
@@ -164,7 +164,7 @@ func TestEnqueueMailRejects(t *testing.T) {
 func TestClaimOutboxLifecycle(t *testing.T) {
 	ctx := context.Background()
 	st := openTestStore(t)
-	id, err := EnqueueMail(ctx, st.Pool, testOutMail(1))
+	id, err := EnqueueMail(ctx, st.pool, testOutMail(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestClaimOutboxFailedAndReleased(t *testing.T) {
 	st := openTestStore(t)
 	var ids []int64
 	for i := range 3 {
-		id, err := EnqueueMail(ctx, st.Pool, testOutMail(i))
+		id, err := EnqueueMail(ctx, st.pool, testOutMail(i))
 		if err != nil {
 			t.Fatal(err)
 		}

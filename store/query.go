@@ -15,7 +15,7 @@ func (s *Store) ListCases(ctx context.Context, open bool, limit int) ([]*Case, e
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
+	rows, err := s.pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
 		WHERE NOT $1 OR status IN ('new', 'open', 'waiting') ORDER BY number DESC LIMIT $2`, open, limit)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ type ReplayCase struct {
 // ReplayCases returns the cases created since a time, each with the raw
 // mail of its first message, for `rules replay`.
 func (s *Store) ReplayCases(ctx context.Context, since time.Time) ([]ReplayCase, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+prefixed("c.", caseColumns)+`, r.data
+	rows, err := s.pool.Query(ctx, `SELECT `+prefixed("c.", caseColumns)+`, r.data
 		FROM cases c
 		JOIN LATERAL (SELECT raw_sha256 FROM messages WHERE case_id = c.id AND direction = 'in'
 			ORDER BY id LIMIT 1) m ON true

@@ -2,10 +2,7 @@ package store
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,7 +58,7 @@ func (s *Store) ApplyRetention(ctx context.Context, p RetentionPolicy, now time.
 		if err != nil {
 			return r, fmt.Errorf("retention: deleting raw mail: %w", err)
 		}
-		tag, err := s.Pool.Exec(ctx, `DELETE FROM quarantine WHERE resolved_at IS NOT NULL AND created_at < $1`,
+		tag, err := s.pool.Exec(ctx, `DELETE FROM quarantine WHERE resolved_at IS NOT NULL AND created_at < $1`,
 			now.Add(-p.RawMail))
 		if err != nil {
 			return r, fmt.Errorf("retention: deleting resolved quarantine: %w", err)
@@ -75,7 +72,7 @@ func (s *Store) ApplyRetention(ctx context.Context, p RetentionPolicy, now time.
 			return r, fmt.Errorf("retention: deleting attachments: %w", err)
 		}
 	}
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM ack_log WHERE at < $1`, now.Add(-24*time.Hour))
+	tag, err := s.pool.Exec(ctx, `DELETE FROM ack_log WHERE at < $1`, now.Add(-24*time.Hour))
 	if err != nil {
 		return r, fmt.Errorf("retention: pruning the acknowledgement log: %w", err)
 	}
@@ -83,13 +80,13 @@ func (s *Store) ApplyRetention(ctx context.Context, p RetentionPolicy, now time.
 	// Orphans: left by a mail that was being forwarded when its case
 	// expired, or by an interrupted run. An hour's grace keeps this clear
 	// of intake transactions that are about to refer to a row again.
-	tag, err = s.Pool.Exec(ctx, `DELETE FROM raw_mails r WHERE r.created_at < $1
+	tag, err = s.pool.Exec(ctx, `DELETE FROM raw_mails r WHERE r.created_at < $1
 		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.raw_sha256 = r.sha256)`, now.Add(-time.Hour))
 	if err != nil {
 		return r, fmt.Errorf("retention: deleting unreferenced raw mail: %w", err)
 	}
 	r.RawOrphans = tag.RowsAffected()
-	if r.BlobOrphans, err = deleteUnusedBlobs(ctx, s.Pool, nil); err != nil {
+	if r.BlobOrphans, err = deleteUnusedBlobs(ctx, s.pool, nil); err != nil {
 		return r, fmt.Errorf("retention: deleting unreferenced attachment bodies: %w", err)
 	}
 	return r, nil
@@ -258,87 +255,4 @@ func (s *Store) dropAttachments(ctx context.Context, cutoff time.Time) (attachme
 			return attachments, blobs, err
 		}
 	}
-}
-
-// JobRun is the last recorded run of a maintenance job.
-type JobRun struct {
-	Job        string
-	StartedAt  *time.Time
-	FinishedAt *time.Time
-	Result     json.RawMessage
-	LastError  string
-}
-
-// ErrJobBusy is returned by RunJob when another instance holds the job.
-var ErrJobBusy = errors.New("another instance is running this job")
-
-// jobLockKey is the advisory-lock key of a job, in a space of its own.
-func jobLockKey(job string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("casemail job " + job))
-	return int64(h.Sum64())
-}
-
-// RunJob runs fn as job once across every instance sharing the database:
-// under a session advisory lock (ErrJobBusy when another instance holds
-// it), and only when the job last finished at least every before now
-// (ran is false otherwise). The run, its result (fn's value as JSON) or
-// its error are recorded in maintenance_runs; a failed run is tried again
-// at the next call.
-func (s *Store) RunJob(ctx context.Context, job string, every time.Duration, now time.Time,
-	fn func(ctx context.Context) (any, error)) (ran bool, err error) {
-	conn, err := s.Pool.Acquire(ctx)
-	if err != nil {
-		return false, fmt.Errorf("job %s: %w", job, err)
-	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, jobLockKey(job)).Scan(&got); err != nil {
-		return false, fmt.Errorf("job %s: taking its lock: %w", job, err)
-	}
-	if !got {
-		return false, ErrJobBusy
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, jobLockKey(job)) //nolint:errcheck
-	var finished *time.Time
-	err = conn.QueryRow(ctx, `SELECT finished_at FROM maintenance_runs WHERE job = $1`, job).Scan(&finished)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return false, fmt.Errorf("job %s: reading its last run: %w", job, err)
-	}
-	if finished != nil && now.Sub(*finished) < every {
-		return false, nil
-	}
-	if _, err := conn.Exec(ctx, `INSERT INTO maintenance_runs (job, started_at) VALUES ($1, $2)
-		ON CONFLICT (job) DO UPDATE SET started_at = $2`, job, now); err != nil {
-		return false, fmt.Errorf("job %s: recording its start: %w", job, err)
-	}
-	res, runErr := fn(ctx)
-	data, jerr := json.Marshal(res)
-	if jerr != nil {
-		data = []byte("{}")
-	}
-	if runErr != nil {
-		_, err = conn.Exec(context.WithoutCancel(ctx), `UPDATE maintenance_runs SET last_error = $2, result = $3 WHERE job = $1`,
-			job, cleanText(runErr.Error()), data)
-		return true, errors.Join(runErr, err)
-	}
-	if _, err := conn.Exec(context.WithoutCancel(ctx), `UPDATE maintenance_runs SET finished_at = $2, result = $3, last_error = ''
-		WHERE job = $1`, job, now, data); err != nil {
-		return true, fmt.Errorf("job %s: recording its end: %w", job, err)
-	}
-	return true, nil
-}
-
-// JobRuns lists the recorded maintenance runs, for metrics and status.
-func (s *Store) JobRuns(ctx context.Context) ([]JobRun, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT job, started_at, finished_at, result, last_error
-		FROM maintenance_runs ORDER BY job`)
-	if err != nil {
-		return nil, fmt.Errorf("listing maintenance runs: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (JobRun, error) {
-		var j JobRun
-		err := r.Scan(&j.Job, &j.StartedAt, &j.FinishedAt, &j.Result, &j.LastError)
-		return j, err
-	})
 }

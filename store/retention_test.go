@@ -23,22 +23,22 @@ func TestApplyRetention(t *testing.T) {
 	oldClosed := f.newCase("a@example.org", "old closed", now.Add(-500*day))
 	f.mail(oldClosed.ID, "a@example.org", nil, "old closed", "text", now.Add(-500*day), "OLDCLOSEDFILE")
 	f.outbox(oldClosed.ID, "ack", []string{"a@example.org"}, "ack", "ack")
-	if err := SetCaseStatus(ctx, st.Pool, oldClosed.ID, "closed", now.Add(-400*day)); err != nil {
+	if err := SetCaseStatus(ctx, st.pool, oldClosed.ID, "closed", now.Add(-400*day)); err != nil {
 		t.Fatal(err)
 	}
 	linked := f.newCase("a@example.org", "follow-up", now.Add(-10*day))
-	if _, err := st.Pool.Exec(ctx, `UPDATE cases SET linked_case_id = $1 WHERE id = $2`, oldClosed.ID, linked.ID); err != nil {
+	if _, err := st.pool.Exec(ctx, `UPDATE cases SET linked_case_id = $1 WHERE id = $2`, oldClosed.ID, linked.ID); err != nil {
 		t.Fatal(err)
 	}
 	// Dropped and untouched for 400 days: deleted.
 	dropped := f.newCase("list@example.org", "newsletter", now.Add(-400*day))
-	if err := SetCaseStatus(ctx, st.Pool, dropped.ID, "dropped", now.Add(-400*day)); err != nil {
+	if err := SetCaseStatus(ctx, st.pool, dropped.ID, "dropped", now.Add(-400*day)); err != nil {
 		t.Fatal(err)
 	}
 	// Closed 100 days ago: kept, but its raw mail (older than 90 days) goes.
 	recentClosed := f.newCase("b@example.org", "recent closed", now.Add(-120*day))
 	rcMsg := f.mail(recentClosed.ID, "b@example.org", nil, "recent closed", "text b", now.Add(-120*day), "RECENTFILE")
-	if err := SetCaseStatus(ctx, st.Pool, recentClosed.ID, "closed", now.Add(-100*day)); err != nil {
+	if err := SetCaseStatus(ctx, st.pool, recentClosed.ID, "closed", now.Add(-100*day)); err != nil {
 		t.Fatal(err)
 	}
 	// Open for 200 days: kept; raw mail and attachment bodies go, except a
@@ -51,18 +51,18 @@ func TestApplyRetention(t *testing.T) {
 	freshMsg := f.mail(fresh.ID, "d@example.org", nil, "fresh", "text d", now.Add(-time.Hour), "FRESHFILE")
 	freshSnap := snapshot(t, st, fresh.ID)
 
-	if ok, err := AllowAck(ctx, st.Pool, "e@example.org", 5, now.Add(-3*day)); err != nil || !ok {
+	if ok, err := allowAck(ctx, st, "e@example.org", now.Add(-3*day)); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if ok, err := AllowAck(ctx, st.Pool, "e@example.org", 5, now.Add(-time.Minute)); err != nil || !ok {
+	if ok, err := allowAck(ctx, st, "e@example.org", now.Add(-time.Minute)); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	q1, _ := Quarantine(ctx, st.Pool, "helpdesk", 1, 1, "bad", []byte("old resolved"))
-	q2, _ := Quarantine(ctx, st.Pool, "helpdesk", 1, 2, "bad", []byte("old unresolved"))
-	if _, err := st.Pool.Exec(ctx, `UPDATE quarantine SET created_at = $1`, now.Add(-100*day)); err != nil {
+	q1, _ := Quarantine(ctx, st.pool, "helpdesk", 1, 1, "bad", []byte("old resolved"))
+	q2, _ := Quarantine(ctx, st.pool, "helpdesk", 1, 2, "bad", []byte("old unresolved"))
+	if _, err := st.pool.Exec(ctx, `UPDATE quarantine SET created_at = $1`, now.Add(-100*day)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ResolveQuarantine(ctx, st.Pool, q1, now.Add(-99*day)); err != nil {
+	if err := ResolveQuarantine(ctx, st.pool, q1, now.Add(-99*day)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -73,7 +73,7 @@ func TestApplyRetention(t *testing.T) {
 	t.Logf("result: %+v", res)
 
 	for _, gone := range []*Case{oldClosed, dropped} {
-		if _, err := CaseByID(ctx, st.Pool, gone.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := CaseByID(ctx, st.pool, gone.ID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("case %q: %v, want deleted", gone.Subject, err)
 		}
 		if n := count(t, st, `SELECT count(*) FROM messages WHERE case_id = $1`, gone.ID) +
@@ -84,11 +84,11 @@ func TestApplyRetention(t *testing.T) {
 		}
 	}
 	for _, kept := range []*Case{linked, recentClosed, open, fresh} {
-		if _, err := CaseByID(ctx, st.Pool, kept.ID); err != nil {
+		if _, err := CaseByID(ctx, st.pool, kept.ID); err != nil {
 			t.Errorf("case %q: %v, want kept", kept.Subject, err)
 		}
 	}
-	if lc, _ := CaseByID(ctx, st.Pool, linked.ID); lc != nil && lc.LinkedCaseID != nil {
+	if lc, _ := CaseByID(ctx, st.pool, linked.ID); lc != nil && lc.LinkedCaseID != nil {
 		t.Errorf("the later case still links to a deleted one")
 	}
 	for _, body := range []string{"OLDCLOSEDFILE", "OPENFILE"} {
@@ -138,7 +138,7 @@ func TestApplyRetention(t *testing.T) {
 		t.Errorf("second run: %+v, want nothing", res2)
 	}
 	// Once the forward is sent, its body is no longer needed.
-	if _, err := st.Pool.Exec(ctx, `UPDATE outbox SET status = 'sent'`); err != nil {
+	if _, err := st.pool.Exec(ctx, `UPDATE outbox SET status = 'sent'`); err != nil {
 		t.Fatal(err)
 	}
 	res3, err := st.ApplyRetention(ctx, policy, now)
@@ -157,7 +157,7 @@ func TestRetentionBatches(t *testing.T) {
 	st := openTestStore(t)
 	now := time.Now()
 	n := retentionBatch + 7
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO cases (status, requester, mailbox, closed_at)
+	if _, err := st.pool.Exec(ctx, `INSERT INTO cases (status, requester, mailbox, closed_at)
 		SELECT 'closed', 'x' || i || '@example.org', 'helpdesk', $2 FROM generate_series(1, $1) i`,
 		n, now.Add(-48*time.Hour)); err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestRunJob(t *testing.T) {
 	}
 
 	// Another instance holds the lock.
-	conn, err := st.Pool.Acquire(ctx)
+	conn, err := st.pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,7 +136,7 @@ type CaseMove struct {
 	Role     string
 	Supplier string
 	Assignee string
-	Status   string // new | open | waiting | …
+	Status   Status // new | open | waiting | …
 }
 
 // MoveCase puts a case on another rung or with another assignee and

@@ -35,7 +35,7 @@ type Querier interface {
 
 // Store wraps the pool. It is safe for concurrent use.
 type Store struct {
-	Pool *pgxpool.Pool
+	pool *pgxpool.Pool
 	// Instance names this process to the others sharing the database (see
 	// Heartbeat); "" for tools that claim no work.
 	Instance string
@@ -84,7 +84,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		sidePool.Close()
 		return nil, fmt.Errorf("connecting to database %s: %w", Redact(url), err)
 	}
-	return &Store{Pool: pool, side: sidePool, log: slog.Default()}, nil
+	return &Store{pool: pool, side: sidePool, log: slog.Default()}, nil
 }
 
 // SetLogger sets the logger used for migration messages.
@@ -92,7 +92,7 @@ func (s *Store) SetLogger(l *slog.Logger) { s.log = l }
 
 // Close closes the pools.
 func (s *Store) Close() {
-	s.Pool.Close()
+	s.pool.Close()
 	s.side.Close()
 }
 
@@ -101,12 +101,25 @@ func (s *Store) Close() {
 func (s *Store) Apart(q Querier) Assigner { return Assigner{Q: q, Apart: s.side} }
 
 // Ping reports whether the database answers, for /readyz.
-func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // InTx runs fn in a transaction, committing when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.Pool, fn)
+	return pgx.BeginFunc(ctx, s.pool, fn)
 }
+
+// DB is the database outside any transaction, for the query functions
+// (each takes a Querier): reads, and writes that stand alone.
+func (s *Store) DB() Querier { return s.pool }
+
+// Begin starts a transaction the caller must end: for a transaction held
+// across calls (tests that hold a lock while something else runs). Code
+// that commits what fn did uses InTx.
+func (s *Store) Begin(ctx context.Context) (pgx.Tx, error) { return s.pool.Begin(ctx) }
+
+// ConnString is the url the store was opened with, to open another store
+// on the same database (tests of several instances).
+func (s *Store) ConnString() string { return s.pool.Config().ConnString() }
 
 // Redact removes the password from a connection URL for messages.
 func Redact(url string) string {
@@ -169,7 +182,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := s.Pool.Acquire(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrating: %w", err)
 	}
@@ -213,12 +226,12 @@ func (s *Store) MigrationStatus(ctx context.Context) (all []Migration, unknown [
 		return nil, nil, err
 	}
 	var exists bool
-	if err := s.Pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return nil, nil, err
 	}
 	applied := map[int]time.Time{}
 	if exists {
-		if applied, err = appliedVersions(ctx, s.Pool); err != nil {
+		if applied, err = appliedVersions(ctx, s.pool); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -259,7 +272,7 @@ func appliedVersions(ctx context.Context, q Querier) (map[int]time.Time, error) 
 // Blob returns an attachment body by its SHA-256.
 func (s *Store) Blob(ctx context.Context, sha256 []byte) ([]byte, error) {
 	var data []byte
-	err := s.Pool.QueryRow(ctx, `SELECT data FROM blobs WHERE sha256 = $1`, sha256).Scan(&data)
+	err := s.pool.QueryRow(ctx, `SELECT data FROM blobs WHERE sha256 = $1`, sha256).Scan(&data)
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %x: %w", sha256, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake"
+	"github.com/casemail/casemail/intake/casework"
 	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
@@ -175,7 +176,7 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	dec, err := routing.Route(ctx, rules, intake.RoutingInput(msg, defService, at), nil)
+	dec, err := routing.Route(ctx, rules, casework.RoutingInput(msg, defService, at), nil)
 	if err != nil {
 		return err
 	}
@@ -215,7 +216,7 @@ type routedAs struct {
 // falls back to its current fields (which escalation may have changed).
 func originalDecision(ctx context.Context, st *store.Store, c *store.Case) (routedAs, error) {
 	old := routedAs{Service: c.Service, Unit: c.Unit, Tier: c.Tier, Role: c.Role}
-	evs, err := store.Events(ctx, st.Pool, c.ID)
+	evs, err := store.Events(ctx, st.DB(), c.ID)
 	if err != nil {
 		return old, fmt.Errorf("reading the events of case %d: %w", c.Number, err)
 	}
@@ -292,7 +293,7 @@ func cmdRulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		// As of its arrival: business hours and who was away then.
 		arrived := rc.Case.CreatedAt.In(loc)
-		dec, err := routing.Route(ctx, rules, intake.RoutingInput(msg, defaults[rc.Case.Mailbox], arrived), nil)
+		dec, err := routing.Route(ctx, rules, casework.RoutingInput(msg, defaults[rc.Case.Mailbox], arrived), nil)
 		if err != nil {
 			return err
 		}
@@ -451,7 +452,7 @@ type caseJSON struct {
 }
 
 func toCaseJSON(c *store.Case) caseJSON {
-	return caseJSON{Number: c.Number, Status: c.Status, Service: c.Service, Unit: c.Unit, Tier: c.Tier,
+	return caseJSON{Number: c.Number, Status: string(c.Status), Service: c.Service, Unit: c.Unit, Tier: c.Tier,
 		Role: c.Role, Supplier: c.Supplier, Assignee: c.Assignee, Priority: c.Priority, Requester: c.Requester,
 		RequesterName: c.RequesterName, Subject: c.Subject, Automatic: c.Automatic, Created: c.CreatedAt,
 		Due: c.ResolutionDue}
@@ -482,7 +483,7 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	c, err := store.CaseByNumber(ctx, st.Pool, n)
+	c, err := store.CaseByNumber(ctx, st.DB(), n)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no case #%d", n)
 	}
@@ -490,30 +491,30 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	cj := caseDetailJSON{caseJSON: toCaseJSON(c), FirstResponse: c.FirstResponse}
-	if cj.Messages, err = store.Messages(ctx, st.Pool, c.ID); err != nil {
+	if cj.Messages, err = store.Messages(ctx, st.DB(), c.ID); err != nil {
 		return err
 	}
-	if cj.Events, err = store.Events(ctx, st.Pool, c.ID); err != nil {
+	if cj.Events, err = store.Events(ctx, st.DB(), c.ID); err != nil {
 		return err
 	}
-	state, err := store.ConversationState(ctx, st.Pool, c.ID)
+	state, err := store.ConversationState(ctx, st.DB(), c.ID)
 	if err != nil {
 		return err
 	}
 	cj.Approval, cj.WaitUntil = state.Approval, state.WaitUntil
 	if state.MergedInto != nil {
-		if into, err := store.CaseByID(ctx, st.Pool, *state.MergedInto); err == nil {
+		if into, err := store.CaseByID(ctx, st.DB(), *state.MergedInto); err == nil {
 			cj.MergedInto = into.Number
 		}
 	}
-	ps, err := store.Participants(ctx, st.Pool, c.ID)
+	ps, err := store.Participants(ctx, st.DB(), c.ID)
 	if err != nil {
 		return err
 	}
 	for _, p := range ps {
 		cj.Participants = append(cj.Participants, participantJSON{Address: p.Address, Name: p.Name, Kind: p.Kind, Person: p.PersonID})
 	}
-	out, err := store.CaseOutbox(ctx, st.Pool, c.ID)
+	out, err := store.CaseOutbox(ctx, st.DB(), c.ID)
 	if err != nil {
 		return err
 	}
@@ -535,14 +536,14 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if cj.Approval != "" {
 		extra = append(extra, "approval "+cj.Approval)
 	}
-	if cj.WaitUntil != nil && c.Status == "waiting" {
+	if cj.WaitUntil != nil && c.Status == store.StatusWaiting {
 		extra = append(extra, "waiting until "+cj.WaitUntil.Local().Format("2006-01-02 15:04"))
 	}
 	if cj.MergedInto != 0 {
 		extra = append(extra, fmt.Sprintf("merged into #%d", cj.MergedInto))
 	}
 	if c.LinkedCaseID != nil {
-		if l, err := store.CaseByID(ctx, st.Pool, *c.LinkedCaseID); err == nil {
+		if l, err := store.CaseByID(ctx, st.DB(), *c.LinkedCaseID); err == nil {
 			extra = append(extra, fmt.Sprintf("linked to #%d", l.Number))
 		}
 	}

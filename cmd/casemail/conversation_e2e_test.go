@@ -99,18 +99,18 @@ func TestConversationEndToEnd(t *testing.T) {
 	w.waitMail(t, ola, 1) // the acknowledgement
 	notice := w.waitMail(t, anna, 1)
 	n := mustCaseNumber(t, w.store)
-	c, err := store.CaseByNumber(context.Background(), w.store.Pool, n)
+	c, err := store.CaseByNumber(context.Background(), w.store.DB(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tag := fmt.Sprintf("[#%d]", n)
 	status := func() string {
 		t.Helper()
-		c, err := store.CaseByNumber(context.Background(), w.store.Pool, n)
+		c, err := store.CaseByNumber(context.Background(), w.store.DB(), n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c.Status
+		return string(c.Status)
 	}
 
 	// #note: stored, nothing to the requester.

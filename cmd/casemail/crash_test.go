@@ -109,7 +109,7 @@ func (w *world) checkExactlyOnce(t *testing.T, n int) {
 		t.Errorf("acknowledgements queued = %d, want %d", got, n)
 	}
 	var last int64
-	if err := w.store.Pool.QueryRow(context.Background(), `SELECT last_uid FROM imap_cursors`).Scan(&last); err != nil {
+	if err := w.store.DB().QueryRow(context.Background(), `SELECT last_uid FROM imap_cursors`).Scan(&last); err != nil {
 		t.Fatal(err)
 	}
 	if last != int64(n) {
@@ -193,7 +193,7 @@ func TestKilledDaemonLosesAndDoublesNothing(t *testing.T) {
 		}
 		sent[strings.Trim(pm.Header.Get("Message-ID"), "<>")]++
 	}
-	rows, err := w.store.Pool.Query(context.Background(), `SELECT message_id FROM outbox`)
+	rows, err := w.store.DB().Query(context.Background(), `SELECT message_id FROM outbox`)
 	if err != nil {
 		t.Fatal(err)
 	}

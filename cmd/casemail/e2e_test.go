@@ -223,7 +223,7 @@ func rawMail(from, to, subject, msgID, extraHeaders, body string) []byte {
 func countRows(t testing.TB, st *store.Store, query string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := st.Pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+	if err := st.DB().QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -289,7 +289,7 @@ func TestEndToEnd(t *testing.T) {
 	if n := countRows(t, w.store, `SELECT count(*) FROM cases`); n != 1 {
 		t.Fatalf("cases = %d, want 1", n)
 	}
-	c, err := store.CaseByNumber(context.Background(), w.store.Pool, mustCaseNumber(t, w.store))
+	c, err := store.CaseByNumber(context.Background(), w.store.DB(), mustCaseNumber(t, w.store))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestEndToEnd(t *testing.T) {
 func mustCaseNumber(t *testing.T, st *store.Store) int64 {
 	t.Helper()
 	var n int64
-	if err := st.Pool.QueryRow(context.Background(), `SELECT number FROM cases ORDER BY id LIMIT 1`).Scan(&n); err != nil {
+	if err := st.DB().QueryRow(context.Background(), `SELECT number FROM cases ORDER BY id LIMIT 1`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

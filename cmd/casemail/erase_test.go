@@ -16,7 +16,7 @@ import (
 func caseSnapshot(t *testing.T, st *store.Store, caseID int64) string {
 	t.Helper()
 	var s string
-	err := st.Pool.QueryRow(context.Background(), `SELECT jsonb_build_object(
+	err := st.DB().QueryRow(context.Background(), `SELECT jsonb_build_object(
 		'case', (SELECT to_jsonb(c) FROM cases c WHERE id = $1),
 		'participants', (SELECT jsonb_agg(to_jsonb(p) ORDER BY address) FROM participants p WHERE case_id = $1),
 		'messages', (SELECT jsonb_agg(to_jsonb(m) ORDER BY id) FROM messages m WHERE case_id = $1),
@@ -57,9 +57,9 @@ func TestEraseRequester(t *testing.T) {
 	var kariCase, perCase int64
 	var kariNumber int64
 	waitFor(t, 30*time.Second, func() bool {
-		return w.store.Pool.QueryRow(ctx, `SELECT id, number FROM cases WHERE requester = 'kari@school.example.com'`).
+		return w.store.DB().QueryRow(ctx, `SELECT id, number FROM cases WHERE requester = 'kari@school.example.com'`).
 			Scan(&kariCase, &kariNumber) == nil &&
-			w.store.Pool.QueryRow(ctx, `SELECT id FROM cases WHERE requester = 'per.lund@other.example.org'`).Scan(&perCase) == nil
+			w.store.DB().QueryRow(ctx, `SELECT id FROM cases WHERE requester = 'per.lund@other.example.org'`).Scan(&perCase) == nil
 	})
 	// Ola, copied on Kari's case, answers there.
 	w.dovecot.Append(t, w.helpdesk, "INBOX", rawMail(`"Ola Nordmann" <`+ola+`>`, w.helpdesk,

@@ -90,7 +90,7 @@ func TestMetricsAndLogs(t *testing.T) {
 	w.dovecot.Append(t, w.helpdesk, "INBOX", rawMail(kari, w.helpdesk, "Projector broken", "p1@school.example.com", "", kariText))
 	var number int64
 	waitFor(t, 30*time.Second, func() bool {
-		err := w.store.Pool.QueryRow(context.Background(), `SELECT number FROM cases WHERE requester = 'kari@school.example.com'`).Scan(&number)
+		err := w.store.DB().QueryRow(context.Background(), `SELECT number FROM cases WHERE requester = 'kari@school.example.com'`).Scan(&number)
 		return err == nil
 	})
 	w.dovecot.Append(t, w.helpdesk, "INBOX", rawMail(kari, w.helpdesk, fmt.Sprintf("Re: [#%d] Projector broken", number),
@@ -113,11 +113,13 @@ func TestMetricsAndLogs(t *testing.T) {
 	write(t, rulesPath, e2eRules)
 	d.reloadRules("test")
 
-	d.retentionOnce(context.Background(), time.Now())
+	if _, err := d.scheduler.RunJob(context.Background(), notify.JobRetention, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 
 	m := scrape(t, addr)
 	cases := map[string]int{}
-	rows, err := w.store.Pool.Query(context.Background(), `SELECT status, tier, count(*) FROM cases GROUP BY 1, 2`)
+	rows, err := w.store.DB().Query(context.Background(), `SELECT status, tier, count(*) FROM cases GROUP BY 1, 2`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +203,7 @@ func TestMetricsAndLogs(t *testing.T) {
 		}
 	}
 	// Also the tokens of mail that was never delivered (the refused one).
-	orows, err := w.store.Pool.Query(context.Background(), `SELECT message_id, reply_to FROM outbox`)
+	orows, err := w.store.DB().Query(context.Background(), `SELECT message_id, reply_to FROM outbox`)
 	if err != nil {
 		t.Fatal(err)
 	}

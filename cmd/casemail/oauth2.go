@@ -10,8 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/oauth2"
 	"github.com/casemail/casemail/store"
@@ -178,7 +176,7 @@ func cmdOAuth2Status(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintln(tw, "LOGIN\tPROVIDER\tUSER\tSTATE\tEXPIRES\tREFRESHED\tPROBLEM")
 	for _, l := range logins {
 		tok, err := st.OAuth2Token(ctx, l.acct.Purpose, l.acct.Name)
-		if errors.Is(err, store.ErrNotFound) || isUndefinedTable(err) {
+		if errors.Is(err, store.ErrNotFound) || store.IsUndefinedTable(err) {
 			bad++
 			fmt.Fprintf(tw, "%s\t%s\t%s\tmissing\t-\t-\trun `%s`\n", l.acct, l.cfg.Provider, l.username, l.acct.LoginCommand())
 			continue
@@ -210,10 +208,4 @@ func cmdOAuth2Status(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitError{1}
 	}
 	return nil
-}
-
-// isUndefinedTable: the oauth2 table is not there yet (migrations pending).
-func isUndefinedTable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "42P01"
 }

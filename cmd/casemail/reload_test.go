@@ -48,7 +48,7 @@ func routedTo(t *testing.T, w *world, msgID string) string {
 	t.Helper()
 	var got string
 	waitFor(t, 30*time.Second, func() bool {
-		err := w.store.Pool.QueryRow(context.Background(), `SELECT c.service || ' tier ' || c.tier || ' ' || c.assignee
+		err := w.store.DB().QueryRow(context.Background(), `SELECT c.service || ' tier ' || c.tier || ' ' || c.assignee
 			FROM cases c JOIN messages m ON m.case_id = c.id WHERE m.message_id IN ($1, '<' || $1 || '>')`, msgID).Scan(&got)
 		return err == nil
 	})

@@ -42,7 +42,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 	now := time.Now().In(cfg.Location)
-	r, err := store.BuildReport(ctx, st.Pool, now.Add(-since.Std()), now, nil, 0)
+	r, err := store.BuildReport(ctx, st.DB(), now.Add(-since.Std()), now, nil, 0)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func seedReport(t *testing.T) {
 	now := time.Now()
 	mk := func(n store.NewCase) *store.Case {
 		n.Requester, n.Mailbox = "ola@bryne.example.no", "helpdesk"
-		c, err := store.CreateCase(ctx, st.Pool, n)
+		c, err := store.CreateCase(ctx, st.DB(), n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func seedReport(t *testing.T) {
 	old := mk(store.NewCase{Status: "open", Service: "triage", Tier: "2", Rung: 1, CreatedAt: now.AddDate(0, -2, 0)})
 	exec := func(sql string, args ...any) {
 		t.Helper()
-		if _, err := st.Pool.Exec(ctx, sql, args...); err != nil {
+		if _, err := st.DB().Exec(ctx, sql, args...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -64,7 +64,7 @@ func seedReport(t *testing.T) {
 		{old.ID, now.AddDate(0, -2, 0), "transfer", map[string]any{"from_tier": "1", "to_tier": "2", "moved": true}},
 	}
 	for _, e := range events {
-		if err := store.AddEvent(ctx, st.Pool, e.id, e.at, "", e.kind, "", e.data); err != nil {
+		if err := store.AddEvent(ctx, st.DB(), e.id, e.at, "", e.kind, "", e.data); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -250,7 +250,7 @@ secret_file: secret
 		number[m.key] = res.CaseNumber
 	}
 	// Escalation since then changes the case's rung, not its original decision.
-	if _, err := st.Pool.Exec(ctx, `UPDATE cases SET tier = '3', rung = 2, role = 'network_experts' WHERE number = $1`, number["escalated"]); err != nil {
+	if _, err := st.DB().Exec(ctx, `UPDATE cases SET tier = '3', rung = 2, role = 'network_experts' WHERE number = $1`, number["escalated"]); err != nil {
 		t.Fatal(err)
 	}
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake"
+	"github.com/casemail/casemail/intake/casework"
 	"github.com/casemail/casemail/intake/oauth2"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/routing"
@@ -147,10 +148,13 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	}
 	d.sender = notify.NewSender(st, smtpCfg, log.With("part", "outbox"))
 	d.sender.OnFailure = d.deliveryFailed
+	mailer := &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates}
+	desk := &casework.Desk{Config: cfg, Mailer: mailer, Log: log.With("part", "casework")}
 	d.scheduler = &notify.Scheduler{Store: st, Rules: d.rules.Load, Log: log.With("part", "scheduler"),
-		Mailer: &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates}, Committed: d.sender.Wake}
+		Location: cfg.Location, Committed: d.sender.Wake,
+		Jobs: []notify.Job{desk.SLAJob(), mailer.ReminderJob(), mailer.DigestJob(), d.retentionJob()}}
 	d.proc = &intake.Processor{
-		Store: st, Config: cfg, Rules: d.rules.Load, Keys: d.keys, Templates: d.templates,
+		Store: st, Config: cfg, Rules: d.rules.Load, Keys: d.keys, Templates: d.templates, Desk: desk,
 		Log: log.With("part", "intake"), Committed: d.sender.Wake,
 	}
 	for _, mb := range cfg.Mailboxes {
@@ -206,7 +210,6 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	g.Go(func() error { return d.leases.Run(gctx) })
 	g.Go(func() error { d.watchRules(gctx); return nil })
-	g.Go(func() error { d.runRetention(gctx); return nil })
 	d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
 		"mailboxes", len(d.watchers), "instance", d.store.Instance, "rules", d.cfg.RulesFile)
 	err = g.Wait()
@@ -231,7 +234,7 @@ func (d *daemon) deliveryFailed(ctx context.Context, row store.OutboxRow, reason
 	}
 	var c *store.Case
 	if row.CaseID != 0 {
-		c, _ = store.CaseByID(ctx, d.store.Pool, row.CaseID)
+		c, _ = store.CaseByID(ctx, d.store.DB(), row.CaseID)
 	}
 	details := []string{"kind: " + row.Kind, "to: " + strings.Join(append(append([]string{}, row.To...), row.Cc...), ", "),
 		"error: " + reason}

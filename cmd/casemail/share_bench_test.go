@@ -113,14 +113,14 @@ func measureServe(b *testing.B, w *world, n int, idle time.Duration) serveFigure
 	if err != nil {
 		b.Fatal(err)
 	}
-	pg0, pgErr := storetest.BackendCPU(ctx, w.store.Pool)
+	pg0, pgErr := storetest.BackendCPU(ctx, w.store.DB())
 	t0 := time.Now()
 	time.Sleep(idle)
 	cpu1, err := storetest.ProcessCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	pg1, pgErr2 := storetest.BackendCPU(ctx, w.store.Pool)
+	pg1, pgErr2 := storetest.BackendCPU(ctx, w.store.DB())
 	wall := time.Since(t0).Seconds()
 	f.cpuPerSec = (cpu1 - cpu0).Seconds() / wall
 	if pgErr == nil && pgErr2 == nil {

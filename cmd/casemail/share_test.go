@@ -76,7 +76,7 @@ http:
 // leaseHolders reads the unexpired leases: mailbox → instance.
 func leaseHolders(t testing.TB, st *store.Store) map[string]string {
 	t.Helper()
-	rows, err := st.Pool.Query(context.Background(), `SELECT mailbox, instance FROM mailbox_leases WHERE expires_at > now()`)
+	rows, err := st.DB().Query(context.Background(), `SELECT mailbox, instance FROM mailbox_leases WHERE expires_at > now()`)
 	if err != nil {
 		t.Fatal(err)
 	}

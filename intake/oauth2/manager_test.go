@@ -145,7 +145,7 @@ func testMail(subject string) string {
 
 func queueMail(t *testing.T, st *store.Store, id string) {
 	t.Helper()
-	_, err := store.EnqueueMail(context.Background(), st.Pool, store.OutMail{
+	_, err := store.EnqueueMail(context.Background(), st.DB(), store.OutMail{
 		Kind: "ack", MessageID: id + "@casemail.example.org", From: "Helpdesk <" + testUser + ">",
 		To: []string{"anna@example.org"}, Subject: "[#1001] test " + id, Text: "Hello.\n",
 	})
@@ -352,7 +352,7 @@ func TestTwoManagersRefreshOnce(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	first := w.login(t, IMAP("helpdesk"), imapScope)
-	st2, err := store.Open(ctx, w.st.Pool.Config().ConnString())
+	st2, err := store.Open(ctx, w.st.ConnString())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func Memory(pid int) (rss, peak float64, err error) {
 // RSS.
 func ResetPeak() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) } //nolint:errcheck
 
-// Querier is what BackendCPU needs of a pool.
+// Querier is what BackendCPU and Deadlocks need of a pool (store's DB()).
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -115,15 +115,17 @@ func BackendCPU(ctx context.Context, q Querier) (time.Duration, error) {
 // Deadlocks returns pg_stat_database.deadlocks of pool's database. A
 // backend reports its counts when a transaction ends at least a second
 // after its last report (or after 10 s idle), so this waits a second and
-// runs a statement on each idle connection of pool first; backends of
-// other pools may report theirs late.
-func Deadlocks(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+// runs a statement on each idle connection of q (when q is a pool) first;
+// backends of other pools may report theirs late.
+func Deadlocks(ctx context.Context, q Querier) (int64, error) {
 	time.Sleep(1100 * time.Millisecond)
-	for _, c := range pool.AcquireAllIdle(ctx) {
-		c.Exec(ctx, `SELECT 1`) //nolint:errcheck
-		c.Release()
+	if pool, ok := q.(*pgxpool.Pool); ok {
+		for _, c := range pool.AcquireAllIdle(ctx) {
+			c.Exec(ctx, `SELECT 1`) //nolint:errcheck
+			c.Release()
+		}
 	}
 	var n int64
-	err := pool.QueryRow(ctx, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	err := q.QueryRow(ctx, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
 	return n, err
 }

@@ -1,4 +1,4 @@
-package notify
+package casework
 
 import (
 	"context"
@@ -8,23 +8,23 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
 )
 
-// StartSLA sets a new case's SLA due times from its service and priority,
-// counted in business time from its creation, and stores them with e (a
-// transaction or a Batch). c's FirstResponseD and ResolutionDue are set
-// too, for the mails queued next. A dropped case, or a service without an
-// SLA, gets none. Call it again after #service or #priority: targets
-// already met or breached stay so.
-func StartSLA(ctx context.Context, e store.Execer, rules *config.Rules, c *store.Case) error {
-	if c.Status != "new" && c.Status != "open" && c.Status != "waiting" {
-		return nil
+// slaDue is when a case opened at created owes its first response and its
+// resolution: its service's targets for its priority, counted in business
+// time. A dropped case, or a service without an SLA, owes nothing.
+func slaDue(rules *config.Rules, service, priority string, status store.Status, created time.Time) (first, resolution *time.Time) {
+	if !status.Active() && status != store.StatusWaiting {
+		return nil, nil
 	}
-	due := routing.Due(rules, c.Service, c.Priority, c.CreatedAt)
-	c.FirstResponseD, c.ResolutionDue = timePtr(due.FirstResponse), timePtr(due.Resolution)
-	return store.SetDue(ctx, e, c.ID, c.FirstResponseD, c.ResolutionDue)
+	if priority == "" {
+		priority = "normal"
+	}
+	due := routing.Due(rules, service, priority, created)
+	return timePtr(due.FirstResponse), timePtr(due.Resolution)
 }
 
 // RetargetSLA moves a case's due times to the targets of its new priority
@@ -61,8 +61,8 @@ func RetargetSLA(ctx context.Context, e store.Execer, rules *config.Rules, c *st
 // or any other status change also keep the pause: the database records it
 // and the next SLA check gives it back.)
 func ResumeFromWait(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, now time.Time) (*store.Case, error) {
-	if c.Status == "waiting" {
-		if err := store.EndWait(ctx, q, c.ID, activeStatus(c), now); err != nil {
+	if c.Status == store.StatusWaiting {
+		if err := store.EndWait(ctx, q, c.ID, store.Held(c.Assignee, c.Supplier), now); err != nil {
 			return nil, err
 		}
 	}
@@ -79,14 +79,6 @@ func ResumeFromWait(ctx context.Context, q store.Querier, rules *config.Rules, c
 		}
 	}
 	return sc.Case, nil
-}
-
-// activeStatus is the status a case takes when it becomes active again.
-func activeStatus(c *store.Case) string {
-	if c.Assignee != "" || c.Supplier != "" {
-		return "open"
-	}
-	return "new"
 }
 
 // givePauseBack moves the pending due, warning and escalation times of sc
@@ -121,6 +113,29 @@ func givePauseBack(ctx context.Context, q store.Execer, rules *config.Rules, sc 
 		map[string]any{"since": since, "until": ended, "business_seconds": int64(paused.Seconds())})
 }
 
+// DefaultSLAWarning is the share of a target's business time after which
+// its holder is warned that it is near: at 80%, a 4h first response warns
+// after 3h12m of opening hours, a 3d resolution on the third working day.
+const DefaultSLAWarning = 0.8
+
+func (d *Desk) warnShare() float64 {
+	switch {
+	case d.SLAWarning == 0:
+		return DefaultSLAWarning
+	case d.SLAWarning < 0 || d.SLAWarning >= 1:
+		return 0
+	}
+	return d.SLAWarning
+}
+
+// SLAJob is the SLA check as a scheduled job, on schedule.sla_check.
+func (d *Desk) SLAJob() notify.Job {
+	return notify.Job{Name: notify.JobSLACheck, Spec: func(r *config.Rules) string { return r.Schedule.SLACheck },
+		Run: func(ctx context.Context, tx pgx.Tx, rules *config.Rules, _ *time.Time, now time.Time) (any, error) {
+			return d.CheckSLA(ctx, tx, rules, now)
+		}}
+}
+
 // SLAStats says what one SLA check did.
 type SLAStats struct {
 	Cases, Warnings, Breaches, Escalations, Met, Woken, Failed int
@@ -138,9 +153,9 @@ type SLAStats struct {
 // target (sla_notices), also after downtime, which the check catches up in
 // one pass. A case that fails is rolled back alone (savepoint), logged and
 // tried again at the next check.
-func (s *Scheduler) CheckSLA(ctx context.Context, tx pgx.Tx, rules *config.Rules, now time.Time) (SLAStats, error) {
+func (d *Desk) CheckSLA(ctx context.Context, tx pgx.Tx, rules *config.Rules, now time.Time) (SLAStats, error) {
 	var st SLAStats
-	limit := s.MaxPerPass
+	limit := d.MaxPerPass
 	if limit <= 0 {
 		limit = 5000
 	}
@@ -150,22 +165,22 @@ func (s *Scheduler) CheckSLA(ctx context.Context, tx pgx.Tx, rules *config.Rules
 	}
 	for _, sc := range due {
 		st.Cases++
-		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { return s.checkCase(ctx, sp, rules, sc, now, &st) })
+		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { return d.checkCase(ctx, sp, rules, sc, now, &st) })
 		if err != nil {
 			st.Failed++
-			s.log().Error("SLA check of a case failed; it is tried again at the next check",
+			d.log().Error("SLA check of a case failed; it is tried again at the next check",
 				"case", sc.Number, "err", err)
 		}
 	}
 	return st, nil
 }
 
-func (s *Scheduler) checkCase(ctx context.Context, q pgx.Tx, rules *config.Rules, sc *store.SLACase, now time.Time, st *SLAStats) error {
+func (d *Desk) checkCase(ctx context.Context, q pgx.Tx, rules *config.Rules, sc *store.SLACase, now time.Time, st *SLAStats) error {
 	// Writes that need no answer go out in one round trip at the end (or
 	// before a transfer, which reads what came before).
 	w := &store.Batch{}
-	if sc.Status == "waiting" && sc.WaitUntil != nil && !now.Before(*sc.WaitUntil) {
-		if err := s.wake(ctx, q, rules, sc, now); err != nil {
+	if sc.Status == store.StatusWaiting && sc.WaitUntil != nil && !now.Before(*sc.WaitUntil) {
+		if err := d.wake(ctx, q, rules, sc, now); err != nil {
 			return err
 		}
 		st.Woken++
@@ -177,7 +192,7 @@ func (s *Scheduler) checkCase(ctx context.Context, q pgx.Tx, rules *config.Rules
 	}
 	sla, cal := routing.SLA(rules, sc.Service)
 	if !sc.Armed {
-		if share := s.warnShare(); cal != nil && share > 0 {
+		if share := d.warnShare(); cal != nil && share > 0 {
 			if sc.FirstResponseD != nil {
 				sc.FirstResponseWarn = timePtr(routing.WarnAt(cal, sc.CreatedAt, *sc.FirstResponseD, share))
 			}
@@ -187,7 +202,7 @@ func (s *Scheduler) checkCase(ctx context.Context, q pgx.Tx, rules *config.Rules
 		}
 		sc.Armed = true
 	}
-	active := sc.Status == "new" || sc.Status == "open"
+	active := sc.Status == store.StatusNew || sc.Status == store.StatusOpen
 	targets := []struct {
 		name    string
 		due     *time.Time
@@ -221,12 +236,12 @@ func (s *Scheduler) checkCase(ctx context.Context, q pgx.Tx, rules *config.Rules
 			if err := slaEvent(ctx, w, sc, tg.name, store.SLABreached, *tg.due, now); err != nil {
 				return err
 			}
-			if err := s.escalate(ctx, q, w, rules, sc, tg.name, *tg.due, sla, cal, now, st); err != nil {
+			if err := d.escalate(ctx, q, w, rules, sc, tg.name, *tg.due, sla, cal, now, st); err != nil {
 				return err
 			}
 		case active && *tg.warn != nil && !now.Before(**tg.warn):
 			*tg.warn = nil
-			if err := s.warn(ctx, q, w, rules, sc, tg.name, *tg.due, now); err != nil {
+			if err := d.warn(ctx, q, w, rules, sc, tg.name, *tg.due, now); err != nil {
 				return err
 			}
 			st.Warnings++
@@ -236,11 +251,11 @@ func (s *Scheduler) checkCase(ctx context.Context, q pgx.Tx, rules *config.Rules
 		sc.EscalateAt = nil
 		switch {
 		case sc.FirstResponseOutcome == store.SLABreached && sc.FirstResponse == nil && sc.FirstResponseD != nil:
-			if err := s.escalate(ctx, q, w, rules, sc, store.TargetFirstResponse, *sc.FirstResponseD, sla, cal, now, st); err != nil {
+			if err := d.escalate(ctx, q, w, rules, sc, store.TargetFirstResponse, *sc.FirstResponseD, sla, cal, now, st); err != nil {
 				return err
 			}
 		case sc.ResolutionOutcome == store.SLABreached && sc.ResolvedAt == nil && sc.ClosedAt == nil && sc.ResolutionDue != nil:
-			if err := s.escalate(ctx, q, w, rules, sc, store.TargetResolution, *sc.ResolutionDue, sla, cal, now, st); err != nil {
+			if err := d.escalate(ctx, q, w, rules, sc, store.TargetResolution, *sc.ResolutionDue, sla, cal, now, st); err != nil {
 				return err
 			}
 		}
@@ -254,7 +269,7 @@ func (s *Scheduler) checkCase(ctx context.Context, q pgx.Tx, rules *config.Rules
 // escalate moves a breached case one rung up, once per rung and target,
 // and sets when it climbs again: after the target's duration on the new
 // rung. At the top the support manager is told and the climb ends.
-func (s *Scheduler) escalate(ctx context.Context, q pgx.Tx, w *store.Batch, rules *config.Rules, sc *store.SLACase, target string,
+func (d *Desk) escalate(ctx context.Context, q pgx.Tx, w *store.Batch, rules *config.Rules, sc *store.SLACase, target string,
 	due time.Time, sla *config.SLA, cal *config.Calendar, now time.Time, st *SLAStats) error {
 	first, err := store.ClaimSLANotice(ctx, q, sc.ID, target, "escalation", sc.Rung, now)
 	if err != nil || !first {
@@ -263,11 +278,11 @@ func (s *Scheduler) escalate(ctx context.Context, q pgx.Tx, w *store.Batch, rule
 	if err := w.Send(ctx, q); err != nil {
 		return err
 	}
-	loc := s.Mailer.zone(rules, sc.Unit)
-	t := Transfer{Kind: TransferBreach, Reason: breachText(DefaultLanguage, target, due.In(loc)),
+	loc := d.Mailer.Zone(rules, sc.Unit)
+	t := Transfer{Kind: TransferBreach, Reason: breachText(notify.DefaultLanguage, target, due.In(loc)),
 		reasonIn: func(lang string) string { return breachText(lang, target, due.In(loc)) }}
 	before := sc.Rung
-	nc, err := s.Mailer.Transfer(ctx, q, rules, sc.Case, t, now)
+	nc, err := d.Transfer(ctx, q, rules, sc.Case, t, now)
 	if err != nil {
 		return err
 	}
@@ -292,19 +307,19 @@ func (s *Scheduler) escalate(ctx context.Context, q pgx.Tx, w *store.Batch, rule
 
 // warn tells a case's holder that a target is near: the assignee, else
 // (unassigned) the coordinator of its work area or the support manager.
-func (s *Scheduler) warn(ctx context.Context, q pgx.Tx, w *store.Batch, rules *config.Rules, sc *store.SLACase, target string, due time.Time, now time.Time) error {
+func (d *Desk) warn(ctx context.Context, q pgx.Tx, w *store.Batch, rules *config.Rules, sc *store.SLACase, target string, due time.Time, now time.Time) error {
 	first, err := store.ClaimSLANotice(ctx, q, sc.ID, target, "warning", sc.Rung, now)
 	if err != nil || !first {
 		return err
 	}
-	m := s.Mailer
-	people := owners(rules, sc.Case)
-	loc := m.zone(rules, sc.Unit)
+
+	people := rules.Owners(sc.Case.Assignee, sc.Case.Unit)
+	loc := d.Mailer.Zone(rules, sc.Unit)
 	for _, p := range people {
-		rcp := m.personRecipient(rules, sc.Case, p)
-		view := m.caseView(rules, sc.Case, nil, "", now)
-		if _, err := m.Queue(ctx, w, CaseMail{Case: sc.Case, Kind: KindReminder, To: rcp,
-			Data: Data{Case: view, Reason: warnText(rcp.Language, target, due.In(loc))}}, now); err != nil {
+		rcp := d.Mailer.PersonRecipient(rules, sc.Case, p)
+		view := d.Mailer.CaseView(rules, sc.Case, now)
+		if _, err := d.Mailer.Queue(ctx, w, notify.CaseMail{Case: sc.Case, Kind: notify.KindReminder, To: rcp,
+			Data: notify.Data{Case: view, Reason: warnText(rcp.Language, target, due.In(loc))}}, now); err != nil {
 			return err
 		}
 	}
@@ -313,8 +328,8 @@ func (s *Scheduler) warn(ctx context.Context, q pgx.Tx, w *store.Batch, rules *c
 }
 
 // wake ends a #wait whose time has come and tells the owner.
-func (s *Scheduler) wake(ctx context.Context, q pgx.Tx, rules *config.Rules, sc *store.SLACase, now time.Time) error {
-	status := activeStatus(sc.Case)
+func (d *Desk) wake(ctx context.Context, q pgx.Tx, rules *config.Rules, sc *store.SLACase, now time.Time) error {
+	status := store.Held(sc.Assignee, sc.Supplier)
 	if err := store.EndWait(ctx, q, sc.ID, status, now); err != nil {
 		return err
 	}
@@ -324,44 +339,20 @@ func (s *Scheduler) wake(ctx context.Context, q pgx.Tx, rules *config.Rules, sc 
 	}
 	sc.Status, sc.WaitUntil, sc.UpdatedAt = status, nil, now
 	if err := store.AddEvent(ctx, q, sc.ID, now, "", "status", "the #wait ended",
-		map[string]any{"from": "waiting", "to": status}); err != nil {
+		map[string]any{"from": store.StatusWaiting, "to": status}); err != nil {
 		return err
 	}
-	m := s.Mailer
-	for _, p := range owners(rules, sc.Case) {
-		rcp := m.personRecipient(rules, sc.Case, p)
-		view := m.caseView(rules, sc.Case, nil, "", now)
-		if _, err := m.Queue(ctx, q, CaseMail{Case: sc.Case, Kind: KindReminder, To: rcp,
-			Data: Data{Case: view, Expired: true}}, now); err != nil {
+
+	for _, p := range rules.Owners(sc.Case.Assignee, sc.Case.Unit) {
+		rcp := d.Mailer.PersonRecipient(rules, sc.Case, p)
+		view := d.Mailer.CaseView(rules, sc.Case, now)
+		if _, err := d.Mailer.Queue(ctx, q, notify.CaseMail{Case: sc.Case, Kind: notify.KindReminder, To: rcp,
+			Data: notify.Data{Case: view, Expired: true}}, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
-
-// owners are who answers for a case: its assignee; for a case without one,
-// the coordinator of its unit's work area, else the support manager.
-func owners(rules *config.Rules, c *store.Case) []*config.Person {
-	if p := rules.Person(c.Assignee); p != nil {
-		return []*config.Person{p}
-	}
-	unit := rules.Unit(c.Unit)
-	if role := rules.Role(RoleCoordinator); role != nil && unit != nil && unit.WorkArea != "" {
-		var out []*config.Person
-		for _, id := range role.Holders(unit) {
-			if p := rules.Person(id); p != nil {
-				out = append(out, p)
-			}
-		}
-		if len(out) > 0 {
-			return out
-		}
-	}
-	return supportManagers(rules, c.Unit)
-}
-
-// RoleCoordinator is the role that gets unassigned cases of its work area.
-const RoleCoordinator = "coordinator"
 
 func personIDs(ps []*config.Person) []string {
 	out := make([]string, 0, len(ps))
@@ -414,9 +405,9 @@ var slaPhrases = map[string]map[string]string{
 }
 
 func slaPhrase(lang, key string, t time.Time) string {
-	w := slaPhrases[Language(lang)]
+	w := slaPhrases[notify.Language(lang)]
 	if w == nil {
-		w = slaPhrases[DefaultLanguage]
+		w = slaPhrases[notify.DefaultLanguage]
 	}
 	return fmt.Sprintf(w[key], t.Format("2006-01-02 15:04"))
 }

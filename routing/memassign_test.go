@@ -6,8 +6,8 @@ import (
 	"sync"
 )
 
-// MemoryAssigner is an in-memory Assigner for tests and one-off tools
-// (rules explain): round_robin remembers the last pick per pool;
+// MemoryAssigner is an in-memory Assigner for the tests:
+// round_robin remembers the last pick per pool;
 // least_open counts the cases it handed out until Done is called. Positions
 // are lost on restart and not shared between processes.
 type MemoryAssigner struct {

@@ -1,4 +1,4 @@
-package intake
+package casework
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/mailparse"
@@ -64,20 +63,20 @@ func (cv *conversation) checkOne(ctx context.Context, cmd Command) error {
 	switch cmd.Name {
 	case "resolve":
 		switch c.Status {
-		case "resolved", "closed":
+		case store.StatusResolved, store.StatusClosed:
 			return cmdErr(cmd, "the case is already %s", c.Status)
-		case "dropped":
+		case store.StatusDropped:
 			return cmdErr(cmd, "the case was dropped; #reopen it first")
 		}
 	case "close":
-		if c.Status == "closed" {
+		if c.Status == store.StatusClosed {
 			return cmdErr(cmd, "the case is already closed")
 		}
 	case "reopen":
 		switch {
-		case c.Status == "waiting" && cv.state.Approval == store.ApprovalPending:
+		case c.Status == store.StatusWaiting && cv.state.Approval == store.ApprovalPending:
 			return cmdErr(cmd, "the case waits for approval (#approve or #reject)")
-		case c.Status != "resolved" && c.Status != "closed" && c.Status != "dropped" && c.Status != "waiting":
+		case c.Status != store.StatusResolved && c.Status != store.StatusClosed && c.Status != store.StatusDropped && c.Status != store.StatusWaiting:
 			return cmdErr(cmd, "the case is %s; only a resolved, closed, dropped or waiting case can be reopened", c.Status)
 		}
 	case "escalate":
@@ -90,7 +89,7 @@ func (cv *conversation) checkOne(ctx context.Context, cmd Command) error {
 		if svc == nil {
 			return cmdErr(cmd, "the case's service %q is no longer in rules.yaml; use #service first", c.Service)
 		}
-		n := tierRung(svc, cmd.Arg)
+		n, _ := routing.RungOfTier(svc, cmd.Arg)
 		switch {
 		case n == 0:
 			return cmdErr(cmd, "%s has no tier %q (its levels: %s)", svc.Name, cmd.Arg, chainTiers(svc))
@@ -120,7 +119,7 @@ func (cv *conversation) checkOne(ctx context.Context, cmd Command) error {
 			return cmdErr(cmd, "%s needs the approval of a %s; the requester must open a new case for it", ns.ID, ns.Approval)
 		}
 		d := routing.Decision{Service: ns.ID, Unit: c.Unit, WorkArea: c.WorkArea}
-		if !routing.NextRung(a.rules, &d, a.now.In(a.p.location())) {
+		if !routing.NextRung(a.rules, &d, a.now.In(a.desk.location())) {
 			return cmdErr(cmd, "nobody available holds a role on the chain of %s", ns.ID)
 		}
 	case "priority":
@@ -171,7 +170,7 @@ func (cv *conversation) checkOne(ctx context.Context, cmd Command) error {
 		switch {
 		case ts.MergedInto != nil:
 			return cmdErr(cmd, "case #%d was itself merged into another case; merge into that one", n)
-		case target.Status == "closed" || target.Status == "dropped":
+		case target.Status == store.StatusClosed || target.Status == store.StatusDropped:
 			return cmdErr(cmd, "case #%d is %s", n, target.Status)
 		}
 	case "approve", "reject":
@@ -219,8 +218,11 @@ func (cv *conversation) event(ctx context.Context, kind, reason string, data map
 }
 
 // setStatus moves the case to a status, recording from and to.
-func (cv *conversation) setStatus(ctx context.Context, to, why string) error {
+func (cv *conversation) setStatus(ctx context.Context, to store.Status, why string) error {
 	from := cv.c.Status
+	if !from.CanBecome(to) {
+		return fmt.Errorf("case %d cannot go from %s to %s", cv.c.Number, from, to)
+	}
 	// Leaving "waiting" resumes the SLA clocks by itself: a trigger on
 	// cases.status records the pause, and the SLA check gives it back.
 	if err := store.EndWait(ctx, cv.e, cv.c.ID, to, cv.a.now); err != nil {
@@ -230,13 +232,12 @@ func (cv *conversation) setStatus(ctx context.Context, to, why string) error {
 	return cv.event(ctx, "status", why, map[string]any{"from": from, "to": to})
 }
 
-func (cv *conversation) transfer(ctx context.Context, t notify.Transfer) error {
+func (cv *conversation) transfer(ctx context.Context, t Transfer) error {
 	t.Actor = cv.actor.ID
-	c, err := cv.a.p.mailer().Transfer(ctx, cv.tx, cv.a.rules, cv.c, t, cv.a.now)
-	var pe *pgconn.PgError
+	c, err := cv.a.desk.Transfer(ctx, cv.tx, cv.a.rules, cv.c, t, cv.a.now)
 	switch {
 	case err == nil:
-	case errors.As(err, &pe) || ctx.Err() != nil:
+	case store.IsDatabase(err) || ctx.Err() != nil:
 		return err // the database, not the command: the delivery is tried again
 	default:
 		return commandError{fmt.Sprintf("#%s: %v", t.Kind, err)}
@@ -250,9 +251,9 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 	a, c := cv.a, cv.c
 	switch cmd.Name {
 	case "approve", "reject":
-		state, to, kind := store.ApprovalApproved, openStatus(c), kindApproved
+		state, to, kind := store.ApprovalApproved, store.Held(c.Assignee, c.Supplier), notify.KindApproved
 		if cmd.Name == "reject" {
-			state, to, kind = store.ApprovalRejected, "closed", kindRejected
+			state, to, kind = store.ApprovalRejected, store.StatusClosed, notify.KindRejected
 		}
 		if err := store.SetApproval(ctx, cv.e, c.ID, state, a.now); err != nil {
 			return err
@@ -262,7 +263,7 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 			map[string]any{"state": state, "reason": cmd.Arg}); err != nil {
 			return err
 		}
-		if (c.Status == "waiting" && cv.state.WaitUntil == nil) || cmd.Name == "reject" {
+		if (c.Status == store.StatusWaiting && cv.state.WaitUntil == nil) || cmd.Name == "reject" {
 			if err := cv.setStatus(ctx, to, "#"+cmd.Name); err != nil {
 				return err
 			}
@@ -281,17 +282,17 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 			return err
 		}
 		d := routing.Decision{Service: ns.ID, Unit: c.Unit, WorkArea: c.WorkArea}
-		routing.NextRung(a.rules, &d, a.now.In(a.p.location()))
-		return cv.transfer(ctx, notify.Transfer{Kind: notify.TransferTier, Rung: d.Rung,
+		routing.NextRung(a.rules, &d, a.now.In(a.desk.location()))
+		return cv.transfer(ctx, Transfer{Kind: TransferTier, Rung: d.Rung,
 			Reason: "service changed from " + from + " to " + ns.ID})
 	case "tier":
 		svc := a.rules.Service(c.Service)
-		return cv.transfer(ctx, notify.Transfer{Kind: notify.TransferTier, Rung: tierRung(svc, cmd.Arg), Reason: "#tier " + cmd.Arg})
+		return cv.transfer(ctx, Transfer{Kind: TransferTier, Rung: rungOfTier(svc, cmd.Arg), Reason: "#tier " + cmd.Arg})
 	case "escalate":
-		return cv.transfer(ctx, notify.Transfer{Kind: notify.TransferEscalate, Reason: cmd.Arg})
+		return cv.transfer(ctx, Transfer{Kind: TransferEscalate, Reason: cmd.Arg})
 	case "assign":
 		p := findPerson(a.rules, cmd.Arg)
-		return cv.transfer(ctx, notify.Transfer{Kind: notify.TransferAssign, Person: p.ID, Reason: "#assign " + cmd.Arg})
+		return cv.transfer(ctx, Transfer{Kind: TransferAssign, Person: p.ID, Reason: "#assign " + cmd.Arg})
 	case "priority":
 		p := strings.ToLower(cmd.Arg)
 		if p == c.Priority {
@@ -306,7 +307,7 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 		old := c.Priority
 		cv.c.Priority = p
 		// The SLA targets follow the priority (a high case answers sooner).
-		if err := notify.RetargetSLA(ctx, cv.e, a.rules, cv.c, old); err != nil {
+		if err := RetargetSLA(ctx, cv.e, a.rules, cv.c, old); err != nil {
 			return err
 		}
 	case "consult":
@@ -322,17 +323,17 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 		}
 		// The SLA clocks pause with the status (a trigger records when),
 		// and the SLA check wakes the case at wait_until.
-		cv.c.Status = "waiting"
+		cv.c.Status = store.StatusWaiting
 		cv.state.WaitUntil = &until
-		return cv.event(ctx, "status", "waiting until "+until.In(a.p.location()).Format("2006-01-02 15:04"),
-			map[string]any{"from": from, "to": "waiting", "wait_until": until})
+		return cv.event(ctx, "status", "waiting until "+until.In(a.desk.location()).Format("2006-01-02 15:04"),
+			map[string]any{"from": from, "to": store.StatusWaiting, "wait_until": until})
 	case "reopen":
-		return cv.setStatus(ctx, openStatus(c), "#reopen")
+		return cv.setStatus(ctx, store.Held(c.Assignee, c.Supplier), "#reopen")
 	case "resolve":
 		cv.resolve = &cmd
-		return cv.setStatus(ctx, "resolved", strings.TrimSpace("#resolve "+cmd.Arg))
+		return cv.setStatus(ctx, store.StatusResolved, strings.TrimSpace("#resolve "+cmd.Arg))
 	case "close":
-		return cv.setStatus(ctx, "closed", "#close")
+		return cv.setStatus(ctx, store.StatusClosed, "#close")
 	case "merge":
 		return cv.merge(ctx, cmd)
 	case "note":
@@ -356,14 +357,14 @@ func (cv *conversation) consult(ctx context.Context, cmd Command, p *config.Pers
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	data := notify.Data{Case: a.viewOf(c), Actor: cv.actor.Name, Reason: cv.body, Consult: true}
+	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name, Reason: cv.body, Consult: true}
 	var atts []store.OutAttachment
 	if open != nil {
 		var views []notify.AttachmentView
 		atts, views = storedPassOn(open)
 		data.Case.Message = notify.MessageView{From: open.From, FromName: open.FromName, Text: open.NewText, Attachments: views}
 	}
-	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: kindConsult, To: a.personRecipient(p, c), Data: data,
+	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: notify.KindConsult, To: a.personRecipient(p, c), Data: data,
 		Attachments: atts, Via: cv.actor.Name})
 }
 
@@ -388,7 +389,7 @@ func (cv *conversation) forwardToSupplier(ctx context.Context, cmd Command) erro
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	data := notify.Data{Case: a.viewOf(c), Actor: cv.actor.Name, Reason: cv.body}
+	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name, Reason: cv.body}
 	// The supplier learns the problem, never who the requester is.
 	data.Case.Requester, data.Case.RequesterName = "", ""
 	var atts []store.OutAttachment
@@ -397,7 +398,7 @@ func (cv *conversation) forwardToSupplier(ctx context.Context, cmd Command) erro
 		atts, views = storedPassOn(open)
 		data.Case.Message = notify.MessageView{Text: open.NewText, Attachments: views}
 	}
-	lang := notify.Language(s.Language, a.mailboxLanguage(c), a.p.Config.Language)
+	lang := notify.Language(s.Language, a.desk.Mailer.CaseLanguage(c))
 	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: notify.KindForward,
 		To: notify.Recipient{Name: s.Name, Address: s.Email, Language: lang}, Data: data, Attachments: atts,
 		Via: cv.actor.Name})
@@ -416,9 +417,9 @@ func (cv *conversation) merge(ctx context.Context, cmd Command) error {
 		return err
 	}
 	from := c.Status
-	cv.c.Status = "closed"
+	cv.c.Status = store.StatusClosed
 	if err := cv.event(ctx, "merge", fmt.Sprintf("merged into #%d", target.Number),
-		map[string]any{"into": target.Number, "from": from, "to": "closed"}); err != nil {
+		map[string]any{"into": target.Number, "from": from, "to": store.StatusClosed}); err != nil {
 		return err
 	}
 	if err := store.AddEvent(ctx, cv.e, target.ID, a.now, cv.actor.ID, "merge", fmt.Sprintf("case #%d merged into this one", c.Number),
@@ -427,14 +428,14 @@ func (cv *conversation) merge(ctx context.Context, cmd Command) error {
 	}
 	cv.merged = true
 	// The notice belongs to the case the requester now writes to.
-	data := notify.Data{Case: a.viewOf(target), Actor: cv.actor.Name, Cases: []notify.CaseView{a.viewOf(c)}}
+	data := notify.Data{Case: a.view(target), Actor: cv.actor.Name, Cases: []notify.CaseView{a.view(c)}}
 	var atts []store.OutAttachment
 	if !cv.internal {
 		var views []notify.AttachmentView
 		atts, views = a.passOn()
 		data.Case.Message = notify.MessageView{Text: cv.body, Attachments: views}
 	}
-	return cv.tellRequesterOf(ctx, target, c, kindMerged, data, atts)
+	return cv.tellRequesterOf(ctx, target, c, notify.KindMerged, data, atts)
 }
 
 // tellRequester sends the requester (and Cc'd participants) a mail about
@@ -460,7 +461,7 @@ func (cv *conversation) tellRequesterOf(ctx context.Context, about, from *store.
 		inReplyTo = refs[len(refs)-1]
 	}
 	if data.Case.Number == 0 {
-		data.Case = a.viewOf(about)
+		data.Case = a.view(about)
 	}
 	for _, r := range rs {
 		if err := a.send(ctx, cv.e, notify.CaseMail{Case: about, Kind: kind, To: r, Data: data, Attachments: atts,
@@ -479,7 +480,7 @@ func (a *applier) requesterSide(ctx context.Context, q store.Querier, c *store.C
 	if c.Automatic {
 		seen[strings.ToLower(c.Requester)] = true
 	}
-	lang := notify.Language(c.Language, a.mailboxLanguage(c), a.p.Config.Language)
+	lang := a.desk.Mailer.CaseLanguage(c)
 	var out []notify.Recipient
 	add := func(name, addr string) {
 		addr = strings.ToLower(strings.TrimSpace(addr))
@@ -519,7 +520,7 @@ func (cv *conversation) finish(ctx context.Context) error {
 	switch {
 	case cv.resolve != nil && !cv.internal:
 		atts, views := a.passOn()
-		data := notify.Data{Actor: cv.actor.Name, Reason: cv.resolve.Arg, Case: a.viewOf(c)}
+		data := notify.Data{Actor: cv.actor.Name, Reason: cv.resolve.Arg, Case: a.view(c)}
 		data.Case.Message = notify.MessageView{Text: cv.body, Attachments: views}
 		if err := cv.tellRequester(ctx, notify.KindResolved, data, atts); err != nil {
 			return err
@@ -527,7 +528,7 @@ func (cv *conversation) finish(ctx context.Context) error {
 		public = true
 	case public && hasBody:
 		atts, views := a.passOn()
-		data := notify.Data{Actor: cv.actor.Name, Case: a.viewOf(c)}
+		data := notify.Data{Actor: cv.actor.Name, Case: a.view(c)}
 		data.Case.Message = notify.MessageView{From: cv.actor.Email, FromName: cv.actor.Name, Text: cv.body, Attachments: views}
 		if err := cv.tellRequester(ctx, notify.KindReply, data, atts); err != nil {
 			return err
@@ -554,8 +555,14 @@ func (cv *conversation) finish(ctx context.Context) error {
 		return err
 	}
 	atts, views := a.passOn()
-	data := notify.Data{Case: a.viewOf(c), Actor: cv.actor.Name, Consult: cv.consultant}
+	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name, Consult: cv.consultant}
 	data.Case.Message = notify.MessageView{From: cv.actor.Email, FromName: cv.actor.Name, Text: cv.body, Attachments: views}
-	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: kindNote, To: a.personRecipient(owner, c), Data: data,
+	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: notify.KindNote, To: a.personRecipient(owner, c), Data: data,
 		Attachments: atts, Via: cv.actor.Name})
+}
+
+// rungOfTier is routing.RungOfTier without the found flag (0: none).
+func rungOfTier(svc *config.Service, tier string) int {
+	n, _ := routing.RungOfTier(svc, tier)
+	return n
 }

@@ -1,4 +1,4 @@
-package notify
+package casework
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // queued, recorded). Its cost follows the due cases, not the open ones:
 // the pass reads the partial index on cases.sla_next_at.
 //
-//	go test ./notify -run '^$' -bench BenchmarkSLACheck -benchtime 5x
+//	go test ./intake/casework -run '^$' -bench BenchmarkSLACheck -benchtime 5x
 func BenchmarkSLACheck(b *testing.B) {
 	e := newSchedEnv(b)
 	ctx := context.Background()
@@ -24,7 +24,7 @@ func BenchmarkSLACheck(b *testing.B) {
 	start := time.Now()
 	// One statement: a million open qm-handbook cases on rung 1 (anna),
 	// SLA armed, every warning far ahead.
-	if _, err := e.st.Pool.Exec(ctx, `INSERT INTO cases (status, subject, requester, mailbox, language, priority,
+	if _, err := e.st.DB().Exec(ctx, `INSERT INTO cases (status, subject, requester, mailbox, language, priority,
 			service, unit, work_area, tier, rung, role, assignee, created_at, updated_at,
 			first_response_due, resolution_due, first_response_warn, resolution_warn, sla_armed)
 		SELECT 'open', 'Case ' || g, 'user' || g || '@bryne.example.no', 'helpdesk', 'nb', 'normal',
@@ -32,7 +32,7 @@ func BenchmarkSLACheck(b *testing.B) {
 		FROM generate_series(1, $3) g`, base, far, open); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := e.st.Pool.Exec(ctx, `ANALYZE cases`); err != nil {
+	if _, err := e.st.DB().Exec(ctx, `ANALYZE cases`); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("%d open cases inserted in %s", open, time.Since(start).Round(time.Millisecond))
@@ -43,17 +43,17 @@ func BenchmarkSLACheck(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				// Make the first `due` cases due for a warning again.
-				if _, err := e.st.Pool.Exec(ctx, `TRUNCATE sla_notices, outbox, sent_message_ids`); err != nil {
+				if _, err := e.st.DB().Exec(ctx, `TRUNCATE sla_notices, outbox, sent_message_ids`); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := e.st.Pool.Exec(ctx, `UPDATE cases SET first_response_warn = $1 WHERE id <= $2`, warnAt, due); err != nil {
+				if _, err := e.st.DB().Exec(ctx, `UPDATE cases SET first_response_warn = $1 WHERE id <= $2`, warnAt, due); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
 				var st SLAStats
 				err := e.st.InTx(ctx, func(tx pgx.Tx) error {
 					var err error
-					st, err = e.s.CheckSLA(ctx, tx, e.rules, now)
+					st, err = e.desk.CheckSLA(ctx, tx, e.rules, now)
 					return err
 				})
 				if err != nil {

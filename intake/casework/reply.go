@@ -1,4 +1,4 @@
-package intake
+package casework
 
 import (
 	"context"
@@ -11,20 +11,6 @@ import (
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
-)
-
-// Kinds of mail a conversation adds to notify's (their templates are in
-// notify/templates/LANG/KIND.tmpl).
-const (
-	kindFollowup       = "followup"        // the requester or a participant wrote: to the owner
-	kindNote           = "note"            // a colleague's or consultant's internal note: to the owner
-	kindConsult        = "consult"         // #consult: to the consulted colleague
-	kindSupplierAnswer = "supplier_answer" // the supplier answered: to the owner
-	kindApproval       = "approval"        // a case waits for approval: to the approvers
-	kindApproved       = "approved"        // #approve: to the requester
-	kindRejected       = "rejected"        // #reject: to the requester
-	kindMerged         = "merged"          // #merge: to the requester of the merged case
-	kindBounceNotice   = "bounce_notice"   // a mail we sent on the case bounced: to the owner
 )
 
 // passOnLimit caps the attachments passed on in one mail; larger ones
@@ -40,9 +26,9 @@ const maxMergeHops = 10
 // reopen_window, opens a new case linked to the old one instead: the old
 // one stays as it was closed. Agents, suppliers and automatic mail keep
 // landing on the case (an agent may #reopen it).
-func (a *applier) redirect(ctx context.Context, th *thread) (*thread, *store.Case, error) {
+func (a *applier) redirect(ctx context.Context, th *Thread) (*Thread, *store.Case, error) {
 	for hop := 0; ; hop++ {
-		st, err := store.ConversationState(ctx, a.tx, th.c.ID)
+		st, err := store.ConversationState(ctx, a.tx, th.Case.ID)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -51,27 +37,27 @@ func (a *applier) redirect(ctx context.Context, th *thread) (*thread, *store.Cas
 		}
 		into, err := store.CaseByID(ctx, a.tx, *st.MergedInto)
 		if err != nil {
-			return nil, nil, fmt.Errorf("following case %d's merge: %w", th.c.Number, err)
+			return nil, nil, fmt.Errorf("following case %d's merge: %w", th.Case.Number, err)
 		}
 		// The sender proved themselves for the merged case; the token does
 		// not name the new one, but the merge made them part of it.
-		th = &thread{c: into, how: th.how + fmt.Sprintf(", case #%d merged into #%d", th.c.Number, into.Number),
-			proven: th.proven}
+		th = &Thread{Case: into, How: th.How + fmt.Sprintf(", case #%d merged into #%d", th.Case.Number, into.Number),
+			Proven: th.Proven}
 	}
-	kind, err := a.messageKind(ctx, th.c)
+	kind, err := a.messageKind(ctx, th.Case)
 	if err != nil {
 		return nil, nil, err
 	}
 	if kind != "requester" && kind != "participant" && kind != "cc" {
 		return th, nil, nil
 	}
-	c := th.c
+	c := th.Case
 	switch {
-	case c.Status == "closed":
+	case c.Status == store.StatusClosed:
 		a.linkWhy = fmt.Sprintf("%s wrote to case #%d, which is closed: opened a new case linked to it", a.msg.From.Addr, c.Number)
-	case c.Status == "resolved" && (c.ResolvedAt == nil || a.now.Sub(*c.ResolvedAt) > time.Duration(a.p.Config.ReopenWindow)):
+	case c.Status == store.StatusResolved && (c.ResolvedAt == nil || a.now.Sub(*c.ResolvedAt) > time.Duration(a.desk.Config.ReopenWindow)):
 		a.linkWhy = fmt.Sprintf("%s wrote to case #%d, resolved more than %s ago: opened a new case linked to it",
-			a.msg.From.Addr, c.Number, a.p.Config.ReopenWindow)
+			a.msg.From.Addr, c.Number, a.desk.Config.ReopenWindow)
 	default:
 		return th, nil, nil
 	}
@@ -82,14 +68,14 @@ func (a *applier) redirect(ctx context.Context, th *thread) (*thread, *store.Cas
 // stored it as message row with kind: a requester's follow-up is told to
 // the owner, a supplier's answer goes to the owner, an agent's reply is
 // relayed to the requester or kept internal and its commands applied.
-func (a *applier) converse(ctx context.Context, th *thread, kind string, row int64) error {
+func (a *applier) converse(ctx context.Context, th *Thread, kind string, row int64) error {
 	switch kind {
 	case "bounce":
-		return a.bounced(ctx, th.c)
+		return a.bounced(ctx, th.Case)
 	case "automatic":
 		return nil
 	case "supplier":
-		return a.tellOwner(ctx, th.c, kindSupplierAnswer, "supplier answer")
+		return a.tellOwner(ctx, th.Case, notify.KindSupplierAnswer, "supplier answer")
 	case "requester", "participant", "cc":
 		return a.followUp(ctx, th)
 	}
@@ -105,30 +91,35 @@ func (a *applier) converse(ctx context.Context, th *thread, kind string, row int
 // followUp handles the requester's (or a participant's) mail on a case:
 // a waiting case is taken up again, and the owner is told. (addToCase has
 // already reopened a resolved case within reopen_window.)
-func (a *applier) followUp(ctx context.Context, th *thread) error {
-	c := *th.c
-	if c.Status == "resolved" {
-		c.Status = "open" // reopened by addToCase
+func (a *applier) followUp(ctx context.Context, th *Thread) error {
+	c := *th.Case
+	if c.Status == store.StatusResolved {
+		c.Status = store.StatusOpen // reopened by addToCase
 	}
-	if c.Status == "waiting" {
+	if c.Status == store.StatusWaiting {
 		st, err := store.ConversationState(ctx, a.tx, c.ID)
 		if err != nil {
 			return err
 		}
 		if st.Approval != store.ApprovalPending {
-			to := openStatus(&c)
-			// The SLA clocks resume with the status (see cases_track_waiting).
-			if err := store.EndWait(ctx, a.w, c.ID, to, a.now); err != nil {
+			// Taken up again: the SLA clocks resume, moved on by the
+			// business time spent waiting.
+			if err := a.w.Send(ctx, a.tx); err != nil {
+				return err
+			}
+			resumed, err := ResumeFromWait(ctx, a.tx, a.rules, &c, a.now)
+			if err != nil {
 				return err
 			}
 			if err := store.AddEvent(ctx, a.w, c.ID, a.now, a.msg.From.Addr, "status",
-				"the requester wrote while the case was waiting", map[string]any{"from": "waiting", "to": to}); err != nil {
+				"the requester wrote while the case was waiting",
+				map[string]any{"from": store.StatusWaiting, "to": resumed.Status}); err != nil {
 				return err
 			}
-			c.Status = to
+			c = *resumed
 		}
 	}
-	return a.tellOwner(ctx, &c, kindFollowup, "follow-up")
+	return a.tellOwner(ctx, &c, notify.KindFollowup, "follow-up")
 }
 
 // tellOwner sends the owner (the assignee, else the last agent on the
@@ -146,7 +137,7 @@ func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what strin
 		return nil
 	}
 	atts, views := a.passOn()
-	data := notify.Data{Case: a.viewOf(c), Actor: a.senderName()}
+	data := notify.Data{Case: a.view(c), Actor: a.senderName()}
 	name := a.msg.From.Name
 	if name == "" && strings.EqualFold(a.msg.From.Addr, c.Requester) {
 		name = c.RequesterName
@@ -159,7 +150,7 @@ func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what strin
 	if strings.Contains(via, "@") {
 		via = ""
 	}
-	if kind == kindSupplierAnswer {
+	if kind == notify.KindSupplierAnswer {
 		if s := a.rules.SupplierByEmail(a.msg.From.Addr); s != nil {
 			data.Actor, via = s.Name, s.Name
 		}
@@ -189,13 +180,13 @@ func (a *applier) bounced(ctx context.Context, c *store.Case) error {
 		return store.AddEvent(ctx, a.w, c.ID, a.now, a.msg.From.Addr, "bounce",
 			"a mail to the owner bounced: not told again by mail", map[string]any{"recipient": to})
 	}
-	data := notify.Data{Case: a.viewOf(c), Actor: a.msg.From.Name, Reason: to}
+	data := notify.Data{Case: a.view(c), Actor: a.msg.From.Name, Reason: to}
 	data.Case.Message = notify.MessageView{From: a.msg.From.Addr, Text: a.msg.Text}
 	if err := store.AddEvent(ctx, a.w, c.ID, a.now, a.msg.From.Addr, "bounce",
 		"a mail to "+to+" bounced: the owner is told", map[string]any{"recipient": to}); err != nil {
 		return err
 	}
-	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: kindBounceNotice, To: a.personRecipient(owner, c), Data: data})
+	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: notify.KindBounceNotice, To: a.personRecipient(owner, c), Data: data})
 }
 
 // owner is who is told about a case: its assignee, else the agent who
@@ -226,13 +217,13 @@ func (a *applier) owner(ctx context.Context, c *store.Case) (*config.Person, err
 // reply that proves itself (a valid token or a References chain signed for
 // its sender) is relayed or commands anything; any other is kept as an
 // internal note and its sender told why.
-func (a *applier) agentReply(ctx context.Context, th *thread, p *config.Person, kind string, row int64) error {
+func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, kind string, row int64) error {
 	cmds, body := ParseCommands(a.msg.NewText)
-	c := th.c
+	c := th.Case
 	switch {
-	case th.how == "expired reply token":
+	case th.How == "expired reply token":
 		return a.refuse(ctx, c, p, row, nil, true)
-	case !th.proven:
+	case !th.Proven:
 		return a.refuse(ctx, c, p, row, []string{"this mail did not come through a reply address or a reply " +
 			"to a mail casemail sent you, so it cannot be proven to be yours: nothing was sent to the requester " +
 			"and no command was carried out"}, false)
@@ -313,14 +304,14 @@ func (a *applier) refuse(ctx context.Context, c *store.Case, p *config.Person, r
 		map[string]any{"errors": errs, "expired": expired, "message": row}); err != nil {
 		return err
 	}
-	data := notify.Data{Case: a.viewOf(c), Errors: errs, Expired: expired}
+	data := notify.Data{Case: a.view(c), Errors: errs, Expired: expired}
 	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: notify.KindError, To: a.personRecipient(p, c), Data: data,
 		InReplyTo: a.msg.MessageID, References: a.ownReferences()})
 }
 
 // send queues one mail through the Mailer.
 func (a *applier) send(ctx context.Context, e store.Execer, cm notify.CaseMail) error {
-	if _, err := a.p.mailer().Queue(ctx, e, cm, a.now); err != nil {
+	if _, err := a.desk.Mailer.Queue(ctx, e, cm, a.now); err != nil {
 		return err
 	}
 	a.queued = true
@@ -391,68 +382,27 @@ func (a *applier) senderName() string {
 	return a.msg.From.Addr
 }
 
-// viewOf is a stored case as templates show it.
-func (a *applier) viewOf(c *store.Case) notify.CaseView {
-	v := notify.CaseView{Number: c.Number, Subject: c.Subject, Service: c.Service, ServiceName: c.Service,
-		Tier: c.Tier, Role: c.Role, Unit: c.Unit, Priority: c.Priority, Status: c.Status,
-		Requester: c.Requester, RequesterName: c.RequesterName, Created: c.CreatedAt.In(a.p.location())}
-	if svc := a.rules.Service(c.Service); svc != nil {
-		v.ServiceName, v.Routine = svc.Name, svc.Routine
-	}
-	if u := a.rules.Unit(c.Unit); u != nil {
-		v.Unit = u.Name
-	}
-	if p := a.rules.Person(c.Assignee); p != nil {
-		v.Assignee = p.Name
-	}
-	due := c.ResolutionDue
-	if c.FirstResponse == nil && c.FirstResponseD != nil {
-		due = c.FirstResponseD
-	}
-	if due != nil {
-		v.Due = due.In(a.p.location())
-		v.Overdue = a.now.After(*due)
-	}
-	return v
+// view is a stored case as templates show it.
+func (a *applier) view(c *store.Case) notify.CaseView {
+	return a.desk.Mailer.CaseView(a.rules, c, a.now)
 }
 
 // personRecipient addresses someone from rules.yaml in their language.
 func (a *applier) personRecipient(p *config.Person, c *store.Case) notify.Recipient {
-	unitLang := ""
-	if u := a.rules.Unit(c.Unit); u != nil {
-		unitLang = u.Language
-	}
-	return notify.Recipient{Name: p.Name, Address: p.Email,
-		Language: notify.Language(p.Language, unitLang, a.mailboxLanguage(c), a.p.Config.Language)}
-}
-
-func (a *applier) mailboxLanguage(c *store.Case) string {
-	if mb := a.p.mailbox(c.Mailbox); mb != nil {
-		return mb.Defaults.Language
-	}
-	return a.mb.Defaults.Language
-}
-
-// openStatus is the status a case returns to from waiting, resolved or
-// closed: open when someone (or a supplier) has it, new otherwise.
-func openStatus(c *store.Case) string {
-	if c.Assignee != "" || c.Supplier != "" {
-		return "open"
-	}
-	return "new"
+	return a.desk.Mailer.PersonRecipient(a.rules, c, p)
 }
 
 // awaitApproval holds a new case of a service with `approval: ROLE` until a
 // holder of the role approves it, and tells every available holder.
 func (a *applier) awaitApproval(ctx context.Context, c *store.Case) error {
 	svc := a.rules.Service(c.Service)
-	if svc == nil || svc.Approval == "" || c.Status == "dropped" {
+	if svc == nil || svc.Approval == "" || c.Status == store.StatusDropped {
 		return nil
 	}
 	if err := store.SetApproval(ctx, a.w, c.ID, store.ApprovalPending, a.now); err != nil {
 		return err
 	}
-	if err := store.SetCaseStatus(ctx, a.w, c.ID, "waiting", a.now); err != nil {
+	if err := store.SetCaseStatus(ctx, a.w, c.ID, store.StatusWaiting, a.now); err != nil {
 		return err
 	}
 	approvers := a.approvers(c, svc, true)
@@ -462,15 +412,15 @@ func (a *applier) awaitApproval(ctx context.Context, c *store.Case) error {
 	}
 	if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "approval",
 		fmt.Sprintf("service %s needs the approval of a %s: the case waits", svc.ID, svc.Approval),
-		map[string]any{"state": store.ApprovalPending, "role": svc.Approval, "approvers": ids, "from": c.Status, "to": "waiting"}); err != nil {
+		map[string]any{"state": store.ApprovalPending, "role": svc.Approval, "approvers": ids, "from": c.Status, "to": store.StatusWaiting}); err != nil {
 		return err
 	}
-	view := a.viewOf(c)
-	view.Status = "waiting"
+	view := a.view(c)
+	view.Status = string(store.StatusWaiting)
 	atts, views := a.passOn()
 	view.Message = notify.MessageView{From: a.msg.From.Addr, FromName: a.msg.From.Name, Text: a.msg.NewText, Attachments: views}
 	for _, p := range approvers {
-		if err := a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: kindApproval, To: a.personRecipient(p, c),
+		if err := a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: notify.KindApproval, To: a.personRecipient(p, c),
 			Data: notify.Data{Case: view}, Attachments: atts}); err != nil {
 			return err
 		}
@@ -488,7 +438,7 @@ func (a *applier) approvers(c *store.Case, svc *config.Service, available bool) 
 	var out []*config.Person
 	for _, id := range role.Holders(a.rules.Unit(c.Unit)) {
 		p := a.rules.Person(id)
-		if p == nil || (available && p.AwayAt(a.now.In(a.p.location()))) {
+		if p == nil || (available && p.AwayAt(a.now.In(a.desk.location()))) {
 			continue
 		}
 		out = append(out, p)

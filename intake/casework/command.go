@@ -1,4 +1,4 @@
-package intake
+package casework
 
 import (
 	"fmt"
@@ -189,17 +189,6 @@ func parseCaseNumber(s string) (int64, error) {
 }
 
 var priorities = map[string]bool{"low": true, "normal": true, "high": true, "urgent": true}
-
-// tierRung returns the 1-based rung of a service's chain that is tier t.
-func tierRung(svc *config.Service, t string) int {
-	t = strings.ToLower(strings.TrimSpace(t))
-	for i, r := range svc.Chain {
-		if strings.EqualFold(r.Tier, t) {
-			return i + 1
-		}
-	}
-	return 0
-}
 
 func chainTiers(svc *config.Service) string {
 	var ts []string

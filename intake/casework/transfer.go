@@ -1,4 +1,4 @@
-package notify
+package casework
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
 )
@@ -22,9 +23,6 @@ const (
 	TransferTier     TransferKind = "tier"     // #tier: a named rung
 	TransferAssign   TransferKind = "assign"   // #assign: a person (on their rung when they hold one)
 )
-
-// RoleSupportManager is the role told of every escalation and breach.
-const RoleSupportManager = "support_manager"
 
 // Transfer is one move of a case.
 type Transfer struct {
@@ -64,7 +62,7 @@ func (t *Transfer) escalation() bool { return t.Kind == TransferEscalate || t.Ki
 // chain an escalation goes to the support manager only, and the case stays
 // where it is. Everything is written through q, the caller's transaction;
 // the case as it now is comes back.
-func (m *Mailer) Transfer(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, t Transfer, now time.Time) (*store.Case, error) {
+func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, t Transfer, now time.Time) (*store.Case, error) {
 	svc := rules.Service(c.Service)
 	if svc == nil {
 		return nil, fmt.Errorf("transferring case %d: its service %q is not in the rules", c.Number, c.Service)
@@ -75,7 +73,7 @@ func (m *Mailer) Transfer(ctx context.Context, q store.Querier, rules *config.Ru
 	switch t.Kind {
 	case TransferEscalate, TransferBreach:
 		if !routing.NextRung(rules, &d, now) {
-			return c, m.topOfChain(ctx, q, rules, c, t, now)
+			return c, desk.topOfChain(ctx, q, rules, c, t, now)
 		}
 	case TransferTier:
 		n := t.Rung
@@ -105,10 +103,10 @@ func (m *Mailer) Transfer(ctx context.Context, q store.Querier, rules *config.Ru
 	}
 
 	status := c.Status
-	if status == "new" || status == "open" {
-		status = "new"
+	if status == store.StatusNew || status == store.StatusOpen {
+		status = store.StatusNew
 		if d.Assignee != "" || d.Supplier != "" {
-			status = "open"
+			status = store.StatusOpen
 		}
 	}
 	nc, err := store.MoveCase(ctx, q, c.ID, store.CaseMove{Tier: d.Tier, Rung: d.Rung, Role: d.Role,
@@ -146,25 +144,25 @@ func (m *Mailer) Transfer(ctx context.Context, q store.Querier, rules *config.Ru
 	if err != nil && err != store.ErrNotFound {
 		return nil, err
 	}
-	actor := m.actorName(rules, t.Actor)
+	actor := notify.ActorName(rules, t.Actor)
 	if newHolder != nil && d.Assignee != c.Assignee {
-		rcp := m.personRecipient(rules, nc, newHolder)
-		view := m.caseView(rules, nc, opening, trail, now)
+		rcp := desk.Mailer.PersonRecipient(rules, nc, newHolder)
+		view := desk.noticeView(rules, nc, opening, trail, now)
 		escalated := t.escalation() || (t.Kind == TransferTier && d.Rung > c.Rung)
-		cm := CaseMail{Case: nc, Kind: KindAssignment, To: rcp, Data: Data{Case: view, Actor: actor,
+		cm := notify.CaseMail{Case: nc, Kind: notify.KindAssignment, To: rcp, Data: notify.Data{Case: view, Actor: actor,
 			Reason: t.reason(rcp.Language), Escalated: escalated}, Attachments: openingAttachments(opening)}
-		if _, err := m.Queue(ctx, q, cm, now); err != nil {
+		if _, err := desk.Mailer.Queue(ctx, q, cm, now); err != nil {
 			return nil, err
 		}
 		told[strings.ToLower(newHolder.Email)] = true
 	}
 	if supplierNew {
-		lang := Language(sup.Language, m.caseLanguage(nc))
-		rcp := Recipient{Name: sup.Name, Address: sup.Email, Language: lang}
-		view := m.caseView(rules, nc, opening, "", now)
-		cm := CaseMail{Case: nc, Kind: KindForward, To: rcp, Data: Data{Case: view, Actor: actor,
+		lang := notify.Language(sup.Language, desk.Mailer.CaseLanguage(nc))
+		rcp := notify.Recipient{Name: sup.Name, Address: sup.Email, Language: lang}
+		view := desk.noticeView(rules, nc, opening, "", now)
+		cm := notify.CaseMail{Case: nc, Kind: notify.KindForward, To: rcp, Data: notify.Data{Case: view, Actor: actor,
 			Reason: t.reason(lang)}, Attachments: openingAttachments(opening)}
-		if _, err := m.Queue(ctx, q, cm, now); err != nil {
+		if _, err := desk.Mailer.Queue(ctx, q, cm, now); err != nil {
 			return nil, err
 		}
 		told[strings.ToLower(sup.Email)] = true
@@ -174,10 +172,10 @@ func (m *Mailer) Transfer(ctx context.Context, q store.Querier, rules *config.Ru
 		others = append(others, prev)
 	}
 	if t.escalation() {
-		others = append(others, supportManagers(rules, c.Unit)...)
+		others = append(others, rules.HoldersOf(config.RoleSupportManager, c.Unit)...)
 	}
 	for _, p := range others {
-		if err := m.escalationNotice(ctx, q, rules, nc, p, t, actor, trail, opening, told, now); err != nil {
+		if err := desk.escalationNotice(ctx, q, rules, nc, p, t, actor, trail, opening, told, now); err != nil {
 			return nil, err
 		}
 	}
@@ -186,8 +184,8 @@ func (m *Mailer) Transfer(ctx context.Context, q store.Querier, rules *config.Ru
 
 // topOfChain tells the support manager that a case asked to climb past
 // the last rung; the case stays.
-func (m *Mailer) topOfChain(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, t Transfer, now time.Time) error {
-	managers := supportManagers(rules, c.Unit)
+func (desk *Desk) topOfChain(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, t Transfer, now time.Time) error {
+	managers := rules.HoldersOf(config.RoleSupportManager, c.Unit)
 	why := "at the top of its chain: the support manager is told, the case stays"
 	if len(managers) == 0 {
 		why = "at the top of its chain and no support_manager is defined: nobody else to tell"
@@ -208,27 +206,27 @@ func (m *Mailer) topOfChain(ctx context.Context, q store.Querier, rules *config.
 	if err != nil && err != store.ErrNotFound {
 		return err
 	}
-	actor := m.actorName(rules, t.Actor)
+	actor := notify.ActorName(rules, t.Actor)
 	told := map[string]bool{}
 	for _, p := range managers {
-		if err := m.escalationNotice(ctx, q, rules, c, p, t, actor, why, opening, told, now); err != nil {
+		if err := desk.escalationNotice(ctx, q, rules, c, p, t, actor, why, opening, told, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (m *Mailer) escalationNotice(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, p *config.Person,
+func (desk *Desk) escalationNotice(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, p *config.Person,
 	t Transfer, actor, trail string, opening *store.ThreadMessage, told map[string]bool, now time.Time) error {
 	addr := strings.ToLower(p.Email)
 	if addr == "" || told[addr] {
 		return nil
 	}
 	told[addr] = true
-	rcp := m.personRecipient(rules, c, p)
-	view := m.caseView(rules, c, opening, trail, now)
-	_, err := m.Queue(ctx, q, CaseMail{Case: c, Kind: KindEscalation, To: rcp,
-		Data: Data{Case: view, Actor: actor, Reason: t.reason(rcp.Language)}}, now)
+	rcp := desk.Mailer.PersonRecipient(rules, c, p)
+	view := desk.noticeView(rules, c, opening, trail, now)
+	_, err := desk.Mailer.Queue(ctx, q, notify.CaseMail{Case: c, Kind: notify.KindEscalation, To: rcp,
+		Data: notify.Data{Case: view, Actor: actor, Reason: t.reason(rcp.Language)}}, now)
 	return err
 }
 
@@ -242,21 +240,6 @@ func personRung(rules *config.Rules, svc *config.Service, unitID, person string)
 		}
 	}
 	return 0
-}
-
-// supportManagers returns the holders of support_manager for a unit.
-func supportManagers(rules *config.Rules, unitID string) []*config.Person {
-	role := rules.Role(RoleSupportManager)
-	if role == nil {
-		return nil
-	}
-	var out []*config.Person
-	for _, id := range role.Holders(rules.Unit(unitID)) {
-		if p := rules.Person(id); p != nil {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // transferTrail says in one line where a case went and why (for the event
@@ -320,89 +303,10 @@ func openingAttachments(m *store.ThreadMessage) []store.OutAttachment {
 	return out
 }
 
-// caseView is a case as notices show it, dates in the case's zone.
-func (m *Mailer) caseView(rules *config.Rules, c *store.Case, opening *store.ThreadMessage, trail string, now time.Time) CaseView {
-	loc := m.zone(rules, c.Unit)
-	v := CaseView{Number: c.Number, Subject: c.Subject, Service: c.Service, Tier: c.Tier, Role: c.Role,
-		Unit: c.Unit, Priority: c.Priority, Status: c.Status, Requester: c.Requester,
-		RequesterName: c.RequesterName, Created: c.CreatedAt.In(loc), Trail: trail}
-	if svc := rules.Service(c.Service); svc != nil {
-		v.ServiceName, v.Routine = svc.Name, svc.Routine
-	} else {
-		v.ServiceName = c.Service
-	}
-	if u := rules.Unit(c.Unit); u != nil {
-		v.Unit = u.Name
-	}
-	if p := rules.Person(c.Assignee); p != nil {
-		v.Assignee = p.Name
-	} else if s := rules.Supplier(c.Supplier); s != nil && c.Assignee == "" {
-		v.Assignee = s.Name
-	}
-	if due := nextDue(c); due != nil {
-		v.Due = due.In(loc)
-		v.Overdue = due.Before(now)
-	}
-	if opening != nil {
-		text := opening.NewText
-		if strings.TrimSpace(text) == "" {
-			text = opening.Text
-		}
-		v.Message = MessageView{From: opening.From, FromName: opening.FromName, Text: text}
-		for _, a := range opening.Attachments {
-			v.Message.Attachments = append(v.Message.Attachments, AttachmentView{Name: a.Filename, Type: a.ContentType,
-				Size: a.Size, Omitted: a.SHA256 == nil})
-		}
-	}
+// noticeView is a case as a notice shows it: with its routing trail and
+// the requester's first mail.
+func (desk *Desk) noticeView(rules *config.Rules, c *store.Case, opening *store.ThreadMessage, trail string, now time.Time) notify.CaseView {
+	v := desk.Mailer.CaseView(rules, c, now)
+	v.Trail, v.Message = trail, notify.OpeningView(opening)
 	return v
-}
-
-// nextDue is the due time a case is measured against now: the first
-// response until there is one, then the resolution.
-func nextDue(c *store.Case) *time.Time {
-	if c.FirstResponse == nil && c.FirstResponseD != nil {
-		return c.FirstResponseD
-	}
-	return c.ResolutionDue
-}
-
-// zone is where dates in a mail about a unit are shown. Units have no
-// calendar of their own in rules.yaml yet, so it is casemail.yaml's
-// timezone; this is the one place to change when they do.
-func (m *Mailer) zone(_ *config.Rules, _ string) *time.Location {
-	if m.Config != nil && m.Config.Location != nil {
-		return m.Config.Location
-	}
-	return time.UTC
-}
-
-// personRecipient addresses p about case c: their language, else the
-// case's unit's, else the case's own (set from its mailbox at intake),
-// else the configured default.
-func (m *Mailer) personRecipient(rules *config.Rules, c *store.Case, p *config.Person) Recipient {
-	var unitLang string
-	if u := rules.Unit(c.Unit); u != nil {
-		unitLang = u.Language
-	}
-	return Recipient{Name: p.Name, Address: p.Email, Language: Language(p.Language, unitLang, m.caseLanguage(c))}
-}
-
-func (m *Mailer) caseLanguage(c *store.Case) string {
-	if c.Language != "" {
-		return c.Language
-	}
-	if mb := m.mailbox(c.Mailbox); mb != nil && mb.Defaults.Language != "" {
-		return mb.Defaults.Language
-	}
-	if m.Config != nil {
-		return m.Config.Language
-	}
-	return ""
-}
-
-func (m *Mailer) actorName(rules *config.Rules, actor string) string {
-	if p := rules.Person(actor); p != nil {
-		return p.Name
-	}
-	return actor
 }

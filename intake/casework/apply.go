@@ -1,0 +1,337 @@
+package casework
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/routing"
+	"github.com/casemail/casemail/store"
+)
+
+// isOurs reports whether addr is one of casemail's own mailbox addresses
+// (plus-tagged or not): never a requester or participant.
+func (a *applier) isOurs(addr string) bool { return notify.OwnAddress(a.desk.Config.Mailboxes, addr) }
+
+// messageKind names what the sender is to the case.
+func (a *applier) messageKind(ctx context.Context, c *store.Case) (string, error) {
+	if a.msg.Auto != mailparse.AutoNone {
+		if a.msg.Auto == mailparse.AutoBounce {
+			return "bounce", nil
+		}
+		return "automatic", nil
+	}
+	kind, err := store.ParticipantKind(ctx, a.tx, c.ID, a.msg.From.Addr)
+	if err != nil {
+		return "", err
+	}
+	switch kind {
+	case "requester", "agent", "consultant", "supplier", "manager":
+		return kind, nil
+	}
+	// People in rules.yaml are agents, suppliers suppliers, wherever they
+	// stand on the case; whether their mail proves itself is the thread's.
+	if a.rules.PersonByEmail(a.msg.From.Addr) != nil {
+		return "agent", nil
+	}
+	if a.rules.SupplierByEmail(a.msg.From.Addr) != nil {
+		return "supplier", nil
+	}
+	return "participant", nil
+}
+
+func (a *applier) storeMessage(ctx context.Context, caseID int64, kind string, hash []byte) (int64, error) {
+	m := a.msg
+	var sent *time.Time
+	if !m.Date.IsZero() {
+		d := m.Date
+		sent = &d
+	}
+	nm := store.NewMessage{
+		CaseID: caseID, Direction: "in", Kind: kind, Mailbox: a.mb.Name,
+		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
+		From: m.From.Addr, FromName: m.From.Name, To: addrs(m.To), Cc: addrs(m.Cc),
+		Subject: m.Subject, Text: m.Text, NewText: m.NewText, Raw: a.raw, ContentHash: hash,
+		SentAt: sent, CreatedAt: a.now, ID: a.row,
+	}
+	for _, at := range m.Attachments {
+		nm.Attachments = append(nm.Attachments, store.NewAttachment{
+			Filename: at.Filename, ContentType: at.ContentType, Size: at.Size, Data: at.Data, Inline: at.Inline,
+		})
+	}
+	return store.AddMessage(ctx, a.w, nm)
+}
+
+func addrs(as []mailparse.Address) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.Addr)
+	}
+	return out
+}
+
+// addToCase stores a follow-up on an existing case.
+func (a *applier) addToCase(ctx context.Context, th *Thread, hash []byte) (int64, error) {
+	kind, err := a.messageKind(ctx, th.Case)
+	if err != nil {
+		return 0, err
+	}
+	row, err := a.storeMessage(ctx, th.Case.ID, kind, hash)
+	if err != nil {
+		return 0, err
+	}
+	data := map[string]any{"from": a.msg.From.Addr, "threaded_by": th.How, "proven": th.Proven, "kind": kind}
+	if len(a.msg.Problems) > 0 {
+		data["problems"] = a.msg.Problems
+	}
+	if err := store.AddEvent(ctx, a.w, th.Case.ID, a.now, a.msg.From.Addr, "message",
+		"follow-up threaded by "+th.How, data); err != nil {
+		return 0, err
+	}
+	// Cc'd people of a follow-up become participants too.
+	for _, cc := range a.msg.Cc {
+		if !a.isOurs(cc.Addr) {
+			if err := store.AddParticipant(ctx, a.w, th.Case.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+				return 0, err
+			}
+		}
+	}
+	// A requester's reply to a resolved case reopens it within the window.
+	if kind == "requester" && th.Case.Status == store.StatusResolved && th.Case.ResolvedAt != nil &&
+		a.now.Sub(*th.Case.ResolvedAt) <= time.Duration(a.desk.Config.ReopenWindow) {
+		if err := store.SetCaseStatus(ctx, a.w, th.Case.ID, store.StatusOpen, a.now); err != nil {
+			return 0, err
+		}
+		if err := store.AddEvent(ctx, a.w, th.Case.ID, a.now, a.msg.From.Addr, "status",
+			"the requester replied to a resolved case", map[string]any{"from": store.StatusResolved, "to": store.StatusOpen}); err != nil {
+			return 0, err
+		}
+	}
+	// Relay, tell, command: what the mail means for the people on the case.
+	if err := a.converse(ctx, th, kind, row); err != nil {
+		return 0, err
+	}
+	return row, nil
+}
+
+// newCase routes a mail that threads to nothing and opens a case for it.
+func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) (*store.Case, int64, error) {
+	m := a.msg
+	dec, err := routing.Route(ctx, a.rules, RoutingInput(m, a.mb.Defaults.Service, a.now.In(a.desk.location())), a.assigner)
+	if err != nil {
+		return nil, 0, fmt.Errorf("routing: %w", err)
+	}
+	status := store.StatusNew
+	if dec.Assignee != "" || dec.Supplier != "" {
+		status = store.StatusOpen
+	}
+	var dropReason string
+	switch {
+	case dec.Drop:
+		dropReason = "dropped by rule: " + dec.DropReason
+	case m.Auto == mailparse.AutoLoop:
+		dropReason = "our own mail came back (" + m.AutoReason + ")"
+	case m.Auto == mailparse.AutoList && !a.trustedList(m.ListID):
+		dropReason = fmt.Sprintf("list mail from %q, which is not in trusted_lists", m.ListID)
+	}
+	if dropReason != "" {
+		status = store.StatusDropped
+	}
+	var linkedID *int64
+	if linked != nil {
+		linkedID = &linked.ID
+	}
+	requester := m.From
+	if requester.Addr == "" {
+		requester = m.Sender
+	}
+	lang := a.desk.Mailer.RecipientLanguage(dec.Language, "", a.mb.Name)
+	nc := store.NewCase{
+		Status: status, Subject: m.Subject, Requester: requester.Addr, RequesterName: requester.Name,
+		Mailbox: a.mb.Name, Language: lang, Priority: dec.Priority, Service: dec.Service, Unit: dec.Unit,
+		WorkArea: dec.WorkArea, Tier: dec.Tier, Rung: dec.Rung, Role: dec.Role, Supplier: dec.Supplier,
+		Assignee: dec.Assignee, Tags: dec.Tags, Automatic: m.Auto != mailparse.AutoNone, LinkedCaseID: linkedID,
+		CreatedAt: a.now,
+	}
+	// SLA due times, kept on the case so the SLA check reads only due ones
+	// (written with the row: an UPDATE after it would cost a row version).
+	nc.FirstResponseDue, nc.ResolutionDue = slaDue(a.rules, dec.Service, dec.Priority, status, a.now)
+	// The acknowledgement's allowance is settled with the insert, in its
+	// round trip.
+	ack := ackPending{wanted: dropReason == "" && m.Auto == mailparse.AutoNone && requester.Addr != "" && !a.isOurs(requester.Addr)}
+	var c *store.Case
+	if ack.wanted {
+		c, ack.allowed, err = store.CreateCaseWithAck(ctx, a.tx, nc, a.desk.Config.AckLimitPerHour, a.now)
+	} else {
+		c, err = store.CreateCase(ctx, a.tx, nc)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if requester.Addr != "" {
+		if err := store.AddParticipant(ctx, a.w, c.ID, requester.Addr, requester.Name, "requester", ""); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, cc := range m.Cc {
+		if cc.Addr != requester.Addr && !a.isOurs(cc.Addr) {
+			if err := store.AddParticipant(ctx, a.w, c.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	if p := a.rules.Person(dec.Assignee); p != nil {
+		if err := store.AddParticipant(ctx, a.w, c.ID, p.Email, p.Name, "agent", p.ID); err != nil {
+			return nil, 0, err
+		}
+	}
+	row, err := a.storeMessage(ctx, c.ID, "requester", hash)
+	if err != nil {
+		return nil, 0, err
+	}
+	created := map[string]any{"mailbox": a.mb.Name, "uid": a.uid, "from": requester.Addr,
+		"message_id": m.MessageID, "automatic": m.Auto.String()}
+	if len(m.Problems) > 0 {
+		created["problems"] = m.Problems
+	}
+	if linked != nil {
+		created["linked_case"] = linked.Number
+	}
+	reason := "new mail"
+	if linked != nil && a.linkWhy != "" {
+		reason = a.linkWhy
+	} else if linked != nil {
+		reason = fmt.Sprintf("subject names case #%d, but %s is not on that case: opened a new case linked to it",
+			linked.Number, requester.Addr)
+	}
+	if err := store.AddEvent(ctx, a.w, c.ID, a.now, requester.Addr, "created", reason, created); err != nil {
+		return nil, 0, err
+	}
+	if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "routed", routedReason(dec), decisionData(dec)); err != nil {
+		return nil, 0, err
+	}
+	if dropReason != "" {
+		err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "dropped", dropReason, nil)
+		return c, row, err
+	}
+	if dec.Assignee != "" {
+		if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "assigned",
+			fmt.Sprintf("%s holds %s (%s)", dec.Assignee, dec.Role, dec.Strategy),
+			map[string]any{"assignee": dec.Assignee, "role": dec.Role, "tier": dec.Tier, "strategy": dec.Strategy}); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := a.queueNewCaseMail(ctx, c, dec, ack); err != nil {
+		return nil, 0, err
+	}
+	if err := a.awaitApproval(ctx, c); err != nil {
+		return nil, 0, err
+	}
+	return c, row, nil
+}
+
+// RoutingInput is what routing sees of a parsed mail.
+func RoutingInput(m *mailparse.Message, defaultService string, received time.Time) routing.Input {
+	return routing.Input{
+		From: m.From.Addr, FromName: m.From.Name, To: addrs(m.To), Cc: addrs(m.Cc), DeliveredTo: m.DeliveredTo,
+		Subject: m.Subject, Body: m.Text, HasAttachment: len(m.Attachments) > 0, Received: received,
+		MailboxDefaultService: defaultService, Header: m.Header.Values,
+	}
+}
+
+func (a *applier) trustedList(id string) bool {
+	for _, l := range a.mb.TrustedLists {
+		if strings.EqualFold(strings.Trim(l, "<>"), strings.Trim(id, "<>")) {
+			return true
+		}
+	}
+	return false
+}
+
+func routedReason(d routing.Decision) string {
+	s := "service " + d.Service
+	if d.Unit != "" {
+		s += ", unit " + d.Unit
+	}
+	s += ", tier " + d.Tier
+	if d.Role != "" {
+		s += ", role " + d.Role
+	}
+	if d.Supplier != "" {
+		s += ", supplier " + d.Supplier
+	}
+	return s
+}
+
+func decisionData(d routing.Decision) map[string]any {
+	return map[string]any{
+		"service": d.Service, "unit": d.Unit, "work_area": d.WorkArea, "tier": d.Tier, "rung": d.Rung,
+		"role": d.Role, "supplier": d.Supplier, "candidates": d.Candidates, "assignee": d.Assignee,
+		"strategy": d.Strategy, "priority": d.Priority, "tags": d.Tags, "trail": d.Trail,
+	}
+}
+
+// ackPending says whether a new case's requester is to be acknowledged
+// (a person, not one of our addresses, the case not dropped) and whether
+// the per-hour limit allowed it.
+type ackPending struct{ wanted, allowed bool }
+
+// queueNewCaseMail queues the acknowledgement to the requester and the
+// assignment notice to the assignee, in the transaction that opened the case.
+func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routing.Decision, ack ackPending) error {
+	view := a.caseView(c, dec)
+	if ack.wanted {
+		if ack.allowed {
+			data := notify.Data{Case: view}
+			if a.oversize {
+				data.Oversize = a.mb.MaxMessageSize.String()
+			}
+			if err := a.queue(ctx, c, notify.KindAck, notify.Recipient{Name: c.RequesterName, Address: c.Requester, Language: c.Language},
+				data, "auto-replied", true); err != nil {
+				return err
+			}
+		} else if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "ack-suppressed",
+			fmt.Sprintf("%s already got %d acknowledgements this hour", c.Requester, a.desk.Config.AckLimitPerHour), nil); err != nil {
+			return err
+		}
+	}
+	if p := a.rules.Person(dec.Assignee); p != nil && p.Email != "" {
+		lang := a.desk.Mailer.RecipientLanguage(p.Language, dec.Language, a.mb.Name)
+		if err := a.queue(ctx, c, notify.KindAssignment, notify.Recipient{Name: p.Name, Address: p.Email, Language: lang},
+			notify.Data{Case: view}, "auto-generated", false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) caseView(c *store.Case, dec routing.Decision) notify.CaseView {
+	m := a.msg
+	v := a.view(c)
+	v.ServiceName, v.Role, v.Routine, v.Trail = dec.ServiceName, dec.Role, dec.Routine, dec.Explain()
+	v.Message = notify.MessageView{From: m.From.Addr, FromName: m.From.Name, Text: m.Text}
+	for _, at := range m.Attachments {
+		v.Message.Attachments = append(v.Message.Attachments, notify.AttachmentView{Name: at.Filename, Type: at.ContentType, Size: at.Size})
+	}
+	return v
+}
+
+// queue renders one mail about c to one person and queues it. The
+// requester's mails continue the thread of their own mail; an agent's
+// notice references only the case's own mail.
+func (a *applier) queue(ctx context.Context, c *store.Case, kind string, to notify.Recipient, data notify.Data, autoSubmitted string, threadOriginal bool) error {
+	cm := notify.CaseMail{Case: c, Kind: kind, To: to, Data: data, Mailbox: a.mb,
+		AutoSubmitted: autoSubmitted}
+	if threadOriginal && a.msg.MessageID != "" {
+		cm.InReplyTo = a.msg.MessageID
+		cm.References = append(append([]string{}, a.msg.References...), a.msg.MessageID)
+	}
+	if _, err := a.desk.Mailer.Queue(ctx, a.w, cm, a.now); err != nil {
+		return err
+	}
+	a.queued = true
+	return nil
+}

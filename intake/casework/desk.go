@@ -1,0 +1,147 @@
+package casework
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/store"
+)
+
+// Desk applies every change to a case: opening one for a new mail, a
+// follow-up, an agent's reply and its #commands, transfers and escalation,
+// the SLA clock (start, pause, wake, retarget, breach), reopening, merge,
+// approval and the supplier. It holds only what every case shares; each
+// call works in the caller's transaction.
+type Desk struct {
+	Config *config.Daemon
+	Mailer *notify.Mailer
+	Log    *slog.Logger
+	// SLAWarning is the share of a target's business time after which the
+	// holder is warned (0: DefaultSLAWarning; negative: no warnings).
+	SLAWarning float64
+	// MaxPerPass bounds the cases one SLA check handles; the rest wait for
+	// the next (0: 5000).
+	MaxPerPass int
+}
+
+// Mail is what intake hands case work: a parsed mail, matched to a case or
+// to none, with the identity and row it is stored under.
+type Mail struct {
+	Msg *mailparse.Message
+	Raw []byte
+	// Mailbox is the helpdesk mailbox it came through; UID its IMAP UID.
+	Mailbox *config.Mailbox
+	UID     uint32
+	// Hash identifies the mail across mailboxes; Row is the reserved id
+	// of the message row it becomes.
+	Hash []byte
+	Row  int64
+	// Oversize: the mail was over its mailbox's size limit, so only its
+	// text and its attachment list were kept.
+	Oversize bool
+	// Thread is the case the mail threads to, nil for none. Linked is a
+	// case its subject named although its sender is not on it: a new case
+	// is opened and linked to it.
+	Thread *Thread
+	Linked *store.Case
+}
+
+// Thread is how a mail was matched to an existing case.
+type Thread struct {
+	Case *store.Case
+	// How: reply token, expired reply token, references, subject tag,
+	// bounce of our mail.
+	How string
+	// Proven: the sender showed a valid token or a Message-ID signed for
+	// them.
+	Proven bool
+}
+
+// Applied says what Apply did with a mail.
+type Applied struct {
+	// Case is the case the mail now belongs to; Opened says it was opened
+	// for this mail.
+	Case   *store.Case
+	Opened bool
+	// Row is the message row the mail became.
+	Row int64
+	// Reason says why, for the ingest log: how it threaded, or the new
+	// case's status.
+	Reason string
+	// Queued: mail to send was queued (wake the outbox sender after commit).
+	Queued bool
+}
+
+// Apply applies one mail in tx under rules at now: to the case it threads
+// to (following merges; a requester's mail to a closed case opens a new,
+// linked one), else as a new case routed by rules. Writes that need no
+// answer go to w, which the caller sends in tx; assigner picks assignees
+// of a new case.
+func (d *Desk) Apply(ctx context.Context, tx pgx.Tx, w *store.Batch, rules *config.Rules, m Mail,
+	assigner store.Assigner, now time.Time) (Applied, error) {
+	a := &applier{desk: d, tx: tx, w: w, row: m.Row, raw: m.Raw, uid: m.UID, mb: m.Mailbox, msg: m.Msg,
+		oversize: m.Oversize, now: now, rules: rules, assigner: assigner}
+	th, linked := m.Thread, m.Linked
+	if th != nil {
+		var err error
+		if th, linked, err = a.redirect(ctx, th); err != nil {
+			return Applied{}, err
+		}
+	}
+	if th != nil {
+		row, err := a.addToCase(ctx, th, m.Hash)
+		if err != nil {
+			return Applied{}, err
+		}
+		return Applied{Case: th.Case, Row: row, Reason: "threaded by " + th.How, Queued: a.queued}, nil
+	}
+	c, row, err := a.newCase(ctx, m.Hash, linked)
+	if err != nil {
+		return Applied{}, err
+	}
+	return Applied{Case: c, Opened: true, Row: row, Reason: string(c.Status), Queued: a.queued}, nil
+}
+
+// applier carries one mail through Apply.
+type applier struct {
+	desk *Desk
+	tx   pgx.Tx
+	// w collects the writes that need no answer, sent in one round trip.
+	w *store.Batch
+	// row is the reserved id of the message row this mail becomes.
+	row      int64
+	raw      []byte
+	uid      uint32
+	mb       *config.Mailbox
+	msg      *mailparse.Message
+	oversize bool
+	now      time.Time
+	rules    *config.Rules
+	queued   bool
+	// linkWhy says why a mail that threaded to a case opened a new one
+	// linked to it instead (see redirect).
+	linkWhy string
+	// assigner picks assignees for a new case.
+	assigner store.Assigner
+}
+
+func (d *Desk) log() *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.Default()
+}
+
+// location is the zone dates in mails are shown in.
+func (d *Desk) location() *time.Location {
+	if d.Config != nil && d.Config.Location != nil {
+		return d.Config.Location
+	}
+	return time.UTC
+}

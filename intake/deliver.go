@@ -1,0 +1,148 @@
+package intake
+
+import (
+	"context"
+
+	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/intake/casework"
+	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/store"
+	"github.com/jackc/pgx/v5"
+)
+
+// txMail is one mail for deliverTx, with what the caller did for it.
+type txMail struct {
+	d    Delivery
+	mb   *config.Mailbox
+	msg  *mailparse.Message
+	perr error
+	// msgID is a reserved message row id, or 0 to reserve one.
+	msgID int64
+	// advance moves the cursor past the mail in the same transaction.
+	advance bool
+	// apart takes round-robin turns outside the transaction (see
+	// store.Assigner), as parts committed in parallel must.
+	apart bool
+	// claimed, when set, says the mail was claimed already (with hash,
+	// its identity) and what was found stored under that identity.
+	claimed *store.Claimed
+	hash    []byte
+}
+
+// deliverTx applies one mail in tx.
+func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result, bool, error) {
+	d, mb, msg, perr, msgID, advance, apart := tm.d, tm.mb, tm.msg, tm.perr, tm.msgID, tm.advance, tm.apart
+	cursor := func(e store.Execer) error {
+		if !advance {
+			return nil // the batch moves the cursor once, past its last mail
+		}
+		return store.AdvanceCursor(ctx, e, d.Mailbox, d.UIDValidity, d.UID)
+	}
+	var (
+		fresh bool
+		hash  []byte
+		dup   store.Inbound
+		err   error
+	)
+	switch {
+	case tm.claimed != nil:
+		hash, fresh, dup = tm.hash, tm.claimed.Fresh, tm.claimed.Dup
+	case perr == nil && msg != nil:
+		hash = identityHash(msg, d.Raw)
+		fresh, dup, err = store.ClaimAndFind(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, msg.MessageID, hash)
+	default:
+		fresh, err = store.ClaimUID(ctx, tx, d.Mailbox, d.UIDValidity, d.UID)
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	if !fresh {
+		return Result{Outcome: OutcomeSkipped}, false, cursor(tx)
+	}
+	finish := func(r Result, msgRow int64) (Result, error) {
+		if err := store.SetOutcome(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, r.Outcome, msgRow, r.Quarantine); err != nil {
+			return r, err
+		}
+		return r, cursor(tx)
+	}
+	if perr != nil || msg == nil {
+		reason := "unparsable mail"
+		if perr != nil {
+			reason = "unparsable mail: " + perr.Error()
+		}
+		id, err := store.Quarantine(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, reason, d.Raw)
+		if err != nil {
+			return Result{}, false, err
+		}
+		r, err := finish(Result{Outcome: OutcomeQuarantined, Quarantine: id, Reason: reason}, 0)
+		return r, false, err
+	}
+	var assigner store.Assigner
+	if apart {
+		assigner = p.Store.Apart(tx)
+	} else {
+		assigner = store.Assigner{Q: tx}
+	}
+	w := &store.Batch{}
+	r, msgRow, queued, err := p.apply(ctx, tx, w, d, mb, msg, msgID, hash, &dup, assigner)
+	if err != nil {
+		return Result{}, false, err
+	}
+	r.Auto = msg.Auto
+	if err := store.SetOutcome(ctx, w, d.Mailbox, d.UIDValidity, d.UID, r.Outcome, msgRow, r.Quarantine); err != nil {
+		return r, false, err
+	}
+	if err := cursor(w); err != nil {
+		return r, false, err
+	}
+	return r, queued, w.Send(ctx, tx)
+}
+
+// apply applies one parsed mail in tx: a mail stored before is recorded as
+// a duplicate; any other is threaded and handed to case work. msgID is a
+// reserved message row id, or 0 to reserve one; hash the mail's identity,
+// or nil to compute it; dup what its claim found stored under it, or nil
+// to look it up. Writes that need no answer go to w.
+func (p *Processor) apply(ctx context.Context, tx pgx.Tx, w *store.Batch, d Delivery, mb *config.Mailbox,
+	msg *mailparse.Message, msgID int64, hash []byte, dup *store.Inbound, assigner store.Assigner) (Result, int64, bool, error) {
+	if msgID == 0 {
+		ids, err := store.ReserveMessageIDs(ctx, tx, 1)
+		if err != nil {
+			return Result{}, 0, false, err
+		}
+		msgID = ids[0]
+	}
+	if hash == nil {
+		hash = identityHash(msg, d.Raw)
+	}
+	if dup == nil {
+		caseID, row, found, err := store.FindInbound(ctx, tx, msg.MessageID, hash)
+		if err != nil {
+			return Result{}, 0, false, err
+		}
+		dup = &store.Inbound{CaseID: caseID, MessageRow: row, Found: found}
+	}
+	if dup.Found {
+		c, err := store.CaseByID(ctx, tx, dup.CaseID)
+		if err != nil {
+			return Result{}, 0, false, err
+		}
+		return Result{Outcome: OutcomeDuplicate, CaseNumber: c.Number,
+			Reason: "same Message-ID and content already stored"}, dup.MessageRow, false, nil
+	}
+	now := p.now()
+	th, linked, err := p.findThread(ctx, tx, msg, now)
+	if err != nil {
+		return Result{}, 0, false, err
+	}
+	ap, err := p.desk().Apply(ctx, tx, w, p.Rules(), casework.Mail{Msg: msg, Raw: d.Raw, Mailbox: mb, UID: d.UID,
+		Hash: hash, Row: msgID, Oversize: p.isOversize(d, mb), Thread: th, Linked: linked}, assigner, now)
+	if err != nil {
+		return Result{}, 0, false, err
+	}
+	r := Result{Outcome: OutcomeMessage, CaseNumber: ap.Case.Number, Reason: ap.Reason}
+	if ap.Opened {
+		r.Outcome = OutcomeCase
+	}
+	return r, ap.Row, ap.Queued, nil
+}

@@ -1,0 +1,152 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"time"
+
+	"github.com/casemail/casemail/intake/casework"
+	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/store"
+	"github.com/jackc/pgx/v5"
+)
+
+// identityHash identifies a mail across mailboxes: the same mail delivered
+// to two aliases differs only in trace headers (Received, Delivered-To), so
+// the hash covers the identifying headers and the body, not the raw bytes.
+func identityHash(m *mailparse.Message, raw []byte) []byte {
+	h := sha256.New()
+	for _, s := range []string{m.MessageID, m.From.Addr, m.Date.UTC().Format(time.RFC3339), m.Subject} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	h.Write(body(raw))
+	return h.Sum(nil)
+}
+
+// body returns the raw mail after its header.
+func body(raw []byte) []byte {
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		return raw[i+4:]
+	}
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		return raw[i+2:]
+	}
+	return nil
+}
+
+// findThread matches a mail to a case: the reply token first, then
+// In-Reply-To/References against every Message-ID we stored or sent, then
+// the [#N] subject tag, which counts only from someone already on the case.
+// A tag from anyone else returns the tagged case as linked: a new case is
+// opened and linked to it, never the old one changed by a stranger.
+func (p *Processor) findThread(ctx context.Context, tx pgx.Tx, msg *mailparse.Message, now time.Time) (*casework.Thread, *store.Case, error) {
+	from := msg.From.Addr
+	var expired *casework.Thread
+	for _, addr := range recipients(msg) {
+		tok, ok := p.tokenIn(addr)
+		if !ok {
+			continue
+		}
+		t, err := p.Keys.Verify(tok, from, now)
+		switch {
+		case err == nil:
+			c, err := store.CaseByNumber(ctx, tx, t.Case)
+			if err == nil {
+				return &casework.Thread{Case: c, How: "reply token", Proven: true}, nil, nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return nil, nil, err
+			}
+		case errors.Is(err, notify.ErrExpired):
+			if c, err := store.CaseByNumber(ctx, tx, t.Case); err == nil && expired == nil {
+				expired = &casework.Thread{Case: c, How: "expired reply token"}
+			}
+		}
+	}
+	if msg.Bounce != nil && msg.Bounce.OriginalMessageID != "" {
+		if _, caseID, found, err := store.SentTo(ctx, tx, msg.Bounce.OriginalMessageID); err != nil {
+			return nil, nil, err
+		} else if found {
+			c, err := store.CaseByID(ctx, tx, caseID)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &casework.Thread{Case: c, How: "bounce of our mail"}, nil, nil
+		}
+	}
+	refs := append([]string{}, msg.References...)
+	if msg.InReplyTo != "" {
+		refs = append(refs, msg.InReplyTo)
+	}
+	if len(refs) > 0 {
+		caseID, found, err := store.CaseByMessageIDs(ctx, tx, refs)
+		if err != nil {
+			return nil, nil, err
+		}
+		if found {
+			c, err := store.CaseByID(ctx, tx, caseID)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &casework.Thread{Case: c, How: "references", Proven: p.provenByReferences(msg, refs, c, now)}, nil, nil
+		}
+	}
+	if expired != nil {
+		return expired, nil, nil
+	}
+	if n, ok := mailparse.CaseTag(msg.Subject); ok {
+		c, err := store.CaseByNumber(ctx, tx, n)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		kind, err := store.ParticipantKind(ctx, tx, c.ID, from)
+		if err != nil {
+			return nil, nil, err
+		}
+		if kind != "" {
+			return &casework.Thread{Case: c, How: "subject tag"}, nil, nil
+		}
+		return nil, c, nil
+	}
+	return nil, nil, nil
+}
+
+// provenByReferences reports whether the references hold a Message-ID we
+// signed for this sender.
+func (p *Processor) provenByReferences(msg *mailparse.Message, refs []string, c *store.Case, now time.Time) bool {
+	for _, ref := range refs {
+		tok, ok := notify.TokenFromMessageID(ref)
+		if !ok {
+			continue
+		}
+		if t, err := p.Keys.Verify(tok, msg.From.Addr, now); err == nil && t.Case == c.Number {
+			return true
+		}
+	}
+	return false
+}
+
+// recipients are the addresses m was sent to, trace headers included (a
+// Bcc'd alias shows only in Delivered-To / X-Original-To).
+func recipients(m *mailparse.Message) []string {
+	var out []string
+	for _, ad := range m.To {
+		out = append(out, ad.Addr)
+	}
+	for _, ad := range m.Cc {
+		out = append(out, ad.Addr)
+	}
+	return append(out, m.DeliveredTo...)
+}
+
+// tokenIn finds a reply token in addr, a plus address of one of our mailboxes.
+func (p *Processor) tokenIn(addr string) (string, bool) {
+	return notify.TokenIn(p.Config.Mailboxes, addr)
+}
