@@ -425,7 +425,13 @@ func bareAddress(s string) (string, bool) {
 	return a.Address, true
 }
 
-func isLoopback(host string) bool {
+// IsLoopback reports whether host is a loopback literal (127.0.0.0/8, ::1,
+// with or without brackets), localhost, or a name under .localhost (which
+// RFC 6761 reserves to loopback). It never resolves names: one that merely
+// resolves to loopback today may not tomorrow. Security "none" is allowed
+// only to such a host; config, the IMAP watcher and the SMTP sender all
+// ask here.
+func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
 		return true
 	}
@@ -437,7 +443,7 @@ func checkServer(e *errs, what, host string, port int, security string, allowed 
 	if !oneOf(security, allowed) {
 		e.at(p.at("security", at), "%s security %q: want one of %s", what, security, strings.Join(allowed, ", "))
 	}
-	if security == "none" && !isLoopback(host) {
+	if security == "none" && !IsLoopback(host) {
 		e.at(p.at("host", at), "security none sends passwords and mail in clear; it is allowed only to a loopback host (127.0.0.1, ::1, localhost), not %q", host)
 	}
 	if port < 1 || port > 65535 {

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -41,7 +40,6 @@ type Rules struct {
 	domains   map[string]*Unit
 	aliases   map[string]*Service
 	workAreas map[string]bool
-	memo      sync.Map
 }
 
 // Person is someone who can hold a role or be named as assignee.
@@ -64,17 +62,21 @@ type Period struct {
 
 // AwayAt reports whether the person is away on the day t falls on (in t's
 // location). A zero t is never away.
-func (p *Person) AwayAt(t time.Time) bool {
+func (p *Person) AwayAt(t time.Time) bool { return p.AwayPeriod(t) != nil }
+
+// AwayPeriod is the absence the day t falls on (in t's location) is in, or
+// nil. A zero t is never away.
+func (p *Person) AwayPeriod(t time.Time) *Period {
 	if t.IsZero() {
-		return false
+		return nil
 	}
 	day := DateOf(t)
-	for _, a := range p.Away {
+	for i, a := range p.Away {
 		if !day.Before(a.From) && !a.To.Before(day) {
-			return true
+			return &p.Away[i]
 		}
 	}
-	return false
+	return nil
 }
 
 // Unit is a section, school or clinic that requesters belong to.
@@ -412,17 +414,6 @@ func ParseRules(file string, data []byte) (*Rules, error) {
 	}
 	dropPositions(reflect.ValueOf(r))
 	return r, nil
-}
-
-// Memo returns the value stored under key, calling build to make it the
-// first time. Packages that derive data from a Rules (routing compiles its
-// matchers) use it so the work is done once per loaded file.
-func (r *Rules) Memo(key any, build func() any) any {
-	if v, ok := r.memo.Load(key); ok {
-		return v
-	}
-	v, _ := r.memo.LoadOrStore(key, build())
-	return v
 }
 
 // Person returns the person with id, or nil.

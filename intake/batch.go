@@ -3,8 +3,11 @@ package intake
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/mailparse"
@@ -127,16 +130,80 @@ func (p *Processor) parseBatch(ds []Delivery, ps []parsedMail, parallel bool) {
 	}
 }
 
+// partRetries is how often a part that collided with another transaction
+// (a deadlock, a serialization failure, a lock wait given up) is run again
+// before its mails go one by one.
+const partRetries = 3
+
 // commitPart applies the mails part (indexes into ds) in one transaction
 // and reports whether it queued mail and whether it committed; results
 // are filled in for the part's mails. advance moves the cursor in the same
 // transaction; apart takes round-robin turns outside it, which parts
-// running in parallel need (see store.Assigner).
+// running in parallel need (see store.Assigner). A part that collides with
+// another transaction is run again, with backoff; one that fails otherwise
+// is left to the caller to deliver one by one. Both are logged at WARN.
 func (p *Processor) commitPart(ctx context.Context, ds []Delivery, ps []parsedMail, part []int, results []Result, advance, apart bool) (queued, committed bool) {
-	err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
+	for attempt := 0; ; attempt++ {
+		queued, err := p.tryPart(ctx, ds, ps, part, results, advance, apart)
+		if err == nil {
+			return queued, true
+		}
+		reason, conflict := store.Conflict(err)
+		if conflict {
+			p.stats.conflict(reason)
+		}
+		// A lock wait given up is how a wait cycle through this process
+		// (parts of one batch) is broken: running the part again would
+		// meet it again.
+		if !conflict || reason == "lock_timeout" || attempt == partRetries || ctx.Err() != nil {
+			p.log().Warn("batch not committed, delivering one by one", "mails", len(part), "error", err)
+			return false, false
+		}
+		p.log().Warn("batch collided with another transaction; running it again", "reason", reason,
+			"attempt", attempt+1, "mails", len(part), "detail", store.ConflictDetail(err))
+		if !sleepCtx(ctx, conflictBackoff(attempt)) {
+			return false, false
+		}
+	}
+}
+
+// conflictBackoff is the wait before running a collided transaction again:
+// 20 ms doubling, with jitter so that the two sides do not meet again.
+func conflictBackoff(attempt int) time.Duration {
+	d := 20 * time.Millisecond << attempt
+	return d/2 + rand.N(d)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// tryPart is one attempt of commitPart.
+func (p *Processor) tryPart(ctx context.Context, ds []Delivery, ps []parsedMail, part []int, results []Result, advance, apart bool) (queued bool, err error) {
+	err = p.Store.InTx(ctx, func(tx pgx.Tx) error {
 		queued = false
 		ids, err := store.ReserveMessageIDs(ctx, tx, len(part))
 		if err != nil {
+			return err
+		}
+		// Every lock a part may take on a sender's acknowledgement
+		// allowance is taken here, up front and in one global order, so
+		// that no two transactions (parts of a batch, other instances)
+		// ever wait on each other's in opposite orders.
+		var senders []string
+		for _, i := range part {
+			if m := ps[i].msg; m != nil && ps[i].err == nil && m.Auto == mailparse.AutoNone {
+				senders = append(senders, senderOf(m))
+			}
+		}
+		if err := store.LockAckAllowances(ctx, tx, senders); err != nil {
 			return err
 		}
 		tms := make([]txMail, len(part))
@@ -164,11 +231,17 @@ func (p *Processor) commitPart(ctx context.Context, ds []Delivery, ps []parsedMa
 		}
 		return p.advanceCursors(ctx, tx, sub)
 	})
-	if err != nil {
-		p.log().Debug("batch not committed, delivering one by one", "mails", len(part), "error", err)
-		return false, false
+	return queued, err
+}
+
+// senderOf is whom a mail's acknowledgement would go to: the From address,
+// else Sender's, lower-cased (as the allowance counts them).
+func senderOf(m *mailparse.Message) string {
+	a := m.From.Addr
+	if a == "" {
+		a = m.Sender.Addr
 	}
-	return queued, true
+	return strings.ToLower(a)
 }
 
 // claimAhead claims the mails of a transaction in one round trip instead
@@ -248,38 +321,72 @@ func (p *Processor) split(ds []Delivery, ps []parsedMail) [][]int {
 		}
 		referred[pm.msg.InReplyTo] = true
 	}
-	var pinned, free []int
+	// A sender's mails stay in one part, so that no two parts need the
+	// same sender's acknowledgement allowance (see tryPart): a sender with
+	// a pinned mail has all their mails in the first part.
+	var pinned []int
+	isPinned := make([]bool, len(ps))
+	pinnedSender := map[string]bool{}
 	for i, pm := range ps {
 		m := pm.msg
 		if pm.err != nil || m == nil || pm.shared || p.mayThread(m) ||
 			(m.MessageID != "" && referred[m.MessageID]) {
-			pinned = append(pinned, i)
-		} else {
-			free = append(free, i)
+			pinned, isPinned[i] = append(pinned, i), true
+			if m != nil {
+				pinnedSender[senderOf(m)] = true
+			}
 		}
+	}
+	var groups [][]int // the free mails, a group per sender in order of first mail
+	group := map[string]int{}
+	free := 0
+	for i, pm := range ps {
+		if isPinned[i] {
+			continue
+		}
+		s := senderOf(pm.msg)
+		if pinnedSender[s] {
+			pinned = append(pinned, i)
+			continue
+		}
+		g, ok := group[s]
+		if !ok {
+			g = len(groups)
+			group[s] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+		free++
 	}
 	per := (len(ds) + k - 1) / k
-	if len(free) < per {
+	if free < per {
 		return [][]int{seq(len(ds))}
 	}
-	// The first part fills up to its share with free mails; the rest are
-	// dealt out in runs, keeping each part in UID order.
-	take := max(per-len(pinned), 0)
-	first := append(pinned, free[:take]...)
-	slices.Sort(first)
-	parts := [][]int{first}
-	rest := free[take:]
-	n := k - 1
-	for j := 0; j < n; j++ {
-		lo, hi := j*len(rest)/n, (j+1)*len(rest)/n
-		if hi > lo {
-			parts = append(parts, rest[lo:hi])
+	// Each sender's group goes to the part with the fewest mails so far,
+	// the first part starting with the pinned ones; each part is then put
+	// in UID order.
+	parts := make([][]int, k)
+	parts[0] = pinned
+	for _, g := range groups {
+		least := 0
+		for j := range parts {
+			if len(parts[j]) < len(parts[least]) {
+				least = j
+			}
+		}
+		parts[least] = append(parts[least], g...)
+	}
+	out := parts[:0]
+	for _, part := range parts {
+		if len(part) > 0 {
+			slices.Sort(part)
+			out = append(out, part)
 		}
 	}
-	if len(first) == 0 {
-		parts = parts[1:]
+	if len(out) < 2 {
+		return [][]int{seq(len(ds))}
 	}
-	return parts
+	return out
 }
 
 // mayThread reports whether m could belong to an existing case.

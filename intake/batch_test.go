@@ -248,3 +248,79 @@ func TestDeliverBatchPartsWaitingTooLongAreRedone(t *testing.T) {
 		t.Errorf("cursor at %d, want %d", got, ds[len(ds)-1].UID)
 	}
 }
+
+// TestDeliverBatchSharedSendersNeverDeadlock is the regression test of the
+// acknowledgement-lock deadlock: batches whose new requests come from a
+// few senders who write often (as real helpdesks get them), split into
+// parallel parts, delivered by two processors at once. The locks on the
+// senders' acknowledgement allowances are taken in one global order and a
+// sender's mails stay in one part, so PostgreSQL never reports a
+// deadlock and no part has to be run again.
+func TestDeliverBatchSharedSendersNeverDeadlock(t *testing.T) {
+	e := newProc(t)
+	ctx := context.Background()
+	other := &Processor{Store: e.p.Store, Config: e.p.Config, Rules: e.p.Rules, Keys: e.p.Keys,
+		Templates: e.p.Templates, Now: e.p.Now, Log: e.p.Log}
+	deadlocks := func() int {
+		return e.count(t, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)
+	}
+	before := deadlocks()
+	// Two mailboxes' worth of batches: mail i comes from one of six
+	// senders, the first of them writing half of all mail.
+	sender := func(i int) string {
+		if i%2 == 0 {
+			return "frequent@example.net"
+		}
+		return fmt.Sprintf("user%d@example.net", i%11%5)
+	}
+	batch := func(first uint32, n int, tag string) []Delivery {
+		var raws []string
+		for i := 0; i < n; i++ {
+			raws = append(raws, mailText(sender(i*7+int(first)), "helpdesk@example.org", fmt.Sprintf("Question %s%d", tag, i),
+				fmt.Sprintf("q%s%d@example.net", tag, i), "", "Hello, something is wrong."))
+		}
+		return batchOf(first, raws)
+	}
+	for round := 0; round < 3; round++ {
+		a := batch(uint32(1+200*round), 100, fmt.Sprintf("a%d-", round))
+		b := batch(uint32(101+200*round), 100, fmt.Sprintf("b%d-", round))
+		if parts := func() [][]int {
+			ps := make([]parsedMail, len(a))
+			for i, d := range a {
+				ps[i].mb = e.p.mailbox(d.Mailbox)
+			}
+			e.p.parseBatch(a, ps, false)
+			return e.p.split(a, ps)
+		}(); len(parts) < 2 {
+			t.Fatalf("the batch was not split: %v", parts)
+		}
+		var wg sync.WaitGroup
+		for _, run := range []struct {
+			p  *Processor
+			ds []Delivery
+		}{{e.p, a}, {other, b}} {
+			wg.Go(func() {
+				if n, err := run.p.DeliverBatch(ctx, run.ds); err != nil || n != len(run.ds) {
+					t.Errorf("DeliverBatch = %d, %v", n, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if got := e.count(t, `SELECT count(*) FROM cases`); got != 600 {
+		t.Errorf("%d cases, want 600", got)
+	}
+	if d := deadlocks() - before; d != 0 {
+		t.Errorf("PostgreSQL detected %d deadlocks", d)
+	}
+	for _, p := range []*Processor{e.p, other} {
+		if c := p.Stats().Conflicts; c["deadlock"] != 0 || c["lock_timeout"] != 0 {
+			t.Errorf("transactions run again: %v", c)
+		}
+	}
+	// The limit of acknowledgements per sender and hour held across parts.
+	if got := e.count(t, `SELECT count(*) FROM outbox WHERE kind = 'ack'
+		AND array_to_string(to_addrs, ',') LIKE '%frequent@example.net%'`); got != 3 {
+		t.Errorf("the frequent sender got %d acknowledgements, want ack_limit_per_hour = 3", got)
+	}
+}

@@ -1,14 +1,18 @@
-// Package intake turns raw mail from IMAP mailboxes into cases and messages:
-// it watches the mailboxes, has each mail parsed by intake/mailparse, and
-// applies the result to cases through the store. A mail mailparse cannot
-// read is quarantined, never lost.
+// Package intake takes mail in: it watches the IMAP mailboxes, has each
+// mail parsed by intake/mailparse, claims it exactly once (UID claims and
+// cursors, a content identity across mailboxes), matches it to a case
+// (reply token, signed references, bounces, the subject tag from someone
+// on the case), and hands the result to intake/casework in the same
+// transaction. A mail mailparse cannot read is quarantined, never lost.
 //
-// It also works the conversation: replies from requesters, agents,
-// consulted colleagues and suppliers land on their case, and agents'
-// #commands (proven by their reply token) are applied in the same
-// transaction as their mail.
+//   - watch*.go: the IMAP watcher (IDLE, polling, reconnects, batches).
+//   - process.go: the Processor, one mail at a time; Retry of quarantine.
+//   - batch.go: backlog batches, split into parallel transactions that
+//     never contend for the same locks.
+//   - deliver.go: one mail's transaction: claim, duplicate, quarantine,
+//     hand-over.
+//   - thread.go: which case a mail belongs to.
 //
-// intake never talks SMTP and never decides routing: the mail it means to
-// send goes to the outbox through notify's Mailer; service, tier and
-// assignee are routing's decisions.
+// intake never changes a case itself, never talks SMTP and never decides
+// routing: that is casework's, notify's and routing's.
 package intake

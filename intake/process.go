@@ -124,7 +124,8 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 	var queued bool
 	// A unique violation means another instance committed the same mail
 	// (same Message-ID and content, via another mailbox) at the same moment:
-	// run again and find it as a duplicate.
+	// run again and find it as a duplicate. A deadlock or serialization
+	// failure is run again too, after a pause.
 	for attempt := 0; ; attempt++ {
 		queued = false
 		err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
@@ -135,10 +136,19 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 		if err == nil {
 			break
 		}
-		if store.IsUniqueViolation(err) && attempt < 3 {
-			continue
+		reason, conflict := store.Conflict(err)
+		if store.IsUniqueViolation(err) {
+			reason, conflict = "unique", true
 		}
-		return Result{}, fmt.Errorf("storing uid %d of %s: %w", d.UID, d.Mailbox, err)
+		if !conflict || attempt == partRetries || ctx.Err() != nil {
+			return Result{}, fmt.Errorf("storing uid %d of %s: %w", d.UID, d.Mailbox, err)
+		}
+		p.stats.conflict(reason)
+		p.log().Warn("mail collided with another transaction; running it again", "mailbox", d.Mailbox, "uid", d.UID,
+			"reason", reason, "attempt", attempt+1, "detail", store.ConflictDetail(err))
+		if reason != "unique" && !sleepCtx(ctx, conflictBackoff(attempt)) {
+			return Result{}, ctx.Err()
+		}
 	}
 	p.logResult(d, res)
 	if queued && p.Committed != nil {

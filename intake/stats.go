@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"maps"
 	"sync"
 
 	"github.com/casemail/casemail/intake/mailparse"
@@ -23,12 +24,25 @@ type Stats struct {
 	// Automatic counts automatic mails (never acknowledged) by mailbox and
 	// kind: reply, generated, bulk, list, bounce or loop.
 	Automatic map[StatKey]int64
+	// Conflicts counts transactions that collided with another (deadlock,
+	// serialization, lock_timeout, unique) and were run again, by reason.
+	Conflicts map[string]int64
 }
 
 type stats struct {
 	mu        sync.Mutex
 	outcomes  map[StatKey]int64
 	automatic map[StatKey]int64
+	conflicts map[string]int64
+}
+
+func (s *stats) conflict(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conflicts == nil {
+		s.conflicts = map[string]int64{}
+	}
+	s.conflicts[reason]++
 }
 
 func (s *stats) record(mailbox string, r Result) {
@@ -55,5 +69,6 @@ func (p *Processor) Stats() Stats {
 	for k, v := range s.automatic {
 		out.Automatic[k] = v
 	}
+	out.Conflicts = maps.Clone(s.conflicts)
 	return out
 }

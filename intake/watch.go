@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/casemail/casemail/config"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-sasl"
 )
@@ -171,7 +171,7 @@ func (cfg WatcherConfig) Validate() error {
 	switch cfg.Security {
 	case "", "tls", "starttls":
 	case "none":
-		if !watchIsLoopback(cfg.Host) {
+		if !config.IsLoopback(cfg.Host) {
 			return fmt.Errorf("imap watcher %s: security none is only allowed to a loopback host, not %q", cfg.Name, cfg.Host)
 		}
 	default:
@@ -194,18 +194,6 @@ func (cfg WatcherConfig) folder() string {
 		return "INBOX"
 	}
 	return cfg.Folder
-}
-
-// watchIsLoopback reports whether host is a loopback literal or localhost.
-// It deliberately does not resolve names: a name that merely resolves to
-// loopback today may not tomorrow.
-func watchIsLoopback(host string) bool {
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // WatcherState is a snapshot of a watcher for /readyz and metrics.

@@ -18,12 +18,8 @@ import (
 func TestAlertOncePerKey(t *testing.T) {
 	e := newAlertEnv(t)
 	ctx := context.Background()
-	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	c, err := store.CreateCase(ctx, e.st.DB(), store.NewCase{Status: "open", Subject: "Handboken visar fel version",
-		Requester: "ola@bryne.example.no", Mailbox: "helpdesk", Service: "qm-handbook", Unit: "bryne", CreatedAt: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	now := e.at(2026, 11, 23, 10, 0)
+	c := e.openCase(now)
 	for i := 0; i < 3; i++ {
 		queued, err := e.m.Alert(ctx, e.st, e.rules, "delivery:42", AlertDelivery,
 			[]string{"to: ola@bryne.example.no", "error: 550 mailbox unknown"}, c, now)
@@ -70,6 +66,7 @@ func TestAlertOncePerKey(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 type alertEnv struct {
+	t     *testing.T
 	st    *store.Store
 	rules *config.Rules
 	m     *Mailer
@@ -84,7 +81,7 @@ func newAlertEnv(t *testing.T) *alertEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &alertEnv{st: st}
+	e := &alertEnv{t: t, st: st}
 	if e.rules, err = config.ParseRules("rules.yaml", data); err != nil {
 		t.Fatal(err)
 	}
@@ -101,4 +98,20 @@ func newAlertEnv(t *testing.T) *alertEnv {
 	cfg.Mailboxes = []config.Mailbox{{Name: "helpdesk", Address: "helpdesk@example.org"}}
 	e.m = &Mailer{Config: cfg, Keys: keys, Templates: tm}
 	return e
+}
+
+func (e *alertEnv) at(y int, mo time.Month, d, h, mi int) time.Time {
+	return time.Date(y, mo, d, h, mi, 0, 0, time.UTC)
+}
+
+// openCase opens a case from Bryne skole (whose support manager is eva).
+func (e *alertEnv) openCase(created time.Time) *store.Case {
+	e.t.Helper()
+	c, err := store.CreateCase(context.Background(), e.st.DB(), store.NewCase{Status: "open",
+		Subject: "Handboken visar fel version", Requester: "ola@bryne.example.no", Mailbox: "helpdesk",
+		Service: "qm-handbook", Unit: "bryne", CreatedAt: created})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	netmail "net/mail"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/store"
 )
 
@@ -49,21 +49,13 @@ func (c SMTPConfig) Validate() error {
 	switch c.Security {
 	case "tls", "starttls":
 	case "none":
-		if !isLoopback(c.Host) {
+		if !config.IsLoopback(c.Host) {
 			return fmt.Errorf("smtp: security none is allowed only to a loopback host, not %q (use tls or starttls)", c.Host)
 		}
 	default:
 		return fmt.Errorf("smtp: security %q: want tls, starttls or none", c.Security)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // Sender delivers the outbox: it claims due rows, sends them over one

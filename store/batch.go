@@ -49,7 +49,7 @@ func (b *Batch) Exec(_ context.Context, sql string, args ...any) (pgconn.Command
 func (b *Batch) Len() int { return b.b.Len() + len(b.events.caseID) + len(b.participants.caseID) }
 
 // Send runs the queued statements in tx and empties the batch.
-func (b *Batch) Send(ctx context.Context, tx pgx.Tx) error {
+func (b *Batch) Send(ctx context.Context, tx Querier) error {
 	if p := b.participants; len(p.caseID) > 0 {
 		b.b.Queue(`INSERT INTO participants (case_id, address, name, kind, person_id)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])

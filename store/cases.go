@@ -119,7 +119,7 @@ func CreateCase(ctx context.Context, q Querier, n NewCase) (*Case, error) {
 
 // CreateCaseWithAck is CreateCase and AllowAck for the case's requester,
 // in one round trip: ack says whether the acknowledgement may be sent.
-func CreateCaseWithAck(ctx context.Context, tx pgx.Tx, n NewCase, limit int, now time.Time) (c *Case, ack bool, err error) {
+func CreateCaseWithAck(ctx context.Context, tx Querier, n NewCase, limit int, now time.Time) (c *Case, ack bool, err error) {
 	b := &pgx.Batch{}
 	sql, args := createCase(n)
 	b.Queue(sql, args...)
@@ -411,6 +411,29 @@ const (
 	ackInsert = `INSERT INTO ack_log (address, at) SELECT $1, $2
 		WHERE $3 <= 0 OR (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) < $3`
 )
+
+// LockAckAllowances takes, in tx, the locks of the acknowledgement
+// allowances of addrs (CreateCaseWithAck takes each again, which is free),
+// all in one round trip and in one global order: sorted by lock key. A
+// transaction that acknowledges several senders takes them so first, and
+// can then never wait on another transaction that holds one of them while
+// wanting one it holds.
+func LockAckAllowances(ctx context.Context, tx Querier, addrs []string) error {
+	if len(addrs) < 2 {
+		return nil // one lock cannot be taken out of order
+	}
+	lower := make([]string, len(addrs))
+	for i, a := range addrs {
+		lower[i] = strings.ToLower(a)
+	}
+	// The subquery's order is the order the locks are taken in.
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM (
+		SELECT DISTINCT hashtextextended('ack:' || a, 0) AS k FROM unnest($1::text[]) a ORDER BY 1) s`, lower)
+	if err != nil {
+		return fmt.Errorf("locking acknowledgement allowances: %w", err)
+	}
+	return nil
+}
 
 // queueAllowAck queues the allowance's statements on b and returns the address
 // as recorded.

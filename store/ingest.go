@@ -60,7 +60,7 @@ type Inbound struct {
 // ClaimAndFind is ClaimUID and FindInbound in one round trip: the claim
 // first (it waits for another daemon holding the same UID), then the
 // search for the same mail stored from another mailbox.
-func ClaimAndFind(ctx context.Context, tx pgx.Tx, mailbox string, uidValidity, uid uint32, messageID string, contentHash []byte) (fresh bool, in Inbound, err error) {
+func ClaimAndFind(ctx context.Context, tx Querier, mailbox string, uidValidity, uid uint32, messageID string, contentHash []byte) (fresh bool, in Inbound, err error) {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO ingested (mailbox, uidvalidity, uid, outcome)
 		VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING`, mailbox, int64(uidValidity), int64(uid))
@@ -102,7 +102,7 @@ type Claimed struct {
 // mails wait for each other instead of deadlocking), then the search for
 // each mail stored before. Mails sharing a Message-ID must not be given
 // together: the search does not see the others' writes.
-func ClaimAndFindMany(ctx context.Context, tx pgx.Tx, cs []Claim) ([]Claimed, error) {
+func ClaimAndFindMany(ctx context.Context, tx Querier, cs []Claim) ([]Claimed, error) {
 	mailboxes := make([]string, len(cs))
 	validities := make([]int64, len(cs))
 	uids := make([]int64, len(cs))

@@ -2,6 +2,16 @@
 // embedded schema migrations and every query. It is the only package that
 // speaks SQL. It never decides anything about mail or routing: callers pass
 // it what to record, and it records it atomically.
+//
+// Its API has one rule. A query that can run inside a caller's transaction
+// is a function taking a Querier (or an Execer, which a Batch of writes
+// also is): the caller passes a transaction from InTx, or DB() for a
+// statement of its own. A *Store method is an operation that owns its
+// connections or transactions: migrations, the outbox worker's claims,
+// jobs run once across instances (RunOnce), retention, erasure, leases and
+// heartbeats. The pool itself is never handed out. Errors are classified
+// here (Conflict, IsUniqueViolation, …), so callers never inspect
+// PostgreSQL's codes; case statuses and their allowed changes are Status.
 package store
 
 import (
@@ -31,6 +41,8 @@ type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	// SendBatch runs several statements in one round trip.
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // Store wraps the pool. It is safe for concurrent use.

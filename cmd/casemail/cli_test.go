@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -34,29 +33,6 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 		code = 1
 	}
 	return out.String(), errb.String(), code
-}
-
-func TestRulesCheckReportsPositions(t *testing.T) {
-	for _, tc := range []struct{ file, want string }{
-		{"bad-unknown-key.yaml", `bad-unknown-key.yaml:5:5: unknown key "naem"`},
-		{"bad-undefined-role.yaml", `bad-undefined-role.yaml:10:25: undefined role "superuser"`},
-		{"bad-syntax.yaml", `bad-syntax.yaml:9:11: YAML syntax`},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			path := filepath.Join("..", "..", "config", "testdata", tc.file)
-			_, stderr, code := runCLI(t, "rules", "check", path)
-			if code != 1 {
-				t.Errorf("exit status %d, want 1", code)
-			}
-			if !strings.Contains(stderr, tc.want) {
-				t.Errorf("stderr %q lacks %q", stderr, tc.want)
-			}
-		})
-	}
-	stdout, stderr, code := runCLI(t, "rules", "check", "-config", "../../deploy/examples/casemail.yaml")
-	if code != 0 || !strings.Contains(stdout, "ok") {
-		t.Errorf("the example rules: exit %d, %s%s", code, stdout, stderr)
-	}
 }
 
 func TestFlagsAfterArguments(t *testing.T) {

@@ -4,70 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/routing"
 )
 
-// directory is the contact overview of `casemail directory`: who holds
-// which role where, who is away, the suppliers and the units.
-type directory struct {
-	Date      string              `json:"date"`
-	Roles     []directoryRole     `json:"roles"`
-	Away      []directoryAway     `json:"away"`
-	Suppliers []directorySupplier `json:"suppliers"`
-	Units     []directoryUnit     `json:"units"`
-}
-
-type directoryRole struct {
-	Role   string `json:"role"`
-	Assign string `json:"assign"`
-	// UsedBy lists the chain rungs that call on the role: "qm-handbook tier 1".
-	UsedBy  []string          `json:"used_by"`
-	Holders []directoryHolder `json:"holders"`
-}
-
-type directoryHolder struct {
-	// Scope is unit, work_area or everyone; For is the unit id or work area.
-	Scope  string `json:"scope"`
-	For    string `json:"for,omitempty"`
-	Person string `json:"person"`
-	Name   string `json:"name"`
-	Email  string `json:"email"`
-	Away   bool   `json:"away"`
-	// AwayUntil is the last day of the absence the person is in.
-	AwayUntil string `json:"away_until,omitempty"`
-}
-
-type directoryAway struct {
-	Person string `json:"person"`
-	Name   string `json:"name"`
-	Email  string `json:"email"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	// Roles are the roles the person holds, which others cover meanwhile.
-	Roles []string `json:"roles"`
-}
-
-type directorySupplier struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Email    string   `json:"email"`
-	Services []string `json:"services"`
-}
-
-type directoryUnit struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	WorkArea string   `json:"work_area,omitempty"`
-	Language string   `json:"language,omitempty"`
-	Domains  []string `json:"domains"`
-	Members  []string `json:"members"`
-}
-
+// cmdDirectory prints routing.NewDirectory for a day, as text or JSON.
 func cmdDirectory(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("directory", stderr)
 	asJSON := f.Bool("json", false, "JSON output")
@@ -104,139 +49,15 @@ func cmdDirectory(_ context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, err)
 		return exitError{1}
 	}
-	dir := buildDirectory(rules, day)
+	dir := routing.NewDirectory(rules, day)
 	if *asJSON {
 		return writeJSON(stdout, dir)
 	}
-	return dir.write(stdout)
+	return writeDirectory(stdout, dir)
 }
 
-// buildDirectory gathers the overview from rules as of the day at falls on.
-func buildDirectory(r *config.Rules, at time.Time) directory {
-	dir := directory{Date: config.DateOf(at).String(), Roles: []directoryRole{}, Away: []directoryAway{},
-		Suppliers: []directorySupplier{}, Units: []directoryUnit{}}
-	usedBy := map[string][]string{}
-	supplied := map[string][]string{}
-	for _, s := range r.Services {
-		for _, rung := range s.Chain {
-			if rung.Role != "" {
-				usedBy[rung.Role] = append(usedBy[rung.Role], s.ID+" tier "+rung.Tier)
-			}
-			if rung.Supplier != "" {
-				supplied[rung.Supplier] = append(supplied[rung.Supplier], s.ID)
-			}
-		}
-	}
-	holder := func(scope, key, id string) directoryHolder {
-		h := directoryHolder{Scope: scope, For: key, Person: id}
-		if p := r.Person(id); p != nil {
-			h.Name, h.Email = p.Name, p.Email
-			if a := awayPeriod(p, at); a != nil {
-				h.Away, h.AwayUntil = true, a.To.String()
-			}
-		}
-		return h
-	}
-	held := map[string][]string{}
-	for _, role := range rolesInFileOrder(r) {
-		dr := directoryRole{Role: role.Name, Assign: role.Assign, UsedBy: usedBy[role.Name], Holders: []directoryHolder{}}
-		if dr.Assign == "" {
-			dr.Assign = "round_robin"
-		}
-		if dr.UsedBy == nil {
-			dr.UsedBy = []string{}
-		}
-		for _, set := range role.ByUnit {
-			for _, id := range set.People {
-				dr.Holders = append(dr.Holders, holder("unit", set.Key, id))
-			}
-		}
-		for _, set := range role.ByWorkArea {
-			for _, id := range set.People {
-				dr.Holders = append(dr.Holders, holder("work_area", set.Key, id))
-			}
-		}
-		for _, id := range role.Everyone {
-			dr.Holders = append(dr.Holders, holder("everyone", "", id))
-		}
-		for _, h := range dr.Holders {
-			if !containsString(held[h.Person], role.Name) {
-				held[h.Person] = append(held[h.Person], role.Name)
-			}
-		}
-		dir.Roles = append(dir.Roles, dr)
-	}
-	for _, p := range r.People {
-		if a := awayPeriod(p, at); a != nil {
-			roles := held[p.ID]
-			if roles == nil {
-				roles = []string{}
-			}
-			dir.Away = append(dir.Away, directoryAway{Person: p.ID, Name: p.Name, Email: p.Email,
-				From: a.From.String(), To: a.To.String(), Roles: roles})
-		}
-	}
-	for _, s := range r.Suppliers {
-		svcs := supplied[s.ID]
-		if svcs == nil {
-			svcs = []string{}
-		}
-		dir.Suppliers = append(dir.Suppliers, directorySupplier{ID: s.ID, Name: s.Name, Email: s.Email, Services: svcs})
-	}
-	for _, u := range r.Units {
-		du := directoryUnit{ID: u.ID, Name: u.Name, WorkArea: u.WorkArea, Language: u.Language,
-			Domains: u.Domains, Members: u.Members}
-		if du.Domains == nil {
-			du.Domains = []string{}
-		}
-		if du.Members == nil {
-			du.Members = []string{}
-		}
-		dir.Units = append(dir.Units, du)
-	}
-	return dir
-}
-
-// awayPeriod returns the absence of p that the day at falls on, if any.
-func awayPeriod(p *config.Person, at time.Time) *config.Period {
-	day := config.DateOf(at)
-	for i, a := range p.Away {
-		if !day.Before(a.From) && !a.To.Before(day) {
-			return &p.Away[i]
-		}
-	}
-	return nil
-}
-
-// rolesInFileOrder lists the roles as rules.yaml has them.
-func rolesInFileOrder(r *config.Rules) []*config.Role {
-	out := make([]*config.Role, 0, len(r.Roles))
-	for _, role := range r.Roles {
-		out = append(out, role)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].Pos, out[j].Pos
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		if a.Col != b.Col {
-			return a.Col < b.Col
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (dir directory) write(w io.Writer) error {
+// writeDirectory prints the overview as four sections of aligned columns.
+func writeDirectory(w io.Writer, dir routing.Directory) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Roles (as of %s)\n", dir.Date)
 	for _, r := range dir.Roles {
@@ -292,6 +113,7 @@ func (dir directory) write(w io.Writer) error {
 	return tw.Flush()
 }
 
+// labelled is label+v, or "-" for an empty v.
 func labelled(label, v string) string {
 	if v == "" {
 		return "-"

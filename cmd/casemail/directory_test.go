@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/casemail/casemail/routing"
 )
 
 const exampleConfig = "../../deploy/examples/casemail.yaml"
@@ -81,7 +83,7 @@ func TestDirectoryJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var dir directory
+	var dir routing.Directory
 	if err := json.Unmarshal([]byte(stdout), &dir); err != nil {
 		t.Fatalf("%v:\n%s", err, stdout)
 	}
@@ -93,7 +95,7 @@ func TestDirectoryJSON(t *testing.T) {
 		t.Fatalf("roles[2] = %+v", coord)
 	}
 	per := coord.Holders[0]
-	if per != (directoryHolder{Scope: "work_area", For: "schools", Person: "per", Name: "Per Dahl",
+	if per != (routing.DirectoryHolder{Scope: "work_area", For: "schools", Person: "per", Name: "Per Dahl",
 		Email: "per.dahl@example.no", Away: true, AwayUntil: "2027-01-06"}) {
 		t.Errorf("per = %+v", per)
 	}

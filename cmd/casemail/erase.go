@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
-	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
-	"github.com/jackc/pgx/v5"
 )
 
 // cmdErase is `casemail erase -requester ADDRESS`: a GDPR erasure.
@@ -154,29 +152,3 @@ func defaultRequestedBy() string {
 // retentionEvery is how often the retention job runs; retentionCheck how
 // often an instance asks whether it is due (the first time shortly after
 // start, so that a restarted daemon catches up).
-// retentionEvery is how often retention runs, across all instances; the
-// scheduler looks every retentionCheck whether it is due.
-const (
-	retentionEvery = 24 * time.Hour
-	retentionCheck = "@every 1h"
-)
-
-// retentionJob enforces retention once a day, as a scheduled job.
-func (d *daemon) retentionJob() notify.Job {
-	return notify.Job{Name: notify.JobRetention, Spec: func(*config.Rules) string { return retentionCheck },
-		Every: retentionEvery, OwnTx: true,
-		Run: func(ctx context.Context, _ pgx.Tx, _ *config.Rules, _ *time.Time, now time.Time) (any, error) {
-			policy := store.RetentionPolicy{
-				ClosedCases: d.cfg.Retention.ClosedCases.Std(),
-				RawMail:     d.cfg.Retention.RawMail.Std(),
-				Attachments: d.cfg.Retention.Attachments.Std(),
-			}
-			res, err := d.store.ApplyRetention(ctx, policy, now)
-			if err == nil {
-				d.log.Info("retention applied", "part", "retention", "cases", res.Cases, "raw_mails", res.RawMails,
-					"attachments", res.Attachments, "blobs", res.Blobs+res.BlobOrphans, "quarantine", res.Quarantine,
-					"ack_log", res.AckLog)
-			}
-			return res, err
-		}}
-}

@@ -81,6 +81,7 @@ var (
 	mBuild       = desc("casemail_build_info", "Always 1; the version label says which casemail runs.", "version")
 	mIngested    = desc("casemail_mails_ingested_total", "Mails this instance committed, by mailbox and outcome (case, message, duplicate, quarantined).", "mailbox", "outcome")
 	mAutomatic   = desc("casemail_mails_automatic_total", "Automatic mails this instance committed and did not acknowledge, by mailbox and kind (reply, generated, bulk, list, bounce, loop).", "mailbox", "kind")
+	mConflicts   = desc("casemail_intake_conflicts_total", "Intake transactions that collided with another (deadlock, serialization, lock_timeout, unique) and were run again.", "reason")
 	mConnected   = desc("casemail_imap_connected", "1 when the mailbox is logged in with its folder selected.", "mailbox")
 	mWatched     = desc("casemail_mailbox_watched", "1 when this instance holds the mailbox's lease and watches it; summed over the instances, 1 per mailbox.", "mailbox")
 	mTakeovers   = desc("casemail_mailbox_takeovers_total", "Mailboxes this instance took over from an instance that stopped renewing its lease (died or lost the database).")
@@ -97,7 +98,7 @@ var (
 )
 
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConnected, mWatched, mTakeovers, mLeasesLost, mIdling, mDelivered, mConnects,
+	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mConnected, mWatched, mTakeovers, mLeasesLost, mIdling, mDelivered, mConnects,
 		mLastSync, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
 		ch <- d
 	}
@@ -115,6 +116,9 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(mIngested, prometheus.CounterValue,
 					float64(st.Outcomes[intake.StatKey{Mailbox: mb.Name, Value: o}]), mb.Name, o)
 			}
+		}
+		for _, reason := range []string{"deadlock", "serialization", "lock_timeout", "unique"} {
+			ch <- prometheus.MustNewConstMetric(mConflicts, prometheus.CounterValue, float64(st.Conflicts[reason]), reason)
 		}
 		for k, n := range st.Automatic {
 			ch <- prometheus.MustNewConstMetric(mAutomatic, prometheus.CounterValue, float64(n), k.Mailbox, k.Value)
@@ -170,8 +174,8 @@ var (
 	mQuarantine    = desc("casemail_quarantine_unresolved", "Quarantined mail not yet processed (casemail quarantine list).")
 	mSLAOutcomes   = desc("casemail_sla_cases", "Cases by SLA target and outcome: met or breached.", "target", "outcome")
 	mSLANotices    = desc("casemail_sla_notices", "SLA notices given, by target and kind: warning or escalation.", "target", "kind")
-	mJobSuccess    = desc("casemail_job_last_success_timestamp_seconds", "When a maintenance job (retention) last finished (0: never).", "job")
-	mJobFailing    = desc("casemail_job_failing", "1 when a maintenance job's last run failed.", "job")
+	mJobSuccess    = desc("casemail_job_last_success_timestamp_seconds", "When a scheduled job (sla_check, reminders, digest, retention) last finished (0: never).", "job")
+	mJobFailing    = desc("casemail_job_failing", "1 when a scheduled job's last run failed.", "job")
 	mErasures      = desc("casemail_erasures", "Erasures of personal data recorded (casemail erase).")
 	mDBCollectTime = desc("casemail_database_metrics_read_seconds", "How long the last reading of the database for these metrics took.")
 )

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake"
 	"github.com/casemail/casemail/intake/casework"
@@ -78,6 +76,7 @@ type daemon struct {
 	leases    *intake.Leases // runs the watchers of the mailboxes this instance holds
 	sender    *notify.Sender
 	scheduler *notify.Scheduler // SLA check, reminders, digests
+	alerts    *notify.Alerter   // mails the support manager about failed mail and sign-ins
 	oauth     []*oauth2.Manager
 
 	rules     atomic.Pointer[config.Rules]
@@ -137,6 +136,8 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	if d.templates, err = notify.LoadTemplates(cfg.Templates); err != nil {
 		return nil, err
 	}
+	d.alerts = &notify.Alerter{Mailer: &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates},
+		Store: st, Rules: d.rules.Load, Log: log.With("part", "alerts")}
 	smtpCfg := notify.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
 		Username: cfg.SMTP.Username}
 	if cfg.SMTP.OAuth2 != nil {
@@ -147,12 +148,13 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		return nil, fmt.Errorf("smtp password: %w", err)
 	}
 	d.sender = notify.NewSender(st, smtpCfg, log.With("part", "outbox"))
-	d.sender.OnFailure = d.deliveryFailed
+	d.sender.OnFailure = d.alerts.DeliveryFailed
+	d.alerts.Wake = d.sender.Wake
 	mailer := &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates}
 	desk := &casework.Desk{Config: cfg, Mailer: mailer, Log: log.With("part", "casework")}
 	d.scheduler = &notify.Scheduler{Store: st, Rules: d.rules.Load, Log: log.With("part", "scheduler"),
 		Location: cfg.Location, Committed: d.sender.Wake,
-		Jobs: []notify.Job{desk.SLAJob(), mailer.ReminderJob(), mailer.DigestJob(), d.retentionJob()}}
+		Jobs: d.jobs(desk, mailer)}
 	d.proc = &intake.Processor{
 		Store: st, Config: cfg, Rules: d.rules.Load, Keys: d.keys, Templates: d.templates, Desk: desk,
 		Log: log.With("part", "intake"), Committed: d.sender.Wake,
@@ -180,93 +182,76 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	return d, nil
 }
 
-// run starts every part and returns when ctx is cancelled and they have
-// stopped, or when one fails.
+// run starts the parts in order, each once the one before it runs, and
+// returns when ctx is cancelled or one fails, after stopping them in
+// reverse: intake stops taking mail first, the outbox and the scheduler
+// next, and the instance retires last, so that what it claimed and did not
+// finish is free at once. A part that fails to start (a taken HTTP port)
+// stops those started before it.
 func (d *daemon) run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", d.cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http listen on %s: %w", d.cfg.HTTP.Listen, err)
-	}
-	d.listening <- ln.Addr().String()
-	g, gctx := errgroup.WithContext(ctx)
-	srv := &http.Server{Handler: d.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
-	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
-	g.Go(func() error { d.heartbeat(gctx); return nil })
-	g.Go(func() error { return d.sender.Run(gctx) })
-	g.Go(func() error { return d.scheduler.Run(gctx) })
+	l := &lifetime{log: d.log, stopTimeout: 5 * time.Second}
+	// This instance's row: every claim is made in its name.
+	l.add(part{name: "instance",
+		start: func(ctx context.Context) error { return d.store.Heartbeat(ctx, d.store.Instance) },
+		run:   func(ctx context.Context) error { d.heartbeat(ctx); return nil },
+		stop: func(ctx context.Context) error {
+			if err := d.store.Retire(ctx, d.store.Instance); err != nil {
+				d.log.Warn("could not retire this instance; its unfinished mail is taken over after its heartbeat times out", "error", err)
+			}
+			return nil
+		}})
+	// HTTP early, so that /healthz, /readyz and /metrics see the rest start.
+	var ln net.Listener
+	l.add(part{name: "http",
+		start: func(context.Context) error {
+			var err error
+			if ln, err = net.Listen("tcp", d.cfg.HTTP.Listen); err != nil {
+				return fmt.Errorf("http listen on %s: %w", d.cfg.HTTP.Listen, err)
+			}
+			d.listening <- ln.Addr().String()
+			return nil
+		},
+		run: func(ctx context.Context) error { return serveHTTP(ctx, ln, d.httpHandler()) }})
 	for _, m := range d.oauth {
-		g.Go(func() error { return m.Run(gctx) })
+		l.add(part{name: "oauth2 " + m.Account().String(), run: m.Run})
 	}
-	g.Go(func() error { return d.leases.Run(gctx) })
-	g.Go(func() error { d.watchRules(gctx); return nil })
-	d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
-		"mailboxes", len(d.watchers), "instance", d.store.Instance, "rules", d.cfg.RulesFile)
-	err = g.Wait()
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if rerr := d.store.Retire(rctx, d.store.Instance); rerr != nil {
-		d.log.Warn("could not retire this instance; its unfinished mail is taken over after its heartbeat times out", "error", rerr)
-	}
+	l.add(part{name: "outbox", run: d.sender.Run})
+	l.add(part{name: "scheduler", run: d.scheduler.Run})
+	// The mailboxes this instance holds the lease of (intake.Leases).
+	l.add(part{name: "mailboxes", run: d.leases.Run})
+	l.add(part{name: "rules watch", run: func(ctx context.Context) error { d.watchRules(ctx); return nil }})
+	err := l.run(ctx, func() {
+		d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
+			"mailboxes", len(d.watchers), "instance", d.store.Instance, "rules", d.cfg.RulesFile)
+	})
 	d.log.Info("casemail stopped")
 	return err
 }
 
-// mailer queues mail outside the intake path (alerts).
-func (d *daemon) mailer() *notify.Mailer {
-	return &notify.Mailer{Config: d.cfg, Keys: d.keys, Templates: d.templates}
-}
-
-// deliveryFailed tells the support manager that a mail failed for good.
-func (d *daemon) deliveryFailed(ctx context.Context, row store.OutboxRow, reason string) {
-	if row.Kind == notify.KindAlert {
-		return // an alert that cannot be delivered must not cause another
+// serveHTTP serves on ln until ctx ends, then shuts the server down,
+// giving requests under way five seconds.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err // Serve returns only on failure before Shutdown
+	case <-ctx.Done():
 	}
-	var c *store.Case
-	if row.CaseID != 0 {
-		c, _ = store.CaseByID(ctx, d.store.DB(), row.CaseID)
-	}
-	details := []string{"kind: " + row.Kind, "to: " + strings.Join(append(append([]string{}, row.To...), row.Cc...), ", "),
-		"error: " + reason}
-	if _, err := d.mailer().Alert(ctx, d.store, d.rules.Load(), fmt.Sprintf("delivery:%d", row.ID),
-		notify.AlertDelivery, details, c, time.Now()); err != nil {
-		d.log.Error("could not alert the support manager of a failed mail", "outbox_id", row.ID, "error", err)
-	}
-	d.sender.Wake()
-}
-
-// oauth2Changed tells the support manager, once per outage across all
-// instances, that a mailbox can no longer sign in or soon will not.
-func (d *daemon) oauth2Changed(st oauth2.State) {
-	if st.OK && !st.Stale {
-		return
-	}
-	reason, key := notify.AlertOAuth2, "oauth2:"
-	details := []string{st.Purpose + " " + st.Name + ": " + st.LastError}
-	if st.OK {
-		reason, key = notify.AlertOAuth2Stale, "oauth2-stale:"
-		details = []string{st.Purpose + " " + st.Name + ": " + st.Warning}
-	}
-	// One alert per outage: the key names the last good refresh.
-	key += st.Purpose + ":" + st.Name + ":" + st.LastRefresh.UTC().Format(time.RFC3339)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := d.mailer().Alert(ctx, d.store, d.rules.Load(), key, reason, details, nil, time.Now()); err != nil {
-		d.log.Error("could not alert the support manager of an OAuth2 problem", "for", st.Purpose, "name", st.Name, "error", err)
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
 	}
-	if d.sender != nil {
-		d.sender.Wake()
-	}
+	return err
+}
+
+// oauth2Changed hands a sign-in's new health to the alert policy.
+func (d *daemon) oauth2Changed(st oauth2.State) {
+	d.alerts.SignInChanged(notify.SignIn{Purpose: st.Purpose, Name: st.Name, OK: st.OK, Stale: st.Stale,
+		LastError: st.LastError, Warning: st.Warning, LastRefresh: st.LastRefresh})
 }
 
 // heartbeat tells the other instances that this one lives, so that mail it

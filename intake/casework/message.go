@@ -1,0 +1,115 @@
+package casework
+
+import (
+	"context"
+	"time"
+
+	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/store"
+)
+
+// isOurs reports whether addr is one of casemail's own mailbox addresses
+// (plus-tagged or not): never a requester or participant.
+func (a *applier) isOurs(addr string) bool { return notify.OwnAddress(a.desk.Config.Mailboxes, addr) }
+
+// messageKind names what the sender is to the case.
+func (a *applier) messageKind(ctx context.Context, c *store.Case) (string, error) {
+	if a.msg.Auto != mailparse.AutoNone {
+		if a.msg.Auto == mailparse.AutoBounce {
+			return "bounce", nil
+		}
+		return "automatic", nil
+	}
+	kind, err := store.ParticipantKind(ctx, a.tx, c.ID, a.msg.From.Addr)
+	if err != nil {
+		return "", err
+	}
+	switch kind {
+	case "requester", "agent", "consultant", "supplier", "manager":
+		return kind, nil
+	}
+	// People in rules.yaml are agents, suppliers suppliers, wherever they
+	// stand on the case; whether their mail proves itself is the thread's.
+	if a.rules.PersonByEmail(a.msg.From.Addr) != nil {
+		return "agent", nil
+	}
+	if a.rules.SupplierByEmail(a.msg.From.Addr) != nil {
+		return "supplier", nil
+	}
+	return "participant", nil
+}
+
+func (a *applier) storeMessage(ctx context.Context, caseID int64, kind string, hash []byte) (int64, error) {
+	m := a.msg
+	var sent *time.Time
+	if !m.Date.IsZero() {
+		d := m.Date
+		sent = &d
+	}
+	nm := store.NewMessage{
+		CaseID: caseID, Direction: "in", Kind: kind, Mailbox: a.mb.Name,
+		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
+		From: m.From.Addr, FromName: m.From.Name, To: addrs(m.To), Cc: addrs(m.Cc),
+		Subject: m.Subject, Text: m.Text, NewText: m.NewText, Raw: a.raw, ContentHash: hash,
+		SentAt: sent, CreatedAt: a.now, ID: a.row,
+	}
+	for _, at := range m.Attachments {
+		nm.Attachments = append(nm.Attachments, store.NewAttachment{
+			Filename: at.Filename, ContentType: at.ContentType, Size: at.Size, Data: at.Data, Inline: at.Inline,
+		})
+	}
+	return store.AddMessage(ctx, a.w, nm)
+}
+
+func addrs(as []mailparse.Address) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.Addr)
+	}
+	return out
+}
+
+// addToCase stores a follow-up on an existing case.
+func (a *applier) addToCase(ctx context.Context, th *Thread, hash []byte) (int64, error) {
+	kind, err := a.messageKind(ctx, th.Case)
+	if err != nil {
+		return 0, err
+	}
+	row, err := a.storeMessage(ctx, th.Case.ID, kind, hash)
+	if err != nil {
+		return 0, err
+	}
+	data := map[string]any{"from": a.msg.From.Addr, "threaded_by": th.How, "proven": th.Proven, "kind": kind}
+	if len(a.msg.Problems) > 0 {
+		data["problems"] = a.msg.Problems
+	}
+	if err := store.AddEvent(ctx, a.w, th.Case.ID, a.now, a.msg.From.Addr, "message",
+		"follow-up threaded by "+th.How, data); err != nil {
+		return 0, err
+	}
+	// Cc'd people of a follow-up become participants too.
+	for _, cc := range a.msg.Cc {
+		if !a.isOurs(cc.Addr) {
+			if err := store.AddParticipant(ctx, a.w, th.Case.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+				return 0, err
+			}
+		}
+	}
+	// A requester's reply to a resolved case reopens it within the window.
+	if kind == "requester" && th.Case.Status == store.StatusResolved && th.Case.ResolvedAt != nil &&
+		a.now.Sub(*th.Case.ResolvedAt) <= time.Duration(a.desk.Config.ReopenWindow) {
+		if err := store.SetCaseStatus(ctx, a.w, th.Case.ID, store.StatusOpen, a.now); err != nil {
+			return 0, err
+		}
+		if err := store.AddEvent(ctx, a.w, th.Case.ID, a.now, a.msg.From.Addr, "status",
+			"the requester replied to a resolved case", map[string]any{"from": store.StatusResolved, "to": store.StatusOpen}); err != nil {
+			return 0, err
+		}
+	}
+	// Relay, tell, command: what the mail means for the people on the case.
+	if err := a.converse(ctx, th, kind, row); err != nil {
+		return 0, err
+	}
+	return row, nil
+}
