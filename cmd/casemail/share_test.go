@@ -133,13 +133,10 @@ func procHTTP(t *testing.T, logPath string) string {
 func checkInstanceReports(t *testing.T, w *world, addr, instance string) {
 	t.Helper()
 	rd := readyz(t, addr)
-	if rd.Instance != instance {
-		t.Errorf("/readyz instance = %q, want %q", rd.Instance, instance)
-	}
 	holders := leaseHolders(t, w.store)
 	mine := 0
 	for mb, in := range holders {
-		want := "watched by " + in
+		want := "watched by another instance"
 		if in == instance {
 			want = "connected"
 			mine++

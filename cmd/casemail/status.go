@@ -133,8 +133,8 @@ func buildStatus(ctx context.Context, st *store.Store, configured []string) (sta
 	return s, nil
 }
 
-// mailboxHolders says, for /readyz, who watches each mailbox this instance
-// does not: "watched by ID", or why nobody does.
+// mailboxHolders says, for /readyz, of each mailbox this instance does not
+// watch whether another does, or why nobody does.
 func (d *daemon) mailboxHolders(ctx context.Context, dbOK bool) map[string]string {
 	out := map[string]string{}
 	if !dbOK {
@@ -150,13 +150,14 @@ func (d *daemon) mailboxHolders(ctx context.Context, dbOK bool) map[string]strin
 	s, err := buildStatus(ctx, d.store, names)
 	if err != nil {
 		for _, n := range names {
-			out[n] = "not watched here; " + err.Error()
+			out[n] = "not watched here; the leases could not be read" // the error may name the database
 		}
 		return out
 	}
 	for _, mb := range s.Mailboxes {
 		if mb.WatchedBy != "" && mb.WatchedBy != d.store.Instance {
-			out[mb.Name] = "watched by " + mb.WatchedBy
+			// Not the ID: it holds the host name, which /readyz never shows.
+			out[mb.Name] = "watched by another instance"
 		} else {
 			out[mb.Name] = "not watched here: " + mb.State
 		}
