@@ -349,9 +349,11 @@ func TestMailboxesSharedAmongInstances(t *testing.T) {
 	if len(takeovers) == 0 {
 		t.Error("no instance logged taking over the killed instance's mailboxes")
 	}
-	if os.Getenv("SHARE_DEBUG") != "" {
-		b, _ := os.ReadFile(filepath.Join(w.dir, "a.log"))
-		t.Logf("a.log:\n%s", b)
+	if dir := os.Getenv("SHARE_KEEP_LOGS"); dir != "" {
+		for _, name := range []string{"a", "b", "c", "d"} {
+			b, _ := os.ReadFile(filepath.Join(w.dir, name+".log"))
+			os.WriteFile(filepath.Join(dir, name+".log"), b, 0o644) //nolint:errcheck
+		}
 	}
 	t.Logf("%d mails delivered during the run, each exactly one case; takeover log lines:\n%s", total, strings.Join(takeovers, "\n"))
 }
