@@ -127,6 +127,21 @@ type CaseView struct {
 	HistoryLeft int
 }
 
+// MoveView is a case's move between rungs of its service's chain.
+type MoveView struct {
+	Kind     string // escalate, breach, tier, assign; top: asked past the last rung, it stays
+	From, To RungView
+}
+
+// RungView is a place on a service's chain as a notice names it.
+type RungView struct {
+	Tier      string
+	Role      string // role id
+	RoleNames map[string]string
+	RoleName  string // set by Render from RoleNames
+	Holder    string // the person's or the supplier's name; "" for nobody
+}
+
 // Which deadline CaseView.Due is.
 const (
 	DueFirstResponse = "first_response"
@@ -219,7 +234,10 @@ type Data struct {
 	// Transfer is how the case moved to the recipient: escalate, breach,
 	// tier, assign ("" for a new case).
 	Transfer string
-	Digest   DigestView
+	// Move is where a transfer took the case from and to, worded by the
+	// templates in the recipient's language (nil: no transfer).
+	Move   *MoveView
+	Digest DigestView
 }
 
 // LoadTemplates parses the embedded templates and, when overrideDir is
@@ -572,6 +590,7 @@ func templateFuncs(lang string) template.FuncMap {
 		"priority": func(p string) string { return lookup("priority", p) },
 		"due":      func(k string) string { return lookup("due", k) },
 		"histkind": func(k string) string { return lookup("history", k) },
+		"movekind": func(k string) string { return lookup("move", k) },
 		"when":     formatTime,
 		"join":     strings.Join,
 		"indent":   indent,
@@ -583,6 +602,9 @@ func templateFuncs(lang string) template.FuncMap {
 // Roles not listed show their id with underscores as spaces.
 var words = map[string]map[string]string{
 	"en": {
+		"move.escalate": "escalated", "move.breach": "SLA breached", "move.tier": "moved", "move.assign": "handed over",
+		"move.top":           "at the top of its chain: the support manager is told, the case stays",
+		"move.nobody":        "nobody available on that level: unassigned",
 		"due.first_response": "first response", "due.resolution": "resolution",
 		"history.in": "from the requester's side", "history.reply": "public answer", "history.note": "internal note",
 		"history.supplier": "supplier's answer", "history.event": "event",
@@ -595,6 +617,9 @@ var words = map[string]map[string]string{
 		"priority.low": "low", "priority.normal": "normal", "priority.high": "high", "priority.urgent": "urgent",
 	},
 	"sv": {
+		"move.escalate": "eskalerat", "move.breach": "SLA-fristen passerad", "move.tier": "flyttat", "move.assign": "överlämnat",
+		"move.top":           "redan på den högsta nivån: supportansvarig får veta, ärendet ligger kvar",
+		"move.nobody":        "ingen ledig på den nivån: inte tilldelat",
 		"due.first_response": "första svar", "due.resolution": "lösning",
 		"history.in": "från anmälarens sida", "history.reply": "svar till anmälaren", "history.note": "intern anteckning",
 		"history.supplier": "leverantörens svar", "history.event": "händelse",
@@ -607,6 +632,9 @@ var words = map[string]map[string]string{
 		"priority.low": "låg", "priority.normal": "normal", "priority.high": "hög", "priority.urgent": "akut",
 	},
 	"nb": {
+		"move.escalate": "eskalert", "move.breach": "SLA-fristen overskredet", "move.tier": "flyttet", "move.assign": "overlevert",
+		"move.top":           "allerede på det høyeste nivået: brukerstøtteansvarlig får beskjed, saken blir liggende",
+		"move.nobody":        "ingen ledig på det nivået: ikke tildelt",
 		"due.first_response": "første svar", "due.resolution": "løsning",
 		"history.in": "fra innmelders side", "history.reply": "svar til innmelder", "history.note": "internt notat",
 		"history.supplier": "leverandørens svar", "history.event": "hendelse",
@@ -679,6 +707,8 @@ func sampleData() Data {
 		Actor:     "Per Dahl", Reason: "no answer within 4h", Errors: []string{"#frobnicate: unknown command"},
 		Consult: true, Escalated: true, Expired: true, Unverified: "it came with only the case tag",
 		Joined: []string{"kari@example.no"}, Comment: "Per, kan du se på dette?", Transfer: "escalate",
+		Move: &MoveView{Kind: "escalate", From: RungView{Tier: "1", Role: "superuser", Holder: "Anna Berg"},
+			To: RungView{Tier: "2", Role: "coordinator", Holder: "Per Dahl"}},
 		Cases: []CaseView{c},
 		Digest: DigestView{Period: "2026-03-02 – 2026-03-08", Scope: "Bryne skole", Opened: 3, Resolved: 2, Open: 4,
 			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c},

@@ -72,7 +72,7 @@ func TestAssignmentNoticeContent(t *testing.T) {
 	tm := loadDefault(t)
 	d := sampleData()
 	d.Consult = false
-	d.Escalated, d.Transfer = false, ""
+	d.Escalated, d.Transfer, d.Move = false, "", nil // a new case: its routing trail
 	subj, text, _, err := tm.Render(KindAssignment, "en", d)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +288,8 @@ func TestHumanSize(t *testing.T) {
 func TestHandOverNotice(t *testing.T) {
 	tm := loadDefault(t)
 	d := sampleData()
-	d.Consult, d.Escalated, d.Transfer = false, false, "assign"
+	d.Consult, d.Escalated, d.Transfer, d.Move.Kind = false, false, "assign", "assign"
+	d.Move.To.Role, d.Move.To.RoleNames = "local_support", map[string]string{"sv": "lokal support"}
 	d.Case.Role = "local_support"
 	d.Case.RoleNames = map[string]string{"sv": "lokal support", "nb": "lokal brukerstøtte"}
 	d.Case.ServiceNames = map[string]string{"sv": "Utskrift"}
@@ -303,6 +304,7 @@ func TestHandOverNotice(t *testing.T) {
 		"2 tidigare meddelanden visas inte",
 		"lokal support, nivå 1", "Tjänst:        Utskrift",
 		"Senast:        2026-03-02 13:30 UTC (första svar)",
+		"Därför kom ärendet till dig:\n  överlämnat: superanvändare, nivå 1, Anna Berg → lokal support, nivå 2, Per Dahl",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("sv hand-over notice lacks %q:\n%s", want, text)

@@ -152,6 +152,11 @@ func ActorName(rules *config.Rules, actor string) string {
 // and service in lang, where the rules name them in it.
 func (d Data) localized(lang string) Data {
 	d.Case = d.Case.localized(lang)
+	if d.Move != nil {
+		m := *d.Move
+		m.From.RoleName, m.To.RoleName = m.From.RoleNames[lang], m.To.RoleNames[lang]
+		d.Move = &m
+	}
 	if len(d.Cases) > 0 {
 		cs := make([]CaseView, len(d.Cases))
 		for i, c := range d.Cases {

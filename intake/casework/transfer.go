@@ -152,9 +152,11 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 		return nil, err
 	}
 	actor := notify.ActorName(rules, t.Actor)
+	move := &notify.MoveView{Kind: string(t.Kind), From: rungView(rules, c.Tier, c.Role, c.Supplier, c.Assignee),
+		To: rungView(rules, d.Tier, d.Role, d.Supplier, d.Assignee)}
 	if newHolder != nil && d.Assignee != c.Assignee && !told[strings.ToLower(newHolder.Email)] {
 		rcp := desk.Mailer.PersonRecipient(rules, nc, newHolder)
-		view := desk.noticeView(rules, nc, opening, trail, now)
+		view := desk.noticeView(rules, nc, opening, "", now)
 		// The taker gets the case so far, and the requester's attachments.
 		hist, atts, err := desk.history(ctx, q, rules, nc, historyNotice)
 		if err != nil {
@@ -163,7 +165,7 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 		view.History, view.HistoryLeft = hist.Entries, hist.Left
 		escalated := t.escalation() || (t.Kind == TransferTier && d.Rung > c.Rung)
 		cm := notify.CaseMail{Case: nc, Kind: notify.KindAssignment, To: rcp, Data: notify.Data{Case: view, Actor: actor,
-			Reason: t.reason(rcp.Language), Escalated: escalated, Comment: t.Comment, Transfer: string(t.Kind)},
+			Reason: t.reason(rcp.Language), Escalated: escalated, Comment: t.Comment, Transfer: string(t.Kind), Move: move},
 			Attachments: append(openingAttachments(opening), atts...)}
 		if _, err := desk.Mailer.Queue(ctx, q, cm, now); err != nil {
 			return nil, err
@@ -189,7 +191,7 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 		others = append(others, rules.NearestHoldersOf(config.RoleSupportManager, c.Unit)...)
 	}
 	for _, p := range others {
-		if err := desk.escalationNotice(ctx, q, rules, nc, p, t, actor, trail, opening, told, now); err != nil {
+		if err := desk.escalationNotice(ctx, q, rules, nc, p, t, actor, move, opening, told, now); err != nil {
 			return nil, err
 		}
 	}
@@ -225,8 +227,9 @@ func (desk *Desk) topOfChain(ctx context.Context, q store.Querier, rules *config
 	if p := rules.Person(t.Actor); p != nil {
 		told[strings.ToLower(p.Email)] = true
 	}
+	move := &notify.MoveView{Kind: "top", From: rungView(rules, c.Tier, c.Role, c.Supplier, c.Assignee)}
 	for _, p := range managers {
-		if err := desk.escalationNotice(ctx, q, rules, c, p, t, actor, why, opening, told, now); err != nil {
+		if err := desk.escalationNotice(ctx, q, rules, c, p, t, actor, move, opening, told, now); err != nil {
 			return err
 		}
 	}
@@ -234,17 +237,17 @@ func (desk *Desk) topOfChain(ctx context.Context, q store.Querier, rules *config
 }
 
 func (desk *Desk) escalationNotice(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case, p *config.Person,
-	t Transfer, actor, trail string, opening *store.ThreadMessage, told map[string]bool, now time.Time) error {
+	t Transfer, actor string, move *notify.MoveView, opening *store.ThreadMessage, told map[string]bool, now time.Time) error {
 	addr := strings.ToLower(p.Email)
 	if addr == "" || told[addr] {
 		return nil
 	}
 	told[addr] = true
 	rcp := desk.Mailer.PersonRecipient(rules, c, p)
-	view := desk.noticeView(rules, c, opening, trail, now)
+	view := desk.noticeView(rules, c, opening, "", now)
 	_, err := desk.Mailer.Queue(ctx, q, notify.CaseMail{Case: c, Kind: notify.KindEscalation, To: rcp,
 		Data: notify.Data{Case: view, Actor: actor, Reason: t.reason(rcp.Language), Comment: t.Comment,
-			Transfer: string(t.Kind)}}, now)
+			Transfer: string(t.Kind), Move: move}}, now)
 	return err
 }
 
@@ -326,5 +329,20 @@ func openingAttachments(m *store.ThreadMessage) []store.OutAttachment {
 func (desk *Desk) noticeView(rules *config.Rules, c *store.Case, opening *store.ThreadMessage, trail string, now time.Time) notify.CaseView {
 	v := desk.Mailer.CaseView(rules, c, now)
 	v.Trail, v.Message = trail, notify.OpeningView(opening)
+	return v
+}
+
+// rungView names a place on a chain for the notices, which word it in the
+// recipient's language (the event keeps transferTrail's English line).
+func rungView(rules *config.Rules, tier, role, supplier, assignee string) notify.RungView {
+	v := notify.RungView{Tier: tier, Role: role}
+	if r := rules.Role(role); r != nil {
+		v.RoleNames = r.Names
+	}
+	if p := rules.Person(assignee); p != nil {
+		v.Holder = p.Name
+	} else if s := rules.Supplier(supplier); s != nil {
+		v.Holder = s.Name
+	}
 	return v
 }
