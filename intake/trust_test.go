@@ -176,7 +176,7 @@ func TestTrustMerge(t *testing.T) {
 	if e.caseOf(t, a).Status == store.StatusClosed {
 		t.Fatal("a merge by someone who does not hold the other case went through")
 	}
-	if errs := e.sent(t, a, "error", anna); len(errs) == 0 || !strings.Contains(errs[len(errs)-1].Text, "holds both cases") {
+	if errs := e.sent(t, a, "error", anna); len(errs) == 0 || !strings.Contains(errs[len(errs)-1].Text, "har båda ärendena") { // anna reads Swedish
 		t.Errorf("anna was not told why: %v", errs)
 	}
 	// eva, the support manager, consulted on #a, may; per is told who joined #b.

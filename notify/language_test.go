@@ -109,3 +109,23 @@ func dedupe(ws []string) []string {
 	}
 	return out
 }
+
+// TestWordingsAreNordic: the wordings of command errors hold no English
+// word either, and keep their fmt verbs.
+func TestWordingsAreNordic(t *testing.T) {
+	for _, lang := range []string{"sv", "nb"} {
+		for en, w := range wordings[lang] {
+			out := commandToken.ReplaceAllString(regexp.MustCompile(`%[a-z]|rules\.yaml|\S+@\S+`).ReplaceAllString(w, ""), "")
+			if bad := englishWords.FindAllString(out, -1); len(bad) > 0 {
+				t.Errorf("%s wording of %q: English %q", lang, en, bad)
+			}
+			if Verbs(w) != Verbs(en) {
+				t.Errorf("%s wording of %q changes the verbs: %q", lang, en, w)
+			}
+		}
+	}
+	if Translate("sv", "the case is already closed") != "ärendet är redan stängt" || Translate("en", "x %s") != "x %s" ||
+		Translate("sv", "no such text") != "no such text" {
+		t.Error("Translate")
+	}
+}

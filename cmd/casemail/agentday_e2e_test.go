@@ -43,8 +43,8 @@ func attached(t *testing.T, m *mail.Message, name string, data []byte) bool {
 // earlier public reply, the internal note and the attachment; the one who
 // escalated gets no notice of it; under #assign, only the text below
 // #public reaches the requester; #history, #mine and #help answer by mail
-// and a mistyped command gets a did-you-mean; requesters are answered in
-// the language they wrote in.
+// and a mistyped command gets a did-you-mean in the agent's language;
+// requesters are answered in the language they wrote in.
 func TestAgentDayEndToEnd(t *testing.T) {
 	w := newWorld(t)
 	w.start(t)
@@ -117,7 +117,7 @@ func TestAgentDayEndToEnd(t *testing.T) {
 
 	// Commands that answer by mail.
 	w.answer(t, handed, "Eva Holm <"+eva+">", "#histroy", true)
-	if body := decodeBody(t, w.waitMail(t, eva, 2)); !strings.Contains(body, "did you mean #history?") {
+	if body := decodeBody(t, w.waitMail(t, eva, 2)); !strings.Contains(body, "mente du #history?") {
 		t.Errorf("a mistyped command gets no did-you-mean:\n%s", body)
 	}
 	w.answer(t, handed, "Eva Holm <"+eva+">", "#history", true)

@@ -117,25 +117,25 @@ func isASCIILetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <
 // checkSyntax returns what is wrong with a reply's commands taken
 // together, without looking at the case: unknown names, missing or
 // unexpected arguments, repeats and conflicts.
-func checkSyntax(cmds []Command) []string {
-	var errs []string
+func checkSyntax(cmds []Command) []commandError {
+	var errs []commandError
 	seen := map[string]bool{}
 	for _, c := range cmds {
 		want, ok := commandArgs[c.Name]
 		switch {
 		case !ok:
 			if near := config.Closest(c.Name, knownCommands()); near != "" {
-				errs = append(errs, fmt.Sprintf("%s: unknown command (did you mean #%s?)", c.Line, near))
+				errs = append(errs, commandError{c.Line, "unknown command (did you mean #%s?)", []any{near}})
 				continue
 			}
-			errs = append(errs, fmt.Sprintf("%s: unknown command (known: #%s)", c.Line, strings.Join(knownCommands(), ", #")))
+			errs = append(errs, commandError{c.Line, "unknown command (known: #%s)", []any{strings.Join(knownCommands(), ", #")}})
 			continue
 		case seen[c.Name]:
-			errs = append(errs, fmt.Sprintf("%s: #%s given twice", c.Line, c.Name))
+			errs = append(errs, commandError{c.Line, "#%s given twice", []any{c.Name}})
 		case want == argNone && c.Arg != "":
-			errs = append(errs, fmt.Sprintf("%s: #%s takes no argument", c.Line, c.Name))
+			errs = append(errs, commandError{c.Line, "#%s takes no argument", []any{c.Name}})
 		case want == argRequired && c.Arg == "":
-			errs = append(errs, fmt.Sprintf("%s: #%s needs an argument (%s)", c.Line, c.Name, argHelp[c.Name]))
+			errs = append(errs, commandError{c.Line, "#%s needs an argument (%s)", []any{c.Name, phrase(argHelp[c.Name])}})
 		}
 		seen[c.Name] = true
 	}
@@ -147,7 +147,7 @@ func checkSyntax(cmds []Command) []string {
 			}
 		}
 		if len(both) > 1 {
-			errs = append(errs, fmt.Sprintf("%s: only one of them at a time", strings.Join(both, " and ")))
+			errs = append(errs, commandError{"", "%s: only one of them at a time", []any{strings.Join(both, " + ")}})
 		}
 	}
 	return errs

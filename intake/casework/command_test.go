@@ -1,9 +1,18 @@
 package casework
 
 import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/store"
 )
 
 func TestParseCommands(t *testing.T) {
@@ -56,8 +65,8 @@ func TestCheckSyntax(t *testing.T) {
 			continue
 		}
 		for i, w := range tc.want {
-			if !strings.Contains(errs[i], w) {
-				t.Errorf("%q: error %q lacks %q", tc.text, errs[i], w)
+			if !strings.Contains(errs[i].Error(), w) {
+				t.Errorf("%q: error %q lacks %q", tc.text, errs[i].Error(), w)
 			}
 		}
 	}
@@ -124,7 +133,91 @@ func TestHandOverSplit(t *testing.T) {
 	if errs := checkSyntax([]Command{{Name: "note", Line: "#note"}, {Name: "public", Line: "#public"}}); len(errs) != 1 {
 		t.Errorf("#note with #public: %v, want one conflict", errs)
 	}
-	if errs := checkSyntax([]Command{{Name: "escalte", Line: "#escalte"}}); len(errs) != 1 || !strings.Contains(errs[0], "did you mean #escalate?") {
+	if errs := checkSyntax([]Command{{Name: "escalte", Line: "#escalte"}}); len(errs) != 1 || !strings.Contains(errs[0].Error(), "did you mean #escalate?") {
 		t.Errorf("#escalte: %v", errs)
 	}
+}
+
+// TestCommandErrorsWorded: every error a command can get has a Swedish and
+// a Norwegian wording with the same fmt verbs, found by reading this
+// package's source for cmdErr calls and commandError literals (so a new
+// error without a wording fails here), and an error reads in the agent's
+// language with its arguments translated.
+func TestCommandErrorsWorded(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formats := map[string]bool{}
+	for _, f := range pkgs["casework"].Files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			var lit *ast.BasicLit
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "cmdErr" && len(n.Args) > 1 {
+					lit, _ = n.Args[1].(*ast.BasicLit)
+				}
+			case *ast.CompositeLit:
+				if id, ok := n.Type.(*ast.Ident); ok && id.Name == "commandError" && len(n.Elts) > 1 {
+					lit, _ = n.Elts[1].(*ast.BasicLit)
+				}
+				for _, e := range n.Elts {
+					if kv, ok := e.(*ast.KeyValueExpr); ok && fmt.Sprint(kv.Key) == "format" {
+						if b, ok := kv.Value.(*ast.BinaryExpr); ok { // a long text written in parts
+							formats[joinLiteral(t, b)] = true
+						} else if l, ok := kv.Value.(*ast.BasicLit); ok {
+							lit = l
+						}
+					}
+				}
+			}
+			if lit != nil && lit.Kind == token.STRING {
+				s, _ := strconv.Unquote(lit.Value)
+				formats[s] = true
+			}
+			return true
+		})
+	}
+	for _, h := range argHelp {
+		formats[h] = true
+	}
+	if len(formats) < 40 {
+		t.Fatalf("found only %d error texts: the source scan is broken", len(formats))
+	}
+	for f := range formats {
+		if f == "%v" {
+			continue // an error from below, passed through
+		}
+		for _, lang := range []string{"sv", "nb"} {
+			if !notify.Translated(lang, f) {
+				t.Errorf("no %s wording for %q", lang, f)
+			} else if notify.Verbs(notify.Translate(lang, f)) != notify.Verbs(f) {
+				t.Errorf("%s wording of %q has other verbs: %q", lang, f, notify.Translate(lang, f))
+			}
+		}
+	}
+	e := commandError{"#resolve", "the case is already %s", []any{store.StatusResolved}}
+	if got := e.in("sv"); got != "#resolve: ärendet är redan löst" {
+		t.Errorf("sv: %q", got)
+	}
+	if got := e.in("en"); got != "#resolve: the case is already resolved" {
+		t.Errorf("en: %q", got)
+	}
+	e = commandError{"#assign", "#%s needs an argument (%s)", []any{"assign", phrase(argHelp["assign"])}}
+	if got := e.in("nb"); got != "#assign: #assign trenger et argument (en persons id, navn eller adresse)" {
+		t.Errorf("nb: %q", got)
+	}
+}
+
+func joinLiteral(t *testing.T, e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		s, _ := strconv.Unquote(e.Value)
+		return s
+	case *ast.BinaryExpr:
+		return joinLiteral(t, e.X) + joinLiteral(t, e.Y)
+	}
+	t.Fatalf("not a literal: %T", e)
+	return ""
 }

@@ -48,15 +48,15 @@ type conversation struct {
 // is changed, so that a reply with one bad command changes nothing. It
 // returns what is wrong with them, or an error when checking failed (the
 // database), which fails the delivery so that it is tried again.
-func (cv *conversation) check(ctx context.Context, cmds []Command) ([]string, error) {
-	var errs []string
+func (cv *conversation) check(ctx context.Context, cmds []Command) ([]commandError, error) {
+	var errs []commandError
 	for _, cmd := range cmds {
 		if err := cv.checkOne(ctx, cmd); err != nil {
 			var ce commandError
 			if !errors.As(err, &ce) {
 				return nil, fmt.Errorf("checking %s on case %d: %w", cmd.Line, cv.c.Number, err)
 			}
-			errs = append(errs, err.Error())
+			errs = append(errs, ce)
 		}
 	}
 	return errs, nil
@@ -296,7 +296,7 @@ func (cv *conversation) transfer(ctx context.Context, t Transfer) error {
 	case store.IsDatabase(err) || ctx.Err() != nil:
 		return err // the database, not the command: the delivery is tried again
 	default:
-		return commandError{fmt.Sprintf("#%s: %v", t.Kind, err)}
+		return commandError{line: "#" + string(t.Kind), format: "%v", args: []any{err}}
 	}
 	cv.a.queued = true
 	cv.c = c

@@ -235,14 +235,15 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 	case th.How == "expired reply token":
 		return a.refuse(ctx, c, p, row, nil, true)
 	case !th.Proven:
-		return a.refuse(ctx, c, p, row, []string{"this mail did not come through a reply address or a reply " +
+		return a.refuse(ctx, c, p, row, []commandError{{format: "this mail did not come through a reply address or a reply " +
 			"to a mail casemail sent you, so it cannot be proven to be yours: nothing was sent to the requester " +
-			"and no command was carried out"}, false)
+			"and no command was carried out"}}, false)
 	}
 	if why, err := a.rights(ctx, th, p, kind); err != nil {
 		return err
 	} else if why != "" {
-		return a.refuse(ctx, c, p, row, []string{"nothing was sent to the requester and no command was carried out: " + why}, false)
+		return a.refuse(ctx, c, p, row, []commandError{{format: "nothing was sent to the requester and no command was carried out: %s",
+			args: []any{why}}}, false)
 	}
 	if errs := checkSyntax(cmds); len(errs) > 0 {
 		return a.refuse(ctx, c, p, row, errs, false)
@@ -286,7 +287,7 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 		if !errors.As(err, &ce) {
 			return fmt.Errorf("applying commands of %s on case %d: %w", p.ID, c.Number, err)
 		}
-		return a.refuse(ctx, c, p, row, []string{err.Error()}, false)
+		return a.refuse(ctx, c, p, row, []commandError{ce}, false)
 	}
 	if err := cv.finish(ctx); err != nil {
 		_ = sp.Rollback(ctx)
@@ -355,20 +356,55 @@ func (a *applier) holds(ctx context.Context, c *store.Case, p *config.Person, ki
 	return owner != nil && owner.ID == p.ID, err
 }
 
-// commandError is a command that cannot be carried out, told to the agent.
-type commandError struct{ msg string }
+// commandError is a command that cannot be carried out, told to the agent
+// in their language: format is the English wording, which
+// notify.Translate gives in the agent's (phrase and store.Status
+// arguments are translated too).
+type commandError struct {
+	line   string // the command line it is about; "" for the reply as a whole
+	format string
+	args   []any
+}
 
-func (e commandError) Error() string { return e.msg }
+// phrase is an argument of a commandError worded by notify.Translate.
+type phrase string
+
+func (e commandError) Error() string { return e.in(notify.DefaultLanguage) }
+
+func (e commandError) in(lang string) string {
+	args := make([]any, len(e.args))
+	for i, a := range e.args {
+		switch v := a.(type) {
+		case phrase:
+			args[i] = notify.Translate(lang, string(v))
+		case store.Status:
+			args[i] = notify.StatusName(lang, string(v))
+		default:
+			args[i] = a
+		}
+	}
+	s := fmt.Sprintf(notify.Translate(lang, e.format), args...)
+	if e.line != "" {
+		s = e.line + ": " + s
+	}
+	return s
+}
 
 func cmdErr(c Command, format string, args ...any) error {
-	return commandError{c.Line + ": " + fmt.Sprintf(format, args...)}
+	return commandError{line: c.Line, format: format, args: args}
 }
 
 // refuse keeps an agent's reply as an internal note, records why, and
 // sends them an error reply.
-func (a *applier) refuse(ctx context.Context, c *store.Case, p *config.Person, row int64, errs []string, expired bool) error {
+func (a *applier) refuse(ctx context.Context, c *store.Case, p *config.Person, row int64, problems []commandError, expired bool) error {
 	if err := store.SetMessageKind(ctx, a.w, row, store.PartyNote); err != nil {
 		return err
+	}
+	// The trail keeps them in English; the agent reads them in theirs.
+	rcp := a.personRecipient(p, c)
+	var errs, told []string
+	for _, pr := range problems {
+		errs, told = append(errs, pr.Error()), append(told, pr.in(rcp.Language))
 	}
 	reason := strings.Join(errs, "; ")
 	if expired {
@@ -378,8 +414,8 @@ func (a *applier) refuse(ctx context.Context, c *store.Case, p *config.Person, r
 		map[string]any{"errors": errs, "expired": expired, "message": row}); err != nil {
 		return err
 	}
-	data := notify.Data{Case: a.view(c), Errors: errs, Expired: expired}
-	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: notify.KindError, To: a.personRecipient(p, c), Data: data,
+	data := notify.Data{Case: a.view(c), Errors: told, Expired: expired}
+	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: notify.KindError, To: rcp, Data: data,
 		InReplyTo: a.msg.MessageID, References: a.ownReferences()})
 }
 
