@@ -324,36 +324,25 @@ func loadExpected(t *testing.T, root, src, origin string, get func(string) *expe
 }
 
 func merge(e *expectation, x expectation, origin string) {
-	set := func(field string) { e.origin[field] = origin }
-	if x.Subject != nil {
-		e.Subject = x.Subject
-		set("subject")
+	str := func(dst **string, src *string, field string) {
+		if src != nil {
+			*dst = src
+			e.origin[field] = origin
+		}
 	}
-	if x.FromAddr != nil {
-		e.FromAddr = x.FromAddr
-		set("from address")
-	}
-	if x.FromName != nil {
-		e.FromName = x.FromName
-		set("from name")
-	}
-	if x.Text != nil {
-		e.Text = x.Text
-		set("text")
-	}
+	str(&e.Subject, x.Subject, "subject")
+	str(&e.FromAddr, x.FromAddr, "from address")
+	str(&e.FromName, x.FromName, "from name")
+	str(&e.Text, x.Text, "text")
+	str(&e.HTMLText, x.HTMLText, "html text")
 	if len(x.TextHas) > 0 {
-		e.Text = nil
-		e.TextHas = x.TextHas
-		set("text")
-	}
-	if x.HTMLText != nil {
-		e.HTMLText = x.HTMLText
-		set("html text")
+		e.Text, e.TextHas = nil, x.TextHas
+		e.origin["text"] = origin
 	}
 	if x.Attachments != nil {
 		e.Attachments = x.Attachments
 		for _, f := range []string{"attachment count", "attachment names", "attachment sizes"} {
-			set(f)
+			e.origin[f] = origin
 		}
 	}
 }
