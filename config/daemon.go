@@ -62,7 +62,29 @@ type Daemon struct {
 		// arrived; their names and sizes stay listed.
 		Attachments Duration `yaml:"attachments"`
 	} `yaml:"retention"`
+	// SenderAuth says what proves a mail's sender beyond its reply token
+	// (see SECURITY.md).
+	SenderAuth SenderAuth `yaml:"sender_auth"`
 
+	positions
+}
+
+// SenderAuth is what an agent's command and a participant's post need,
+// and which sources of sender authentication casemail trusts.
+type SenderAuth struct {
+	// Commands and Participants are "token" (a valid reply token, unless
+	// the sender's authentication failed; the default, for receiving
+	// servers that add nothing) or "authenticated" (a token and an aligned
+	// DKIM or DMARC pass).
+	Commands     string `yaml:"commands"`
+	Participants string `yaml:"participants"`
+	// AuthservIDs are the authserv-ids of the organisation's own receiving
+	// servers whose Authentication-Results are trusted; "" trusts a field
+	// without one (Microsoft 365 writes its results so).
+	AuthservIDs []string `yaml:"authserv_ids"`
+	// VerifyDKIM has casemail verify DKIM signatures itself (DNS lookups
+	// for the From domain's keys).
+	VerifyDKIM bool `yaml:"verify_dkim"`
 	positions
 }
 
@@ -242,6 +264,12 @@ func (c *Daemon) withDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8025"
 	}
+	if c.SenderAuth.Commands == "" {
+		c.SenderAuth.Commands = "token"
+	}
+	if c.SenderAuth.Participants == "" {
+		c.SenderAuth.Participants = "token"
+	}
 	for i := range c.Mailboxes {
 		m := &c.Mailboxes[i]
 		if !m.has("max_message_size") {
@@ -367,6 +395,7 @@ func (c *Daemon) validate(e *errs) {
 				"retention %s must be positive (leave it out to keep that data for ever)", r.key)
 		}
 	}
+	c.validateSenderAuth(e)
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		e.at(c.at("http.listen", c.at("http", Pos{1, 1})), "http listen %q: want host:port", c.HTTP.Listen)
 	}
@@ -494,4 +523,28 @@ func (c *Daemon) CheckRules(r *Rules) error {
 		}
 	}
 	return e.result()
+}
+
+func (c *Daemon) validateSenderAuth(e *errs) {
+	sa := &c.SenderAuth
+	section := c.at("sender_auth", Pos{1, 1})
+	for _, k := range []struct{ key, v string }{{"commands", sa.Commands}, {"participants", sa.Participants}} {
+		if !oneOf(k.v, []string{"token", "authenticated"}) {
+			e.at(sa.at(k.key, section), "sender_auth %s %q: want token or authenticated", k.key, k.v)
+		}
+	}
+	seen := map[string]bool{}
+	for i, id := range sa.AuthservIDs {
+		at := sa.elem("authserv_ids", i, section)
+		switch {
+		case strings.ContainsAny(id, " \t;()\"="):
+			e.at(at, "authserv_id %q: want the name the receiving server writes first in its Authentication-Results, such as mx.example.org (or \"\" for a field without one)", id)
+		case seen[strings.ToLower(id)]:
+			e.at(at, "authserv_id %q is listed twice", id)
+		}
+		seen[strings.ToLower(id)] = true
+	}
+	if (sa.Commands == "authenticated" || sa.Participants == "authenticated") && len(sa.AuthservIDs) == 0 && !sa.VerifyDKIM {
+		e.at(section, "sender_auth: authenticated needs a source of authentication: authserv_ids (the receiving server's Authentication-Results) or verify_dkim: true; without one no mail could pass")
+	}
 }

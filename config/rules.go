@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -41,7 +40,6 @@ type Rules struct {
 	domains   map[string]*Unit
 	aliases   map[string]*Service
 	workAreas map[string]bool
-	memo      sync.Map
 }
 
 // Person is someone who can hold a role or be named as assignee.
@@ -416,17 +414,6 @@ func ParseRules(file string, data []byte) (*Rules, error) {
 	}
 	dropPositions(reflect.ValueOf(r))
 	return r, nil
-}
-
-// Memo returns the value stored under key, calling build to make it the
-// first time. Packages that derive data from a Rules (routing compiles its
-// matchers) use it so the work is done once per loaded file.
-func (r *Rules) Memo(key any, build func() any) any {
-	if v, ok := r.memo.Load(key); ok {
-		return v
-	}
-	v, _ := r.memo.LoadOrStore(key, build())
-	return v
 }
 
 // Person returns the person with id, or nil.

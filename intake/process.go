@@ -232,6 +232,11 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *mailparse.Messag
 			msg, err = nil, fmt.Errorf("parser panic: %v", r)
 		}
 	}()
+	defer func() {
+		if msg != nil && p.Keys != nil {
+			msg.MarkOwnLoop(p.Keys.IsOwnLoopID) // only our own identity is our own mail
+		}
+	}()
 	limit := int64(mb.MaxMessageSize)
 	if p.isOversize(d, mb) {
 		msg, err = mailparse.ParseLimited(d.Raw, oversizeTextLimit, false)

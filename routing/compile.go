@@ -2,14 +2,18 @@ package routing
 
 import (
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
+	"weak"
 
 	"github.com/casemail/casemail/config"
 )
 
 // program is a Rules compiled for fast evaluation; built once per loaded
-// Rules (config.Rules.Memo) and shared by all goroutines.
+// Rules (see compile) and shared by all goroutines.
 type program struct {
 	rules    []compiledRule
 	keywords []serviceKeywords
@@ -61,10 +65,35 @@ type keyword struct {
 	wordLeft, wordRight bool
 }
 
-type programKey struct{}
+// programs holds the program of each Rules in use, keyed weakly: a Rules
+// that a reload replaced, once collected, takes its program with it.
+// latest answers the common case, the rules in force, without a lookup.
+var (
+	programs sync.Map // weak.Pointer[config.Rules] → *program
+	latest   atomic.Pointer[compiled]
+)
 
+type compiled struct {
+	rules *config.Rules
+	prog  *program
+}
+
+// compile returns r's program, building it the first time.
 func compile(r *config.Rules) *program {
-	return r.Memo(programKey{}, func() any { return build(r) }).(*program)
+	if c := latest.Load(); c != nil && c.rules == r {
+		return c.prog
+	}
+	key := weak.Make(r)
+	v, ok := programs.Load(key)
+	if !ok {
+		var loaded bool
+		if v, loaded = programs.LoadOrStore(key, build(r)); !loaded {
+			runtime.AddCleanup(r, func(k weak.Pointer[config.Rules]) { programs.Delete(k) }, key)
+		}
+	}
+	p := v.(*program)
+	latest.Store(&compiled{rules: r, prog: p})
+	return p
 }
 
 func build(r *config.Rules) *program {

@@ -172,11 +172,11 @@ func SetCaseStatus(ctx context.Context, q Execer, caseID int64, status Status, a
 
 // AddParticipant records someone who sees public mail of a case. An existing
 // participant keeps their kind.
-func AddParticipant(ctx context.Context, q Execer, caseID int64, addr, name, kind, personID string) error {
+func AddParticipant(ctx context.Context, q Execer, caseID int64, addr, name string, kind Party, personID string) error {
 	if bt, ok := q.(*Batch); ok {
 		p := &bt.participants
 		p.caseID, p.address, p.name = append(p.caseID, caseID), append(p.address, strings.ToLower(addr)), append(p.name, name)
-		p.kind, p.personID = append(p.kind, kind), append(p.personID, personID)
+		p.kind, p.personID = append(p.kind, string(kind)), append(p.personID, personID)
 		return nil
 	}
 	_, err := q.Exec(ctx, `INSERT INTO participants (case_id, address, name, kind, person_id)
@@ -190,7 +190,9 @@ func AddParticipant(ctx context.Context, q Execer, caseID int64, addr, name, kin
 
 // Participant is one row of participants.
 type Participant struct {
-	Address, Name, Kind, PersonID string
+	Address, Name string
+	Kind          Party
+	PersonID      string
 }
 
 // Participants lists a case's participants in the order they were added.
@@ -208,8 +210,8 @@ func Participants(ctx context.Context, q Querier, caseID int64) ([]Participant, 
 }
 
 // ParticipantKind returns how addr takes part in a case, or "" when it does not.
-func ParticipantKind(ctx context.Context, q Querier, caseID int64, addr string) (string, error) {
-	var kind string
+func ParticipantKind(ctx context.Context, q Querier, caseID int64, addr string) (Party, error) {
+	var kind Party
 	err := q.QueryRow(ctx, `SELECT kind FROM participants WHERE case_id = $1 AND address = lower($2)`,
 		caseID, addr).Scan(&kind)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -259,7 +261,7 @@ type NewMessage struct {
 	ID          int64 // reserved with ReserveMessageIDs
 	CaseID      int64
 	Direction   string // in | out
-	Kind        string
+	Kind        Party
 	Mailbox     string
 	MessageID   string
 	InReplyTo   string

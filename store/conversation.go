@@ -41,7 +41,7 @@ func ConversationState(ctx context.Context, q Querier, caseID int64) (CaseState,
 
 // SetMessageKind changes how a stored message counts: an agent's reply
 // that turned out internal becomes a note.
-func SetMessageKind(ctx context.Context, e Execer, messageRow int64, kind string) error {
+func SetMessageKind(ctx context.Context, e Execer, messageRow int64, kind Party) error {
 	if _, err := e.Exec(ctx, `UPDATE messages SET kind = $2 WHERE id = $1`, messageRow, kind); err != nil {
 		return fmt.Errorf("marking message %d as %s: %w", messageRow, kind, err)
 	}
@@ -135,7 +135,7 @@ func MergeCase(ctx context.Context, e Execer, caseID, intoID int64, at time.Time
 // SetParticipant records someone on a case with a kind, changing the kind
 // of an existing participant (a Cc'd colleague who is now consulted).
 // The requester keeps being the requester.
-func SetParticipant(ctx context.Context, e Execer, caseID int64, addr, name, kind, personID string) error {
+func SetParticipant(ctx context.Context, e Execer, caseID int64, addr, name string, kind Party, personID string) error {
 	if _, err := e.Exec(ctx, `INSERT INTO participants (case_id, address, name, kind, person_id)
 		VALUES ($1, lower($2), $3, $4, $5)
 		ON CONFLICT (case_id, address) DO UPDATE SET kind = EXCLUDED.kind, person_id = EXCLUDED.person_id

@@ -23,7 +23,21 @@ func openTestStore(t *testing.T) *Store {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	st.SetSealer(testSealer(t, "store test key A, 32 bytes long!"))
 	return st
+}
+
+func testSealer(t testing.TB, keys ...string) *Sealer {
+	t.Helper()
+	var ks [][]byte
+	for _, k := range keys {
+		ks = append(ks, []byte(k))
+	}
+	sl, err := NewSealer(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sl
 }
 
 // allowAck records an acknowledgement to addr at now as CreateCaseWithAck

@@ -36,7 +36,7 @@ func (s *Store) ListCases(ctx context.Context, open bool, limit int) ([]*Case, e
 type Message struct {
 	ID          int64        `json:"id"`
 	Direction   string       `json:"direction"`
-	Kind        string       `json:"kind"`
+	Kind        Party        `json:"kind"`
 	MessageID   string       `json:"message_id"`
 	From        string       `json:"from"`
 	FromName    string       `json:"from_name"`

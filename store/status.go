@@ -51,3 +51,28 @@ func Held(assignee, supplier string) Status {
 	}
 	return StatusNew
 }
+
+// Party is what someone is to a case: what a participant is on it, and
+// whom a message on it came from. Note, Bounce and Automatic are kinds of
+// message only.
+type Party string
+
+// Parties.
+const (
+	PartyRequester   Party = "requester"   // opened the case
+	PartyCc          Party = "cc"          // Cc'd on the requester's side
+	PartyParticipant Party = "participant" // wrote to the case, on no list of it
+	PartyAgent       Party = "agent"       // a person in rules.yaml who holds or held the case
+	PartyConsultant  Party = "consultant"  // consulted with #consult
+	PartySupplier    Party = "supplier"    // the external supplier
+	PartyManager     Party = "manager"     // the support manager
+	PartyNote        Party = "note"        // an internal message of an agent's
+	PartyBounce      Party = "bounce"      // a bounce of mail we sent
+	PartyAutomatic   Party = "automatic"   // other automatic mail
+)
+
+// RequesterSide reports whether p is on the requester's side of the case:
+// their mail is a follow-up, and public replies go to them.
+func (p Party) RequesterSide() bool {
+	return p == PartyRequester || p == PartyCc || p == PartyParticipant
+}

@@ -61,7 +61,7 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	for _, p := range ps {
-		cj.Participants = append(cj.Participants, participantJSON{Address: p.Address, Name: p.Name, Kind: p.Kind, Person: p.PersonID})
+		cj.Participants = append(cj.Participants, participantJSON{Address: p.Address, Name: p.Name, Kind: string(p.Kind), Person: p.PersonID})
 	}
 	out, err := store.CaseOutbox(ctx, st.DB(), c.ID)
 	if err != nil {

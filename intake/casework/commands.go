@@ -347,7 +347,7 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 func (cv *conversation) consult(ctx context.Context, cmd Command, p *config.Person) error {
 	a, c := cv.a, cv.c
 	cv.internal, cv.bodySent = true, true
-	if err := store.SetParticipant(ctx, cv.e, c.ID, p.Email, p.Name, "consultant", p.ID); err != nil {
+	if err := store.SetParticipant(ctx, cv.e, c.ID, p.Email, p.Name, store.PartyConsultant, p.ID); err != nil {
 		return err
 	}
 	if err := cv.event(ctx, "consult", cv.actor.ID+" consults "+p.ID, map[string]any{"consultant": p.ID}); err != nil {
@@ -379,7 +379,7 @@ func (cv *conversation) forwardToSupplier(ctx context.Context, cmd Command) erro
 		return err
 	}
 	cv.c.Supplier = s.ID
-	if err := store.SetParticipant(ctx, cv.e, c.ID, s.Email, s.Name, "supplier", ""); err != nil {
+	if err := store.SetParticipant(ctx, cv.e, c.ID, s.Email, s.Name, store.PartySupplier, ""); err != nil {
 		return err
 	}
 	if err := cv.event(ctx, "supplier", "forwarded to "+s.ID, map[string]any{"supplier": s.ID}); err != nil {
@@ -496,7 +496,7 @@ func (a *applier) requesterSide(ctx context.Context, q store.Querier, c *store.C
 		return nil, fmt.Errorf("listing participants of case %d: %w", c.Number, err)
 	}
 	for _, p := range ps {
-		if p.Kind == "requester" || p.Kind == "cc" {
+		if p.Kind == store.PartyRequester || p.Kind == store.PartyCc {
 			add(p.Name, p.Address)
 		}
 	}
@@ -542,7 +542,7 @@ func (cv *conversation) finish(ctx context.Context) error {
 	if public {
 		return store.SetFirstResponse(ctx, cv.e, c.ID, a.now)
 	}
-	if err := store.SetMessageKind(ctx, cv.e, cv.row, "note"); err != nil {
+	if err := store.SetMessageKind(ctx, cv.e, cv.row, store.PartyNote); err != nil {
 		return err
 	}
 	if !hasBody || cv.merged {

@@ -48,7 +48,7 @@ func (a *applier) redirect(ctx context.Context, th *Thread) (*Thread, *store.Cas
 	if err != nil {
 		return nil, nil, err
 	}
-	if kind != "requester" && kind != "participant" && kind != "cc" {
+	if !kind.RequesterSide() {
 		return th, nil, nil
 	}
 	c := th.Case
@@ -68,15 +68,15 @@ func (a *applier) redirect(ctx context.Context, th *Thread) (*Thread, *store.Cas
 // stored it as message row with kind: a requester's follow-up is told to
 // the owner, a supplier's answer goes to the owner, an agent's reply is
 // relayed to the requester or kept internal and its commands applied.
-func (a *applier) converse(ctx context.Context, th *Thread, kind string, row int64) error {
+func (a *applier) converse(ctx context.Context, th *Thread, kind store.Party, row int64) error {
 	switch kind {
-	case "bounce":
+	case store.PartyBounce:
 		return a.bounced(ctx, th.Case)
-	case "automatic":
+	case store.PartyAutomatic:
 		return nil
-	case "supplier":
+	case store.PartySupplier:
 		return a.tellOwner(ctx, th.Case, notify.KindSupplierAnswer, "supplier answer")
-	case "requester", "participant", "cc":
+	case store.PartyRequester, store.PartyParticipant, store.PartyCc:
 		return a.followUp(ctx, th)
 	}
 	p := a.rules.PersonByEmail(a.msg.From.Addr)
@@ -200,7 +200,7 @@ func (a *applier) owner(ctx context.Context, c *store.Case) (*config.Person, err
 		return nil, fmt.Errorf("listing participants of case %d: %w", c.Number, err)
 	}
 	for i := len(ps) - 1; i >= 0; i-- {
-		if ps[i].Kind != "agent" {
+		if ps[i].Kind != store.PartyAgent {
 			continue
 		}
 		if p := a.rules.Person(ps[i].PersonID); p != nil {
@@ -217,7 +217,7 @@ func (a *applier) owner(ctx context.Context, c *store.Case) (*config.Person, err
 // reply that proves itself (a valid token or a References chain signed for
 // its sender) is relayed or commands anything; any other is kept as an
 // internal note and its sender told why.
-func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, kind string, row int64) error {
+func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, kind store.Party, row int64) error {
 	cmds, body := ParseCommands(a.msg.NewText)
 	c := th.Case
 	switch {
@@ -232,7 +232,7 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 		return a.refuse(ctx, c, p, row, errs, false)
 	}
 	cv := &conversation{a: a, c: c, actor: p, body: body, row: row,
-		consultant: kind == "consultant" && p.ID != c.Assignee}
+		consultant: kind == store.PartyConsultant && p.ID != c.Assignee}
 	var err error
 	if cv.state, err = store.ConversationState(ctx, a.tx, c.ID); err != nil {
 		return err
@@ -293,7 +293,7 @@ func cmdErr(c Command, format string, args ...any) error {
 // refuse keeps an agent's reply as an internal note, records why, and
 // sends them an error reply.
 func (a *applier) refuse(ctx context.Context, c *store.Case, p *config.Person, row int64, errs []string, expired bool) error {
-	if err := store.SetMessageKind(ctx, a.w, row, "note"); err != nil {
+	if err := store.SetMessageKind(ctx, a.w, row, store.PartyNote); err != nil {
 		return err
 	}
 	reason := strings.Join(errs, "; ")

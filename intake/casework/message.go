@@ -14,33 +14,33 @@ import (
 func (a *applier) isOurs(addr string) bool { return notify.OwnAddress(a.desk.Config.Mailboxes, addr) }
 
 // messageKind names what the sender is to the case.
-func (a *applier) messageKind(ctx context.Context, c *store.Case) (string, error) {
+func (a *applier) messageKind(ctx context.Context, c *store.Case) (store.Party, error) {
 	if a.msg.Auto != mailparse.AutoNone {
 		if a.msg.Auto == mailparse.AutoBounce {
-			return "bounce", nil
+			return store.PartyBounce, nil
 		}
-		return "automatic", nil
+		return store.PartyAutomatic, nil
 	}
 	kind, err := store.ParticipantKind(ctx, a.tx, c.ID, a.msg.From.Addr)
 	if err != nil {
 		return "", err
 	}
 	switch kind {
-	case "requester", "agent", "consultant", "supplier", "manager":
+	case store.PartyRequester, store.PartyAgent, store.PartyConsultant, store.PartySupplier, store.PartyManager:
 		return kind, nil
 	}
 	// People in rules.yaml are agents, suppliers suppliers, wherever they
 	// stand on the case; whether their mail proves itself is the thread's.
 	if a.rules.PersonByEmail(a.msg.From.Addr) != nil {
-		return "agent", nil
+		return store.PartyAgent, nil
 	}
 	if a.rules.SupplierByEmail(a.msg.From.Addr) != nil {
-		return "supplier", nil
+		return store.PartySupplier, nil
 	}
-	return "participant", nil
+	return store.PartyParticipant, nil
 }
 
-func (a *applier) storeMessage(ctx context.Context, caseID int64, kind string, hash []byte) (int64, error) {
+func (a *applier) storeMessage(ctx context.Context, caseID int64, kind store.Party, hash []byte) (int64, error) {
 	m := a.msg
 	var sent *time.Time
 	if !m.Date.IsZero() {
@@ -91,13 +91,13 @@ func (a *applier) addToCase(ctx context.Context, th *Thread, hash []byte) (int64
 	// Cc'd people of a follow-up become participants too.
 	for _, cc := range a.msg.Cc {
 		if !a.isOurs(cc.Addr) {
-			if err := store.AddParticipant(ctx, a.w, th.Case.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+			if err := store.AddParticipant(ctx, a.w, th.Case.ID, cc.Addr, cc.Name, store.PartyCc, ""); err != nil {
 				return 0, err
 			}
 		}
 	}
 	// A requester's reply to a resolved case reopens it within the window.
-	if kind == "requester" && th.Case.Status == store.StatusResolved && th.Case.ResolvedAt != nil &&
+	if kind == store.PartyRequester && th.Case.Status == store.StatusResolved && th.Case.ResolvedAt != nil &&
 		a.now.Sub(*th.Case.ResolvedAt) <= time.Duration(a.desk.Config.ReopenWindow) {
 		if err := store.SetCaseStatus(ctx, a.w, th.Case.ID, store.StatusOpen, a.now); err != nil {
 			return 0, err

@@ -67,23 +67,23 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 		return nil, 0, err
 	}
 	if requester.Addr != "" {
-		if err := store.AddParticipant(ctx, a.w, c.ID, requester.Addr, requester.Name, "requester", ""); err != nil {
+		if err := store.AddParticipant(ctx, a.w, c.ID, requester.Addr, requester.Name, store.PartyRequester, ""); err != nil {
 			return nil, 0, err
 		}
 	}
 	for _, cc := range m.Cc {
 		if cc.Addr != requester.Addr && !a.isOurs(cc.Addr) {
-			if err := store.AddParticipant(ctx, a.w, c.ID, cc.Addr, cc.Name, "cc", ""); err != nil {
+			if err := store.AddParticipant(ctx, a.w, c.ID, cc.Addr, cc.Name, store.PartyCc, ""); err != nil {
 				return nil, 0, err
 			}
 		}
 	}
 	if p := a.rules.Person(dec.Assignee); p != nil {
-		if err := store.AddParticipant(ctx, a.w, c.ID, p.Email, p.Name, "agent", p.ID); err != nil {
+		if err := store.AddParticipant(ctx, a.w, c.ID, p.Email, p.Name, store.PartyAgent, p.ID); err != nil {
 			return nil, 0, err
 		}
 	}
-	row, err := a.storeMessage(ctx, c.ID, "requester", hash)
+	row, err := a.storeMessage(ctx, c.ID, store.PartyRequester, hash)
 	if err != nil {
 		return nil, 0, err
 	}

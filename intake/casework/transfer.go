@@ -116,14 +116,14 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 	}
 	newHolder := rules.Person(d.Assignee)
 	if newHolder != nil && d.Assignee != c.Assignee {
-		if err := store.AddParticipant(ctx, q, c.ID, newHolder.Email, newHolder.Name, "agent", newHolder.ID); err != nil {
+		if err := store.AddParticipant(ctx, q, c.ID, newHolder.Email, newHolder.Name, store.PartyAgent, newHolder.ID); err != nil {
 			return nil, err
 		}
 	}
 	sup := rules.Supplier(d.Supplier)
 	supplierNew := sup != nil && (d.Supplier != c.Supplier || d.Rung != c.Rung)
 	if supplierNew {
-		if err := store.AddParticipant(ctx, q, c.ID, sup.Email, sup.Name, "supplier", ""); err != nil {
+		if err := store.AddParticipant(ctx, q, c.ID, sup.Email, sup.Name, store.PartySupplier, ""); err != nil {
 			return nil, err
 		}
 	}
