@@ -380,22 +380,11 @@ func loadNordic(t *testing.T, root string, get func(string) *expectation) {
 	exps, _ := filepath.Glob(filepath.Join(root, "nordic", "*.expect"))
 	for _, f := range exps {
 		name := strings.TrimSuffix(filepath.Base(f), ".expect")
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var x expectation
 		var atts []expectAtt
 		count := -1
-		for _, line := range strings.Split(string(data), "\n") {
-			key, v, ok := strings.Cut(line, ":")
-			if !ok {
-				continue
-			}
-			key, v = strings.TrimSpace(key), strings.TrimSpace(v)
-			if fix, ok := nordicErrata[name][key]; ok {
-				v = fix
-			}
+		for _, kv := range readExpect(t, f) {
+			key, v := kv[0], kv[1]
 			switch key {
 			case "from":
 				x.FromAddr = ptr(v)

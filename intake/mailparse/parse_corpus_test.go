@@ -112,21 +112,9 @@ func TestNordicCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			spec, err := os.ReadFile(exp)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var wantAtts []string
-			for _, line := range strings.Split(string(spec), "\n") {
-				key, want, ok := strings.Cut(line, ":")
-				if !ok {
-					continue
-				}
-				key, want = strings.TrimSpace(key), strings.TrimSpace(want)
-				if fix, ok := nordicErrata[name][key]; ok {
-					t.Logf("%s: .expect says %q, the mail encodes %q; checking the latter", key, want, fix)
-					want = fix
-				}
+			for _, kv := range readExpect(t, exp) {
+				key, want := kv[0], kv[1]
 				switch key {
 				case "from":
 					check(t, key, m.From.Addr, want)
@@ -179,6 +167,31 @@ func TestNordicCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readExpect reads a Nordic .expect file as key, value pairs, with the
+// corrections of nordicErrata applied.
+func readExpect(t *testing.T, path string) [][2]string {
+	t.Helper()
+	spec, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimSuffix(filepath.Base(path), ".expect")
+	var out [][2]string
+	for _, line := range strings.Split(string(spec), "\n") {
+		key, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		key, v = strings.TrimSpace(key), strings.TrimSpace(v)
+		if fix, ok := nordicErrata[name][key]; ok {
+			t.Logf("%s %s: .expect says %q, the mail encodes %q; checking the latter", name, key, v, fix)
+			v = fix
+		}
+		out = append(out, [2]string{key, v})
+	}
+	return out
 }
 
 func check(t *testing.T, what, got, want string) {
