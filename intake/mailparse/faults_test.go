@@ -252,3 +252,16 @@ func TestHeaderContinuationBeforeBlankLine(t *testing.T) {
 		t.Errorf("To %+v Text %q", m.To, m.Text)
 	}
 }
+
+// An encoded word labelled ISO-8859-1 that holds UTF-8 bytes is UTF-8.
+func TestEncodedWordMislabelledUTF8(t *testing.T) {
+	m := mustParse(t, "From: =?iso-8859-1?q?J=C3=B6rg_M=C3=BCller?= <j@example.de>\r\nSubject: =?ISO-8859-1?B?R3LDvMOfZQ==?=\r\n\r\nx\r\n")
+	if m.Subject != "Grüße" || m.From.Name != "Jörg Müller" {
+		t.Errorf("Subject %q From %+v", m.Subject, m.From)
+	}
+	// Real Latin-1 stays Latin-1.
+	m = mustParse(t, "Subject: =?iso-8859-1?q?Gr=FC=DFe?=\r\n\r\nx\r\n")
+	if m.Subject != "Grüße" {
+		t.Errorf("Latin-1 subject %q", m.Subject)
+	}
+}
