@@ -486,8 +486,14 @@ func relabelUTF8Words(v string) string {
 		if endAt-start <= maxWordText+80 {
 			if cs, enc, text, length, ok := splitEncodedWord(v[start:]); ok {
 				n = length
+				c := normCharset(cs)
+				if strings.HasPrefix(c, "utf-") || multiByteCharset(c) {
+					out.WriteString(v[:start+n])
+					v, endAt = v[start+n:], endAt-start-n
+					continue
+				}
 				b, good := decodeWordText(enc, text)
-				if c := normCharset(cs); good && has8bit(b) && utf8.Valid(b) && !multiByteCharset(c) && !strings.HasPrefix(c, "utf-") {
+				if good && has8bit(b) && utf8.Valid(b) {
 					out.WriteString(v[:start] + "=?utf-8?" + enc + "?" + text + "?=")
 					v, endAt = v[start+n:], endAt-start-n
 					continue
