@@ -62,7 +62,7 @@ func TestParseRulesErrors(t *testing.T) {
 		{
 			name: "tab in indentation",
 			yaml: "people:\n\t- {id: eva}\n",
-			want: []string{`r.yaml:2:1: YAML syntax: found character that cannot start any token`},
+			want: []string{`r.yaml:2:1: YAML syntax: found character that cannot start any token (a tab in the indentation: YAML indents with spaces only)`},
 		},
 		{
 			name: "wrong type",
@@ -195,7 +195,8 @@ func TestBadRulesFiles(t *testing.T) {
 			`testdata/bad-unknown-key.yaml:5:5: unknown key "naem" (did you mean "name"?); allowed: id, name, email, language, away`},
 		{"testdata/bad-undefined-role.yaml", "testdata/bad-undefined-role.yaml:10:25: undefined role \"superuser\"\n" +
 			`testdata/bad-undefined-role.yaml:11:25: undefined role "central_suport" (did you mean "central_support"?)`},
-		{"testdata/bad-syntax.yaml", `testdata/bad-syntax.yaml:9:11: YAML syntax: mapping values are not allowed in this context`},
+		{"testdata/bad-syntax.yaml", `testdata/bad-syntax.yaml:9:11: YAML syntax: mapping values are not allowed in this context` +
+			` (check the indentation here and on the line above: the entries of one list or mapping start in the same column, deeper levels further right, spaces only)`},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
@@ -293,12 +294,12 @@ func TestParseDaemonErrors(t *testing.T) {
 		{"unknown key with suggestion", strings.Replace(daemon("::1", "none"), "secret_file:", "secrets_file:", 1), set,
 			[]string{
 				`c.yaml:1:1: missing required key "secret_file"`,
-				`c.yaml:14:1: unknown key "secrets_file" (did you mean "secret_file"?); allowed: database, timezone, rules, mailboxes, smtp, secret_file, language, templates, reopen_window, ack_limit_per_hour, token_ttl, log, http, retention, sender_auth`,
+				`c.yaml:14:1: unknown key "secrets_file" (did you mean "secret_file"?); allowed: database, timezone, rules, mailboxes, smtp, secret_file, language, templates, reopen_window, ack_limit_per_hour, token_ttl, command_ttl, ack_limit_per_mailbox, relay_limit_per_hour, processing_budget, log, http, retention, sender_auth`,
 			}},
 		{"bad duration and size", daemon("localhost", "none") + "reopen_window: 2 weeks\nmailboxes2: x\n", set,
 			[]string{
 				`c.yaml:15:16: bad duration "2 weeks": unknown unit " weeks" (use s, m, h, d or w)`,
-				`c.yaml:16:1: unknown key "mailboxes2" (did you mean "mailboxes"?); allowed: database, timezone, rules, mailboxes, smtp, secret_file, language, templates, reopen_window, ack_limit_per_hour, token_ttl, log, http, retention, sender_auth`,
+				`c.yaml:16:1: unknown key "mailboxes2" (did you mean "mailboxes"?); allowed: database, timezone, rules, mailboxes, smtp, secret_file, language, templates, reopen_window, ack_limit_per_hour, token_ttl, command_ttl, ack_limit_per_mailbox, relay_limit_per_hour, processing_budget, log, http, retention, sender_auth`,
 			}},
 		{"no secret for username", strings.Replace(daemon("127.0.0.1", "none"), "      password: ${IMAP_PASSWORD:-fallback}\n", "", 1), set,
 			[]string{`c.yaml:9:17: username "helpdesk@example.org" needs one of password, password_file or oauth2`}},
@@ -516,5 +517,19 @@ func TestCheckRules(t *testing.T) {
 	want := `../deploy/examples/casemail.yaml:10:5: mailbox helpdesk: default service "triag" is not in ../deploy/examples/rules.yaml`
 	if err := cfg.CheckRules(r); err == nil || err.Error() != want {
 		t.Errorf("CheckRules = %v, want %s", err, want)
+	}
+}
+
+// YAML's terse indentation messages get a hint that says what to fix.
+func TestSyntaxErrorHintsIndentation(t *testing.T) {
+	for _, tc := range []struct{ name, data, want string }{
+		{"three-space item", "people:\n  - {id: anna, name: Anna}\n   - {id: per, name: Per}\n",
+			"x.yaml:3:4: YAML syntax: did not find expected '-' indicator (check the indentation"},
+		{"key indented wrong", "calendars:\n  office:\n    timezone: UTC\n   hours: {mon: \"08:00-16:00\"}\n", "(check the indentation"},
+	} {
+		_, err := ParseRules("x.yaml", []byte(tc.data))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tc.name, err, tc.want)
+		}
 	}
 }

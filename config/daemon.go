@@ -41,7 +41,21 @@ type Daemon struct {
 	ReopenWindow    Duration `yaml:"reopen_window"`      // default 14d
 	AckLimitPerHour int      `yaml:"ack_limit_per_hour"` // default 5
 	TokenTTL        Duration `yaml:"token_ttl"`          // default 90d
-	Log             struct {
+	// CommandTTL is how long after a notice its reply token may still
+	// carry commands and public replies (threading lasts TokenTTL);
+	// default 14d.
+	CommandTTL Duration `yaml:"command_ttl"`
+	// AckLimitPerMailbox caps the acknowledgements one mailbox sends an
+	// hour, whoever the senders (a flood of forged senders); default 1000.
+	AckLimitPerMailbox int `yaml:"ack_limit_per_mailbox"`
+	// RelayLimitPerHour caps the mails about one case to one recipient an
+	// hour (public replies, follow-up and note notices): two autoresponders
+	// cannot ping-pong through a case; default 20.
+	RelayLimitPerHour int `yaml:"relay_limit_per_hour"`
+	// ProcessingBudget is the most time one mail's parse may take; a mail
+	// over it is quarantined with the reason; default 20s.
+	ProcessingBudget Duration `yaml:"processing_budget"`
+	Log              struct {
 		Format string `yaml:"format"` // text | json; default text
 		Level  string `yaml:"level"`  // debug | info | warn | error; default info
 	} `yaml:"log"`
@@ -255,6 +269,18 @@ func (c *Daemon) withDefaults() {
 	if !c.has("token_ttl") {
 		c.TokenTTL = Duration(90 * 24 * time.Hour)
 	}
+	if !c.has("command_ttl") {
+		c.CommandTTL = min(Duration(14*24*time.Hour), c.TokenTTL)
+	}
+	if !c.has("ack_limit_per_mailbox") {
+		c.AckLimitPerMailbox = 1000
+	}
+	if !c.has("relay_limit_per_hour") {
+		c.RelayLimitPerHour = 20
+	}
+	if !c.has("processing_budget") {
+		c.ProcessingBudget = Duration(20 * time.Second)
+	}
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
@@ -379,6 +405,18 @@ func (c *Daemon) validate(e *errs) {
 	}
 	if c.TokenTTL <= 0 {
 		e.at(c.at("token_ttl", Pos{1, 1}), "token_ttl must be positive")
+	}
+	if c.CommandTTL <= 0 || c.CommandTTL > c.TokenTTL {
+		e.at(c.at("command_ttl", Pos{1, 1}), "command_ttl must be positive and at most token_ttl (%s)", c.TokenTTL)
+	}
+	if c.AckLimitPerMailbox < 0 {
+		e.at(c.at("ack_limit_per_mailbox", Pos{1, 1}), "ack_limit_per_mailbox must not be negative")
+	}
+	if c.RelayLimitPerHour < 0 {
+		e.at(c.at("relay_limit_per_hour", Pos{1, 1}), "relay_limit_per_hour must not be negative")
+	}
+	if c.ProcessingBudget <= 0 {
+		e.at(c.at("processing_budget", Pos{1, 1}), "processing_budget must be positive")
 	}
 	if !oneOf(c.Log.Format, []string{"text", "json"}) {
 		e.at(c.at("log.format", c.at("log", Pos{1, 1})), "log format %q: want text or json", c.Log.Format)

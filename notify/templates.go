@@ -73,6 +73,10 @@ type templateSet struct {
 	name string // file the kind came from, for error messages
 	text *template.Template
 	html *htmltemplate.Template // nil when the file defines no "html"
+	// layout renders the text part as HTML when html is nil (html.go),
+	// in lang.
+	layout *htmltemplate.Template
+	lang   string
 }
 
 // Recipient is the person a mail goes to.
@@ -163,15 +167,20 @@ type Data struct {
 	Helpdesk  string // the helpdesk's display name, for the signature ("Helpdesk" when empty)
 	Recipient Recipient
 	Case      CaseView
-	Actor     string     // who acted: the replying agent, the one who escalated or consulted
-	Reason    string     // escalation reason, resolution text, rejection reason
-	Errors    []string   // command errors, one per line
-	Consult   bool       // assignment: the recipient is consulted; ownership stays
-	Escalated bool       // assignment: the case reached the recipient by escalation
-	Expired   bool       // error: the reply token had expired
-	Oversize  string     // ack: the mailbox's size limit ("25 MB") when the mail was over it
-	Cases     []CaseView // reminder: the recipient's open cases, overdue first
-	Digest    DigestView
+	Actor     string   // who acted: the replying agent, the one who escalated or consulted
+	Reason    string   // escalation reason, resolution text, rejection reason
+	Errors    []string // command errors, one per line
+	Consult   bool     // assignment: the recipient is consulted; ownership stays
+	Escalated bool     // assignment: the case reached the recipient by escalation
+	Expired   bool     // error: the reply token had expired
+	Oversize  string   // ack: the mailbox's size limit ("25 MB") when the mail was over it
+	// Unverified, on a follow-up: why the mail proves nothing about its
+	// sender (it changed nothing on the case).
+	Unverified string
+	// Joined, on a note: the people a merge (of case Reason) added.
+	Joined []string
+	Cases  []CaseView // reminder: the recipient's open cases, overdue first
+	Digest DigestView
 }
 
 // LoadTemplates parses the embedded templates and, when overrideDir is
@@ -201,6 +210,10 @@ func LoadTemplates(overrideDir string) (*Templates, error) {
 		}
 	}
 
+	layout, err := loadLayout(overrideDir)
+	if err != nil {
+		return nil, err
+	}
 	t := &Templates{sets: map[string]map[string]*templateSet{}}
 	for lang, byName := range files {
 		funcs := templateFuncs(lang)
@@ -214,6 +227,7 @@ func LoadTemplates(overrideDir string) (*Templates, error) {
 			if err != nil {
 				return nil, err
 			}
+			set.layout, set.lang = layout, lang
 			if t.sets[lang] == nil {
 				t.sets[lang] = map[string]*templateSet{}
 			}
@@ -323,6 +337,10 @@ func (s *templateSet) execute(data any) (subject, text, html string, err error) 
 			return "", "", "", fmt.Errorf("rendering html: %w", err)
 		}
 		html = b.String()
+	} else if s.layout != nil {
+		if html, err = renderLayout(s.layout, s.lang, subject, text); err != nil {
+			return "", "", "", err
+		}
 	}
 	return subject, text, html, nil
 }
@@ -596,8 +614,9 @@ func sampleData() Data {
 		Recipient: Recipient{Name: "Anna Berg", Address: "anna@example.org", Language: "sv"},
 		Case:      c,
 		Actor:     "Per Dahl", Reason: "no answer within 4h", Errors: []string{"#frobnicate: unknown command"},
-		Consult: true, Escalated: true, Expired: true,
-		Cases: []CaseView{c},
+		Consult: true, Escalated: true, Expired: true, Unverified: "it came with only the case tag",
+		Joined: []string{"kari@example.no"},
+		Cases:  []CaseView{c},
 		Digest: DigestView{Period: "2026-03-02 – 2026-03-08", Scope: "Bryne skole", Opened: 3, Resolved: 2, Open: 4,
 			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c},
 			Breakdowns: []DigestBreakdown{{Kind: "unit", Rows: []DigestRow{{Name: "Bryne skole", Opened: 3, Resolved: 2, Open: 4}}},

@@ -46,13 +46,14 @@ func allowAck(ctx context.Context, st *Store, addr string, now time.Time) (bool,
 	var ok bool
 	err := st.InTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		addr = queueAllowAck(b, addr, 5, now)
+		addr = queueAllowAck(b, addr, AckLimits{PerSender: 5, Mailbox: "helpdesk"}, now)
 		res := tx.SendBatch(ctx, b)
 		defer res.Close()
-		var err error
-		if ok, err = allowAckResult(res, addr); err != nil {
+		a, err := allowAckResult(res, addr)
+		if err != nil {
 			return err
 		}
+		ok = a.Allowed
 		return res.Close()
 	})
 	return ok, err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/deploy/testneed"
 	"github.com/casemail/casemail/intake/dovecottest"
 	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/notify"
@@ -40,10 +41,7 @@ const helpdeskPassword = "helpdesk-secret"
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	if err := dovecottest.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("dovecot is needed for the end-to-end tests: %v", err)
-		}
-		t.Skipf("dovecot not installed: %v (run make test, which installs it)", err)
+		testneed.Missing(t, "dovecot is needed for the end-to-end tests: %v", err)
 	}
 	w := &world{dir: t.TempDir(), helpdesk: "helpdesk@example.org"}
 	w.dovecot = dovecottest.Start(t, dovecottest.User{Name: w.helpdesk, Password: helpdeskPassword})

@@ -33,8 +33,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.LoadDaemon(*f.config)
+	cfg, err := loadDaemonConfig(*f.config)
 	if err != nil {
+		return err
+	}
+	if err := needDatabaseURL(cfg); err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
@@ -142,8 +145,8 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	}
 	d.alerts = &notify.Alerter{Mailer: &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates},
 		Store: st, Rules: d.rules.Load, Log: log.With("part", "alerts")}
-	smtpCfg := notify.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
-		Username: cfg.SMTP.Username, LoopID: d.keys.LoopID()}
+	smtpCfg := smtpConfig(cfg)
+	smtpCfg.LoopID = d.keys.LoopID()
 	if cfg.SMTP.OAuth2 != nil {
 		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp"), OnChange: d.oauth2Changed})
 		d.oauth = append(d.oauth, m)
@@ -164,13 +167,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		Log: log.With("part", "intake"), Committed: d.sender.Wake,
 	}
 	for _, mb := range cfg.Mailboxes {
-		wc := intake.WatcherConfig{
-			Name: mb.Name, Host: mb.IMAP.Host, Port: mb.IMAP.Port, Security: mb.IMAP.Security,
-			Username: mb.IMAP.Username, Folder: mb.IMAP.Folder,
-			ProcessedFolder: mb.IMAP.ProcessedFolder, IDLE: mb.IMAP.IDLE,
-			PollInterval: time.Duration(mb.IMAP.PollInterval), MaxMessageSize: int64(mb.MaxMessageSize),
-			Logger: log.With("part", "imap"),
-		}
+		wc := watcherConfig(mb, log)
 		if mb.IMAP.OAuth2 != nil {
 			m := oauth2.NewManager(st, *mb.IMAP.OAuth2, oauth2.IMAP(mb.Name),
 				oauth2.Options{Logger: log.With("part", "oauth2", "mailbox", mb.Name), OnChange: d.oauth2Changed})
