@@ -137,8 +137,8 @@ var (
 )
 
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mCapped, mConnected, mWatched, mTakeovers, mLeasesLost,
-		mIdling, mDelivered, mConnects, mLastSync, mBacklog, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
+	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mCapped, mConnected, mWatched, mTakeovers, mLeasesLost, mIdling, mDelivered, mConnects,
+		mLastSync, mBacklog, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
 		ch <- d
 	}
 }
