@@ -119,7 +119,7 @@ services:
 default: {service: triage}
 `
 
-func write(t *testing.T, path, content string) {
+func write(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -218,7 +218,7 @@ func rawMail(from, to, subject, msgID, extraHeaders, body string) []byte {
 		from, to, subject, msgID, time.Now().Format(time.RFC1123Z), extraHeaders, body))
 }
 
-func countRows(t *testing.T, st *store.Store, query string, args ...any) int {
+func countRows(t testing.TB, st *store.Store, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := st.DB().QueryRow(context.Background(), query, args...).Scan(&n); err != nil {

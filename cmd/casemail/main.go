@@ -49,6 +49,8 @@ Commands:
   erase -requester ADDRESS [-dry-run]
                                  erase a person's personal data (GDPR), raw
                                  mail included; the erasure is recorded
+  status [-json]                 the instances sharing the database and which
+                                 one watches each mailbox
   version                        print the version
 
 Every command takes -config FILE (default: $CASEMAIL_CONFIG, else
@@ -117,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdQuarantine(ctx, rest, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, rest, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, stderr)
 	case "oauth2":
 		return cmdOAuth2(ctx, rest, stdout, stderr)
 	case "erase":

@@ -121,6 +121,9 @@ var (
 	mConflicts   = desc("casemail_intake_conflicts_total", "Intake transactions that collided with another (deadlock, serialization, lock_timeout, unique) and were run again.", "reason")
 	mCapped      = desc("casemail_caps_total", "Caps that bit, each an event on its case: ack_sender (ack_limit_per_hour), ack_mailbox (ack_limit_per_mailbox), ack_unauthenticated (the sender's authentication failed), relay (relay_limit_per_hour).", "cap")
 	mConnected   = desc("casemail_imap_connected", "1 when the mailbox is logged in with its folder selected.", "mailbox")
+	mWatched     = desc("casemail_mailbox_watched", "1 when this instance holds the mailbox's lease and watches it; summed over the instances, 1 per mailbox.", "mailbox")
+	mTakeovers   = desc("casemail_mailbox_takeovers_total", "Mailboxes this instance took over from an instance that stopped renewing its lease (died or lost the database).")
+	mLeasesLost  = desc("casemail_mailbox_leases_lost_total", "Mailbox leases this instance could not renew in time and stopped watching.")
 	mIdling      = desc("casemail_imap_idling", "1 while the mailbox waits in IMAP IDLE.", "mailbox")
 	mDelivered   = desc("casemail_imap_delivered_total", "Mails the mailbox's watcher handed over and saw committed.", "mailbox")
 	mConnects    = desc("casemail_imap_connects_total", "Successful IMAP logins of the mailbox's watcher.", "mailbox")
@@ -134,7 +137,7 @@ var (
 )
 
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mCapped, mConnected, mIdling, mDelivered, mConnects,
+	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mCapped, mConnected, mWatched, mTakeovers, mLeasesLost, mIdling, mDelivered, mConnects,
 		mLastSync, mBacklog, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
 		ch <- d
 	}
@@ -166,9 +169,20 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+	if d.leases != nil {
+		ls := d.leases.Stats()
+		ch <- prometheus.MustNewConstMetric(mTakeovers, prometheus.CounterValue, float64(ls.Takeovers))
+		ch <- prometheus.MustNewConstMetric(mLeasesLost, prometheus.CounterValue, float64(ls.Lost))
+	}
 	for i, w := range d.watchers {
-		st := w.State()
 		name := d.cfg.Mailboxes[i].Name
+		watched := d.leases == nil || d.leases.Watching(name)
+		ch <- prometheus.MustNewConstMetric(mWatched, prometheus.GaugeValue, b2f(watched), name)
+		if !watched {
+			// The instance that watches it reports its connection.
+			continue
+		}
+		st := w.State()
 		ch <- prometheus.MustNewConstMetric(mConnected, prometheus.GaugeValue, b2f(st.Connected), name)
 		ch <- prometheus.MustNewConstMetric(mIdling, prometheus.GaugeValue, b2f(st.Idling), name)
 		ch <- prometheus.MustNewConstMetric(mDelivered, prometheus.CounterValue, float64(st.Delivered), name)

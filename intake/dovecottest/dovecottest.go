@@ -262,6 +262,48 @@ func (s *Server) append(user, folder string, raw []byte, flags []imap.Flag) (ima
 	return data.UID, nil
 }
 
+// Deliver stores raw in user's INBOX with `doveadm save`, as a mail
+// server's local delivery would: no IMAP connection of the test's own
+// shows up next to the client under test (see Connections).
+func (s *Server) Deliver(t testing.TB, user string, raw []byte) {
+	t.Helper()
+	if _, ok := s.users[user]; !ok {
+		t.Fatalf("dovecottest: no user %q on this server", user)
+	}
+	cmd := exec.Command(s.doveadm(), "-c", s.conf, "save", "-u", user, "-m", "INBOX")
+	cmd.Stdin = bytes.NewReader(raw)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dovecottest: delivering to %s: %v\n%s", user, err, out)
+	}
+}
+
+// Connections returns the number of IMAP connections logged in per user
+// (`doveadm who`), as the server sees them.
+func (s *Server) Connections(t testing.TB) map[string]int {
+	t.Helper()
+	out, err := exec.Command(s.doveadm(), "-c", s.conf, "who", "-1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dovecottest: doveadm who: %v\n%s", err, out)
+	}
+	conns := map[string]int{}
+	for i, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 2 || f[1] != "imap" {
+			continue // the header, or another protocol
+		}
+		conns[f[0]]++
+	}
+	return conns
+}
+
+// doveadm is Dovecot's admin tool, installed with it (dovecot-core).
+func (s *Server) doveadm() string {
+	if p, err := exec.LookPath("doveadm"); err == nil {
+		return p
+	}
+	return filepath.Join(filepath.Dir(filepath.Dir(s.bin)), "bin", "doveadm")
+}
+
 // ids are the uid/gid and user names Dovecot runs with.
 type ids struct {
 	mailUID, mailGID int
@@ -353,6 +395,10 @@ first_valid_gid = %[6]d
 mail_location = maildir:%[1]s/mail/%%u
 mail_fsync = never
 mail_max_userip_connections = 1000
+# Room for a test with hundreds of mailboxes, one connection each (the
+# default allows 100 processes per service).
+default_process_limit = 1000
+default_client_limit = 4000
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %[1]s/users
