@@ -144,14 +144,8 @@ func Start(t testing.TB, users ...User) *Server {
 // Addr returns "127.0.0.1:PORT"; it stays the same across Restart.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
-// Host returns "127.0.0.1".
-func (s *Server) Host() string { return "127.0.0.1" }
-
 // Port returns the IMAP port.
 func (s *Server) Port() int { return s.port }
-
-// Password returns a user's password as given to Start.
-func (s *Server) Password(user string) string { return s.users[user] }
 
 // Stop stops Dovecot the way a crash or a pulled cable would: every
 // Dovecot process is killed at once and open connections drop. The mail
