@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/store"
-	"github.com/casemail/casemail/store/storetest"
 )
 
 // TestCasesFilters: `casemail cases` selects by assignee, service, unit,
@@ -17,16 +16,7 @@ import (
 // the configured zone and "due" names its deadline.
 func TestCasesFilters(t *testing.T) {
 	ctx := context.Background()
-	url := storetest.URL(t)
-	t.Setenv("CASEMAIL_DATABASE_URL", url)
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := cliStore(t)
 	now := time.Now()
 	due := now.Add(3 * time.Hour)
 	mk := func(n store.NewCase, text string) *store.Case {

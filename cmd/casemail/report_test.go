@@ -13,11 +13,9 @@ import (
 	"github.com/casemail/casemail/store/storetest"
 )
 
-// seedReport opens three cases in the last days: one answered after two
-// hours and moved from tier 1 to 2 with its first response met, one
-// breached, one dropped; and one case from two months ago that must not
-// count.
-func seedReport(t *testing.T) {
+// cliStore is a fresh migrated database that the CLI under test finds
+// through CASEMAIL_DATABASE_URL, open for the test to seed.
+func cliStore(t *testing.T) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	url := storetest.URL(t)
@@ -26,10 +24,21 @@ func seedReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(st.Close)
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// seedReport opens three cases in the last days: one answered after two
+// hours and moved from tier 1 to 2 with its first response met, one
+// breached, one dropped; and one case from two months ago that must not
+// count.
+func seedReport(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	st := cliStore(t)
 	now := time.Now()
 	mk := func(n store.NewCase) *store.Case {
 		n.Requester, n.Mailbox = "ola@bryne.example.no", "helpdesk"
@@ -149,16 +158,7 @@ func TestReportBadFlags(t *testing.T) {
 // arrival and at resolution. The period is given as days with -from/-to.
 func TestReportReopenedAndAgents(t *testing.T) {
 	ctx := context.Background()
-	url := storetest.URL(t)
-	t.Setenv("CASEMAIL_DATABASE_URL", url)
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := cliStore(t)
 	now := time.Now()
 	ago := func(h int) time.Time { return now.Add(-time.Duration(h) * time.Hour) }
 	mk := func(n store.NewCase) *store.Case {
