@@ -2,7 +2,8 @@
 // its case and recipient, the templates (Swedish, Norwegian bokmål,
 // English) that word each kind of mail (Kinds lists them all), the one view
 // builder of a case (CaseView) and the one rule for a mail's language
-// (RecipientLanguage), the Mailer that queues mail in the caller's
+// (RecipientLanguage), the wording of command errors (Translate), the
+// Mailer that queues mail in the caller's
 // transaction, the Sender that delivers the outbox over SMTP with retries,
 // the alert policy, and the Scheduler that runs the jobs cmd registers on
 // their cron specs, each once across all instances.
