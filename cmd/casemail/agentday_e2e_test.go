@@ -129,6 +129,11 @@ func TestAgentDayEndToEnd(t *testing.T) {
 			t.Errorf("#history lacks %q:\n%s", want, body)
 		}
 	}
+	// per's #assign mail: its comment is internal, its public part an answer.
+	if !strings.Contains(body, "internt notat: Per Dahl\n  #assign eva\n  Eva, du kan lisensene, ta over.") ||
+		!strings.Contains(body, "svar til innmelder: Per Dahl\n  Hei Ola, saken er sendt videre") {
+		t.Errorf("#history does not tell per's comment from his answer:\n%s", body)
+	}
 	if !attached(t, w.waitMail(t, eva, 3), "feil-skjerm.png", png) {
 		t.Errorf("#history does not carry the attachment")
 	}

@@ -221,3 +221,18 @@ func joinLiteral(t *testing.T, e ast.Expr) string {
 	t.Fatalf("not a literal: %T", e)
 	return ""
 }
+
+// TestStoredHandOverSplit: in a case's history a hand-over's comment shows
+// as internal, its public part as the answer.
+func TestStoredHandOverSplit(t *testing.T) {
+	note, public, ok := splitStoredHandOver(store.PartyAgent, "#assign eva\nEva, ta over.\n#public\nHei Ola!")
+	if !ok || note != "#assign eva\nEva, ta over." || public != "Hei Ola!" {
+		t.Errorf("split: %q, %q, %v", note, public, ok)
+	}
+	if _, _, ok := splitStoredHandOver(store.PartyAgent, "Hei Ola!"); ok {
+		t.Error("a plain reply was split")
+	}
+	if _, _, ok := splitStoredHandOver(store.PartyNote, "#escalate\nintern"); ok {
+		t.Error("a note was split")
+	}
+}

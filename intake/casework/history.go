@@ -2,6 +2,8 @@ package casework
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/casemail/casemail/config"
@@ -81,6 +83,14 @@ func (desk *Desk) history(ctx context.Context, q store.Querier, rules *config.Ru
 			}
 			e.Attachments = append(e.Attachments, v)
 		}
+		if note, public, ok := splitStoredHandOver(m.Kind, text); ok {
+			// A hand-over with a public part: its comment was internal.
+			internal := e
+			internal.Kind, internal.Text, internal.Attachments = "note", cut(note, mode.textCut), nil
+			e.Text = cut(public, mode.textCut)
+			h.Entries = append(h.Entries, e, internal)
+			continue
+		}
 		h.Entries = append(h.Entries, e)
 	}
 	if mode.events {
@@ -147,4 +157,24 @@ func cut(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + " […]"
+}
+
+// splitStoredHandOver splits an agent's stored public reply that carried a
+// hand-over into what stayed internal (its command lines and comment) and
+// what went to the requester, as splitHandOver did when it came in.
+func splitStoredHandOver(kind store.Party, text string) (internal, public string, ok bool) {
+	if kind != store.PartyAgent {
+		return "", "", false
+	}
+	cmds, body := ParseCommands(text)
+	if !slices.ContainsFunc(cmds, func(c Command) bool { return slices.Contains(handOvers, c.Name) }) {
+		return "", "", false
+	}
+	cv := &conversation{body: body}
+	cv.splitHandOver(cmds)
+	lines := make([]string, 0, len(cmds)+1)
+	for _, c := range cmds {
+		lines = append(lines, c.Line)
+	}
+	return strings.TrimSpace(strings.Join(append(lines, cv.comment), "\n")), cv.body, true
 }
