@@ -115,7 +115,7 @@ func TestTrustSpentToken(t *testing.T) {
 		t.Errorf("a spent token relayed text to the requester (%d replies)", got)
 	}
 	errs := e.sent(t, n, "error", anna)
-	if len(errs) != 1 || !strings.Contains(errs[len(errs)-1].Text, "shown to others") {
+	if len(errs) != 1 || !strings.Contains(errs[len(errs)-1].Text, "visats för andra") { // in Swedish, anna's language
 		t.Fatalf("anna was not told why: %v", errs)
 	}
 	// A fresh notice works again.
@@ -141,7 +141,7 @@ func TestTrustCommandRights(t *testing.T) {
 	if r.CaseNumber != n || e.caseOf(t, n).Status == store.StatusClosed {
 		t.Fatalf("a former holder closed the case: %v", r)
 	}
-	if errs := e.sent(t, n, "error", anna); len(errs) == 0 || !strings.Contains(errs[len(errs)-1].Text, "no longer hold") {
+	if errs := e.sent(t, n, "error", anna); len(errs) == 0 || !strings.Contains(errs[len(errs)-1].Text, "inte längre ditt") {
 		t.Errorf("anna was not told she no longer holds the case: %v", errs)
 	}
 

@@ -19,6 +19,9 @@ func Translated(lang, english string) bool { return wordings[Language(lang)][eng
 // wordings: English text → the text in sv and nb.
 var wordings = map[string]map[string]string{
 	"sv": {
+		"the reply address you used had been shown to others (%s), so it carries no command any more: reply to a newer notice about case %d": "svarsadressen du använde har visats för andra (%s), så den bär inga kommandon längre: svara på ett nyare mejl om ärende %d",
+		"you replied to a notice from %s, older than %s (command_ttl): reply to a newer notice about case %d":                                "du svarade på ett mejl från %s, äldre än %s (command_ttl): svara på ett nyare mejl om ärende %d",
+		"you no longer hold case %d (it is with %s)":   "ärende %d är inte längre ditt (det ligger hos %s)",
 		"unknown command (did you mean #%s?)":          "okänt kommando (menade du #%s?)",
 		"unknown command (known: #%s)":                 "okänt kommando (kända: #%s)",
 		"#%s given twice":                              "#%s två gånger",
@@ -66,6 +69,9 @@ var wordings = map[string]map[string]string{
 		"only a holder of %s for this case may approve or reject it": "bara den som är %s för det här ärendet får godkänna eller avslå det",
 	},
 	"nb": {
+		"the reply address you used had been shown to others (%s), so it carries no command any more: reply to a newer notice about case %d": "svaradressen du brukte er vist til andre (%s), så den bærer ingen kommandoer lenger: svar på en nyere e-post om sak %d",
+		"you replied to a notice from %s, older than %s (command_ttl): reply to a newer notice about case %d":                                "du svarte på en e-post fra %s, eldre enn %s (command_ttl): svar på en nyere e-post om sak %d",
+		"you no longer hold case %d (it is with %s)":   "sak %d er ikke lenger din (den ligger hos %s)",
 		"unknown command (did you mean #%s?)":          "ukjent kommando (mente du #%s?)",
 		"unknown command (known: #%s)":                 "ukjent kommando (kjente: #%s)",
 		"#%s given twice":                              "#%s to ganger",

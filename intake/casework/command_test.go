@@ -186,7 +186,7 @@ func TestCommandErrorsWorded(t *testing.T) {
 		t.Fatalf("found only %d error texts: the source scan is broken", len(formats))
 	}
 	for f := range formats {
-		if f == "%v" {
+		if f == "%v" || f == "%s" {
 			continue // an error from below, passed through
 		}
 		for _, lang := range []string{"sv", "nb"} {

@@ -241,9 +241,9 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 	}
 	if why, err := a.rights(ctx, th, p, kind); err != nil {
 		return err
-	} else if why != "" {
+	} else if why != nil {
 		return a.refuse(ctx, c, p, row, []commandError{{format: "nothing was sent to the requester and no command was carried out: %s",
-			args: []any{why}}}, false)
+			args: []any{*why}}}, false)
 	}
 	if errs := checkSyntax(cmds); len(errs) > 0 {
 		return a.refuse(ctx, c, p, row, errs, false)
@@ -300,33 +300,33 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 }
 
 // rights says why a proven agent's reply may not command or speak for the
-// case ("" when it may): the sender's authentication, a reply address shown
-// to others, a notice older than command_ttl, or a sender who no longer
-// holds the case.
-func (a *applier) rights(ctx context.Context, th *Thread, p *config.Person, kind store.Party) (string, error) {
+// case (nil when it may): the sender's authentication, a reply address
+// shown to others, a notice older than command_ttl, or a sender who no
+// longer holds the case.
+func (a *applier) rights(ctx context.Context, th *Thread, p *config.Person, kind store.Party) (*commandError, error) {
 	c := th.Case
 	if ok, why := a.desk.Senders.AllowCommand(a.sender); !ok {
-		return why, nil
+		return &commandError{format: "%s", args: []any{why}}, nil
 	}
 	if th.Spent != "" {
-		return fmt.Sprintf("the reply address you used had been shown to others (%s), so it carries no command "+
-			"any more: reply to a newer notice about case %d", th.Spent, c.Number), nil
+		return &commandError{format: "the reply address you used had been shown to others (%s), so it carries no command " +
+			"any more: reply to a newer notice about case %d", args: []any{th.Spent, c.Number}}, nil
 	}
 	if ttl := time.Duration(a.desk.Config.CommandTTL); ttl > 0 && !th.Issued.IsZero() && a.now.Sub(th.Issued) > ttl {
-		return fmt.Sprintf("you replied to a notice from %s, older than %s (command_ttl): reply to a newer notice about case %d",
-			th.Issued.In(a.desk.location()).Format("2006-01-02"), a.desk.Config.CommandTTL, c.Number), nil
+		return &commandError{format: "you replied to a notice from %s, older than %s (command_ttl): reply to a newer notice about case %d",
+			args: []any{th.Issued.In(a.desk.location()).Format("2006-01-02"), a.desk.Config.CommandTTL, c.Number}}, nil
 	}
 	holds, err := a.holds(ctx, c, p, kind)
 	if err != nil || holds {
-		return "", err
+		return nil, err
 	}
-	with := "nobody"
+	with := "—"
 	if h := a.rules.Person(c.Assignee); h != nil {
 		with = h.Name
 	} else if s := a.rules.Supplier(c.Supplier); s != nil {
 		with = s.Name
 	}
-	return fmt.Sprintf("you no longer hold case %d (it is with %s)", c.Number, with), nil
+	return &commandError{format: "you no longer hold case %d (it is with %s)", args: []any{c.Number, with}}, nil
 }
 
 // holds reports whether p holds case c, so that their commands count: its
@@ -379,6 +379,8 @@ func (e commandError) in(lang string) string {
 			args[i] = notify.Translate(lang, string(v))
 		case store.Status:
 			args[i] = notify.StatusName(lang, string(v))
+		case commandError:
+			args[i] = v.in(lang)
 		default:
 			args[i] = a
 		}
