@@ -33,6 +33,7 @@ type Rules struct {
 	people    map[string]*Person
 	byEmail   map[string]*Person
 	supEmail  map[string]*Supplier
+	supDomain map[string]*Supplier
 	units     map[string]*Unit
 	services  map[string]*Service
 	suppliers map[string]*Supplier
@@ -231,16 +232,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Supplier is an external supplier reached by mail.
-type Supplier struct {
-	ID       string `yaml:"id" cm:"required"`
-	Name     string `yaml:"name" cm:"required"`
-	Email    string `yaml:"email" cm:"required"`
-	Language string `yaml:"language"`
-	Pos      Pos
-	positions
-}
-
 // Service statuses.
 const (
 	StatusActive   = "active"
@@ -264,7 +255,10 @@ type Service struct {
 	Approval string `yaml:"approval"`
 	// Status is active (default) or proposed.
 	Status string `yaml:"status"`
-	Pos    Pos
+	// Coordinator is the role that owns cases that start at the supplier
+	// (default: coordinator, else support_manager).
+	Coordinator string `yaml:"coordinator"`
+	Pos         Pos
 	positions
 }
 
@@ -296,7 +290,10 @@ type SLA struct {
 	Normal        *SLATarget       `yaml:"normal"`
 	High          *SLATarget       `yaml:"high"`
 	Urgent        *SLATarget       `yaml:"urgent"`
-	Pos           Pos
+	// PauseForSupplier: the case's own clock stops while it waits on the
+	// supplier's answer (the supplier's contract clock runs instead).
+	PauseForSupplier bool `yaml:"pause_for_supplier"`
+	Pos              Pos
 	positions
 }
 
@@ -372,7 +369,10 @@ type Schedule struct {
 	Reminders string `yaml:"reminders"`
 	Digest    string `yaml:"digest"`
 	SLACheck  string `yaml:"sla_check"`
-	Pos       Pos
+	// SupplierCheck runs the suppliers' clocks: reminders to silent
+	// suppliers and the owner told (default "@every 5m").
+	SupplierCheck string `yaml:"supplier_check"`
+	Pos           Pos
 	positions
 }
 
@@ -495,6 +495,9 @@ func (r *Rules) withDefaults() {
 	}
 	if r.Schedule.SLACheck == "" {
 		r.Schedule.SLACheck = "@every 1m"
+	}
+	if r.Schedule.SupplierCheck == "" {
+		r.Schedule.SupplierCheck = "@every 5m"
 	}
 }
 
@@ -743,6 +746,8 @@ func (r *Rules) validate(e *errs) {
 		}
 	}
 
+	r.validateSuppliers(e, calendars, services, units)
+
 	ruleNames := map[string]Pos{}
 	for _, rule := range r.Rules {
 		if first, dup := ruleNames[rule.Name]; dup {
@@ -807,6 +812,7 @@ func (r *Rules) validate(e *errs) {
 
 	for _, c := range []struct{ key, spec string }{
 		{"reminders", r.Schedule.Reminders}, {"digest", r.Schedule.Digest}, {"sla_check", r.Schedule.SLACheck},
+		{"supplier_check", r.Schedule.SupplierCheck},
 	} {
 		if _, err := CronParser.Parse(c.spec); err != nil {
 			e.at(r.Schedule.at(c.key, r.Schedule.Pos), "bad cron spec %q: %v", c.spec, err)

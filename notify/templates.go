@@ -48,13 +48,17 @@ const (
 	KindRejected       = "rejected"        // #reject: to the requester
 	KindMerged         = "merged"          // #merge: to the requester of the merged case
 	KindBounceNotice   = "bounce_notice"   // a mail we sent on the case bounced: to the owner
+
+	// The supplier's clock.
+	KindSupplierReminder = "supplier_reminder" // the supplier is past their response time: to the supplier
+	KindSupplierLate     = "supplier_late"     // the reminders are used up: to the owner
 )
 
 // Kinds lists every kind of mail, each with an embedded template in every
 // language (templates_test.go holds them to it).
 var Kinds = []string{KindAck, KindAssignment, KindReply, KindForward, KindResolved, KindError, KindEscalation,
 	KindReminder, KindDigest, KindAlert, KindFollowup, KindNote, KindConsult, KindSupplierAnswer, KindApproval,
-	KindApproved, KindRejected, KindMerged, KindBounceNotice}
+	KindApproved, KindRejected, KindMerged, KindBounceNotice, KindSupplierReminder, KindSupplierLate}
 
 // commonFile is parsed into every kind's template set of its language:
 // blocks shared by several mails (signature, command list).
@@ -102,6 +106,15 @@ type CaseView struct {
 	Routine       string    // link to or text of the service's routine
 	Trail         string    // why the case was routed here, one reason per line
 	Overdue       bool
+	// Supplier is the supplier's name while the case is with one;
+	// SupplierRef their own reference for it, SupplierDue when their
+	// answer is due under the contract (SupplierOverdue: past it), and
+	// Reminders how many times they were reminded.
+	Supplier        string
+	SupplierRef     string
+	SupplierDue     time.Time
+	SupplierOverdue bool
+	Reminders       int
 	// Message is the message the mail is about: the requester's mail in an
 	// assignment notice, the agent's reply in a public reply, and so on.
 	Message MessageView
@@ -143,6 +156,8 @@ type DigestView struct {
 	// MedianFirstResponse is e.g. "2h15m"; "" when nobody was answered.
 	MedianFirstResponse string
 	Oldest              []CaseView
+	// SupplierWaits are cases waiting on a supplier's answer, overdue first.
+	SupplierWaits []CaseView
 }
 
 // DigestBreakdown is one table of a digest: counts per unit, service or tier.
@@ -171,6 +186,7 @@ type Data struct {
 	Expired   bool       // error: the reply token had expired
 	Oversize  string     // ack: the mailbox's size limit ("25 MB") when the mail was over it
 	Cases     []CaseView // reminder: the recipient's open cases, overdue first
+	Direct    bool       // ack: the case went straight to the supplier (S2)
 	Digest    DigestView
 }
 
@@ -588,6 +604,8 @@ func sampleData() Data {
 		Requester: "ola@example.no", RequesterName: "Ola Nordmann", Assignee: "Anna Berg",
 		Created: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), Due: time.Date(2026, 3, 2, 13, 30, 0, 0, time.UTC), Routine: "https://intranet.example.org/routines/printing",
 		Trail: "rule \"printing\" matched subject", Overdue: true,
+		Supplier: "Qm+ vendor", SupplierRef: "INC0012345", SupplierDue: time.Date(2026, 3, 3, 9, 30, 0, 0, time.UTC),
+		SupplierOverdue: true, Reminders: 2,
 		Message: MessageView{From: "ola@example.no", FromName: "Ola Nordmann", Text: "Hei,\nskriveren virker ikke.",
 			Attachments: []AttachmentView{{Name: "bilde.png", Type: "image/png", Size: 123456}, {Name: "big.zip", Size: 90 << 20, Omitted: true}}},
 	}
@@ -596,14 +614,14 @@ func sampleData() Data {
 		Recipient: Recipient{Name: "Anna Berg", Address: "anna@example.org", Language: "sv"},
 		Case:      c,
 		Actor:     "Per Dahl", Reason: "no answer within 4h", Errors: []string{"#frobnicate: unknown command"},
-		Consult: true, Escalated: true, Expired: true,
+		Consult: true, Escalated: true, Expired: true, Direct: true,
 		Cases: []CaseView{c},
 		Digest: DigestView{Period: "2026-03-02 – 2026-03-08", Scope: "Bryne skole", Opened: 3, Resolved: 2, Open: 4,
 			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c},
 			Breakdowns: []DigestBreakdown{{Kind: "unit", Rows: []DigestRow{{Name: "Bryne skole", Opened: 3, Resolved: 2, Open: 4}}},
 				{Kind: "service", Rows: []DigestRow{{Name: "Printing", Opened: 3}}}, {Kind: "tier", Rows: []DigestRow{{Name: "1", Open: 4}}}},
 			TierMoves: []DigestRow{{Name: "1 → 2", Open: 1}}, SLAMet: 2, SLABreached: 1, MedianFirstResponse: "2h15m",
-			Oldest: []CaseView{c}},
+			Oldest: []CaseView{c}, SupplierWaits: []CaseView{c}},
 	}
 }
 
