@@ -32,6 +32,9 @@ func (m *Mailer) CaseView(rules *config.Rules, c *store.Case, now time.Time) Cas
 	} else if s := rules.Supplier(c.Supplier); s != nil && c.Assignee == "" {
 		v.Assignee = s.Name
 	}
+	if s := rules.Supplier(c.Supplier); s != nil {
+		v.Supplier = s.Name
+	}
 	if due := nextDue(c); due != nil {
 		v.Due = due.In(loc)
 		v.Overdue = due.Before(now)

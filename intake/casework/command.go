@@ -25,28 +25,29 @@ const (
 )
 
 var commandArgs = map[string]int{
-	"resolve":  argOptional,
-	"close":    argNone,
-	"reopen":   argNone,
-	"escalate": argOptional,
-	"assign":   argRequired,
-	"tier":     argRequired,
-	"service":  argRequired,
-	"priority": argRequired,
-	"consult":  argRequired,
-	"supplier": argNone,
-	"wait":     argRequired,
-	"note":     argNone,
-	"merge":    argRequired,
-	"approve":  argNone,
-	"reject":   argOptional,
+	"resolve":      argOptional,
+	"close":        argNone,
+	"reopen":       argNone,
+	"escalate":     argOptional,
+	"assign":       argRequired,
+	"tier":         argRequired,
+	"service":      argRequired,
+	"priority":     argRequired,
+	"consult":      argRequired,
+	"supplier":     argNone,
+	"supplier-ref": argRequired,
+	"wait":         argRequired,
+	"note":         argNone,
+	"merge":        argRequired,
+	"approve":      argNone,
+	"reject":       argOptional,
 }
 
 // commandOrder is the order commands are applied in, whatever order they
 // were written in: the approval gate first, then where the case goes,
 // then what happens to it, a merge last.
 var commandOrder = []string{"approve", "reject", "service", "tier", "escalate", "assign", "priority",
-	"consult", "supplier", "wait", "reopen", "resolve", "close", "merge", "note"}
+	"consult", "supplier", "supplier-ref", "wait", "reopen", "resolve", "close", "merge", "note"}
 
 // exclusive groups: at most one command of each in one reply.
 var exclusive = [][]string{
@@ -118,19 +119,20 @@ func checkSyntax(cmds []Command) []string {
 }
 
 var argHelp = map[string]string{
-	"assign":   "a person's id, name or address",
-	"consult":  "a person's id, name or address",
-	"tier":     "a level of the service's chain, e.g. #tier 2",
-	"service":  "a service id from the catalogue",
-	"priority": "low, normal, high or urgent",
-	"wait":     "a duration such as 2d or 4h",
-	"merge":    "a case number, e.g. #merge 1042",
+	"assign":       "a person's id, name or address",
+	"consult":      "a person's id, name or address",
+	"tier":         "a level of the service's chain, e.g. #tier 2",
+	"service":      "a service id from the catalogue",
+	"priority":     "low, normal, high or urgent",
+	"wait":         "a duration such as 2d or 4h",
+	"merge":        "a case number, e.g. #merge 1042",
+	"supplier-ref": "the supplier's own reference, e.g. #supplier-ref INC0012345",
 }
 
 // knownCommands lists the commands in DESIGN.md's order, for error replies.
 func knownCommands() []string {
 	return []string{"resolve", "close", "reopen", "escalate", "assign", "tier", "service", "priority",
-		"consult", "supplier", "wait", "note", "merge", "approve", "reject"}
+		"consult", "supplier", "supplier-ref", "wait", "note", "merge", "approve", "reject"}
 }
 
 // sortCommands returns cmds in the order they are applied.

@@ -129,6 +129,8 @@ type applier struct {
 	linkWhy string
 	// assigner picks assignees for a new case.
 	assigner store.Assigner
+	// fw is the supplier forward a supplier's mail was on, for the view.
+	fw *store.SupplierForward
 }
 
 func (d *Desk) log() *slog.Logger {

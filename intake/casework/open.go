@@ -122,6 +122,17 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 	if err := a.queueNewCaseMail(ctx, c, dec, ack); err != nil {
 		return nil, 0, err
 	}
+	if s := a.rules.Supplier(c.Supplier); s != nil {
+		// A case that starts at the supplier (S2) is forwarded at once and
+		// their clock starts (supplier.go).
+		if err := a.w.Send(ctx, a.tx); err != nil {
+			return nil, 0, err
+		}
+		if c, err = a.desk.forward(ctx, a.tx, a.rules, c, s, forwardNote{}, a.now); err != nil {
+			return nil, 0, err
+		}
+		a.queued = true
+	}
 	if err := a.awaitApproval(ctx, c); err != nil {
 		return nil, 0, err
 	}
@@ -180,7 +191,9 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 	view := a.caseView(c, dec)
 	if ack.wanted {
 		if ack.allowed {
-			data := notify.Data{Case: view}
+			// A case that starts at the supplier's rung tells the
+			// requester the supplier handles it.
+			data := notify.Data{Case: view, Direct: c.Supplier != ""}
 			if a.oversize {
 				data.Oversize = a.mb.MaxMessageSize.String()
 			}
