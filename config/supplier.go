@@ -63,9 +63,10 @@ type Contract struct {
 	Pos    Pos
 	positions
 
-	// Supplier is the supplier the contract belongs to (set at load).
-	Supplier *Supplier `yaml:"-"`
-	ref      *regexp.Regexp
+	// sup is the supplier the contract belongs to (set at load; unexported:
+	// a cycle the loader's walk must not follow).
+	sup *Supplier
+	ref *regexp.Regexp
 	cal      *Calendar
 }
 
@@ -232,7 +233,7 @@ func (r *Rules) Contract(supplier, service, unitID string) *Contract {
 
 // implicit is the contract of a supplier that names none.
 func (s *Supplier) implicit() *Contract {
-	return &Contract{ID: "", Email: s.Email, Reference: s.Reference, Supplier: s, ref: s.ref}
+	return &Contract{ID: "", Email: s.Email, Reference: s.Reference, sup: s, ref: s.ref}
 }
 
 // SupplierBySender returns the supplier whose own address addr is (its
@@ -303,7 +304,7 @@ func (r *Rules) validateSuppliers(e *errs, calendars, services, units *idSet) {
 		ids := newIDSet("contract")
 		var base *Contract
 		for _, c := range s.Contracts {
-			c.Supplier = s
+			c.sup = s
 			ids.add(e, c.ID, c.at("id", c.Pos))
 			if !c.scoped() {
 				if base != nil {
@@ -431,5 +432,8 @@ func (c *Contract) String() string {
 	if id == "" {
 		id = "(no contract)"
 	}
-	return fmt.Sprintf("%s/%s", c.Supplier.ID, id)
+	return fmt.Sprintf("%s/%s", c.sup.ID, id)
 }
+
+// SupplierOf is the supplier the contract belongs to.
+func (c *Contract) SupplierOf() *Supplier { return c.sup }
