@@ -67,7 +67,7 @@ type Contract struct {
 	// a cycle the loader's walk must not follow).
 	sup *Supplier
 	ref *regexp.Regexp
-	cal      *Calendar
+	cal *Calendar
 }
 
 // SupplierReminders says how a supplier past their response time is
