@@ -489,7 +489,7 @@ default: {service: triage}
 	// a file that decodes.
 	assertErrors(t, err, []string{
 		`r.yaml:2:22: unknown key "colour"; allowed: id, name, work_area, language, domains, members`,
-		`r.yaml:8:62: unknown key "sttus" (did you mean "status"?); allowed: id, name, keywords, addresses, routine, chain, sla, approval, status`,
+		`r.yaml:8:62: unknown key "sttus" (did you mean "status"?); allowed: id, name, keywords, addresses, routine, chain, sla, approval, status, coordinator`,
 	})
 	y = strings.Replace(strings.Replace(y, ", colour: red", "", 1), ", sttus: active", "", 1)
 	_, err = ParseRules("r.yaml", []byte(y))
