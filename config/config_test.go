@@ -293,12 +293,12 @@ func TestParseDaemonErrors(t *testing.T) {
 		{"unknown key with suggestion", strings.Replace(daemon("::1", "none"), "secret_file:", "secrets_file:", 1), set,
 			[]string{
 				`c.yaml:1:1: missing required key "secret_file"`,
-				`c.yaml:14:1: unknown key "secrets_file" (did you mean "secret_file"?); allowed: database, timezone, rules, mailboxes, smtp, secret_file, language, templates, reopen_window, ack_limit_per_hour, token_ttl, log, http, retention`,
+				`c.yaml:14:1: unknown key "secrets_file" (did you mean "secret_file"?); allowed: database, timezone, rules, mailboxes, smtp, secret_file, language, templates, reopen_window, ack_limit_per_hour, token_ttl, command_ttl, ack_limit_per_mailbox, relay_limit_per_hour, processing_budget, log, http, retention, sender_auth`,
 			}},
 		{"bad duration and size", daemon("localhost", "none") + "reopen_window: 2 weeks\nmailboxes2: x\n", set,
 			[]string{
 				`c.yaml:15:16: bad duration "2 weeks": unknown unit " weeks" (use s, m, h, d or w)`,
-				`c.yaml:16:1: unknown key "mailboxes2" (did you mean "mailboxes"?); allowed: database, timezone, rules, mailboxes, smtp, secret_file, language, templates, reopen_window, ack_limit_per_hour, token_ttl, log, http, retention`,
+				`c.yaml:16:1: unknown key "mailboxes2" (did you mean "mailboxes"?); allowed: database, timezone, rules, mailboxes, smtp, secret_file, language, templates, reopen_window, ack_limit_per_hour, token_ttl, command_ttl, ack_limit_per_mailbox, relay_limit_per_hour, processing_budget, log, http, retention, sender_auth`,
 			}},
 		{"no secret for username", strings.Replace(daemon("127.0.0.1", "none"), "      password: ${IMAP_PASSWORD:-fallback}\n", "", 1), set,
 			[]string{`c.yaml:9:17: username "helpdesk@example.org" needs one of password, password_file or oauth2`}},

@@ -41,6 +41,20 @@ type Daemon struct {
 	ReopenWindow    Duration `yaml:"reopen_window"`      // default 14d
 	AckLimitPerHour int      `yaml:"ack_limit_per_hour"` // default 5
 	TokenTTL        Duration `yaml:"token_ttl"`          // default 90d
+	// CommandTTL is how long after a notice its reply token may still
+	// carry commands and public replies (threading lasts TokenTTL);
+	// default 14d.
+	CommandTTL Duration `yaml:"command_ttl"`
+	// AckLimitPerMailbox caps the acknowledgements one mailbox sends an
+	// hour, whoever the senders (a flood of forged senders); default 200.
+	AckLimitPerMailbox int `yaml:"ack_limit_per_mailbox"`
+	// RelayLimitPerHour caps the mails about one case to one recipient an
+	// hour (public replies, follow-up and note notices): two autoresponders
+	// cannot ping-pong through a case; default 20.
+	RelayLimitPerHour int `yaml:"relay_limit_per_hour"`
+	// ProcessingBudget is the most time one mail's parse may take; a mail
+	// over it is quarantined with the reason; default 20s.
+	ProcessingBudget Duration `yaml:"processing_budget"`
 	Log             struct {
 		Format string `yaml:"format"` // text | json; default text
 		Level  string `yaml:"level"`  // debug | info | warn | error; default info
@@ -62,7 +76,29 @@ type Daemon struct {
 		// arrived; their names and sizes stay listed.
 		Attachments Duration `yaml:"attachments"`
 	} `yaml:"retention"`
+	// SenderAuth says what proves a mail's sender beyond its reply token
+	// (see SECURITY.md).
+	SenderAuth SenderAuth `yaml:"sender_auth"`
 
+	positions
+}
+
+// SenderAuth is what an agent's command and a participant's post need,
+// and which sources of sender authentication casemail trusts.
+type SenderAuth struct {
+	// Commands and Participants are "token" (a valid reply token, unless
+	// the sender's authentication failed; the default, for receiving
+	// servers that add nothing) or "authenticated" (a token and an aligned
+	// DKIM or DMARC pass).
+	Commands     string `yaml:"commands"`
+	Participants string `yaml:"participants"`
+	// AuthservIDs are the authserv-ids of the organisation's own receiving
+	// servers whose Authentication-Results are trusted; "" trusts a field
+	// without one (Microsoft 365 writes its results so).
+	AuthservIDs []string `yaml:"authserv_ids"`
+	// VerifyDKIM has casemail verify DKIM signatures itself (DNS lookups
+	// for the From domain's keys).
+	VerifyDKIM bool `yaml:"verify_dkim"`
 	positions
 }
 
@@ -233,6 +269,18 @@ func (c *Daemon) withDefaults() {
 	if !c.has("token_ttl") {
 		c.TokenTTL = Duration(90 * 24 * time.Hour)
 	}
+	if !c.has("command_ttl") {
+		c.CommandTTL = min(Duration(14*24*time.Hour), c.TokenTTL)
+	}
+	if !c.has("ack_limit_per_mailbox") {
+		c.AckLimitPerMailbox = 200
+	}
+	if !c.has("relay_limit_per_hour") {
+		c.RelayLimitPerHour = 20
+	}
+	if !c.has("processing_budget") {
+		c.ProcessingBudget = Duration(20 * time.Second)
+	}
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
@@ -241,6 +289,12 @@ func (c *Daemon) withDefaults() {
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8025"
+	}
+	if c.SenderAuth.Commands == "" {
+		c.SenderAuth.Commands = "token"
+	}
+	if c.SenderAuth.Participants == "" {
+		c.SenderAuth.Participants = "token"
 	}
 	for i := range c.Mailboxes {
 		m := &c.Mailboxes[i]
@@ -352,6 +406,18 @@ func (c *Daemon) validate(e *errs) {
 	if c.TokenTTL <= 0 {
 		e.at(c.at("token_ttl", Pos{1, 1}), "token_ttl must be positive")
 	}
+	if c.CommandTTL <= 0 || c.CommandTTL > c.TokenTTL {
+		e.at(c.at("command_ttl", Pos{1, 1}), "command_ttl must be positive and at most token_ttl (%s)", c.TokenTTL)
+	}
+	if c.AckLimitPerMailbox < 0 {
+		e.at(c.at("ack_limit_per_mailbox", Pos{1, 1}), "ack_limit_per_mailbox must not be negative")
+	}
+	if c.RelayLimitPerHour < 0 {
+		e.at(c.at("relay_limit_per_hour", Pos{1, 1}), "relay_limit_per_hour must not be negative")
+	}
+	if c.ProcessingBudget <= 0 {
+		e.at(c.at("processing_budget", Pos{1, 1}), "processing_budget must be positive")
+	}
 	if !oneOf(c.Log.Format, []string{"text", "json"}) {
 		e.at(c.at("log.format", c.at("log", Pos{1, 1})), "log format %q: want text or json", c.Log.Format)
 	}
@@ -367,6 +433,7 @@ func (c *Daemon) validate(e *errs) {
 				"retention %s must be positive (leave it out to keep that data for ever)", r.key)
 		}
 	}
+	c.validateSenderAuth(e)
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		e.at(c.at("http.listen", c.at("http", Pos{1, 1})), "http listen %q: want host:port", c.HTTP.Listen)
 	}
@@ -494,4 +561,28 @@ func (c *Daemon) CheckRules(r *Rules) error {
 		}
 	}
 	return e.result()
+}
+
+func (c *Daemon) validateSenderAuth(e *errs) {
+	sa := &c.SenderAuth
+	section := c.at("sender_auth", Pos{1, 1})
+	for _, k := range []struct{ key, v string }{{"commands", sa.Commands}, {"participants", sa.Participants}} {
+		if !oneOf(k.v, []string{"token", "authenticated"}) {
+			e.at(sa.at(k.key, section), "sender_auth %s %q: want token or authenticated", k.key, k.v)
+		}
+	}
+	seen := map[string]bool{}
+	for i, id := range sa.AuthservIDs {
+		at := sa.elem("authserv_ids", i, section)
+		switch {
+		case strings.ContainsAny(id, " \t;()\"="):
+			e.at(at, "authserv_id %q: want the name the receiving server writes first in its Authentication-Results, such as mx.example.org (or \"\" for a field without one)", id)
+		case seen[strings.ToLower(id)]:
+			e.at(at, "authserv_id %q is listed twice", id)
+		}
+		seen[strings.ToLower(id)] = true
+	}
+	if (sa.Commands == "authenticated" || sa.Participants == "authenticated") && len(sa.AuthservIDs) == 0 && !sa.VerifyDKIM {
+		e.at(section, "sender_auth: authenticated needs a source of authentication: authserv_ids (the receiving server's Authentication-Results) or verify_dkim: true; without one no mail could pass")
+	}
 }

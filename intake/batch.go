@@ -11,6 +11,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/intake/senderauth"
 	"github.com/casemail/casemail/store"
 	"github.com/jackc/pgx/v5"
 )
@@ -41,10 +42,10 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 	parts := [][]int{seq(len(ds))}
 	if p.splitting.TryLock() {
 		defer p.splitting.Unlock()
-		p.parseBatch(ds, ps, true)
+		p.parseBatch(ctx, ds, ps, true)
 		parts = p.split(ds, ps)
 	} else {
-		p.parseBatch(ds, ps, false)
+		p.parseBatch(ctx, ds, ps, false)
 	}
 	results := make([]Result, len(ds))
 	committed := make([]bool, len(parts))
@@ -95,19 +96,21 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 
 // parsedMail is a mail of a batch, parsed.
 type parsedMail struct {
-	mb  *config.Mailbox
-	msg *mailparse.Message
-	err error
+	mb     *config.Mailbox
+	msg    *mailparse.Message
+	err    error
+	sender senderauth.Verdict
 	// shared: another mail of the batch has the same Message-ID.
 	shared bool
 }
 
 // parseBatch parses ds into ps (their mailboxes set), on two goroutines
 // if parallel, and marks the shared ones.
-func (p *Processor) parseBatch(ds []Delivery, ps []parsedMail, parallel bool) {
+func (p *Processor) parseBatch(ctx context.Context, ds []Delivery, ps []parsedMail, parallel bool) {
 	parse := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			ps[i].msg, ps[i].err = p.parse(ds[i], ps[i].mb)
+			ps[i].sender = p.checkSender(ctx, ds[i], ps[i].msg)
 		}
 	}
 	if parallel {
@@ -209,7 +212,7 @@ func (p *Processor) tryPart(ctx context.Context, ds []Delivery, ps []parsedMail,
 		tms := make([]txMail, len(part))
 		shared := make([]bool, len(part))
 		for k, i := range part {
-			tms[k] = txMail{d: ds[i], mb: ps[i].mb, msg: ps[i].msg, perr: ps[i].err, msgID: ids[k], apart: apart}
+			tms[k] = txMail{d: ds[i], mb: ps[i].mb, msg: ps[i].msg, perr: ps[i].err, sender: ps[i].sender, msgID: ids[k], apart: apart}
 			shared[k] = ps[i].shared
 		}
 		if err := p.claimAhead(ctx, tx, tms, shared); err != nil {

@@ -45,7 +45,7 @@ func TestSplitPinsWhatMayThread(t *testing.T) {
 	for i, d := range ds {
 		ps[i].mb = e.p.mailbox(d.Mailbox)
 	}
-	e.p.parseBatch(ds, ps, false)
+	e.p.parseBatch(context.Background(), ds, ps, false)
 	parts := e.p.split(ds, ps)
 	if len(parts) < 2 {
 		t.Fatalf("a batch of 60 mostly new requests was not split: %v", parts)
@@ -289,7 +289,7 @@ func TestDeliverBatchSharedSendersNeverDeadlock(t *testing.T) {
 			for i, d := range a {
 				ps[i].mb = e.p.mailbox(d.Mailbox)
 			}
-			e.p.parseBatch(a, ps, false)
+			e.p.parseBatch(context.Background(), a, ps, false)
 			return e.p.split(a, ps)
 		}(); len(parts) < 2 {
 			t.Fatalf("the batch was not split: %v", parts)

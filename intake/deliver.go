@@ -2,10 +2,12 @@ package intake
 
 import (
 	"context"
+	"errors"
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/casework"
 	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/intake/senderauth"
 	"github.com/casemail/casemail/store"
 	"github.com/jackc/pgx/v5"
 )
@@ -16,6 +18,8 @@ type txMail struct {
 	mb   *config.Mailbox
 	msg  *mailparse.Message
 	perr error
+	// sender is the mail's sender authentication (checkSender).
+	sender senderauth.Verdict
 	// msgID is a reserved message row id, or 0 to reserve one.
 	msgID int64
 	// advance moves the cursor past the mail in the same transaction.
@@ -31,7 +35,7 @@ type txMail struct {
 
 // deliverTx applies one mail in tx.
 func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result, bool, error) {
-	d, mb, msg, perr, msgID, advance, apart := tm.d, tm.mb, tm.msg, tm.perr, tm.msgID, tm.advance, tm.apart
+	d, msg, perr, msgID, advance, apart := tm.d, tm.msg, tm.perr, tm.msgID, tm.advance, tm.apart
 	cursor := func(e store.Execer) error {
 		if !advance {
 			return nil // the batch moves the cursor once, past its last mail
@@ -67,7 +71,10 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result
 	}
 	if perr != nil || msg == nil {
 		reason := "unparsable mail"
-		if perr != nil {
+		switch {
+		case errors.Is(perr, mailparse.ErrBudget):
+			reason = "over the processing budget (processing_budget): " + perr.Error()
+		case perr != nil:
 			reason = "unparsable mail: " + perr.Error()
 		}
 		id, err := store.Quarantine(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, reason, d.Raw)
@@ -84,7 +91,9 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result
 		assigner = store.Assigner{Q: tx}
 	}
 	w := &store.Batch{}
-	r, msgRow, queued, err := p.apply(ctx, tx, w, d, mb, msg, msgID, hash, &dup, assigner)
+	tm.hash, tm.msgID = hash, msgID
+	tm.claimed = &store.Claimed{Fresh: true, Dup: dup}
+	r, msgRow, queued, err := p.apply(ctx, tx, w, tm, assigner)
 	if err != nil {
 		return Result{}, false, err
 	}
@@ -99,12 +108,16 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result
 }
 
 // apply applies one parsed mail in tx: a mail stored before is recorded as
-// a duplicate; any other is threaded and handed to case work. msgID is a
-// reserved message row id, or 0 to reserve one; hash the mail's identity,
-// or nil to compute it; dup what its claim found stored under it, or nil
-// to look it up. Writes that need no answer go to w.
-func (p *Processor) apply(ctx context.Context, tx pgx.Tx, w *store.Batch, d Delivery, mb *config.Mailbox,
-	msg *mailparse.Message, msgID int64, hash []byte, dup *store.Inbound, assigner store.Assigner) (Result, int64, bool, error) {
+// a duplicate; any other is threaded and handed to case work. tm.msgID is a
+// reserved message row id, or 0 to reserve one; tm.hash the mail's
+// identity, or nil to compute it; tm.claimed what its claim found stored
+// under it, or nil to look it up. Writes that need no answer go to w.
+func (p *Processor) apply(ctx context.Context, tx pgx.Tx, w *store.Batch, tm txMail, assigner store.Assigner) (Result, int64, bool, error) {
+	d, mb, msg, msgID, hash := tm.d, tm.mb, tm.msg, tm.msgID, tm.hash
+	var dup *store.Inbound
+	if tm.claimed != nil {
+		dup = &tm.claimed.Dup
+	}
 	if msgID == 0 {
 		ids, err := store.ReserveMessageIDs(ctx, tx, 1)
 		if err != nil {
@@ -135,10 +148,15 @@ func (p *Processor) apply(ctx context.Context, tx pgx.Tx, w *store.Batch, d Deli
 	if err != nil {
 		return Result{}, 0, false, err
 	}
+	exposed, why := p.exposedTokens(msg)
 	ap, err := p.desk().Apply(ctx, tx, w, p.Rules(), casework.Mail{Msg: msg, Raw: d.Raw, Mailbox: mb, UID: d.UID,
-		Hash: hash, Row: msgID, Oversize: p.isOversize(d, mb), Thread: th, Linked: linked}, assigner, now)
+		Hash: hash, Row: msgID, Oversize: p.isOversize(d, mb), Thread: th, Linked: linked,
+		Sender: tm.sender, Exposed: exposed, ExposedWhy: why}, assigner, now)
 	if err != nil {
 		return Result{}, 0, false, err
+	}
+	for _, c := range ap.Capped {
+		p.stats.capped(c)
 	}
 	r := Result{Outcome: OutcomeMessage, CaseNumber: ap.Case.Number, Reason: ap.Reason}
 	if ap.Opened {

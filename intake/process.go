@@ -17,6 +17,7 @@ import (
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/casework"
 	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/intake/senderauth"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
 )
@@ -35,8 +36,12 @@ type Processor struct {
 	// Templates.
 	Desk     *casework.Desk
 	deskOnce sync.Once
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Senders checks each mail's sender authentication (sender_auth);
+	// nil builds one from Config with the system resolver.
+	Senders     *senderauth.Checker
+	sendersOnce sync.Once
+	Log         *slog.Logger
+	Now         func() time.Time
 	// Committed is called after a transaction that queued outgoing mail
 	// commits, to wake the outbox sender.
 	Committed func()
@@ -74,11 +79,35 @@ func (p *Processor) now() time.Time {
 	return time.Now()
 }
 
+// senders is the sender authentication mail is checked with.
+func (p *Processor) senders() *senderauth.Checker {
+	p.sendersOnce.Do(func() {
+		if p.Senders == nil {
+			var err error
+			if p.Senders, err = senderauth.FromConfig(p.Config.SenderAuth, nil); err != nil {
+				// Validated at load: a hand-built config; trust nothing more.
+				p.log().Error("sender_auth", "error", err)
+				p.Senders = senderauth.New(senderauth.Options{})
+			}
+		}
+	})
+	return p.Senders
+}
+
+// checkSender is the sender authentication of a parsed mail, outside any
+// transaction (it may look up DKIM keys).
+func (p *Processor) checkSender(ctx context.Context, d Delivery, msg *mailparse.Message) senderauth.Verdict {
+	if msg == nil {
+		return senderauth.Verdict{}
+	}
+	return p.senders().Check(ctx, d.Raw)
+}
+
 // desk is the case work mail is handed to.
 func (p *Processor) desk() *casework.Desk {
 	p.deskOnce.Do(func() {
 		if p.Desk == nil {
-			p.Desk = &casework.Desk{Config: p.Config, Log: p.log(),
+			p.Desk = &casework.Desk{Config: p.Config, Log: p.log(), Senders: p.senders().Policy(),
 				Mailer: &notify.Mailer{Config: p.Config, Keys: p.Keys, Templates: p.Templates}}
 		}
 	})
@@ -120,6 +149,7 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 		return Result{}, fmt.Errorf("mail for unknown mailbox %q", d.Mailbox)
 	}
 	msg, perr := p.parse(d, mb)
+	sender := p.checkSender(ctx, d, msg)
 	var res Result
 	var queued bool
 	// A unique violation means another instance committed the same mail
@@ -130,7 +160,7 @@ func (p *Processor) Process(ctx context.Context, d Delivery) (Result, error) {
 		queued = false
 		err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
 			var err error
-			res, queued, err = p.deliverTx(ctx, tx, txMail{d: d, mb: mb, msg: msg, perr: perr, advance: true})
+			res, queued, err = p.deliverTx(ctx, tx, txMail{d: d, mb: mb, msg: msg, perr: perr, sender: sender, advance: true})
 			return err
 		})
 		if err == nil {
@@ -178,7 +208,7 @@ func (p *Processor) Retry(ctx context.Context, q *store.QuarantineRecord) (Resul
 	var queued bool
 	err := p.Store.InTx(ctx, func(tx pgx.Tx) error {
 		w := &store.Batch{}
-		r, row, q2, err := p.apply(ctx, tx, w, d, mb, msg, 0, nil, nil, store.Assigner{Q: tx})
+		r, row, q2, err := p.apply(ctx, tx, w, txMail{d: d, mb: mb, msg: msg, sender: p.checkSender(ctx, d, msg)}, store.Assigner{Q: tx})
 		if err != nil {
 			return err
 		}
@@ -232,9 +262,23 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *mailparse.Messag
 			msg, err = nil, fmt.Errorf("parser panic: %v", r)
 		}
 	}()
+	defer func() {
+		if msg != nil && p.Keys != nil {
+			msg.MarkOwnLoop(p.Keys.IsOwnLoopID) // only our own identity is our own mail
+		}
+	}()
 	limit := int64(mb.MaxMessageSize)
+	// The budget: a mail over it is quarantined with the reason (and its
+	// claim keeps it from being parsed again after a restart).
+	o := mailparse.Options{MaxTime: time.Duration(p.Config.ProcessingBudget)}
+	defer func() {
+		if errors.Is(err, mailparse.ErrBudget) {
+			p.log().Warn("mail over the processing budget; quarantined", "mailbox", d.Mailbox, "uid", d.UID, "error", err)
+		}
+	}()
 	if p.isOversize(d, mb) {
-		msg, err = mailparse.ParseLimited(d.Raw, oversizeTextLimit, false)
+		o.MaxText, o.DropAttachmentData = oversizeTextLimit, true
+		msg, err = mailparse.ParseWith(d.Raw, o)
 		if msg != nil {
 			size := d.Size
 			if size < int64(len(d.Raw)) {
@@ -251,7 +295,7 @@ func (p *Processor) parse(d Delivery, mb *config.Mailbox) (msg *mailparse.Messag
 		}
 		return msg, err
 	}
-	return mailparse.Parse(d.Raw)
+	return mailparse.ParseWith(d.Raw, o)
 }
 
 // attachmentsOf lists the attachments an IMAP BODYSTRUCTURE describes,

@@ -296,11 +296,26 @@ func TestProcessAutomaticMailIsNeverAcknowledged(t *testing.T) {
 	if len(ob["ack"]) != 0 {
 		t.Errorf("automatic mail was acknowledged: %v", ob)
 	}
-	// Our own mail coming back is dropped, not routed to anyone.
+	// Our own mail coming back (our deployment's identity in the loop
+	// header) is dropped, not routed to anyone.
 	r = e.deliver(t, "helpdesk", mailText("helpdesk@example.org", "helpdesk@example.org", "loop", "m2@x",
-		"X-Casemail-Loop: helpdesk@example.org\n", "x"))
+		"Auto-Submitted: auto-replied\nX-Casemail-Loop: "+e.p.Keys.LoopID()+"\n", "x"))
 	if c := e.caseOf(t, r.CaseNumber); c.Status != "dropped" {
 		t.Errorf("our own mail: status %s, want dropped", c.Status)
+	}
+	// Another casemail deployment's mail is automatic mail: a live case,
+	// never acknowledged (two helpdesks must not answer each other).
+	otherKeys, err := notify.NewKeys([]byte("another-deployment-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.deliver(t, "helpdesk", mailText("helpdesk@partner.example", "helpdesk@example.org", "[#7] Your printer", "m3@x",
+		"Auto-Submitted: auto-replied\nX-Casemail-Loop: "+otherKeys.LoopID()+"\n", "We received your mail."))
+	if c := e.caseOf(t, r.CaseNumber); r.Outcome != OutcomeCase || c.Status == "dropped" || !c.Automatic {
+		t.Errorf("another deployment's mail: outcome %v status %s automatic %v, want a live automatic case", r.Outcome, c.Status, c.Automatic)
+	}
+	if ob := e.outbox(t, r.CaseNumber); len(ob["ack"]) != 0 {
+		t.Errorf("another deployment's mail was acknowledged: %v", ob)
 	}
 	// List mail from an untrusted list is kept but dropped; from a trusted
 	// list (of that mailbox) it opens a live case.

@@ -27,6 +27,9 @@ type Stats struct {
 	// Conflicts counts transactions that collided with another (deadlock,
 	// serialization, lock_timeout, unique) and were run again, by reason.
 	Conflicts map[string]int64
+	// Capped counts the caps that bit (ack_sender, ack_mailbox,
+	// ack_unauthenticated, relay), each also an event on its case.
+	Capped map[string]int64
 }
 
 type stats struct {
@@ -34,6 +37,16 @@ type stats struct {
 	outcomes  map[StatKey]int64
 	automatic map[StatKey]int64
 	conflicts map[string]int64
+	caps      map[string]int64
+}
+
+func (s *stats) capped(c string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.caps == nil {
+		s.caps = map[string]int64{}
+	}
+	s.caps[c]++
 }
 
 func (s *stats) conflict(reason string) {
@@ -70,5 +83,6 @@ func (p *Processor) Stats() Stats {
 		out.Automatic[k] = v
 	}
 	out.Conflicts = maps.Clone(s.conflicts)
+	out.Capped = maps.Clone(s.caps)
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/casemail/casemail/intake/casework"
@@ -40,7 +41,8 @@ func body(raw []byte) []byte {
 
 // findThread matches a mail to a case: the reply token first, then
 // In-Reply-To/References against every Message-ID we stored or sent, then
-// the [#N] subject tag, which counts only from someone already on the case.
+// a supplier's own reference from the supplier's own addresses, then the
+// [#N] subject tag, which counts only from someone already on the case.
 // A tag from anyone else returns the tagged case as linked: a new case is
 // opened and linked to it, never the old one changed by a stranger.
 func (p *Processor) findThread(ctx context.Context, tx pgx.Tx, msg *mailparse.Message, now time.Time) (*casework.Thread, *store.Case, error) {
@@ -56,7 +58,7 @@ func (p *Processor) findThread(ctx context.Context, tx pgx.Tx, msg *mailparse.Me
 		case err == nil:
 			c, err := store.CaseByNumber(ctx, tx, t.Case)
 			if err == nil {
-				return &casework.Thread{Case: c, How: "reply token", Proven: true}, nil, nil
+				return p.provenThread(ctx, tx, &casework.Thread{Case: c, How: "reply token", Proven: true}, tok, t)
 			}
 			if !errors.Is(err, store.ErrNotFound) {
 				return nil, nil, err
@@ -92,7 +94,12 @@ func (p *Processor) findThread(ctx context.Context, tx pgx.Tx, msg *mailparse.Me
 			if err != nil {
 				return nil, nil, err
 			}
-			return &casework.Thread{Case: c, How: "references", Proven: p.provenByReferences(msg, refs, c, now)}, nil, nil
+			th := &casework.Thread{Case: c, How: "references"}
+			if tok, t, ok := p.provenByReferences(msg, refs, c, now); ok {
+				th.Proven = true
+				return p.provenThread(ctx, tx, th, tok, t)
+			}
+			return th, nil, nil
 		}
 	}
 	if expired != nil {
@@ -146,19 +153,65 @@ func (p *Processor) bySupplierReference(ctx context.Context, tx pgx.Tx, msg *mai
 	return &casework.Thread{Case: c, How: "supplier reference " + ref}, nil
 }
 
-// provenByReferences reports whether the references hold a Message-ID we
-// signed for this sender.
-func (p *Processor) provenByReferences(msg *mailparse.Message, refs []string, c *store.Case, now time.Time) bool {
+// provenByReferences finds in the references a Message-ID we signed for
+// this sender about case c, and returns its token.
+func (p *Processor) provenByReferences(msg *mailparse.Message, refs []string, c *store.Case, now time.Time) (string, notify.Token, bool) {
 	for _, ref := range refs {
 		tok, ok := notify.TokenFromMessageID(ref)
 		if !ok {
 			continue
 		}
 		if t, err := p.Keys.Verify(tok, msg.From.Addr, now); err == nil && t.Case == c.Number {
-			return true
+			return tok, t, true
 		}
 	}
-	return false
+	return "", notify.Token{}, false
+}
+
+// provenThread completes a thread proven by tok: when the mail that
+// carried it was sent, and whether it was spent (shown to others).
+func (p *Processor) provenThread(ctx context.Context, tx pgx.Tx, th *casework.Thread, tok string, t notify.Token) (*casework.Thread, *store.Case, error) {
+	th.Token, th.Issued = tok, t.Expires.Add(-time.Duration(p.Config.TokenTTL))
+	spent, why, err := store.TokenSpent(ctx, tx, tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	if spent {
+		th.Spent = why
+	}
+	return th, nil, nil
+}
+
+// exposedTokens are the reply tokens a mail shows to people other than
+// their holder: those in our reply addresses among its recipients and in
+// signed Message-IDs of its references, when it also goes to someone who
+// is not casemail (or to a list). reason says how.
+func (p *Processor) exposedTokens(m *mailparse.Message) (tokens []string, reason string) {
+	var others []string
+	for _, ad := range append(append([]mailparse.Address{}, m.To...), m.Cc...) {
+		if ad.Addr != "" && !notify.OwnAddress(p.Config.Mailboxes, ad.Addr) {
+			others = append(others, ad.Addr)
+		}
+	}
+	switch {
+	case m.ListID != "":
+		reason = "sent to the list " + m.ListID
+	case len(others) > 0:
+		reason = "sent to " + strings.Join(others, ", ") + " too"
+	default:
+		return nil, ""
+	}
+	for _, addr := range recipients(m) {
+		if tok, ok := p.tokenIn(addr); ok {
+			tokens = append(tokens, tok)
+		}
+	}
+	for _, ref := range append(append([]string{}, m.References...), m.InReplyTo) {
+		if tok, ok := notify.TokenFromMessageID(ref); ok {
+			tokens = append(tokens, tok)
+		}
+	}
+	return tokens, reason
 }
 
 // recipients are the addresses m was sent to, trace headers included (a

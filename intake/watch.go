@@ -207,6 +207,9 @@ type WatcherState struct {
 	// the last pass succeeded).
 	LastError   string
 	LastErrorAt time.Time
+	// Err is that error itself ("" LastError: nil), for callers that must
+	// classify it rather than show its text (which names the server).
+	Err error
 	// LastSync is when the last pass completed without error.
 	LastSync time.Time
 	// UIDValidity of the folder on the current or last connection.
@@ -303,7 +306,7 @@ func (w *Watcher) update(f func(s *WatcherState)) {
 
 func (w *Watcher) recordError(err error) {
 	w.update(func(s *WatcherState) {
-		s.LastError = err.Error()
+		s.LastError, s.Err = err.Error(), err
 		s.LastErrorAt = time.Now()
 	})
 }

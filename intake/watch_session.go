@@ -101,7 +101,7 @@ func (w *Watcher) runSession(ctx context.Context) (synced bool, err error) {
 		}
 		failures = 0
 		synced = true
-		w.update(func(st *WatcherState) { st.LastSync, st.LastError = time.Now(), "" })
+		w.update(func(st *WatcherState) { st.LastSync, st.LastError, st.Err = time.Now(), "", nil })
 		if err := s.wait(ctx); err != nil {
 			return synced, err
 		}

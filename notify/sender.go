@@ -36,6 +36,20 @@ type SMTPConfig struct {
 	// fresh OAuth2 access token for every connection, and Password is
 	// ignored.
 	TokenSource func(ctx context.Context) (string, error)
+	// LoopID is this deployment's identity (Keys.LoopID), put in LoopHeader
+	// of every mail; required to send.
+	LoopID string
+}
+
+// validateSending is Validate plus what sending needs beyond a connection.
+func (c SMTPConfig) validateSending() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.LoopID == "" {
+		return errors.New("smtp: no loop identity (LoopID) to mark our own mail with")
+	}
+	return nil
 }
 
 // Validate checks the configuration without connecting.
@@ -135,7 +149,7 @@ func (s *Sender) Wake() {
 // Run sends until ctx is cancelled, then returns nil. Rows claimed but not
 // yet tried when it stops are handed back to the queue.
 func (s *Sender) Run(ctx context.Context) error {
-	if err := s.cfg.Validate(); err != nil {
+	if err := s.cfg.validateSending(); err != nil {
 		return err
 	}
 	errDelay := time.Second
@@ -174,7 +188,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // for the queue itself (the database) or ctx. Rows it claimed but did not
 // try are handed back to the queue before it returns.
 func (s *Sender) SendOnce(ctx context.Context) (handled int, err error) {
-	if err := s.cfg.Validate(); err != nil {
+	if err := s.cfg.validateSending(); err != nil {
 		return 0, err
 	}
 	s.mu.Lock()
@@ -390,8 +404,9 @@ var reservedHeaders = map[string]bool{
 	"x-casemail-loop": true,
 }
 
-// LoopHeader is set on every mail casemail sends, with the sending
-// address: intake recognises its own mail by it.
+// LoopHeader is set on every mail casemail sends, with this deployment's
+// identity (SMTPConfig.LoopID): intake recognises its own mail by it, and
+// another casemail's mail as automatic mail.
 const LoopHeader = "X-Casemail-Loop"
 
 // build turns a row into a go-mail message. Problems with the row itself
@@ -450,7 +465,7 @@ func (s *Sender) build(ctx context.Context, row store.OutboxRow) (*mail.Msg, err
 		}
 		m.SetGenHeader(mail.Header(k), SanitizeHeader(row.Headers[k]))
 	}
-	m.SetGenHeader(mail.Header(LoopHeader), from.Address)
+	m.SetGenHeader(mail.Header(LoopHeader), s.cfg.LoopID)
 
 	m.SetBodyString(mail.TypeTextPlain, row.Text)
 	if row.HTML != "" {

@@ -49,7 +49,7 @@ func newSenderEnv(t testing.TB) *senderEnv {
 }
 
 func (e *senderEnv) config() SMTPConfig {
-	return SMTPConfig{Host: e.smtp.Host(), Port: e.smtp.Port(), Security: "none", Timeout: 5 * time.Second}
+	return SMTPConfig{Host: e.smtp.Host(), Port: e.smtp.Port(), Security: "none", Timeout: 5 * time.Second, LoopID: testLoopID}
 }
 
 func (e *senderEnv) sender(t testing.TB) *Sender {
@@ -155,7 +155,7 @@ func TestSenderDeliversEveryHeader(t *testing.T) {
 	created := env.row(t, id).CreatedAt
 
 	s := NewSender(env.st, SMTPConfig{Host: env.smtp.Host(), Port: env.smtp.Port(), Security: "none",
-		Username: "helpdesk@example.org", Password: "secret", Timeout: 5 * time.Second}, testLogger(t))
+		Username: "helpdesk@example.org", Password: "secret", Timeout: 5 * time.Second, LoopID: testLoopID}, testLogger(t))
 	n, err := s.SendOnce(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("SendOnce = %d, %v", n, err)
@@ -206,7 +206,7 @@ func TestSenderDeliversEveryHeader(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"Auto-Submitted":  "auto-generated",
-		"X-Casemail-Loop": "helpdesk@example.org",
+		"X-Casemail-Loop": testLoopID, // the deployment, not the mailbox
 		"X-Casemail-Case": "1001 X-Evil: 1",
 	} {
 		if v := h.Get(k); v != want {
@@ -621,6 +621,12 @@ func TestSMTPConfigValidate(t *testing.T) {
 	s := NewSender(nil, SMTPConfig{Host: "smtp.example.org", Security: "none"}, nil)
 	if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("Run with plain text to a remote host: %v", err)
+	}
+	// Without our loop identity a mail could not be recognised when it
+	// comes back: nothing is sent.
+	s = NewSender(nil, SMTPConfig{Host: "127.0.0.1", Security: "none"}, nil)
+	if _, err := s.SendOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "loop identity") {
+		t.Errorf("SendOnce without LoopID: %v", err)
 	}
 }
 

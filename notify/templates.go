@@ -178,16 +178,21 @@ type Data struct {
 	Helpdesk  string // the helpdesk's display name, for the signature ("Helpdesk" when empty)
 	Recipient Recipient
 	Case      CaseView
-	Actor     string     // who acted: the replying agent, the one who escalated or consulted
-	Reason    string     // escalation reason, resolution text, rejection reason
-	Errors    []string   // command errors, one per line
-	Consult   bool       // assignment: the recipient is consulted; ownership stays
-	Escalated bool       // assignment: the case reached the recipient by escalation
-	Expired   bool       // error: the reply token had expired
-	Oversize  string     // ack: the mailbox's size limit ("25 MB") when the mail was over it
-	Cases     []CaseView // reminder: the recipient's open cases, overdue first
-	Direct    bool       // ack: the case went straight to the supplier (S2)
-	Digest    DigestView
+	Actor     string   // who acted: the replying agent, the one who escalated or consulted
+	Reason    string   // escalation reason, resolution text, rejection reason
+	Errors    []string // command errors, one per line
+	Consult   bool     // assignment: the recipient is consulted; ownership stays
+	Escalated bool     // assignment: the case reached the recipient by escalation
+	Expired   bool     // error: the reply token had expired
+	Oversize  string   // ack: the mailbox's size limit ("25 MB") when the mail was over it
+	// Unverified, on a follow-up: why the mail proves nothing about its
+	// sender (it changed nothing on the case).
+	Unverified string
+	// Joined, on a note: the people a merge (of case Reason) added.
+	Joined []string
+	Cases  []CaseView // reminder: the recipient's open cases, overdue first
+	Direct bool       // ack: the case went straight to the supplier (S2)
+	Digest DigestView
 }
 
 // LoadTemplates parses the embedded templates and, when overrideDir is
@@ -614,8 +619,9 @@ func sampleData() Data {
 		Recipient: Recipient{Name: "Anna Berg", Address: "anna@example.org", Language: "sv"},
 		Case:      c,
 		Actor:     "Per Dahl", Reason: "no answer within 4h", Errors: []string{"#frobnicate: unknown command"},
-		Consult: true, Escalated: true, Expired: true, Direct: true,
-		Cases: []CaseView{c},
+		Consult: true, Escalated: true, Expired: true, Direct: true, Unverified: "it came with only the case tag",
+		Joined: []string{"kari@example.no"},
+		Cases:  []CaseView{c},
 		Digest: DigestView{Period: "2026-03-02 – 2026-03-08", Scope: "Bryne skole", Opened: 3, Resolved: 2, Open: 4,
 			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c},
 			Breakdowns: []DigestBreakdown{{Kind: "unit", Rows: []DigestRow{{Name: "Bryne skole", Opened: 3, Resolved: 2, Open: 4}}},

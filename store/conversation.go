@@ -117,19 +117,25 @@ func SetApproval(ctx context.Context, e Execer, caseID int64, state string, at t
 }
 
 // MergeCase closes a case as merged into another and makes its requester
-// and Cc'd people participants of the other, so their replies land there.
-func MergeCase(ctx context.Context, e Execer, caseID, intoID int64, at time.Time) error {
-	if _, err := e.Exec(ctx, `UPDATE cases SET merged_into_id = $2, status = 'closed', wait_until = NULL,
+// and Cc'd people participants of the other, so their replies land there;
+// it returns those who were not on the other case before.
+func MergeCase(ctx context.Context, q Querier, caseID, intoID int64, at time.Time) (joined []string, err error) {
+	if _, err := q.Exec(ctx, `UPDATE cases SET merged_into_id = $2, status = 'closed', wait_until = NULL,
 		closed_at = $3, updated_at = $3 WHERE id = $1`, caseID, intoID, at); err != nil {
-		return fmt.Errorf("merging case %d: %w", caseID, err)
+		return nil, fmt.Errorf("merging case %d: %w", caseID, err)
 	}
-	if _, err := e.Exec(ctx, `INSERT INTO participants (case_id, address, name, kind, person_id)
+	rows, err := q.Query(ctx, `INSERT INTO participants (case_id, address, name, kind, person_id)
 		SELECT $2, address, name, kind, person_id FROM participants
 		WHERE case_id = $1 AND kind IN ('requester', 'cc')
-		ON CONFLICT (case_id, address) DO NOTHING`, caseID, intoID); err != nil {
-		return fmt.Errorf("merging participants of case %d: %w", caseID, err)
+		ON CONFLICT (case_id, address) DO NOTHING RETURNING address`, caseID, intoID)
+	if err != nil {
+		return nil, fmt.Errorf("merging participants of case %d: %w", caseID, err)
 	}
-	return nil
+	joined, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("merging participants of case %d: %w", caseID, err)
+	}
+	return joined, nil
 }
 
 // SetParticipant records someone on a case with a kind, changing the kind

@@ -275,6 +275,10 @@ func erase(ctx context.Context, tx pgx.Tx, addr, requestedBy string, now time.Ti
 		`DELETE FROM ack_log WHERE lower(address) = $1`, addr); err != nil {
 		return err
 	}
+	if err := exec(&r.AckLog, "pruning the relay log",
+		`DELETE FROM relay_log WHERE address = $1`, addr); err != nil {
+		return err
+	}
 	if err := exec(&r.Events, "scrubbing events", `UPDATE events SET
 			actor = CASE WHEN lower(actor) = $1 THEN $3 ELSE regexp_replace(actor, $2, $3, 'gi') END,
 			reason = regexp_replace(reason, $2, $3, 'gi'),

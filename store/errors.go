@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -56,3 +57,5 @@ func ConflictDetail(err error) string {
 	}
 	return pe.Message
 }
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -23,7 +23,21 @@ func openTestStore(t *testing.T) *Store {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	st.SetSealer(testSealer(t, "store test key A, 32 bytes long!"))
 	return st
+}
+
+func testSealer(t testing.TB, keys ...string) *Sealer {
+	t.Helper()
+	var ks [][]byte
+	for _, k := range keys {
+		ks = append(ks, []byte(k))
+	}
+	sl, err := NewSealer(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sl
 }
 
 // allowAck records an acknowledgement to addr at now as CreateCaseWithAck
@@ -32,13 +46,14 @@ func allowAck(ctx context.Context, st *Store, addr string, now time.Time) (bool,
 	var ok bool
 	err := st.InTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		addr = queueAllowAck(b, addr, 5, now)
+		addr = queueAllowAck(b, addr, AckLimits{PerSender: 5, Mailbox: "helpdesk"}, now)
 		res := tx.SendBatch(ctx, b)
 		defer res.Close()
-		var err error
-		if ok, err = allowAckResult(res, addr); err != nil {
+		a, err := allowAckResult(res, addr)
+		if err != nil {
 			return err
 		}
+		ok = a.Allowed
 		return res.Close()
 	})
 	return ok, err

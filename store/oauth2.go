@@ -75,8 +75,62 @@ func scanOAuth2Token(row pgx.Row) (*OAuth2Token, error) {
 	return &t, nil
 }
 
+// The access and refresh tokens are stored sealed (Sealer), each bound to
+// its row and column. A row written before encryption, or by an older
+// instance during a rolling upgrade, holds them in plain text: the first
+// read seals them (as it re-seals a row sealed by a rotated-out key), and
+// SealOAuth2Tokens does so for every row at start.
+
+var errNoSealer = errors.New("no key to encrypt oauth2 tokens with (Store.SetSealer was not called)")
+
+func oauth2Where(column, purpose, name string) string {
+	return "oauth2_tokens." + column + " " + purpose + "/" + name
+}
+
+// sealedPair is a row's two token columns as stored.
+type sealedPair struct{ access, refresh string }
+
+// openOAuth2Token decrypts t's tokens in place. It returns the columns as
+// they were stored and whether they need sealing with the current key.
+func (s *Store) openOAuth2Token(t *OAuth2Token) (stored sealedPair, stale bool, err error) {
+	if s.seal == nil {
+		return stored, false, errNoSealer
+	}
+	stored = sealedPair{t.AccessToken, t.RefreshToken}
+	a, staleA, err := s.seal.Open(t.AccessToken, oauth2Where("access_token", t.Purpose, t.Name))
+	if err != nil {
+		return stored, false, fmt.Errorf("oauth2 token %s/%s: access token %w; sign in again with casemail oauth2 login", t.Purpose, t.Name, err)
+	}
+	r, staleR, err := s.seal.Open(t.RefreshToken, oauth2Where("refresh_token", t.Purpose, t.Name))
+	if err != nil {
+		return stored, false, fmt.Errorf("oauth2 token %s/%s: refresh token %w; sign in again with casemail oauth2 login", t.Purpose, t.Name, err)
+	}
+	t.AccessToken, t.RefreshToken = a, r
+	return stored, staleA || staleR, nil
+}
+
+// sealOAuth2 returns t's tokens sealed for its row.
+func (s *Store) sealOAuth2(purpose, name, access, refresh string) (string, string) {
+	return s.seal.Seal(access, oauth2Where("access_token", purpose, name)),
+		s.seal.Seal(refresh, oauth2Where("refresh_token", purpose, name))
+}
+
+// reseal writes t's tokens sealed with the current key, unless the row
+// changed since it was read as stored.
+func (s *Store) reseal(ctx context.Context, q Querier, t *OAuth2Token, stored sealedPair) error {
+	a, r := s.sealOAuth2(t.Purpose, t.Name, t.AccessToken, t.RefreshToken)
+	_, err := q.Exec(ctx, `UPDATE oauth2_tokens SET access_token = $3, refresh_token = $4
+		WHERE purpose = $1 AND name = $2 AND access_token = $5 AND refresh_token = $6`,
+		t.Purpose, t.Name, a, r, stored.access, stored.refresh)
+	if err != nil {
+		return fmt.Errorf("sealing oauth2 token %s/%s: %w", t.Purpose, t.Name, err)
+	}
+	return nil
+}
+
 // OAuth2Token returns the stored grant for a purpose and name, or
-// ErrNotFound.
+// ErrNotFound. A row found in plain text or sealed by an older key is
+// sealed again with the current key.
 func (s *Store) OAuth2Token(ctx context.Context, purpose, name string) (*OAuth2Token, error) {
 	t, err := scanOAuth2Token(s.pool.QueryRow(ctx, `SELECT `+oauth2Columns+`
 		FROM oauth2_tokens WHERE purpose = $1 AND name = $2`, purpose, name))
@@ -86,7 +140,61 @@ func (s *Store) OAuth2Token(ctx context.Context, purpose, name string) (*OAuth2T
 	if err != nil {
 		return nil, fmt.Errorf("reading oauth2 token %s/%s: %w", purpose, name, err)
 	}
+	stored, stale, err := s.openOAuth2Token(t)
+	if err != nil {
+		return nil, err
+	}
+	if stale {
+		if err := s.reseal(ctx, s.pool, t, stored); err != nil {
+			// The token is good; the next read tries again.
+			s.log.Warn("oauth2 token left unsealed", "purpose", purpose, "name", name, "err", err)
+		}
+	}
 	return t, nil
+}
+
+// SealOAuth2Tokens seals every stored grant still in plain text (written
+// before encryption, or by an older instance) or sealed by a key no longer
+// first in secret_file. serve calls it at start. It returns how many rows
+// it sealed.
+func (s *Store) SealOAuth2Tokens(ctx context.Context) (int, error) {
+	if s.seal == nil {
+		return 0, errNoSealer
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+oauth2Columns+` FROM oauth2_tokens ORDER BY purpose, name`)
+	if err != nil {
+		return 0, fmt.Errorf("reading oauth2 tokens: %w", err)
+	}
+	var all []*OAuth2Token
+	for rows.Next() {
+		t, err := scanOAuth2Token(rows)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reading oauth2 tokens: %w", err)
+		}
+		all = append(all, t)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reading oauth2 tokens: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, t := range all {
+		stored, stale, err := s.openOAuth2Token(t)
+		if err != nil {
+			errs = append(errs, err) // the others are still sealed
+			continue
+		}
+		if !stale {
+			continue
+		}
+		if err := s.reseal(ctx, s.pool, t, stored); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
 
 // SaveOAuth2Token records a grant obtained by an interactive login,
@@ -97,6 +205,10 @@ func (s *Store) SaveOAuth2Token(ctx context.Context, t OAuth2Token) (*OAuth2Toke
 	if err := checkOAuth2Token(&t); err != nil {
 		return nil, fmt.Errorf("saving oauth2 token %s/%s: %w", t.Purpose, t.Name, err)
 	}
+	if s.seal == nil {
+		return nil, fmt.Errorf("saving oauth2 token %s/%s: %w", t.Purpose, t.Name, errNoSealer)
+	}
+	access, refresh := s.sealOAuth2(t.Purpose, t.Name, t.AccessToken, t.RefreshToken)
 	row, err := scanOAuth2Token(s.pool.QueryRow(ctx, `INSERT INTO oauth2_tokens (purpose, name, provider, client_id,
 		username, access_token, refresh_token, token_type, expires_at, scopes, obtained_at, refreshed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -107,10 +219,13 @@ func (s *Store) SaveOAuth2Token(ctx context.Context, t OAuth2Token) (*OAuth2Toke
 			refreshed_at = EXCLUDED.refreshed_at, version = oauth2_tokens.version + 1,
 			last_error = '', last_error_at = NULL, updated_at = now()
 		RETURNING `+oauth2Columns,
-		t.Purpose, t.Name, t.Provider, t.ClientID, t.Username, t.AccessToken, t.RefreshToken, t.TokenType,
+		t.Purpose, t.Name, t.Provider, t.ClientID, t.Username, access, refresh, t.TokenType,
 		t.Expiry, nonNil(t.Scopes), t.ObtainedAt, t.RefreshedAt))
 	if err != nil {
 		return nil, fmt.Errorf("saving oauth2 token %s/%s: %w", t.Purpose, t.Name, err)
+	}
+	if _, _, err := s.openOAuth2Token(row); err != nil {
+		return nil, err
 	}
 	return row, nil
 }
@@ -155,12 +270,19 @@ func (s *Store) UpdateOAuth2Token(ctx context.Context, purpose, name string,
 		if err != nil {
 			return fmt.Errorf("locking oauth2 token %s/%s: %w", purpose, name, err)
 		}
+		stored, stale, err := s.openOAuth2Token(cur)
+		if err != nil {
+			return err
+		}
 		next, err := fn(cur)
 		if err != nil {
 			return err
 		}
 		if next == nil {
 			out = cur
+			if stale {
+				return s.reseal(ctx, tx, cur, stored)
+			}
 			return nil
 		}
 		n := *next
@@ -171,15 +293,17 @@ func (s *Store) UpdateOAuth2Token(ctx context.Context, purpose, name string,
 		if n.RefreshToken == "" {
 			return fmt.Errorf("updating oauth2 token %s/%s: no refresh token", purpose, name)
 		}
+		access, refresh := s.sealOAuth2(purpose, name, n.AccessToken, n.RefreshToken)
 		out, err = scanOAuth2Token(tx.QueryRow(ctx, `UPDATE oauth2_tokens SET access_token = $3,
 			refresh_token = $4, token_type = $5, expires_at = $6, scopes = $7, refreshed_at = $8,
 			version = version + 1, last_error = '', last_error_at = NULL, updated_at = now()
 			WHERE purpose = $1 AND name = $2 RETURNING `+oauth2Columns,
-			purpose, name, n.AccessToken, n.RefreshToken, n.TokenType, n.Expiry, nonNil(n.Scopes), n.RefreshedAt))
+			purpose, name, access, refresh, n.TokenType, n.Expiry, nonNil(n.Scopes), n.RefreshedAt))
 		if err != nil {
 			return fmt.Errorf("updating oauth2 token %s/%s: %w", purpose, name, err)
 		}
-		return nil
+		_, _, err = s.openOAuth2Token(out)
+		return err
 	})
 	if err != nil {
 		return nil, err

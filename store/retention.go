@@ -30,7 +30,7 @@ type RetentionResult struct {
 	Attachments int64 `json:"attachments"`  // attachments whose contents were dropped
 	Blobs       int64 `json:"blobs"`        // attachment bodies deleted
 	Quarantine  int64 `json:"quarantine"`   // resolved quarantine records deleted
-	AckLog      int64 `json:"ack_log"`      // acknowledgement-limit entries pruned
+	AckLog      int64 `json:"ack_log"`      // acknowledgement- and relay-limit entries pruned
 	RawOrphans  int64 `json:"raw_orphans"`  // raw mails no message referred to
 	BlobOrphans int64 `json:"blob_orphans"` // bodies no attachment or unsent mail referred to
 }
@@ -77,6 +77,11 @@ func (s *Store) ApplyRetention(ctx context.Context, p RetentionPolicy, now time.
 		return r, fmt.Errorf("retention: pruning the acknowledgement log: %w", err)
 	}
 	r.AckLog = tag.RowsAffected()
+	tag, err = s.pool.Exec(ctx, `DELETE FROM relay_log WHERE at < $1`, now.Add(-24*time.Hour))
+	if err != nil {
+		return r, fmt.Errorf("retention: pruning the relay log: %w", err)
+	}
+	r.AckLog += tag.RowsAffected()
 	// Orphans: left by a mail that was being forwarded when its case
 	// expired, or by an interrupted run. An hour's grace keeps this clear
 	// of intake transactions that are about to refer to a row again.

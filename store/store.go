@@ -55,7 +55,15 @@ type Store struct {
 	// asynchronously: round-robin turns (see Apart).
 	side *pgxpool.Pool
 	log  *slog.Logger
+	// seal encrypts the secrets the store keeps (OAuth2 tokens); nil until
+	// SetSealer, and then those methods refuse to work.
+	seal *Sealer
 }
+
+// SetSealer gives the store the keys that encrypt the secrets it keeps
+// (OAuth2 tokens). Without it those methods return an error rather than
+// store or read a secret in plain text.
+func (s *Store) SetSealer(sl *Sealer) { s.seal = sl }
 
 // Open connects to the database at url and checks that it answers.
 func Open(ctx context.Context, url string) (*Store, error) {

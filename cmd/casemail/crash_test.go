@@ -136,6 +136,12 @@ func (w *world) waitIngested(t *testing.T, n int, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
+		// Under load every killed daemon may have died before migrating:
+		// the last one creates the tables while this waits.
+		if countRows(t, w.store, `SELECT count(*) FROM pg_class WHERE oid = to_regclass('ingested')`) == 0 {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		if countRows(t, w.store, `SELECT count(*) FROM ingested WHERE outcome <> 'pending'`) >= n {
 			return
 		}

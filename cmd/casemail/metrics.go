@@ -82,6 +82,7 @@ var (
 	mIngested    = desc("casemail_mails_ingested_total", "Mails this instance committed, by mailbox and outcome (case, message, duplicate, quarantined).", "mailbox", "outcome")
 	mAutomatic   = desc("casemail_mails_automatic_total", "Automatic mails this instance committed and did not acknowledge, by mailbox and kind (reply, generated, bulk, list, bounce, loop).", "mailbox", "kind")
 	mConflicts   = desc("casemail_intake_conflicts_total", "Intake transactions that collided with another (deadlock, serialization, lock_timeout, unique) and were run again.", "reason")
+	mCapped      = desc("casemail_caps_total", "Caps that bit, each an event on its case: ack_sender (ack_limit_per_hour), ack_mailbox (ack_limit_per_mailbox), ack_unauthenticated (the sender's authentication failed), relay (relay_limit_per_hour).", "cap")
 	mConnected   = desc("casemail_imap_connected", "1 when the mailbox is logged in with its folder selected.", "mailbox")
 	mIdling      = desc("casemail_imap_idling", "1 while the mailbox waits in IMAP IDLE.", "mailbox")
 	mDelivered   = desc("casemail_imap_delivered_total", "Mails the mailbox's watcher handed over and saw committed.", "mailbox")
@@ -95,7 +96,7 @@ var (
 )
 
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mConnected, mIdling, mDelivered, mConnects,
+	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mCapped, mConnected, mIdling, mDelivered, mConnects,
 		mLastSync, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
 		ch <- d
 	}
@@ -116,6 +117,9 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, reason := range []string{"deadlock", "serialization", "lock_timeout", "unique"} {
 			ch <- prometheus.MustNewConstMetric(mConflicts, prometheus.CounterValue, float64(st.Conflicts[reason]), reason)
+		}
+		for _, c := range []string{"ack_sender", "ack_mailbox", "ack_unauthenticated", "relay"} {
+			ch <- prometheus.MustNewConstMetric(mCapped, prometheus.CounterValue, float64(st.Capped[c]), c)
 		}
 		for k, n := range st.Automatic {
 			ch <- prometheus.MustNewConstMetric(mAutomatic, prometheus.CounterValue, float64(n), k.Mailbox, k.Value)

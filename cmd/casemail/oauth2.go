@@ -74,6 +74,9 @@ func cmdOAuth2Login(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer st.Close()
+	if err := loadSealer(ctx, cfg, st); err != nil {
+		return err
+	}
 
 	var login oauth2Login
 	var opts oauth2.LoginOptions
@@ -165,6 +168,9 @@ func cmdOAuth2Status(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer st.Close()
+	if err := loadSealer(ctx, cfg, st); err != nil {
+		return err
+	}
 	logins := oauth2Logins(cfg)
 	if len(logins) == 0 {
 		fmt.Fprintf(stdout, "%s uses no OAuth2 login\n", cfg.File)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/oauth2/oauth2test"
 	"github.com/casemail/casemail/store"
 	"github.com/casemail/casemail/store/storetest"
@@ -20,7 +21,7 @@ import (
 func oauth2Config(t *testing.T, p *oauth2test.Provider, smtpOAuth2 string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("k1\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("oauth2-test-secret-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "client-secret"), []byte("app-secret\n"), 0o600); err != nil {
@@ -98,6 +99,23 @@ func TestOAuth2LoginSharedWithSMTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	// The tokens are sealed with the key from the config's secret_file: the
+	// raw columns hold no token, and the key opens them.
+	var rawAccess, rawRefresh string
+	if err := st.DB().QueryRow(context.Background(), `SELECT access_token, refresh_token FROM oauth2_tokens
+		WHERE purpose = 'imap' AND name = 'helpdesk'`).Scan(&rawAccess, &rawRefresh); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rawAccess, "cmseal1:") || !strings.HasPrefix(rawRefresh, "cmseal1:") {
+		t.Errorf("tokens stored unsealed: %.20q %.20q", rawAccess, rawRefresh)
+	}
+	dcfg, err := config.LoadDaemon(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loadSealer(context.Background(), dcfg, st); err != nil {
+		t.Fatal(err)
+	}
 	imapTok, err := st.OAuth2Token(context.Background(), store.OAuth2IMAP, "helpdesk")
 	if err != nil {
 		t.Fatal(err)

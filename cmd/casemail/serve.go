@@ -82,8 +82,9 @@ type daemon struct {
 	rulesErr  atomic.Value // string: the last reload's error, "" when the rules in force are current
 	rulesMod  time.Time
 	rulesMu   sync.Mutex
-	listening chan string // receives the HTTP address once listening (tests)
-	metrics   *metrics    // what /metrics serves
+	listening chan string  // receives the HTTP address once listening (tests)
+	metrics   *metrics     // what /metrics serves
+	dbProblem atomic.Value // string: what /readyz last said of the database, "" when up
 }
 
 // memoryLimit is the soft heap limit serve and dev set unless GOMEMLIMIT
@@ -132,13 +133,16 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	if d.keys, err = notify.LoadKeys(cfg.SecretFile); err != nil {
 		return nil, err
 	}
+	if err := useSealer(ctx, st, d.keys, log); err != nil {
+		return nil, err
+	}
 	if d.templates, err = notify.LoadTemplates(cfg.Templates); err != nil {
 		return nil, err
 	}
 	d.alerts = &notify.Alerter{Mailer: &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates},
 		Store: st, Rules: d.rules.Load, Log: log.With("part", "alerts")}
 	smtpCfg := notify.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
-		Username: cfg.SMTP.Username}
+		Username: cfg.SMTP.Username, LoopID: d.keys.LoopID()}
 	if cfg.SMTP.OAuth2 != nil {
 		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp"), OnChange: d.oauth2Changed})
 		d.oauth = append(d.oauth, m)
@@ -354,9 +358,11 @@ func (d *daemon) readiness(ctx context.Context) readiness {
 	r := readiness{Ready: true, Database: "ok", Rules: "ok", Mailboxes: map[string]string{}}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := d.store.Ping(pctx); err != nil {
-		r.Ready, r.Database = false, "unreachable: "+err.Error()
+	err := d.store.Ping(pctx)
+	if err != nil {
+		r.Ready, r.Database = false, "down: "+problem(err)
 	}
+	d.noteDatabase(err)
 	if e, _ := d.rulesErr.Load().(string); e != "" {
 		// The old rules still route, so this is reported without making the
 		// instance unready: taking it out of service would stop intake.
@@ -386,7 +392,7 @@ func (d *daemon) readiness(ctx context.Context) readiness {
 			r.Mailboxes[name] = "connected"
 		case st.LastError != "":
 			r.Ready = false
-			r.Mailboxes[name] = "disconnected: " + st.LastError
+			r.Mailboxes[name] = "disconnected: " + problem(st.Err)
 		default:
 			r.Mailboxes[name] = "connecting"
 		}

@@ -34,6 +34,7 @@ var commandArgs = map[string]int{
 	"service":      argRequired,
 	"priority":     argRequired,
 	"consult":      argRequired,
+	"cc":           argRequired,
 	"supplier":     argNone,
 	"supplier-ref": argRequired,
 	"wait":         argRequired,
@@ -47,7 +48,7 @@ var commandArgs = map[string]int{
 // were written in: the approval gate first, then where the case goes,
 // then what happens to it, a merge last.
 var commandOrder = []string{"approve", "reject", "service", "tier", "escalate", "assign", "priority",
-	"consult", "supplier", "supplier-ref", "wait", "reopen", "resolve", "close", "merge", "note"}
+	"consult", "cc", "supplier", "supplier-ref", "wait", "reopen", "resolve", "close", "merge", "note"}
 
 // exclusive groups: at most one command of each in one reply.
 var exclusive = [][]string{
@@ -126,13 +127,14 @@ var argHelp = map[string]string{
 	"priority":     "low, normal, high or urgent",
 	"wait":         "a duration such as 2d or 4h",
 	"merge":        "a case number, e.g. #merge 1042",
+	"cc":           "an address, e.g. #cc kari@example.no",
 	"supplier-ref": "the supplier's own reference, e.g. #supplier-ref INC0012345",
 }
 
 // knownCommands lists the commands in DESIGN.md's order, for error replies.
 func knownCommands() []string {
 	return []string{"resolve", "close", "reopen", "escalate", "assign", "tier", "service", "priority",
-		"consult", "supplier", "supplier-ref", "wait", "note", "merge", "approve", "reject"}
+		"consult", "cc", "supplier", "supplier-ref", "wait", "note", "merge", "approve", "reject"}
 }
 
 // sortCommands returns cmds in the order they are applied.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"slices"
 	"strings"
 
@@ -175,6 +176,25 @@ func (cv *conversation) checkOne(ctx context.Context, cmd Command) error {
 		case target.Status == store.StatusClosed || target.Status == store.StatusDropped:
 			return cmdErr(cmd, "case #%d is %s", n, target.Status)
 		}
+		// A merge brings this case's requester side into the other case:
+		// only someone who holds both (or the support manager) may.
+		kind, err := store.ParticipantKind(ctx, cv.a.tx, target.ID, cv.actor.Email)
+		if err != nil {
+			return err
+		}
+		if holds, err := a.holds(ctx, target, cv.actor, kind); err != nil {
+			return err
+		} else if !holds {
+			return cmdErr(cmd, "you do not hold case #%d: only someone who holds both cases, or the support manager, may merge them", n)
+		}
+	case "cc":
+		addr, err := mail.ParseAddress(cmd.Arg)
+		if err != nil {
+			return cmdErr(cmd, "not an address: %v", err)
+		}
+		if a.isOurs(addr.Address) {
+			return cmdErr(cmd, "%s is the helpdesk itself", addr.Address)
+		}
 	case "approve", "reject":
 		if cv.state.Approval != store.ApprovalPending {
 			return cmdErr(cmd, "the case does not wait for approval")
@@ -340,6 +360,13 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 		return cv.setStatus(ctx, store.StatusClosed, "#close")
 	case "merge":
 		return cv.merge(ctx, cmd)
+	case "cc":
+		addr, _ := mail.ParseAddress(cmd.Arg)
+		if err := store.AddParticipant(ctx, cv.e, c.ID, addr.Address, addr.Name, store.PartyCc, ""); err != nil {
+			return err
+		}
+		return cv.event(ctx, "participant", cv.actor.ID+" added "+strings.ToLower(addr.Address)+" with #cc",
+			map[string]any{"address": strings.ToLower(addr.Address), "kind": store.PartyCc})
 	case "note":
 		cv.internal = true
 	}
@@ -401,7 +428,8 @@ func (cv *conversation) merge(ctx context.Context, cmd Command) error {
 	if err != nil {
 		return err
 	}
-	if err := store.MergeCase(ctx, cv.e, c.ID, target.ID, a.now); err != nil {
+	joined, err := store.MergeCase(ctx, cv.tx, c.ID, target.ID, a.now)
+	if err != nil {
 		return err
 	}
 	from := c.Status
@@ -411,8 +439,17 @@ func (cv *conversation) merge(ctx context.Context, cmd Command) error {
 		return err
 	}
 	if err := store.AddEvent(ctx, cv.e, target.ID, a.now, cv.actor.ID, "merge", fmt.Sprintf("case #%d merged into this one", c.Number),
-		map[string]any{"merged": c.Number}); err != nil {
+		map[string]any{"merged": c.Number, "joined": joined}); err != nil {
 		return err
+	}
+	// Nobody joins a case quietly: its owner is told who did.
+	if owner, err := a.owner(ctx, target); err != nil {
+		return err
+	} else if owner != nil && owner.ID != cv.actor.ID && len(joined) > 0 {
+		if err := a.send(ctx, cv.e, notify.CaseMail{Case: target, Kind: notify.KindNote, To: a.personRecipient(owner, target),
+			Data: notify.Data{Case: a.view(target), Actor: cv.actor.Name, Reason: fmt.Sprint(c.Number), Joined: joined}}); err != nil {
+			return err
+		}
 	}
 	cv.merged = true
 	// The notice belongs to the case the requester now writes to.

@@ -11,6 +11,7 @@ import (
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
+	"github.com/jackc/pgx/v5"
 )
 
 // passOnLimit caps the attachments passed on in one mail; larger ones
@@ -75,11 +76,18 @@ func (a *applier) converse(ctx context.Context, th *Thread, kind store.Party, ro
 	case store.PartyAutomatic:
 		return nil
 	case store.PartySupplier:
-		c, err := a.supplierAnswered(ctx, th.Case)
-		if err != nil {
-			return err
+		_, why := a.trusted(th)
+		c := th.Case
+		// The supplier's clock and reference change only for a mail whose
+		// sender authentication the policy accepts: a forged supplier
+		// cannot stop their clock or plant a reference.
+		if ok, _ := a.desk.Senders.AllowParticipant(a.sender); ok {
+			var err error
+			if c, err = a.supplierAnswered(ctx, th.Case); err != nil {
+				return err
+			}
 		}
-		return a.tellOwner(ctx, c, notify.KindSupplierAnswer, "supplier answer")
+		return a.tellOwner(ctx, c, notify.KindSupplierAnswer, "supplier answer", why)
 	case store.PartyRequester, store.PartyParticipant, store.PartyCc:
 		return a.followUp(ctx, th)
 	}
@@ -97,6 +105,11 @@ func (a *applier) converse(ctx context.Context, th *Thread, kind store.Party, ro
 // already reopened a resolved case within reopen_window.)
 func (a *applier) followUp(ctx context.Context, th *Thread) error {
 	c := *th.Case
+	trusted, why := a.trusted(th)
+	if !trusted {
+		// It changes nothing: the owner sees it, marked as unverified.
+		return a.tellOwner(ctx, &c, notify.KindFollowup, "follow-up", why)
+	}
 	if c.Status == store.StatusResolved {
 		c.Status = store.StatusOpen // reopened by addToCase
 	}
@@ -129,12 +142,13 @@ func (a *applier) followUp(ctx context.Context, th *Thread) error {
 			c = *resumed
 		}
 	}
-	return a.tellOwner(ctx, &c, notify.KindFollowup, "follow-up")
+	return a.tellOwner(ctx, &c, notify.KindFollowup, "follow-up", "")
 }
 
 // tellOwner sends the owner (the assignee, else the last agent on the
-// case) what just came in, attachments included.
-func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what string) error {
+// case) what just came in, attachments included; unverified says why the
+// mail proves nothing about its sender ("" when it does).
+func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what, unverified string) error {
 	owner, err := a.owner(ctx, c)
 	if err != nil {
 		return err
@@ -147,7 +161,7 @@ func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what strin
 		return nil
 	}
 	atts, views := a.passOn()
-	data := notify.Data{Case: a.view(c), Actor: a.senderName()}
+	data := notify.Data{Case: a.view(c), Actor: a.senderName(), Unverified: unverified}
 	name := a.msg.From.Name
 	if name == "" && strings.EqualFold(a.msg.From.Addr, c.Requester) {
 		name = c.RequesterName
@@ -244,6 +258,11 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 			"to a mail casemail sent you, so it cannot be proven to be yours: nothing was sent to the requester " +
 			"and no command was carried out"}, false)
 	}
+	if why, err := a.rights(ctx, th, p, kind); err != nil {
+		return err
+	} else if why != "" {
+		return a.refuse(ctx, c, p, row, []string{"nothing was sent to the requester and no command was carried out: " + why}, false)
+	}
 	if errs := checkSyntax(cmds); len(errs) > 0 {
 		return a.refuse(ctx, c, p, row, errs, false)
 	}
@@ -297,6 +316,63 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 	return nil
 }
 
+// rights says why a proven agent's reply may not command or speak for the
+// case ("" when it may): the sender's authentication, a reply address shown
+// to others, a notice older than command_ttl, or a sender who no longer
+// holds the case.
+func (a *applier) rights(ctx context.Context, th *Thread, p *config.Person, kind store.Party) (string, error) {
+	c := th.Case
+	if ok, why := a.desk.Senders.AllowCommand(a.sender); !ok {
+		return why, nil
+	}
+	if th.Spent != "" {
+		return fmt.Sprintf("the reply address you used had been shown to others (%s), so it carries no command "+
+			"any more: reply to a newer notice about case %d", th.Spent, c.Number), nil
+	}
+	if ttl := time.Duration(a.desk.Config.CommandTTL); ttl > 0 && !th.Issued.IsZero() && a.now.Sub(th.Issued) > ttl {
+		return fmt.Sprintf("you replied to a notice from %s, older than %s (command_ttl): reply to a newer notice about case %d",
+			th.Issued.In(a.desk.location()).Format("2006-01-02"), a.desk.Config.CommandTTL, c.Number), nil
+	}
+	holds, err := a.holds(ctx, c, p, kind)
+	if err != nil || holds {
+		return "", err
+	}
+	with := "nobody"
+	if h := a.rules.Person(c.Assignee); h != nil {
+		with = h.Name
+	} else if s := a.rules.Supplier(c.Supplier); s != nil {
+		with = s.Name
+	}
+	return fmt.Sprintf("you no longer hold case %d (it is with %s)", c.Number, with), nil
+}
+
+// holds reports whether p holds case c, so that their commands count: its
+// assignee, someone it was consulted with, a holder of its rung's role (or
+// of its approval role), its owners when nobody has it (a coordinator, the
+// support manager, the agent who forwarded it to the supplier), and the
+// support manager always.
+func (a *applier) holds(ctx context.Context, c *store.Case, p *config.Person, kind store.Party) (bool, error) {
+	if p.ID == c.Assignee || kind == store.PartyConsultant {
+		return true, nil
+	}
+	in := func(ps []*config.Person) bool {
+		return slices.ContainsFunc(ps, func(x *config.Person) bool { return x.ID == p.ID })
+	}
+	r := a.rules
+	if (c.Role != "" && in(r.HoldersOf(c.Role, c.Unit))) || in(r.HoldersOf(config.RoleSupportManager, c.Unit)) ||
+		in(r.Owners(c.Assignee, c.Unit)) {
+		return true, nil
+	}
+	if svc := r.Service(c.Service); svc != nil && svc.Approval != "" && in(r.HoldersOf(svc.Approval, c.Unit)) {
+		return true, nil
+	}
+	if c.Assignee != "" {
+		return false, nil
+	}
+	owner, err := a.owner(ctx, c)
+	return owner != nil && owner.ID == p.ID, err
+}
+
 // commandError is a command that cannot be carried out, told to the agent.
 type commandError struct{ msg string }
 
@@ -326,13 +402,39 @@ func (a *applier) refuse(ctx context.Context, c *store.Case, p *config.Person, r
 }
 
 // send queues one mail through the Mailer.
+//
+// Mail relayed about a case (public replies, follow-up and note notices)
+// is capped per case and recipient an hour (relay_limit_per_hour), so that
+// two autoresponders that set no Auto-Submitted cannot ping-pong through a
+// case; a mail over the cap is an event on the case and a metric.
 func (a *applier) send(ctx context.Context, e store.Execer, cm notify.CaseMail) error {
+	if relayed[cm.Kind] {
+		var q store.Querier = a.tx
+		if tx, ok := e.(pgx.Tx); ok {
+			q = tx // the commands' savepoint: undone with them
+		}
+		limit := a.desk.Config.RelayLimitPerHour
+		ok, err := store.AllowRelay(ctx, q, cm.Case.ID, cm.To.Address, limit, a.now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			a.capped = append(a.capped, "relay")
+			return store.AddEvent(ctx, e, cm.Case.ID, a.now, "", "relay-capped",
+				fmt.Sprintf("%s already got %d mails about this case this hour: this %s was not sent", cm.To.Address, limit, cm.Kind),
+				map[string]any{"to": cm.To.Address, "kind": cm.Kind, "limit": limit})
+		}
+	}
 	if _, err := a.desk.Mailer.Queue(ctx, e, cm, a.now); err != nil {
 		return err
 	}
 	a.queued = true
 	return nil
 }
+
+// relayed are the kinds of mail capped by relay_limit_per_hour.
+var relayed = map[string]bool{notify.KindReply: true, notify.KindResolved: true, notify.KindFollowup: true,
+	notify.KindNote: true, notify.KindSupplierAnswer: true, notify.KindBounceNotice: true}
 
 // ownReferences continues the thread of the mail being handled.
 func (a *applier) ownReferences() []string {

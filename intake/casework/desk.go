@@ -9,6 +9,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/intake/senderauth"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
 )
@@ -28,6 +29,9 @@ type Desk struct {
 	// MaxPerPass bounds the cases one SLA check handles; the rest wait for
 	// the next (0: 5000).
 	MaxPerPass int
+	// Senders is what an agent's command and a participant's post need of
+	// a mail's sender authentication (casemail.yaml's sender_auth).
+	Senders senderauth.Policy
 }
 
 // Mail is what intake hands case work: a parsed mail, matched to a case or
@@ -50,6 +54,12 @@ type Mail struct {
 	// is opened and linked to it.
 	Thread *Thread
 	Linked *store.Case
+	// Sender is what the sender authentication found (senderauth).
+	Sender senderauth.Verdict
+	// Exposed are the reply tokens this mail showed to people other than
+	// their holder (ExposedWhy says how): spent for commands from now on.
+	Exposed    []string
+	ExposedWhy string
 }
 
 // Thread is how a mail was matched to an existing case.
@@ -61,6 +71,13 @@ type Thread struct {
 	// Proven: the sender showed a valid token or a Message-ID signed for
 	// them.
 	Proven bool
+	// Token is the proving token (in the reply address or a signed
+	// Message-ID) and Issued when the mail that carried it was sent.
+	Token  string
+	Issued time.Time
+	// Spent says how Token was shown to others before ("": it was not); a
+	// spent token still threads, but proves nothing more.
+	Spent string
 }
 
 // Applied says what Apply did with a mail.
@@ -76,6 +93,9 @@ type Applied struct {
 	Reason string
 	// Queued: mail to send was queued (wake the outbox sender after commit).
 	Queued bool
+	// Capped names the caps that bit (ack_sender, ack_mailbox,
+	// ack_unauthenticated, relay), for metrics; each is an event on the case.
+	Capped []string
 }
 
 // Apply applies one mail in tx under rules at now: to the case it threads
@@ -86,7 +106,7 @@ type Applied struct {
 func (d *Desk) Apply(ctx context.Context, tx pgx.Tx, w *store.Batch, rules *config.Rules, m Mail,
 	assigner store.Assigner, now time.Time) (Applied, error) {
 	a := &applier{desk: d, tx: tx, w: w, row: m.Row, raw: m.Raw, uid: m.UID, mb: m.Mailbox, msg: m.Msg,
-		oversize: m.Oversize, now: now, rules: rules, assigner: assigner}
+		oversize: m.Oversize, sender: m.Sender, now: now, rules: rules, assigner: assigner}
 	th, linked := m.Thread, m.Linked
 	if th != nil {
 		var err error
@@ -99,13 +119,25 @@ func (d *Desk) Apply(ctx context.Context, tx pgx.Tx, w *store.Batch, rules *conf
 		if err != nil {
 			return Applied{}, err
 		}
-		return Applied{Case: th.Case, Row: row, Reason: "threaded by " + th.How, Queued: a.queued}, nil
+		// Spent after the mail was applied: its own token proved it before
+		// it showed the token to others.
+		if len(m.Exposed) > 0 {
+			if err := store.SpendTokens(ctx, a.w, m.Exposed, th.Case.ID, m.ExposedWhy, now); err != nil {
+				return Applied{}, err
+			}
+			if err := store.AddEvent(ctx, a.w, th.Case.ID, now, a.msg.From.Addr, "token-spent",
+				"a reply address was shown to others ("+m.ExposedWhy+"): it carries no command from now on",
+				map[string]any{"tokens": len(m.Exposed)}); err != nil {
+				return Applied{}, err
+			}
+		}
+		return Applied{Case: th.Case, Row: row, Reason: "threaded by " + th.How, Queued: a.queued, Capped: a.capped}, nil
 	}
 	c, row, err := a.newCase(ctx, m.Hash, linked)
 	if err != nil {
 		return Applied{}, err
 	}
-	return Applied{Case: c, Opened: true, Row: row, Reason: string(c.Status), Queued: a.queued}, nil
+	return Applied{Case: c, Opened: true, Row: row, Reason: string(c.Status), Queued: a.queued, Capped: a.capped}, nil
 }
 
 // applier carries one mail through Apply.
@@ -121,6 +153,7 @@ type applier struct {
 	mb       *config.Mailbox
 	msg      *mailparse.Message
 	oversize bool
+	sender   senderauth.Verdict
 	now      time.Time
 	rules    *config.Rules
 	queued   bool
@@ -129,6 +162,8 @@ type applier struct {
 	linkWhy string
 	// assigner picks assignees for a new case.
 	assigner store.Assigner
+	// capped lists the caps that bit (see Applied.Capped).
+	capped []string
 	// fw is the supplier forward a supplier's mail was on, for the view.
 	fw *store.SupplierForward
 }

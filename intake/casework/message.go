@@ -70,6 +70,23 @@ func addrs(as []mailparse.Address) []string {
 	return out
 }
 
+// trusted reports whether a mail on a case proves its sender enough to
+// change the case (reopen it, take it up from waiting, add the people it
+// Cc's): a valid reply token or a Message-ID signed for the sender, and a
+// sender authentication the policy accepts. why says what is missing.
+func (a *applier) trusted(th *Thread) (bool, string) {
+	if !th.Proven {
+		return false, "it was matched to the case by " + th.How + " only"
+	}
+	if th.Spent != "" {
+		return false, "its reply address had been shown to others (" + th.Spent + ")"
+	}
+	if ok, why := a.desk.Senders.AllowParticipant(a.sender); !ok {
+		return false, why
+	}
+	return true, ""
+}
+
 // addToCase stores a follow-up on an existing case.
 func (a *applier) addToCase(ctx context.Context, th *Thread, hash []byte) (int64, error) {
 	kind, err := a.messageKind(ctx, th.Case)
@@ -80,7 +97,12 @@ func (a *applier) addToCase(ctx context.Context, th *Thread, hash []byte) (int64
 	if err != nil {
 		return 0, err
 	}
-	data := map[string]any{"from": a.msg.From.Addr, "threaded_by": th.How, "proven": th.Proven, "kind": kind}
+	trusted, why := a.trusted(th)
+	data := map[string]any{"from": a.msg.From.Addr, "threaded_by": th.How, "proven": th.Proven, "kind": kind,
+		"sender_auth": a.sender.Result.String()}
+	if !trusted {
+		data["unverified"] = why
+	}
 	if len(a.msg.Problems) > 0 {
 		data["problems"] = a.msg.Problems
 	}
@@ -88,16 +110,20 @@ func (a *applier) addToCase(ctx context.Context, th *Thread, hash []byte) (int64
 		"follow-up threaded by "+th.How, data); err != nil {
 		return 0, err
 	}
-	// Cc'd people of a follow-up become participants too.
-	for _, cc := range a.msg.Cc {
-		if !a.isOurs(cc.Addr) {
-			if err := store.AddParticipant(ctx, a.w, th.Case.ID, cc.Addr, cc.Name, store.PartyCc, ""); err != nil {
-				return 0, err
+	// Nobody joins a case by naming it: the Cc'd people of a follow-up
+	// become participants only when the mail proves its sender.
+	if trusted {
+		for _, cc := range a.msg.Cc {
+			if !a.isOurs(cc.Addr) {
+				if err := store.AddParticipant(ctx, a.w, th.Case.ID, cc.Addr, cc.Name, store.PartyCc, ""); err != nil {
+					return 0, err
+				}
 			}
 		}
 	}
-	// A requester's reply to a resolved case reopens it within the window.
-	if kind == store.PartyRequester && th.Case.Status == store.StatusResolved && th.Case.ResolvedAt != nil &&
+	// A requester's proven reply to a resolved case reopens it within the
+	// window.
+	if trusted && kind == store.PartyRequester && th.Case.Status == store.StatusResolved && th.Case.ResolvedAt != nil &&
 		a.now.Sub(*th.Case.ResolvedAt) <= time.Duration(a.desk.Config.ReopenWindow) {
 		if err := store.SetCaseStatus(ctx, a.w, th.Case.ID, store.StatusOpen, a.now); err != nil {
 			return 0, err

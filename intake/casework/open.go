@@ -56,10 +56,14 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 	nc.FirstResponseDue, nc.ResolutionDue = slaDue(a.rules, dec.Service, dec.Priority, status, a.now)
 	// The acknowledgement's allowance is settled with the insert, in its
 	// round trip.
+	// A sender whose authentication failed is never acknowledged: forged
+	// senders would make the helpdesk a source of backscatter.
 	ack := ackPending{wanted: dropReason == "" && m.Auto == mailparse.AutoNone && requester.Addr != "" && !a.isOurs(requester.Addr)}
+	ack.unauthenticated = ack.wanted && !a.sender.Acknowledge()
 	var c *store.Case
-	if ack.wanted {
-		c, ack.allowed, err = store.CreateCaseWithAck(ctx, a.tx, nc, a.desk.Config.AckLimitPerHour, a.now)
+	if ack.wanted && !ack.unauthenticated {
+		c, ack.AckAllowance, err = store.CreateCaseWithAck(ctx, a.tx, nc, store.AckLimits{
+			PerSender: a.desk.Config.AckLimitPerHour, PerMailbox: a.desk.Config.AckLimitPerMailbox, Mailbox: a.mb.Name}, a.now)
 	} else {
 		c, err = store.CreateCase(ctx, a.tx, nc)
 	}
@@ -71,10 +75,14 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 			return nil, 0, err
 		}
 	}
-	for _, cc := range m.Cc {
-		if cc.Addr != requester.Addr && !a.isOurs(cc.Addr) {
-			if err := store.AddParticipant(ctx, a.w, c.ID, cc.Addr, cc.Name, store.PartyCc, ""); err != nil {
-				return nil, 0, err
+	// The Cc's of a new mail are on its case, unless the sender's
+	// authentication failed (or the policy asks for a pass).
+	if ok, _ := a.desk.Senders.AllowParticipant(a.sender); ok {
+		for _, cc := range m.Cc {
+			if cc.Addr != requester.Addr && !a.isOurs(cc.Addr) {
+				if err := store.AddParticipant(ctx, a.w, c.ID, cc.Addr, cc.Name, store.PartyCc, ""); err != nil {
+					return nil, 0, err
+				}
 			}
 		}
 	}
@@ -181,28 +189,40 @@ func decisionData(d routing.Decision) map[string]any {
 }
 
 // ackPending says whether a new case's requester is to be acknowledged
-// (a person, not one of our addresses, the case not dropped) and whether
-// the per-hour limit allowed it.
-type ackPending struct{ wanted, allowed bool }
+// (a person, not one of our addresses, the case not dropped), whether
+// their authentication failed, and what the hourly caps allowed.
+type ackPending struct {
+	wanted, unauthenticated bool
+	store.AckAllowance
+}
 
 // queueNewCaseMail queues the acknowledgement to the requester and the
 // assignment notice to the assignee, in the transaction that opened the case.
 func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routing.Decision, ack ackPending) error {
 	view := a.caseView(c, dec)
-	if ack.wanted {
-		if ack.allowed {
-			// A case that starts at the supplier's rung tells the
-			// requester the supplier handles it.
-			data := notify.Data{Case: view, Direct: c.Supplier != ""}
-			if a.oversize {
-				data.Oversize = a.mb.MaxMessageSize.String()
-			}
-			if err := a.queue(ctx, c, notify.KindAck, notify.Recipient{Name: c.RequesterName, Address: c.Requester, Language: c.Language},
-				data, "auto-replied", true); err != nil {
-				return err
-			}
-		} else if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "ack-suppressed",
-			fmt.Sprintf("%s already got %d acknowledgements this hour", c.Requester, a.desk.Config.AckLimitPerHour), nil); err != nil {
+	switch {
+	case !ack.wanted:
+	case ack.Allowed:
+		// A case that starts at the supplier's rung tells the requester
+		// the supplier handles it.
+		data := notify.Data{Case: view, Direct: c.Supplier != ""}
+		if a.oversize {
+			data.Oversize = a.mb.MaxMessageSize.String()
+		}
+		if err := a.queue(ctx, c, notify.KindAck, notify.Recipient{Name: c.RequesterName, Address: c.Requester, Language: c.Language},
+			data, "auto-replied", true); err != nil {
+			return err
+		}
+	default:
+		cap, why := "ack_sender", fmt.Sprintf("%s already got %d acknowledgements this hour", c.Requester, a.desk.Config.AckLimitPerHour)
+		switch {
+		case ack.unauthenticated:
+			cap, why = "ack_unauthenticated", "the sender's authentication failed: "+a.sender.Reason
+		case ack.Capped == "mailbox":
+			cap, why = "ack_mailbox", fmt.Sprintf("mailbox %s already sent %d acknowledgements this hour", a.mb.Name, a.desk.Config.AckLimitPerMailbox)
+		}
+		a.capped = append(a.capped, cap)
+		if err := store.AddEvent(ctx, a.w, c.ID, a.now, "", "ack-suppressed", why, map[string]any{"cap": cap}); err != nil {
 			return err
 		}
 	}

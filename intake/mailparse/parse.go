@@ -2,9 +2,13 @@ package mailparse
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"mime"
+	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -63,9 +67,12 @@ type Message struct {
 	Date    time.Time // zero when absent or unreadable
 	Header  mail.Header
 
-	Text    string // the whole decoded text body; HTML turned into text where no text part exists
-	HTML    string // the decoded HTML body, "" if none
-	NewText string // Text without quoted history (see SplitQuoted)
+	Text string // the whole decoded text body; HTML turned into text where no text part exists
+	HTML string // the decoded HTML body, "" if none
+	// NewText is Text without quoted history (see SplitQuoted); "" when
+	// the mail has no text of its own (QuotedOnly), never the quote.
+	NewText    string
+	QuotedOnly bool // Text holds only quoted history (and signature)
 
 	Attachments []Attachment
 	ListID      string // List-Id, without the description and <>; lower-cased
@@ -77,7 +84,7 @@ type Message struct {
 	Size   int      // of the raw mail
 	SHA256 [32]byte // of the raw mail
 
-	Problems []string // non-fatal decoding trouble, in the order met
+	Problems []string // non-fatal decoding trouble and header repairs, in the order met
 }
 
 // ErrNoHeader is returned when the input has no header at all; such a mail
@@ -95,10 +102,11 @@ const (
 )
 
 // Parse parses a raw RFC 5322 message, keeping up to DefaultMaxText of text
-// and all attachment data. It fails only when there is no header at all; any
-// other damage is recorded in Message.Problems.
+// and all attachment data, within the default budget. It fails only when
+// there is no header at all (ErrNoHeader) or the budget runs out
+// (ErrBudget); any other damage is recorded in Message.Problems.
 func Parse(raw []byte) (*Message, error) {
-	return ParseLimited(raw, DefaultMaxText, true)
+	return ParseWith(raw, Options{})
 }
 
 // ParseLimited is Parse for oversized mail: Text and HTML are each cut to
@@ -106,12 +114,37 @@ func Parse(raw []byte) (*Message, error) {
 // when keepAttachments is false attachments are listed with name, type, size
 // and hash but without Data.
 func ParseLimited(raw []byte, maxText int, keepAttachments bool) (*Message, error) {
-	p := &parser{maxText: maxText, keepData: keepAttachments}
+	if maxText <= 0 {
+		maxText = -1
+	}
+	return ParseWith(raw, Options{MaxText: maxText, DropAttachmentData: !keepAttachments})
+}
+
+// ParseWith is Parse with Options. A parse that exceeds its budget returns
+// a *BudgetError (errors.Is(err, ErrBudget)) and no message.
+func ParseWith(raw []byte, o Options) (msg *Message, err error) {
+	p := &parser{maxText: o.MaxText, keepData: !o.DropAttachmentData, b: newBudget(len(raw), o)}
+	switch {
+	case p.maxText == 0:
+		p.maxText = DefaultMaxText
+	case p.maxText < 0:
+		p.maxText = 0
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			be, ok := r.(budgetExceeded)
+			if !ok {
+				panic(r)
+			}
+			msg, err = nil, be.err
+		}
+	}()
 	return p.parse(raw)
 }
 
 // entity is one node of the MIME tree.
 type entity struct {
+	parent   *entity
 	path     string // "1.2" style, "" for the root
 	fields   []rawField
 	header   mail.Header
@@ -121,13 +154,21 @@ type entity struct {
 	cte      string
 	children []*entity
 	preamble []byte // multipart only: text before the first delimiter
+
+	dec     []byte // body with the transfer encoding undone, once decoded
+	decDone bool
+	uuName  string // the file name of an x-uuencode begin line
 }
 
 type parser struct {
+	b        *budget
 	maxText  int
 	keepData bool
 	problems []string
 	nparts   int
+
+	sample8bit []byte // undeclared 8-bit bytes of the mail, for the detector
+	guessed    string // the detector's verdict on them, once asked
 }
 
 func (p *parser) problem(s string) {
@@ -148,7 +189,8 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 		raw = []byte(strings.ReplaceAll(string(raw), "\r", "\n"))
 		p.problem("CR-only line ends")
 	}
-	fields, body, probs := readHeader(raw, true)
+	p.b.enter("header")
+	fields, body, probs := p.readHeader(raw, true)
 	for _, s := range probs {
 		p.problem(s)
 	}
@@ -156,14 +198,21 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 		return nil, ErrNoHeader
 	}
 	root := &entity{fields: fields, body: body}
+	p.b.enter("mime")
 	p.build(root, 0, "text/plain")
 
 	// Raw 8-bit header bytes are read in the body's charset when it has
-	// one: the sending client used the same one for both.
-	fallback := firstTextCharset(root)
+	// one: the sending client used the same one for both. Else the
+	// detector judges them together with undeclared 8-bit body text.
+	p.collect8bit(root)
+	fallback := normCharset(firstTextCharset(root))
+	if len(p.sample8bit) > 0 && (isPassThroughCharset(fallback) || sevenBitCharset(fallback) || !knownCharset(fallback)) {
+		fallback = p.guess8bit(nil)
+	}
 	p.rebuildHeaders(root, fallback)
 	h := root.header
 	msg.Header = h
+	p.b.enter("addresses")
 
 	msg.MessageID = firstMsgID(h.Get("Message-Id"))
 	msg.InReplyTo = firstMsgID(h.Get("In-Reply-To"))
@@ -171,12 +220,8 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 	if len(msg.References) > 500 {
 		msg.References = msg.References[len(msg.References)-500:]
 	}
-	if from := p.addressList(&h, "From", true); len(from) > 0 {
-		msg.From = from[0]
-	}
-	if s := p.addressList(&h, "Sender", true); len(s) > 0 {
-		msg.Sender = s[0]
-	}
+	msg.From = p.singleAddress(&h, "From")
+	msg.Sender = p.singleAddress(&h, "Sender")
 	msg.ReplyTo = p.addressList(&h, "Reply-To", false)
 	msg.To = p.addressList(&h, "To", false)
 	msg.Cc = p.addressList(&h, "Cc", false)
@@ -186,18 +231,53 @@ func (p *parser) parse(raw []byte) (*Message, error) {
 		p.problem(fmt.Sprintf("Subject cut at %d of %d bytes", maxSubject, len(msg.Subject)))
 		msg.Subject = truncateRunes(msg.Subject, maxSubject)
 	}
-	if d, ok := parseDate(h.Get("Date")); ok {
-		msg.Date = d
-	} else {
-		p.problem("unreadable Date header " + strconv.Quote(truncate(h.Get("Date"), 80)))
+	dates := h.Values("Date")
+	if len(dates) == 0 {
+		dates = []string{""}
+	}
+	for i, v := range dates {
+		if d, ok := parseDate(v); ok {
+			msg.Date = d
+			if i > 0 {
+				p.problem("several Date fields: used the first that parses")
+			}
+			break
+		}
+		if i == len(dates)-1 {
+			p.problem("unreadable Date header " + strconv.Quote(truncate(dates[0], 80)))
+		}
 	}
 	msg.ListID = listID(h.Get("List-Id"))
 
 	p.bodies(root, msg)
-	msg.NewText = SplitQuoted(msg.Text)
+	p.b.enter("quotes")
+	var own bool
+	msg.NewText, own = splitQuoted(msg.Text, p.b)
+	msg.QuotedOnly = !own && strings.TrimSpace(msg.Text) != ""
+	p.b.enter("classify")
 	classify(p, root, msg)
 	msg.Problems = p.problems
 	return msg, nil
+}
+
+// singleAddress returns the mailbox of a field that holds one (From,
+// Sender): the first one with an address, over all the field's
+// occurrences, else the first name. Picking past the first is a repair,
+// recorded in the problems.
+func (p *parser) singleAddress(h *mail.Header, key string) Address {
+	list := p.addressList(h, key, true)
+	for i, a := range list {
+		if a.Addr != "" {
+			if i > 0 {
+				p.problem(key + ": the first mailbox has no address; used " + strconv.Quote(a.Addr))
+			}
+			return a
+		}
+	}
+	if len(list) > 0 {
+		return list[0]
+	}
+	return Address{}
 }
 
 func containsLF(b []byte) bool {
@@ -248,6 +328,7 @@ func (p *parser) build(e *entity, depth int, defType string) {
 		return
 	}
 	boundary := e.ctype.params["boundary"]
+	p.b.spend(len(e.body))
 	parts, preamble, closed, found := splitMultipart(e.body, boundary)
 	e.preamble = preamble
 	if !found {
@@ -268,8 +349,8 @@ func (p *parser) build(e *entity, depth int, defType string) {
 			p.problem("too many MIME parts; the rest ignored")
 			break
 		}
-		fields, body, probs := readHeader(pb, false)
-		c := &entity{path: childPath(e.path, i+1), fields: fields, body: body}
+		fields, body, probs := p.readHeader(pb, false)
+		c := &entity{parent: e, path: childPath(e.path, i+1), fields: fields, body: body}
 		for _, s := range probs {
 			p.problem(c.where() + s)
 		}
@@ -396,8 +477,41 @@ func flatten(fields []rawField) []byte {
 	return b
 }
 
+// collect8bit gathers, up to maxDetect, the 8-bit bytes no charset label
+// covers: raw header fields that are not UTF-8 and text parts without a
+// usable charset that are not UTF-8.
+func (p *parser) collect8bit(e *entity) {
+	if len(p.sample8bit) >= maxDetect {
+		return
+	}
+	for _, f := range e.fields {
+		if has8bit(f.raw) && !utf8.Valid(f.raw) {
+			p.sample8bit = append(p.sample8bit, f.raw...)
+		}
+	}
+	if strings.HasPrefix(e.ctype.value, "text/") {
+		cs := normCharset(e.ctype.params["charset"])
+		if isPassThroughCharset(cs) && cs != "utf-8" || sevenBitCharset(cs) {
+			if b := p.decoded(e); has8bit(b) && !utf8.Valid(b) {
+				p.sample8bit = append(p.sample8bit, b[:min(len(b), maxDetect)]...)
+			}
+		}
+	}
+	for _, c := range e.children {
+		p.collect8bit(c)
+	}
+}
+
 // decoded returns e's body with the transfer encoding undone.
 func (p *parser) decoded(e *entity) []byte {
+	if !e.decDone {
+		e.dec, e.decDone = p.decode(e), true
+	}
+	return e.dec
+}
+
+func (p *parser) decode(e *entity) []byte {
+	p.b.spend(len(e.body))
 	switch e.cte {
 	case "":
 		return e.body
@@ -414,7 +528,13 @@ func (p *parser) decoded(e *entity) []byte {
 	case "quoted-printable":
 		return decodeQP(e.body)
 	case "x-uuencode", "uuencode", "x-uue":
-		return e.body // uuencoded blocks read fine as text
+		data, name, ok := decodeUU(e.body)
+		if !ok {
+			p.problem(e.where() + "x-uuencode without a begin line; kept as written")
+			return e.body
+		}
+		e.uuName = name
+		return data
 	default:
 		p.problem(e.where() + "unknown Content-Transfer-Encoding " + strconv.Quote(e.cte) + ", read as 8bit")
 		return e.body
@@ -440,27 +560,50 @@ func notBase64(b []byte) bool {
 // text decodes a text part to UTF-8.
 func (p *parser) text(e *entity) string {
 	b := p.decoded(e)
-	cs := e.ctype.params["charset"]
-	s, err := decodeCharset(cs, b)
+	p.b.spend(len(b))
+	s, used, err := p.decodeText(e, b)
 	if err != nil {
 		p.problem(e.where() + err.Error())
 	}
+	if used != "" {
+		label := e.ctype.params["charset"]
+		if label == "" {
+			label = "none"
+		}
+		p.problem(e.where() + "8-bit text read as " + used + " (charset declared: " + label + ")")
+	}
+	if strings.EqualFold(strings.TrimSpace(e.ctype.params["format"]), "flowed") {
+		return unflow(normalizeText(s), strings.EqualFold(strings.TrimSpace(e.ctype.params["delsp"]), "yes"))
+	}
 	return normalizeText(s)
+}
+
+// htmlToText converts within the parse's budget.
+func (p *parser) htmlToText(h string) string {
+	stage := p.b.stage
+	p.b.enter("html")
+	defer p.b.enter(stage)
+	return htmlToTextBudget(h, p.b)
 }
 
 // bodies picks the text, HTML and attachments as JMAP (RFC 8621 4.1.4)
 // does, and decodes them.
 func (p *parser) bodies(root *entity, msg *Message) {
+	p.b.enter("decode")
 	var textB, htmlB, atts []*entity
 	p.structure([]*entity{root}, "mixed", false, &textB, &htmlB, &atts)
 
 	var text, html strings.Builder
+	var uuFiles []Attachment
 	for _, e := range textB {
 		var s string
 		if e.ctype.value == "text/html" {
-			s = htmlToText(p.text(e))
+			s = p.htmlToText(p.text(e))
 		} else {
 			s = p.text(e)
+			var files []Attachment
+			s, files = p.extractUU(s)
+			uuFiles = append(uuFiles, files...)
 		}
 		appendPart(&text, s)
 	}
@@ -474,7 +617,7 @@ func (p *parser) bodies(root *entity, msg *Message) {
 	if strings.TrimSpace(t) == "" && strings.TrimSpace(msg.HTML) != "" {
 		// An empty text alternative beside a real HTML one: senders do
 		// that; the HTML is what the person wrote.
-		t = htmlToText(msg.HTML)
+		t = p.htmlToText(msg.HTML)
 	}
 	if strings.TrimSpace(t) == "" && root.ctype.value == "multipart/report" && len(bytes.TrimSpace(root.preamble)) > 0 {
 		// Some bounce generators put the human-readable text before the
@@ -483,10 +626,109 @@ func (p *parser) bodies(root *entity, msg *Message) {
 		s, _ := decodeCharset(root.ctype.params["charset"], root.preamble)
 		t = strings.TrimSpace(normalizeText(s))
 	}
-	msg.Text = p.capText(t, "text")
 	for _, e := range atts {
-		msg.Attachments = append(msg.Attachments, p.attachment(e))
+		a := p.attachment(e)
+		if isTNEF(a) {
+			if res, err := readTNEF(p.decoded(e)); err == nil {
+				p.b.spend(int(a.Size))
+				msg.Attachments = append(msg.Attachments, p.tnefAttachments(res)...)
+				if strings.TrimSpace(t) == "" {
+					if res.text != "" {
+						t = normalizeText(res.text)
+					} else if res.html != "" {
+						t = p.htmlToText(res.html)
+					}
+				}
+				switch {
+				case res.rtfOnly:
+					p.problem(e.where() + "winmail.dat body is compressed RTF: kept as it is")
+				case res.embedded:
+					p.problem(e.where() + "winmail.dat holds embedded Outlook messages: kept as it is")
+				default:
+					continue // unpacked: winmail.dat itself says nothing more
+				}
+			}
+		}
+		msg.Attachments = append(msg.Attachments, a)
 	}
+	msg.Attachments = append(msg.Attachments, uuFiles...)
+	msg.Text = p.capText(t, "text")
+}
+
+// uuBeginRE matches the first line of a uuencoded file in a text body.
+var uuBeginRE = regexp.MustCompile(`^begin [0-7]{3,4} \S`)
+
+// extractUU takes the uuencoded files that old clients (Lotus Notes,
+// Outlook Express) put into the text body out of it, as attachments. One
+// pass over the lines.
+func (p *parser) extractUU(s string) (string, []Attachment) {
+	if !strings.Contains(s, "begin ") {
+		return s, nil
+	}
+	var files []Attachment
+	var out strings.Builder
+	for rest := s; rest != ""; {
+		line, after, _ := strings.Cut(rest, "\n")
+		if !uuBeginRE.MatchString(line) {
+			out.WriteString(line)
+			if len(after) > 0 || strings.HasSuffix(rest, "\n") {
+				out.WriteByte('\n')
+			}
+			rest = after
+			continue
+		}
+		end := strings.Index(after, "\nend")
+		if end < 0 {
+			out.WriteString(rest) // no end line: text after all
+			break
+		}
+		blockEnd := len(rest) - len(after) + end + len("\nend")
+		data, name, ok := decodeUU([]byte(rest[:blockEnd]))
+		if !ok || len(data) == 0 {
+			out.WriteString(rest[:blockEnd])
+			rest = rest[blockEnd:]
+			continue
+		}
+		a := Attachment{Filename: cmp.Or(sanitizeFilename(name), "attachment.bin"), Size: int64(len(data)), SHA256: sha256.Sum256(data)}
+		a.ContentType, _, _ = strings.Cut(mime.TypeByExtension(strings.ToLower(path.Ext(a.Filename))), ";")
+		a.ContentType = cmp.Or(a.ContentType, "application/octet-stream")
+		if p.keepData {
+			a.Data = data
+		}
+		files = append(files, a)
+		rest = strings.TrimPrefix(rest[blockEnd:], "\n")
+	}
+	return out.String(), files
+}
+
+func isTNEF(a Attachment) bool {
+	return a.ContentType == "application/ms-tnef" || a.ContentType == "application/vnd.ms-tnef" ||
+		strings.EqualFold(a.Filename, "winmail.dat")
+}
+
+// tnefAttachments turns what a winmail.dat held into attachments.
+func (p *parser) tnefAttachments(res *tnefResult) []Attachment {
+	var out []Attachment
+	for i, ta := range res.attachments {
+		if !ta.hasData {
+			continue
+		}
+		name := sanitizeFilename(cmp.Or(ta.longName, ta.title))
+		if name == "" {
+			name = "attachment-" + strconv.Itoa(i+1) + ".bin"
+		}
+		ct := ta.mimeType
+		if ct == "" {
+			ct, _, _ = strings.Cut(mime.TypeByExtension(strings.ToLower(path.Ext(name))), ";")
+		}
+		a := Attachment{Filename: name, ContentType: cmp.Or(ct, "application/octet-stream"),
+			Size: int64(len(ta.data)), SHA256: sha256.Sum256(ta.data)}
+		if p.keepData {
+			a.Data = bytes.Clone(ta.data)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func appendPart(b *strings.Builder, s string) {
@@ -611,29 +853,36 @@ func (p *parser) filename(e *entity, data []byte) string {
 	if name == "" {
 		name = e.ctype.params["name"]
 	}
+	if name == "" {
+		// Non-standard spellings some mailers use.
+		name = cmp.Or(e.ctype.params["file"], e.ctype.params["filename"], e.disp.params["name"])
+	}
 	if strings.Contains(name, "=?") {
 		name = p.decodeWords(name)
 	}
 	name = sanitizeFilename(name)
 	switch e.ctype.value {
 	case "message/rfc822", "message/global":
-		// A forwarded message is named after its subject.
-		fields, _, _ := readHeader(data, true)
-		h := buildHeader(fields, "windows-1252")
-		subj := sanitizeFilename(strings.ReplaceAll(p.headerText(&h, "Subject"), "/", "-"))
-		switch {
-		case subj != "":
-			return truncateRunes(subj, 120) + ".eml"
-		case name != "":
-			if !strings.HasSuffix(strings.ToLower(name), ".eml") {
+		// A forwarded message keeps the name its sender gave it, else
+		// is named after its subject.
+		if name != "" {
+			if path.Ext(name) == "" {
 				name += ".eml"
 			}
 			return name
+		}
+		fields, _, _ := p.readHeader(data, true)
+		h := buildHeader(fields, "windows-1252")
+		if subj := sanitizeFilename(strings.ReplaceAll(p.headerText(&h, "Subject"), "/", "-")); subj != "" {
+			return truncateRunes(subj, 120) + ".eml"
 		}
 		return "message.eml"
 	}
 	if name != "" {
 		return name
+	}
+	if n := p.partName(e, e.uuName); n != "" {
+		return n
 	}
 	switch e.ctype.value {
 	case "application/ms-tnef", "application/vnd.ms-tnef":

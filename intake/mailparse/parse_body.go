@@ -2,10 +2,7 @@ package mailparse
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
-
-	"github.com/k3a/html2text"
 )
 
 // splitMultipart cuts body at the delimiter lines of boundary. It returns
@@ -159,52 +156,4 @@ func normalizeText(s string) string {
 		s = strings.ReplaceAll(s, "\x00", "")
 	}
 	return s
-}
-
-var (
-	htmlCommentRE  = regexp.MustCompile(`(?s)<!--.*?-->`)
-	htmlBrRE       = regexp.MustCompile(`(?i)<br\s*/?\s*>`)
-	htmlBlockEndRE = regexp.MustCompile(`(?i)</(div|tr|table|h[1-6]|blockquote|pre|address|dd|dt|center)\s*>`)
-	// Go's regexp has no back-references: one expression per element.
-	htmlHiddenREs = []*regexp.Regexp{
-		regexp.MustCompile(`(?is)<head[\s>].*?</head\s*>`),
-		regexp.MustCompile(`(?is)<style[\s>].*?</style\s*>`),
-		regexp.MustCompile(`(?is)<script[\s>].*?</script\s*>`),
-		regexp.MustCompile(`(?is)<title[\s>].*?</title\s*>`),
-	}
-	// Leftover (unbalanced) head/style/script tags would make html2text
-	// hide everything after them.
-	htmlStrayRE  = regexp.MustCompile(`(?i)</?(head|style|script|title)(\s[^>]*)?/?>`)
-	htmlAnchorRE = regexp.MustCompile(`(?i)<a(\s[^>]*)?>`)
-	hrefRE       = regexp.MustCompile(`(?i)\shref\s*=`)
-	blankLinesRE = regexp.MustCompile(`\n{3,}`)
-	trailingWSRE = regexp.MustCompile(`[ \t]+\n`)
-)
-
-// htmlToText turns an HTML body into readable plain text.
-func htmlToText(h string) string {
-	h = htmlCommentRE.ReplaceAllString(h, "")
-	for _, re := range htmlHiddenREs {
-		h = re.ReplaceAllString(h, "")
-	}
-	h = htmlStrayRE.ReplaceAllString(h, "")
-	// html2text hides everything after an <a> without href (<a name=…>).
-	h = htmlAnchorRE.ReplaceAllStringFunc(h, func(tag string) string {
-		if hrefRE.MatchString(tag) {
-			return tag
-		}
-		return ""
-	})
-	h = htmlBrRE.ReplaceAllString(h, "<br>")
-	h = htmlBlockEndRE.ReplaceAllString(h, "$0<br>")
-	t := html2text.HTML2TextWithOptions(h, html2text.WithUnixLineBreaks(), html2text.WithLinksInnerText(), html2text.WithListSupport())
-	t = strings.ReplaceAll(t, "\u00a0", " ")
-	t = trailingWSRE.ReplaceAllString(t, "\n")
-	lines := strings.Split(t, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimLeft(l, " ")
-	}
-	t = strings.Join(lines, "\n")
-	t = blankLinesRE.ReplaceAllString(t, "\n\n")
-	return strings.TrimSpace(t)
 }

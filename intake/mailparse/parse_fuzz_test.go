@@ -2,18 +2,24 @@ package mailparse
 
 import (
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
-// FuzzParse checks that Parse never panics, is deterministic, keeps its
-// output invariants, and that a message rebuilt from valid output parses
-// back to the same subject, sender, Message-ID and text.
+// FuzzParse checks that Parse never panics, is never slow, is
+// deterministic, keeps its output invariants, and that a message rebuilt
+// from valid output parses back to the same subject, sender, Message-ID and
+// text. Slow means superlinear: an input that spends more work units than
+// the default step budget allows for its size (counted, so the verdict
+// does not depend on the machine), or, as a backstop for work no stage
+// counts, one that takes longer than slowBound.
 //
 //	go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./intake/mailparse
 func FuzzParse(f *testing.F) {
@@ -31,8 +37,18 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, shape := range pathological {
+		f.Add(shape.make(4 << 10))
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		m, err := Parse(raw)
+		start := time.Now()
+		m, err := ParseWith(raw, Options{MaxTime: -1})
+		if d := time.Since(start); d > slowBound(len(raw)) {
+			t.Fatalf("slow input: %v for %d bytes", d, len(raw))
+		}
+		if errors.Is(err, ErrBudget) {
+			t.Fatalf("input of %d bytes exceeds the step budget: %v", len(raw), err)
+		}
 		if err != nil {
 			if m != nil {
 				t.Fatalf("Parse returned both a message and %v", err)
@@ -66,6 +82,12 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("Message-ID %q became %q", m.MessageID, m2.MessageID)
 		}
 	})
+}
+
+// slowBound is far above what a linear parse takes on any machine: a
+// hang or a quadratic blow-up, not a speed check.
+func slowBound(size int) time.Duration {
+	return 2*time.Second + time.Duration(size)*20*time.Microsecond
 }
 
 func checkInvariants(t *testing.T, m *Message) {

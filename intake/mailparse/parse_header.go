@@ -27,7 +27,11 @@ type rawField struct {
 // header that runs into the body without a blank line, continuation lines
 // without leading whitespace. top marks a whole message, where leading blank
 // lines are skipped; in a MIME part a leading blank line means "no header".
-func readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []string) {
+func (p *parser) readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []string) {
+	return readHeaderBudget(b, top, p.b)
+}
+
+func readHeaderBudget(b []byte, top bool, bud *budget) (fields []rawField, body []byte, problems []string) {
 	pos := 0
 	if top {
 		for pos < len(b) {
@@ -41,9 +45,28 @@ func readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []
 		if line, next := nextLine(b, pos); bytes.HasPrefix(line, []byte("From ")) || bytes.HasPrefix(line, []byte(">From ")) {
 			pos = next
 		}
+		// A junk line or two before the first field ("---- Original
+		// email message ----", a forwarding client's banner): skipped
+		// when real fields follow, as the best parsers do.
+		for skip, at := 0, pos; skip < 3 && at < len(b); skip++ {
+			line, next := nextLine(b, at)
+			content := trimEOL(line)
+			if len(content) == 0 || isFieldLine(content) {
+				break
+			}
+			l1, n1 := nextLine(b, next)
+			l2, _ := nextLine(b, n1)
+			if c1, c2 := trimEOL(l1), trimEOL(l2); isFieldLine(c1) && (isFieldLine(c2) || len(c2) > 0 && (c2[0] == ' ' || c2[0] == '\t')) {
+				problems = append(problems, "junk line before the header skipped: "+strconv.Quote(string(truncateBytes(trimEOL(b[pos:next]), 60))))
+				pos = next
+				break
+			}
+			at = next
+		}
 	}
 	for pos < len(b) {
 		line, next := nextLine(b, pos)
+		bud.spend(len(line))
 		content := trimEOL(line)
 		switch {
 		case len(content) == 0:
@@ -74,7 +97,8 @@ func readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []
 			nl, _ := nextLine(b, next)
 			nc := trimEOL(nl)
 			prev := bytes.TrimRight(fields[len(fields)-1].raw, " \t\r\n")
-			openEnded := len(prev) > 0 && (prev[len(prev)-1] == ';' || prev[len(prev)-1] == ',')
+			openEnded := len(prev) > 0 && (prev[len(prev)-1] == ';' || prev[len(prev)-1] == ',') ||
+				bytes.HasPrefix(content, []byte("=?")) || unbalanced(prev)
 			if openEnded || next < len(b) && len(nc) > 0 && (nc[0] == ' ' || nc[0] == '\t' || isFieldLine(nc)) {
 				f := &fields[len(fields)-1]
 				f.raw = append(trimEOLRight(f.raw), append([]byte("\r\n "), line...)...)
@@ -87,6 +111,20 @@ func readHeader(b []byte, top bool) (fields []rawField, body []byte, problems []
 		pos = next
 	}
 	return fields, nil, problems
+}
+
+func truncateBytes(b []byte, n int) []byte {
+	return []byte(truncate(string(b[:min(len(b), n+4)]), n))
+}
+
+// unbalanced reports a field value left inside quotes, angle brackets or
+// a comment: the next line must continue it. Only the tail is looked at, so
+// a long field costs nothing more.
+func unbalanced(field []byte) bool {
+	tail := field[max(0, len(field)-200):]
+	quotes := bytes.Count(tail, []byte(`"`))
+	return quotes%2 == 1 || bytes.Count(tail, []byte("<")) > bytes.Count(tail, []byte(">")) ||
+		bytes.Count(tail, []byte("(")) > bytes.Count(tail, []byte(")"))
 }
 
 // nextLine returns the line starting at pos, with its line end, and the
@@ -186,6 +224,7 @@ func cleanLine(s string) string {
 // word that cannot be decoded (unknown charset, broken base64) stays as it
 // was written. Problems are recorded, never returned.
 func (p *parser) decodeWords(s string) string {
+	p.b.spend(len(s))
 	if !strings.Contains(s, "=?") {
 		return s
 	}
@@ -209,6 +248,9 @@ func (p *parser) decodeWords(s string) string {
 		runRaw.Reset()
 	}
 	prevWord := false // the last token was an encoded word
+	// endAt is the distance from s to the next "?=", kept across tries so
+	// that many "=?" without an end cost one scan, not one each.
+	endAt := -1
 	for len(s) > 0 {
 		start := strings.Index(s, "=?")
 		if start < 0 {
@@ -216,17 +258,33 @@ func (p *parser) decodeWords(s string) string {
 			out.WriteString(s)
 			return out.String()
 		}
-		cs, enc, text, length, ok := splitEncodedWord(s[start:])
+		if endAt < start+2 {
+			endAt = strings.Index(s[start+2:], "?=")
+			if endAt < 0 {
+				flush()
+				out.WriteString(s)
+				return out.String()
+			}
+			endAt += start + 2
+		}
+		var cs, enc, text string
+		var length int
+		ok := endAt-start <= maxWordText+80
+		if ok {
+			cs, enc, text, length, ok = splitEncodedWord(s[start:])
+		}
 		if !ok {
 			flush()
 			out.WriteString(s[:start+2])
 			s = s[start+2:]
+			endAt -= start + 2
 			prevWord = false
 			continue
 		}
 		lit := s[:start]
 		raw := s[start : start+length]
 		s = s[start+length:]
+		endAt -= start + length
 		// Whitespace between two encoded words is dropped (RFC 2047 6.2).
 		if prevWord && strings.TrimSpace(lit) == "" {
 			lit = ""
@@ -346,6 +404,7 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 func (p *parser) addressList(h *mail.Header, key string, keepNameOnly bool) []Address {
 	var out []Address
 	for _, v := range h.Values(key) {
+		p.b.spend(len(v))
 		for _, a := range p.parseAddresses(v) {
 			if a.Addr != "" || keepNameOnly {
 				out = append(out, a)
@@ -373,16 +432,45 @@ func (p *parser) parseAddresses(v string) []Address {
 	if list, err := ap.ParseList(v); err == nil {
 		out := make([]Address, 0, len(list))
 		for _, a := range list {
-			name := a.Name
-			if strings.Contains(name, "=?") {
-				name = p.decodeWords(name)
-			}
-			out = append(out, Address{Name: truncateRunes(cleanLine(name), maxNameLen), Addr: normAddr(a.Address)})
+			out = append(out, p.address(a.Name, a.Address))
 		}
 		return out
 	}
-	return p.lenientAddresses(v)
+	// The list is split first, with encoded words kept whole (a decoded
+	// "Bürling, Andreas" must not split), then each mailbox is read on
+	// its own: one broken mailbox does not spoil the others.
+	var out []Address
+	for _, item := range splitTopLevel(v) {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if a, err := ap.Parse(item); err == nil {
+			out = append(out, p.address(a.Name, a.Address))
+			continue
+		}
+		out = append(out, p.lenientAddresses(item)...)
+	}
+	return out
 }
+
+// address makes an Address of a parsed mailbox: the name decoded and
+// tidied, and dropped when it only repeats the address.
+func (p *parser) address(name, addr string) Address {
+	if strings.Contains(name, "=?") {
+		name = p.decodeWords(name)
+	}
+	name = truncateRunes(cleanLine(name), maxNameLen)
+	addr = normAddr(addr)
+	if n := strings.Trim(name, `'" <>`); addr != "" && strings.EqualFold(n, addr) {
+		name = ""
+	}
+	return Address{Name: name, Addr: addr}
+}
+
+// commentMailboxRE matches a local part with only a comment:
+// "MAILER-DAEMON (Mail Delivery System)".
+var commentMailboxRE = regexp.MustCompile(`^([^\s()<>@,;:"\[\]]+)\s*\(([^()]*)\)$`)
 
 // lenientAddresses reads what net/mail refuses: unquoted specials in names,
 // unknown charsets, missing brackets, stray garbage.
@@ -402,6 +490,10 @@ func (p *parser) lenientAddresses(v string) []Address {
 			continue
 		}
 		var name, addr string
+		if m := commentMailboxRE.FindStringSubmatch(item); m != nil {
+			out = append(out, p.address(m[2], m[1]))
+			continue
+		}
 		if lt := strings.LastIndexByte(item, '<'); lt >= 0 {
 			gt := strings.IndexByte(item[lt:], '>')
 			if gt < 0 {
@@ -432,12 +524,11 @@ func (p *parser) lenientAddresses(v string) []Address {
 		if strings.HasPrefix(name, `"`) {
 			name, _ = readQuoted(name)
 		}
-		name = truncateRunes(cleanLine(p.decodeWords(name)), maxNameLen)
-		addr = normAddr(strings.Trim(addr, ` "'`))
-		if addr == "" && name == "" {
+		a := p.address(name, strings.Trim(addr, ` "'`))
+		if a.Addr == "" && a.Name == "" {
 			continue
 		}
-		out = append(out, Address{Name: name, Addr: addr})
+		out = append(out, a)
 	}
 	return out
 }
@@ -447,8 +538,24 @@ func (p *parser) lenientAddresses(v string) []Address {
 func splitTopLevel(s string) []string {
 	var parts []string
 	depth, angle, quoted, start := 0, false, false, 0
+	endAt := -1 // index of the next "?=", kept so that "=?" cost one scan
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
+		case c == '=' && !quoted && depth == 0 && i+1 < len(s) && s[i+1] == '?':
+			// An encoded word is one token: a comma in it is text.
+			if endAt < i+2 {
+				endAt = strings.Index(s[i+2:], "?=")
+				if endAt < 0 {
+					endAt = len(s)
+				} else {
+					endAt += i + 2
+				}
+			}
+			if endAt-i <= maxWordText+80 {
+				if _, _, _, n, ok := splitEncodedWord(s[i:]); ok {
+					i += n - 1
+				}
+			}
 		case quoted:
 			if c == '\\' {
 				i++

@@ -62,7 +62,7 @@ func TestParseAttachments(t *testing.T) {
 		}
 	}
 	want := []att{
-		{"part-1.2.png", "image/png", 68, true, "logo@x"},
+		{"logo.png", "image/png", 68, true, "logo@x"},
 		{"Räkning för hösten.pdf", "application/pdf", 19, false, ""}, // RFC 2231 continuations, latin-1
 		{"lösenord.txt", "text/plain", 12, false, ""},                // RFC 2047 in name=
 		{"Frågan om licenser.eml", "message/rfc822", 131, false, ""}, // forwarded: subject + .eml

@@ -35,14 +35,31 @@ var (
 // ("On … wrote:", "Den … skrev …:", "… skrev:"), which keeps the answers of
 // a bottom-posted or interleaved reply. A trailing signature after "-- " is
 // cut too. Forwarded messages are content, not history: nothing after a
-// forward marker is cut. If nothing would be left, the whole text is
-// returned (trimmed).
-func SplitQuoted(text string) string {
+// forward marker is cut. HTML is first made text by the parser, which
+// marks <blockquote> and Outlook's divider the same way.
+//
+// ok is false when nothing is left: the mail has no text of its own (an
+// empty reply above a quote, or only a signature). newText is then "",
+// never the quoted text: a caller that relays new text must relay nothing.
+//
+// It runs in time linear in the text: every line is matched against the
+// patterns a bounded number of times, and lines longer than any marker or
+// attribution (maxMarkerLine) are never matched as one.
+func SplitQuoted(text string) (newText string, ok bool) {
+	return splitQuoted(text, nil)
+}
+
+func splitQuoted(text string, b *budget) (newText string, ok bool) {
+	b.spend(len(text))
 	text = normalizeText(text)
 	lines := strings.Split(text, "\n")
 	cut := len(lines)
 	for i := 0; i < len(lines) && cut == len(lines); i++ {
 		l := lines[i]
+		if len(l) > maxMarkerLine {
+			continue
+		}
+		b.spend(len(l))
 		switch {
 		case forwardRE.MatchString(l):
 			// Everything from here on was deliberately passed on.
@@ -58,13 +75,22 @@ func SplitQuoted(text string) string {
 		}
 	}
 	kept := make([]string, 0, cut)
+	// checked is len(kept) at the last attribution check: lines already
+	// looked at are not looked at again for every following quoted line.
+	checked := -1
 	for i := 0; i < cut; i++ {
 		if isQuoted(lines[i]) {
 			// Drop an attribution right above a quoted block.
 			for len(kept) > 0 && strings.TrimSpace(kept[len(kept)-1]) == "" {
 				kept = kept[:len(kept)-1]
 			}
-			kept = kept[:len(kept)-attributionLines(kept)]
+			if len(kept) != checked {
+				if len(kept) > 0 {
+					b.spend(2 * min(maxMarkerLine, len(kept[len(kept)-1])))
+				}
+				kept = kept[:len(kept)-attributionLines(kept)]
+				checked = len(kept)
+			}
 			continue
 		}
 		kept = append(kept, lines[i])
@@ -77,11 +103,12 @@ func SplitQuoted(text string) string {
 		}
 	}
 	out := strings.TrimSpace(strings.Join(trimRightAll(kept), "\n"))
-	if out == "" {
-		return strings.TrimSpace(text)
-	}
-	return out
+	return out, out != ""
 }
+
+// maxMarkerLine is longer than any attribution, Outlook header field or
+// separator line; longer lines are text.
+const maxMarkerLine = 1000
 
 // attributionOpenerRE matches how attributions begin: "On", "Den", "Am",
 // "Le", or a date.
@@ -95,10 +122,13 @@ func attributionLines(kept []string) int {
 		return 0
 	}
 	last := kept[n-1]
+	if len(last) > maxMarkerLine {
+		return 0
+	}
 	if attributionRE.MatchString(last) && attributionOpenerRE.MatchString(last) {
 		return 1
 	}
-	if n > 1 && strings.TrimSpace(kept[n-2]) != "" && attributionOpenerRE.MatchString(kept[n-2]) &&
+	if n > 1 && len(kept[n-2]) <= maxMarkerLine && strings.TrimSpace(kept[n-2]) != "" && attributionOpenerRE.MatchString(kept[n-2]) &&
 		attributionRE.MatchString(kept[n-2]+" "+strings.TrimSpace(last)) {
 		return 2
 	}
@@ -131,12 +161,12 @@ func nextNonBlank(lines []string, from int) int {
 // isOutlookBlock reports whether lines[i] starts a "From:" header block: a
 // From line followed within a few lines by two other header fields.
 func isOutlookBlock(lines []string, i int) bool {
-	if !outlookFromRE.MatchString(lines[i]) {
+	if len(lines[i]) > maxMarkerLine || !outlookFromRE.MatchString(lines[i]) {
 		return false
 	}
 	seen := 0
 	for j := i + 1; j < len(lines) && j <= i+8; j++ {
-		if outlookFieldRE.MatchString(lines[j]) {
+		if len(lines[j]) <= maxMarkerLine && outlookFieldRE.MatchString(lines[j]) {
 			seen++
 			if seen >= 2 {
 				return true

@@ -21,12 +21,15 @@ func TestSplitQuoted(t *testing.T) {
 		{"signature", "Svar här.\n\n-- \nAnna Berg\nIT-avdelningen\n", "Svar här."},
 		{"underscores alone are text", "A\n____________________\nB\n", "A\n____________________\nB"},
 		{"forward is content", "FYI\n\n---------- Forwarded message ---------\nFrom: Eva <e@x.se>\nDate: Mon\nSubject: Skrivare\nTo: anna@x.se\n\nSkrivaren är trasig.\n", "FYI\n\n---------- Forwarded message ---------\nFrom: Eva <e@x.se>\nDate: Mon\nSubject: Skrivare\nTo: anna@x.se\n\nSkrivaren är trasig."},
-		{"only quote left: keep everything", "> all quoted\n> text\n", "> all quoted\n> text"},
+		{"only quote: no new text", "> all quoted\n> text\n", ""},
+		{"attribution and quote only", "On Mon, Nov 23, 2026 Helpdesk <h@example.org> wrote:\n> notice\n", ""},
+		{"signature only", "\n-- \nAnna\n", ""},
 		{"from line alone is text", "From: me, with love\nThanks\n", "From: me, with love\nThanks"},
 		{"crlf", "Ok\r\n\r\n> q\r\n", "Ok"},
 	} {
-		if got := SplitQuoted(tc.in); got != tc.want {
-			t.Errorf("%s: SplitQuoted(%q)\n got %q\nwant %q", tc.name, tc.in, got, tc.want)
+		got, ok := SplitQuoted(tc.in)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("%s: SplitQuoted(%q)\n got %q, %v\nwant %q", tc.name, tc.in, got, ok, tc.want)
 		}
 	}
 }

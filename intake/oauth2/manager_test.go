@@ -210,7 +210,7 @@ func TestXOAUTH2EndToEnd(t *testing.T) {
 	// SMTP: a batch connects with XOAUTH2 and sends.
 	smtpSrv := startSMTP(t, w.p)
 	sender := notify.NewSender(w.st, notify.SMTPConfig{Host: "127.0.0.1", Port: smtpSrv.port, Security: "none",
-		Username: testUser, TokenSource: smtpMgr.Token, Timeout: 10 * time.Second}, w.log)
+		Username: testUser, TokenSource: smtpMgr.Token, Timeout: 10 * time.Second, LoopID: "test"}, w.log)
 	queueMail(t, w.st, "one")
 	if n, err := sender.SendOnce(ctx); err != nil || n != 1 || smtpSrv.count() != 1 {
 		t.Fatalf("first send: handled %d, err %v, server has %d", n, err, smtpSrv.count())
@@ -357,6 +357,7 @@ func TestTwoManagersRefreshOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
+	testdb.Seal(t, st2)
 	a := w.manager(IMAP("helpdesk"), imapScope, nil)
 	b := NewManager(st2, w.cfg(imapScope), IMAP("helpdesk"), Options{Logger: w.log, Now: w.clock.Now})
 

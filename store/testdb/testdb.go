@@ -29,5 +29,17 @@ func Open(t testing.TB) (*store.Store, string) {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	Seal(t, st)
 	return st, url
+}
+
+// Seal gives st the key Open's stores seal OAuth2 tokens with, for a
+// second store on the same database.
+func Seal(t testing.TB, st *store.Store) {
+	t.Helper()
+	sl, err := store.NewSealer([][]byte{[]byte("testdb sealing key, 32 bytes ok!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetSealer(sl)
 }

@@ -1,0 +1,254 @@
+package mailparse
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Minimal mails for each fault of issue 14 (Fidelity): each failed before
+// the fix that names it.
+
+func mustParse(t *testing.T, raw string) *Message {
+	t.Helper()
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return m
+}
+
+func hasProblem(m *Message, sub string) bool {
+	return slices.ContainsFunc(m.Problems, func(p string) bool { return strings.Contains(p, sub) })
+}
+
+func TestHeaderJunkFirstLine(t *testing.T) {
+	m := mustParse(t, "---- Original email message ----\r\nFrom: Anna <anna@example.org>\r\nSubject: Skrivaren\r\n\r\nHej\r\n")
+	if m.From.Addr != "anna@example.org" || m.Subject != "Skrivaren" || strings.TrimSpace(m.Text) != "Hej" {
+		t.Errorf("got From %+v Subject %q Text %q", m.From, m.Subject, m.Text)
+	}
+	if !hasProblem(m, "junk line before the header") {
+		t.Errorf("repair not recorded: %q", m.Problems)
+	}
+}
+
+func TestHeaderContinuationWithoutIndent(t *testing.T) {
+	body := base64.StdEncoding.EncodeToString([]byte("Der Text."))
+	m := mustParse(t, "Subject: Angebot für\r\nden Laser\r\nFrom: Martin <m@example.de>\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"+body+"\r\n")
+	if m.Subject != "Angebot für den Laser" || m.From.Addr != "m@example.de" || m.Text != "Der Text." {
+		t.Errorf("got Subject %q From %+v Text %q", m.Subject, m.From, m.Text)
+	}
+	if !hasProblem(m, "joined to the field before") {
+		t.Errorf("repair not recorded: %q", m.Problems)
+	}
+}
+
+func TestHeaderDuplicateFromPrefersParsable(t *testing.T) {
+	m := mustParse(t, "From: Helpdesk\r\nFrom: Ola Nordmann <ola@example.no>\r\nSubject: x\r\n\r\nb\r\n")
+	if m.From.Addr != "ola@example.no" || m.From.Name != "Ola Nordmann" {
+		t.Errorf("From = %+v", m.From)
+	}
+	if !hasProblem(m, "From") {
+		t.Errorf("repair not recorded: %q", m.Problems)
+	}
+}
+
+func TestAddressFaults(t *testing.T) {
+	for _, tc := range []struct{ name, from, addr, display string }{
+		{"mailer-daemon with comment", "MAILER-DAEMON (Mail Delivery System)", "mailer-daemon", "Mail Delivery System"},
+		{"encoded word holding a comma", "=?iso-8859-1?Q?B=FCrling,=20Andreas?= <andreas@example.de>", "andreas@example.de", "Bürling, Andreas"},
+		{"first mailbox empty", `"X " <>, "LTD" <ly@example.cn>`, "ly@example.cn", "LTD"},
+		{"name and address apart", `"anna@example.org" <anna@example.org>`, "anna@example.org", ""},
+		{"encoded comma unquoted, lenient path", "=?utf-8?Q?M=C3=BCller,_Hans?= <hans@example.de> (Sales)", "hans@example.de", "Müller, Hans"},
+	} {
+		m := mustParse(t, "From: "+tc.from+"\r\nSubject: x\r\n\r\nb\r\n")
+		if m.From.Addr != tc.addr || m.From.Name != tc.display {
+			t.Errorf("%s: From = %+v, want %q %q", tc.name, m.From, tc.display, tc.addr)
+		}
+	}
+	m := mustParse(t, "From: a@example.org\r\nTo: =?iso-8859-1?Q?B=FCrling,=20Andreas?= <andreas@example.de>, b@example.org\r\nSubject: x\r\n\r\nb\r\n")
+	if len(m.To) != 2 || m.To[0].Name != "Bürling, Andreas" || m.To[1].Addr != "b@example.org" {
+		t.Errorf("To = %+v", m.To)
+	}
+}
+
+func TestUndeclaredCharsetDetected(t *testing.T) {
+	// GB2312 bytes of "你好，请帮忙处理打印机的问题。谢谢！" without any charset.
+	gb := "\xc4\xe3\xba\xc3\xa3\xac\xc7\xeb\xb0\xef\xc3\xa6\xb4\xa6\xc0\xed\xb4\xf2\xd3\xa1\xbb\xfa\xb5\xc4\xce\xca\xcc\xe2\xa1\xa3\xd0\xbb\xd0\xbb\xa3\xa1"
+	m := mustParse(t, "From: a@example.cn\r\nSubject: \xb4\xf2\xd3\xa1\xbb\xfa\xce\xca\xcc\xe2\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"+gb+"\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"\xb1\xa8\xb8\xe6.txt\"\r\n\r\nx\r\n--b--\r\n")
+	if strings.TrimSpace(m.Text) != "你好，请帮忙处理打印机的问题。谢谢！" {
+		t.Errorf("Text = %q", m.Text)
+	}
+	if m.Subject != "打印机问题" {
+		t.Errorf("Subject = %q", m.Subject)
+	}
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "报告.txt" {
+		t.Errorf("Attachments = %+v", m.Attachments)
+	}
+}
+
+func TestEnclosingCharsetUsedFirst(t *testing.T) {
+	// The multipart says koi8-r; its text part says nothing.
+	m := mustParse(t, "From: a@example.ru\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b; charset=koi8-r\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n--b--\r\n")
+	if strings.TrimSpace(m.Text) != "Привет" {
+		t.Errorf("Text = %q", m.Text)
+	}
+}
+
+func TestValidUTF8NeverRedecoded(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: Grüße\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nGrüße aus Köln\r\n")
+	// Declared Latin-1, but the bytes are valid UTF-8 with non-ASCII: the
+	// label is wrong, the text is UTF-8.
+	if strings.TrimSpace(m.Text) != "Grüße aus Köln" || m.Subject != "Grüße" {
+		t.Errorf("Text %q Subject %q", m.Text, m.Subject)
+	}
+}
+
+func TestShiftJISInsideISO2022JP(t *testing.T) {
+	// "日本語のテキスト" in Shift_JIS, labelled ISO-2022-JP.
+	sj := "\x93\xfa\x96\x7b\x8c\xea\x82\xcc\x83\x65\x83\x4c\x83\x58\x83\x67"
+	m := mustParse(t, "From: a@example.jp\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n"+sj+"\r\n")
+	if strings.TrimSpace(m.Text) != "日本語のテキスト" {
+		t.Errorf("Text = %q", m.Text)
+	}
+}
+
+func TestUUEncodedPart(t *testing.T) {
+	// "Hello, uuencode!\n" uuencoded as hello.txt.
+	uu := "begin 644 hello.txt\r\n12&5L;&\\L('5U96YC;V1E(0H`\r\n`\r\nend\r\n"
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n"+uu+"--b--\r\n")
+	if len(m.Attachments) != 1 {
+		t.Fatalf("Attachments = %+v", m.Attachments)
+	}
+	a := m.Attachments[0]
+	if string(a.Data) != "Hello, uuencode!\n" || a.Filename != "hello.txt" {
+		t.Errorf("attachment %q %q", a.Filename, a.Data)
+	}
+}
+
+func TestUnnamedPartsNamed(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n"+
+		"--b\r\nContent-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\nAction: failed\r\n"+
+		"--b\r\nContent-Type: image/jpeg\r\nContent-ID: <image001.jpg@01D9A1B2.C3D4E5F0>\r\nContent-Transfer-Encoding: base64\r\n\r\n/9j/\r\n"+
+		"--b\r\nContent-Type: image/png\r\nContent-ID: <part1.AB12@example.org>\r\n\r\nx\r\n--b--\r\n")
+	var names []string
+	for _, a := range m.Attachments {
+		names = append(names, a.Filename)
+	}
+	want := []string{"Delivery report.txt", "image001.jpg", "part1.AB12.png"}
+	if !slices.Equal(names, want) {
+		t.Errorf("names = %q, want %q", names, want)
+	}
+}
+
+func TestFormatFlowed(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8; format=flowed\r\n\r\nDies ist ein langer \r\nAbsatz, der umbrochen \r\nwurde.\r\n> zitiert \r\n> weiter\r\n-- \r\nSig\r\n")
+	want := "Dies ist ein langer Absatz, der umbrochen wurde.\n> zitiert weiter\n-- \nSig"
+	if strings.TrimSpace(m.Text) != want {
+		t.Errorf("Text = %q, want %q", m.Text, want)
+	}
+	m = mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8; format=flowed; delsp=yes\r\n\r\n\xe6\x97\xa5\xe6\x9c\xac \r\n\xe8\xaa\x9e\r\n")
+	if strings.TrimSpace(m.Text) != "日本語" {
+		t.Errorf("delsp=yes: Text = %q", m.Text)
+	}
+}
+
+// tnefAttr encodes one TNEF attribute (checksum not checked by readers).
+func tnefAttr(level byte, id uint32, data []byte) []byte {
+	b := []byte{level}
+	b = binary.LittleEndian.AppendUint32(b, id)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
+	b = append(b, data...)
+	return append(b, 0, 0)
+}
+
+func TestTNEFUnpacked(t *testing.T) {
+	// A long file name in the attachment's MAPI properties (PT_UNICODE).
+	longName := []byte{}
+	for _, r := range "Tilbud 2026 – Bryne.xlsx" {
+		longName = binary.LittleEndian.AppendUint16(longName, uint16(r))
+	}
+	longName = append(longName, 0, 0)
+	props := binary.LittleEndian.AppendUint32(nil, 1)
+	props = binary.LittleEndian.AppendUint16(props, 0x001F)
+	props = binary.LittleEndian.AppendUint16(props, 0x3707)
+	props = binary.LittleEndian.AppendUint32(props, 1)
+	props = binary.LittleEndian.AppendUint32(props, uint32(len(longName)))
+	props = append(props, longName...)
+	for len(props)%4 != 0 {
+		props = append(props, 0)
+	}
+	w := binary.LittleEndian.AppendUint32(nil, 0x223E9F78)
+	w = append(w, 0x01, 0x00)
+	w = append(w, tnefAttr(1, 0x0002800C, []byte("Hei, se vedlegg.\r\n\x00"))...)
+	w = append(w, tnefAttr(2, 0x00069002, make([]byte, 14))...)
+	w = append(w, tnefAttr(2, 0x00018010, []byte("TILBUD~1.XLS\x00"))...)
+	w = append(w, tnefAttr(2, 0x0006800F, []byte("PK\x03\x04 sheet"))...)
+	w = append(w, tnefAttr(2, 0x00069005, props)...)
+	raw := "From: a@example.no\r\nSubject: Tilbud\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString(w) + "\r\n--b--\r\n"
+	m := mustParse(t, raw)
+	if strings.TrimSpace(m.Text) != "Hei, se vedlegg." {
+		t.Errorf("Text = %q", m.Text)
+	}
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "Tilbud 2026 – Bryne.xlsx" || string(m.Attachments[0].Data) != "PK\x03\x04 sheet" {
+		t.Fatalf("Attachments = %+v", m.Attachments)
+	}
+	// Truncated: what was read so far is kept, nothing panics.
+	for n := 0; n < len(w); n += 7 {
+		if _, err := readTNEF(w[:n]); err != nil && err != errNotTNEF {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTNEFOutlookRichText(t *testing.T) {
+	raw, err := os.ReadFile("testdata/corpus/mimekit-extras/tnef/rich-text.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustParse(t, string(raw))
+	var names []string
+	for _, a := range m.Attachments {
+		names = append(names, a.Filename)
+	}
+	// The picture is unpacked; the RTF body and two embedded messages stay
+	// in winmail.dat, which is kept.
+	if !slices.Equal(names, []string{"kitten-playing-with-a-christmas-tree.jpg", "winmail.dat"}) {
+		t.Errorf("names = %q", names)
+	}
+}
+
+// Lotus Notes and Outlook Express put uuencoded files into the text body:
+// they become attachments and leave the text.
+func TestUUEncodedInTextBody(t *testing.T) {
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\n\r\nSee the file.\r\n\r\nbegin 644 hello.txt\r\n12&5L;&\\L('5U96YC;V1E(0H`\r\n`\r\nend\r\n\r\nThanks\r\n")
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "hello.txt" || string(m.Attachments[0].Data) != "Hello, uuencode!\n" {
+		t.Fatalf("Attachments = %+v", m.Attachments)
+	}
+	if strings.Contains(m.Text, "begin 644") || !strings.Contains(m.Text, "See the file.") || !strings.Contains(m.Text, "Thanks") {
+		t.Errorf("Text = %q", m.Text)
+	}
+	// Without an end line it is text.
+	m = mustParse(t, "From: a@example.org\r\nSubject: x\r\n\r\nbegin 644 not a file\r\nmore\r\n")
+	if len(m.Attachments) != 0 || !strings.Contains(m.Text, "begin 644 not a file") {
+		t.Errorf("no end line: %q %+v", m.Text, m.Attachments)
+	}
+}
+
+func TestHeaderContinuationBeforeBlankLine(t *testing.T) {
+	// The last field's continuation lost its indentation, right before the
+	// blank line: an encoded word, and an address list left open.
+	m := mustParse(t, "From: =?utf-8?q?J=C3=B6rg?=\r\n <joerg@example.de>\r\nSubject: =?utf-8?b?SW5mb3JtYXRpb24gw7xiZXIg?=\r\n=?utf-8?b?ZGVuIERydWNrZXI=?=\r\n\r\nText\r\n")
+	if m.Subject != "Information über den Drucker" || strings.TrimSpace(m.Text) != "Text" {
+		t.Errorf("Subject %q Text %q", m.Subject, m.Text)
+	}
+	m = mustParse(t, "Subject: x\r\nTo: \"Berg, Anna\r\n\" <anna@example.se>\r\n\r\nText\r\n")
+	if len(m.To) != 1 || m.To[0].Addr != "anna@example.se" || strings.TrimSpace(m.Text) != "Text" {
+		t.Errorf("To %+v Text %q", m.To, m.Text)
+	}
+}
