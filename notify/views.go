@@ -42,6 +42,24 @@ func (m *Mailer) CaseView(rules *config.Rules, c *store.Case, now time.Time) Cas
 	return v
 }
 
+// AddForward adds a case's forward to its supplier to its view: the
+// supplier, their reference, when their answer is due and whether that is
+// past, and the reminders they got. f may be nil.
+func (m *Mailer) AddForward(v *CaseView, rules *config.Rules, c *store.Case, f *store.SupplierForward, now time.Time) {
+	if f == nil {
+		return
+	}
+	v.Supplier = f.Supplier
+	if s := rules.Supplier(f.Supplier); s != nil {
+		v.Supplier = s.Name
+	}
+	v.SupplierRef, v.Reminders = f.Reference, f.Reminders
+	if f.ResponseDue != nil {
+		v.SupplierDue = f.ResponseDue.In(m.Zone(rules, c.Unit))
+		v.SupplierOverdue = f.Overdue(now)
+	}
+}
+
 // OpeningView is the requester's first mail as notices show it: its new
 // text (all of it when nothing was new) and its attachments, those not
 // kept marked as omitted.

@@ -274,29 +274,3 @@ func SupplierCounts(ctx context.Context, q Querier, since, until time.Time, unit
 	}
 	return out, nil
 }
-
-// SupplierGauges are the suppliers' figures /metrics reports: cases
-// waiting per supplier, and reminders sent per supplier (ever).
-func SupplierGauges(ctx context.Context, q Querier) (waiting, reminders map[string]int, err error) {
-	waiting, reminders = map[string]int{}, map[string]int{}
-	rows, err := q.Query(ctx, `SELECT f.supplier,
-			count(*) FILTER (WHERE f.ended_at IS NULL AND f.answered_at IS NULL AND c.status IN ('new', 'open', 'waiting')),
-			coalesce(sum(f.reminders), 0)
-		FROM supplier_forwards f JOIN cases c ON c.id = f.case_id GROUP BY f.supplier`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading supplier figures: %w", err)
-	}
-	err = forEach(rows, func(row pgx.Row) error {
-		var s string
-		var w, r int
-		if err := row.Scan(&s, &w, &r); err != nil {
-			return err
-		}
-		waiting[s], reminders[s] = w, r
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading supplier figures: %w", err)
-	}
-	return waiting, reminders, nil
-}

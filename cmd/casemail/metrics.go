@@ -167,12 +167,14 @@ var (
 	mJobSuccess    = desc("casemail_job_last_success_timestamp_seconds", "When a scheduled job (sla_check, reminders, digest, retention) last finished (0: never).", "job")
 	mJobFailing    = desc("casemail_job_failing", "1 when a scheduled job's last run failed.", "job")
 	mErasures      = desc("casemail_erasures", "Erasures of personal data recorded (casemail erase).")
+	mSupWaiting    = desc("casemail_supplier_waiting_cases", "Open cases waiting on a supplier's answer, by supplier (database-wide).", "supplier")
+	mSupReminders  = desc("casemail_supplier_reminders", "Reminders sent to a supplier about a silent case, by supplier (database-wide, ever).", "supplier")
 	mDBCollectTime = desc("casemail_database_metrics_read_seconds", "How long the last reading of the database for these metrics took.")
 )
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mDBUp, mCases, mAutoCases, mOutbox, mOutboxRetry, mOutboxOldest, mQuarantine,
-		mSLAOutcomes, mSLANotices, mJobSuccess, mJobFailing, mErasures, mDBCollectTime} {
+		mSLAOutcomes, mSLANotices, mJobSuccess, mJobFailing, mErasures, mSupWaiting, mSupReminders, mDBCollectTime} {
 		ch <- d
 	}
 }
@@ -226,6 +228,8 @@ func (c *dbCollector) read() []prometheus.Metric {
 	}
 	add(mSLAOutcomes, g.SLAOutcomes)
 	add(mSLANotices, g.SLANotices)
+	add(mSupWaiting, g.SupplierWaiting)
+	add(mSupReminders, g.SupplierReminders)
 	for _, j := range g.Jobs {
 		var last time.Time
 		if j.FinishedAt != nil {

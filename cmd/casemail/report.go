@@ -15,7 +15,9 @@ import (
 
 // cmdReport prints the numbers the digest is made of, for a period ending
 // now: counts per unit, service and tier, transfers between tiers, SLA
-// met/breached and the median first response.
+// met/breached, the median first response, and per supplier the cases
+// forwarded, answered, their median first answer, those over contract and
+// those still open with them.
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("report", stderr)
 	sinceFlag := f.String("since", "30d", "the period: this long before now (e.g. 7d, 30d, 12w)")
@@ -96,6 +98,16 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 		for _, s := range r.SLA {
 			rows = append(rows, []string{"sla", s.Target, "met", itoa(s.Met)}, []string{"sla", s.Target, "breached", itoa(s.Breached)})
 		}
+		for _, s := range r.Suppliers {
+			rows = append(rows, []string{"supplier", s.Supplier, "forwarded", itoa(s.Forwarded)},
+				[]string{"supplier", s.Supplier, "answered", itoa(s.Answered)},
+				[]string{"supplier", s.Supplier, "over_contract", itoa(s.OverContract)},
+				[]string{"supplier", s.Supplier, "still_open", itoa(s.StillOpen)},
+				[]string{"supplier", s.Supplier, "reminders", itoa(s.Reminders)})
+			if s.MedianSeconds != nil {
+				rows = append(rows, []string{"supplier", s.Supplier, "median_first_answer_seconds", strconv.FormatInt(*s.MedianSeconds, 10)})
+			}
+		}
 		if err := cw.WriteAll(rows); err != nil {
 			return err
 		}
@@ -133,6 +145,17 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 		fmt.Fprintf(tw, "\nSLA TARGET\tMET\tBREACHED\n")
 		for _, s := range r.SLA {
 			fmt.Fprintf(tw, "%s\t%d\t%d\n", s.Target, s.Met, s.Breached)
+		}
+	}
+	if len(r.Suppliers) > 0 {
+		fmt.Fprintf(tw, "\nSUPPLIER\tFORWARDED\tANSWERED\tMEDIAN FIRST ANSWER\tOVER CONTRACT\tSTILL OPEN\tREMINDERS\n")
+		for _, s := range r.Suppliers {
+			median := "-"
+			if s.MedianFirstAnswer != nil {
+				median = config.Duration(*s.MedianFirstAnswer).String()
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%d\n", s.Supplier, s.Forwarded, s.Answered, median, s.OverContract,
+				s.StillOpen, s.Reminders)
 		}
 	}
 	return tw.Flush()

@@ -504,7 +504,7 @@ func (a *applier) senderName() string {
 func (a *applier) view(c *store.Case) notify.CaseView {
 	v := a.desk.Mailer.CaseView(a.rules, c, a.now)
 	if a.fw != nil && a.fw.CaseID == c.ID {
-		addForward(&v, a.desk.Mailer.Zone(a.rules, c.Unit), a.rules, a.fw, a.now)
+		a.desk.Mailer.AddForward(&v, a.rules, c, a.fw, a.now)
 	}
 	return v
 }

@@ -112,24 +112,8 @@ func (d *Desk) forward(ctx context.Context, q store.Querier, rules *config.Rules
 // supplier's reference, due time and reminders.
 func (d *Desk) supplierView(rules *config.Rules, c *store.Case, f *store.SupplierForward, now time.Time) notify.CaseView {
 	v := d.Mailer.CaseView(rules, c, now)
-	addForward(&v, d.Mailer.Zone(rules, c.Unit), rules, f, now)
+	d.Mailer.AddForward(&v, rules, c, f, now)
 	return v
-}
-
-func addForward(v *notify.CaseView, loc *time.Location, rules *config.Rules, f *store.SupplierForward, now time.Time) {
-	if f == nil {
-		return
-	}
-	if s := rules.Supplier(f.Supplier); s != nil {
-		v.Supplier = s.Name
-	} else {
-		v.Supplier = f.Supplier
-	}
-	v.SupplierRef, v.Reminders = f.Reference, f.Reminders
-	if f.ResponseDue != nil {
-		v.SupplierDue = f.ResponseDue.In(loc)
-		v.SupplierOverdue = f.Overdue(now)
-	}
 }
 
 // supplierAnswered records a supplier's mail on a case: their reference,
