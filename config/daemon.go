@@ -55,7 +55,7 @@ type Daemon struct {
 	// ProcessingBudget is the most time one mail's parse may take; a mail
 	// over it is quarantined with the reason; default 20s.
 	ProcessingBudget Duration `yaml:"processing_budget"`
-	Log             struct {
+	Log              struct {
 		Format string `yaml:"format"` // text | json; default text
 		Level  string `yaml:"level"`  // debug | info | warn | error; default info
 	} `yaml:"log"`

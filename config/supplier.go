@@ -435,5 +435,38 @@ func (c *Contract) String() string {
 	return fmt.Sprintf("%s/%s", c.sup.ID, id)
 }
 
+// Terms says in one line what the contract promises: "response 4h,
+// resolution 3d on calendar office; reminders every 1d, at most 2;
+// reference (?i)\bINC\d{6,}\b; to support@v.example; direct".
+func (c *Contract) Terms() string {
+	var parts []string
+	var times []string
+	if !c.Response.IsZero() {
+		times = append(times, "response "+c.Response.String())
+	}
+	if !c.Resolution.IsZero() {
+		times = append(times, "resolution "+c.Resolution.String())
+	}
+	if len(times) > 0 {
+		t := strings.Join(times, ", ")
+		if c.Calendar != "" {
+			t += " on calendar " + c.Calendar
+		}
+		parts = append(parts, t)
+		rm := c.ReminderPolicy()
+		parts = append(parts, fmt.Sprintf("reminders every %s, at most %d", rm.Every, rm.Limit))
+	} else {
+		parts = append(parts, "no response time: no reminders")
+	}
+	if c.Reference != "" {
+		parts = append(parts, "reference "+c.Reference)
+	}
+	parts = append(parts, "to "+c.Email)
+	if c.Direct {
+		parts = append(parts, "users go straight to the supplier")
+	}
+	return strings.Join(parts, "; ")
+}
+
 // SupplierOf is the supplier the contract belongs to.
 func (c *Contract) SupplierOf() *Supplier { return c.sup }
