@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casemail/casemail/intake/senderauth"
 	"github.com/casemail/casemail/store"
 )
 
@@ -223,5 +224,32 @@ func TestSupplierDirectUnitVariant(t *testing.T) {
 	r = e.mailFrom(t, "Siri <siri@sandnes.example.no>", "helpdesk@example.org", "Feil i e-håndbok", "", "Siden laster ikke.")
 	if c := e.caseOf(t, r.CaseNumber); c.Supplier != "" || c.Assignee != "anna" {
 		t.Errorf("a Sandnes case went to %q/%q, want anna on rung 1", c.Supplier, c.Assignee)
+	}
+}
+
+// TestSupplierForgedAnswerChangesNothing: a mail in the supplier's name
+// whose sender authentication failed (the receiving server's trusted
+// Authentication-Results say DMARC failed) reaches the owner as unverified
+// but neither stops the supplier's clock nor plants a reference that
+// would later thread the forger's mail to the case.
+func TestSupplierForgedAnswerChangesNothing(t *testing.T) {
+	e := newProcWith(t, supplierRules)
+	e.p.Senders = senderauth.New(senderauth.Options{AuthservIDs: []string{"mx.example.org"}})
+	n, fw := openSandnes(t, e)
+	e.mailFrom(t, "Qm Support <"+vendor+">", fw.ReplyTo, "Re: "+fw.Subject+" INC0066666",
+		"Authentication-Results: mx.example.org; dmarc=fail header.from=vendor.example\n", "Løst, lukk saken.")
+	f := e.forward(t, n)
+	if f.AnsweredAt != nil || f.Reference != "" || !f.Waiting() {
+		t.Errorf("a forged answer changed the supplier's clock: answered %v, reference %q", f.AnsweredAt, f.Reference)
+	}
+	if c := e.caseOf(t, n); c.Status != store.StatusWaiting {
+		t.Errorf("a forged answer ended the wait: status %s", c.Status)
+	}
+	if got := e.sent(t, n, "supplier_answer", anna); len(got) != 1 {
+		t.Errorf("the owner was not shown the unverified mail (%v)", e.kinds(t, n))
+	}
+	r := e.mailFrom(t, "Qm Support <"+vendor+">", "helpdesk@example.org", "INC0066666", "", "hei")
+	if r.CaseNumber == n {
+		t.Errorf("the forged reference threads to the case")
 	}
 }
