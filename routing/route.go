@@ -309,6 +309,13 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 	if set.tier == "" && !d.Proposed {
 		direct(r, &d, at)
 	}
+	if d.Supplier != "" && d.Role == "" {
+		// A case that starts at the supplier (a chain of one supplier rung,
+		// a rule's tier external) has the coordinator as owner of record.
+		ownerOfRecord(r, &d, at)
+		d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "owner of record",
+			Why: "the case starts at the supplier " + d.Supplier + "; owned by the " + d.Role})
+	}
 
 	if set.assignee != "" {
 		// A named person: put the case on the rung where they serve, if any.
@@ -354,19 +361,26 @@ func direct(r *config.Rules, d *Decision, at time.Time) {
 		}
 		Rung(r, d, i+1, at)
 		d.Direct, d.Contract = true, ct.ID
-		d.Role = r.CoordinatorRole(svc)
-		d.Candidates = nil
-		if role := r.Role(d.Role); role != nil {
-			for _, id := range role.Holders(r.Unit(d.Unit)) {
-				if p := r.Person(id); p != nil && !p.AwayAt(at) {
-					d.Candidates = append(d.Candidates, id)
-				}
-			}
-		}
+		ownerOfRecord(r, d, at)
 		d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "direct",
 			Why: fmt.Sprintf("contract %s (%s) of %s: users go straight to the supplier; owned by the %s", ct.ID, ct.Scope(),
 				rung.Supplier, d.Role)})
 		return
+	}
+}
+
+// ownerOfRecord makes the service's coordinator role the owner of a case
+// on a supplier's rung: its holders for the case's unit, not away, are the
+// candidates.
+func ownerOfRecord(r *config.Rules, d *Decision, at time.Time) {
+	d.Role = r.CoordinatorRole(r.Service(d.Service))
+	d.Candidates = nil
+	if role := r.Role(d.Role); role != nil {
+		for _, id := range role.Holders(r.Unit(d.Unit)) {
+			if p := r.Person(id); p != nil && !p.AwayAt(at) {
+				d.Candidates = append(d.Candidates, id)
+			}
+		}
 	}
 }
 
