@@ -593,8 +593,8 @@ func (r *Rules) validate(e *errs) {
 		checkLanguage(e, u.Language, u.at("language", u.Pos))
 		for i, dom := range u.Domains {
 			p := u.elem("domains", i, u.Pos)
-			dom = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(dom)), ".")
-			if dom == "" || strings.ContainsAny(dom, "@ /") || !strings.Contains(dom, ".") {
+			dom, ok := domainName(dom)
+			if !ok {
 				e.at(p, "domain %q is not a domain name", u.Domains[i])
 				continue
 			}
@@ -843,6 +843,13 @@ func (r *Rules) validateCond(e *errs, c *Cond, calendars *idSet) {
 	if c.Not != nil {
 		r.validateCond(e, c.Not, calendars)
 	}
+}
+
+// domainName normalises a domain as written in rules.yaml (lower case,
+// no final dot) and reports whether it is one.
+func domainName(s string) (string, bool) {
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+	return d, d != "" && !strings.ContainsAny(d, "@ /") && strings.Contains(d, ".")
 }
 
 func checkLanguage(e *errs, lang string, p Pos) {

@@ -285,8 +285,8 @@ func (r *Rules) validateSuppliers(e *errs, calendars, services, units *idSet) {
 		s.ref = compile(s.Reference, s.at("reference", s.Pos))
 		for i, dom := range s.Domains {
 			p := s.elem("domains", i, s.Pos)
-			dom = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(dom)), ".")
-			if dom == "" || strings.ContainsAny(dom, "@ /") || !strings.Contains(dom, ".") {
+			dom, ok := domainName(dom)
+			if !ok {
 				e.at(p, "domain %q is not a domain name", s.Domains[i])
 				continue
 			}

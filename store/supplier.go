@@ -115,37 +115,37 @@ func SaveForward(ctx context.Context, e Execer, f *SupplierForward) error {
 	return nil
 }
 
-// DueForward is a forward the supplier check must look at, with its case.
-type DueForward struct {
-	*SupplierForward
-	Case *Case
-}
-
 // DueForwards returns up to limit forwards whose next check has come at
 // now, earliest first, locked (forwards another transaction holds are
 // skipped; the next check takes them). It reads the partial index on
 // next_check_at: the cost grows with the due forwards only.
-func DueForwards(ctx context.Context, q Querier, now time.Time, limit int) ([]DueForward, error) {
+func DueForwards(ctx context.Context, q Querier, now time.Time, limit int) ([]SupplierWait, error) {
 	rows, err := q.Query(ctx, `SELECT `+forwardColumns+`, `+prefixed("c.", caseColumns)+`
 		FROM supplier_forwards f JOIN cases c ON c.id = f.case_id
 		WHERE f.next_check_at <= $1 ORDER BY f.next_check_at, f.id LIMIT $2 FOR UPDATE OF f SKIP LOCKED`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("finding supplier forwards due: %w", err)
 	}
-	var out []DueForward
-	err = forEach(rows, func(row pgx.Row) error {
+	out, err := scanWaits(rows)
+	if err != nil {
+		return nil, fmt.Errorf("reading supplier forwards due: %w", err)
+	}
+	return out, nil
+}
+
+// scanWaits reads rows of forwardColumns then the case's columns.
+func scanWaits(rows pgx.Rows) ([]SupplierWait, error) {
+	var out []SupplierWait
+	err := forEach(rows, func(row pgx.Row) error {
 		f := &SupplierForward{}
 		c, err := scanCase(prefixRow{row, len(forwardDest(f))}, forwardDest(f)...)
 		if err != nil {
 			return err
 		}
-		out = append(out, DueForward{SupplierForward: f, Case: c})
+		out = append(out, SupplierWait{Case: c, Forward: f})
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("reading supplier forwards due: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // prefixRow lets scanCase read a row whose case columns come after n
@@ -177,7 +177,8 @@ func CaseBySupplierReference(ctx context.Context, q Querier, supplier, ref strin
 	return c, true, nil
 }
 
-// SupplierWait is a case that waits on a supplier, as the digest lists it.
+// SupplierWait is a forward with its case: one the digest lists as
+// waiting, or one the supplier check looks at.
 type SupplierWait struct {
 	Case    *Case
 	Forward *SupplierForward
@@ -199,16 +200,7 @@ func WaitingOnSuppliers(ctx context.Context, q Querier, units []string, limit in
 	if err != nil {
 		return nil, fmt.Errorf("listing cases waiting on suppliers: %w", err)
 	}
-	var out []SupplierWait
-	err = forEach(rows, func(row pgx.Row) error {
-		f := &SupplierForward{}
-		c, err := scanCase(prefixRow{row, len(forwardDest(f))}, forwardDest(f)...)
-		if err != nil {
-			return err
-		}
-		out = append(out, SupplierWait{Case: c, Forward: f})
-		return nil
-	})
+	out, err := scanWaits(rows)
 	if err != nil {
 		return nil, fmt.Errorf("listing cases waiting on suppliers: %w", err)
 	}

@@ -281,14 +281,14 @@ func (d *Desk) CheckSuppliers(ctx context.Context, tx pgx.Tx, rules *config.Rule
 		if err != nil {
 			st.Failed++
 			d.log().Error("supplier check of a case failed; it is tried again at the next check",
-				"case", f.Case.Number, "supplier", f.Supplier, "err", err)
+				"case", f.Case.Number, "supplier", f.Forward.Supplier, "err", err)
 		}
 	}
 	return st, nil
 }
 
-func (d *Desk) checkForward(ctx context.Context, q pgx.Tx, rules *config.Rules, df store.DueForward, now time.Time, st *SupplierStats) error {
-	f, c := df.SupplierForward, df.Case
+func (d *Desk) checkForward(ctx context.Context, q pgx.Tx, rules *config.Rules, df store.SupplierWait, now time.Time, st *SupplierStats) error {
+	f, c := df.Forward, df.Case
 	f.NextCheckAt = nil
 	switch {
 	case !f.Waiting():
