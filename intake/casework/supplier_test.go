@@ -2,6 +2,7 @@ package casework
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -251,5 +252,47 @@ func TestSupplierForwardRestarts(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM supplier_forwards WHERE case_id = $1 AND ended_at IS NULL`, c.ID); n != 1 {
 		t.Errorf("%d forwards current, want 1", n)
+	}
+}
+
+// TestDigestListsSupplierWaits: the digest lists the cases waiting on a
+// supplier, overdue first, with the supplier and their reference; an
+// answered one is not listed.
+func TestDigestListsSupplierWaits(t *testing.T) {
+	e := newSupplierEnv(t)
+	ctx := context.Background()
+	later := e.forwardAt(e.caseOn(e.at(2026, 3, 11, 8, 0), "qm-handbook", "bryne", "normal", 2, "per"), e.at(2026, 3, 11, 9, 0))
+	overdue := e.forwardAt(e.caseOn(e.at(2026, 3, 9, 8, 0), "qm-handbook", "bryne", "normal", 2, "per"), e.at(2026, 3, 9, 9, 0))
+	f := e.forwardOf(overdue)
+	f.Reference = "INC0077777"
+	if err := store.SaveForward(ctx, e.st.DB(), f); err != nil {
+		t.Fatal(err)
+	}
+	answered := e.forwardAt(e.caseOn(e.at(2026, 3, 9, 8, 0), "qm-handbook", "bryne", "normal", 2, "per"), e.at(2026, 3, 9, 9, 0))
+	g := e.forwardOf(answered)
+	g.AnsweredAt = timePtr(e.at(2026, 3, 9, 10, 0))
+	if err := store.SaveForward(ctx, e.st.DB(), g); err != nil {
+		t.Fatal(err)
+	}
+	mark := e.lastOutbox()
+	e.run(notify.JobDigest, e.at(2026, 3, 16, 7, 0))
+	var text string
+	for _, m := range e.outbox(mark) {
+		if m.Kind == notify.KindDigest && strings.Contains(m.To, "eva@example.org") {
+			text = m.Text
+		}
+	}
+	i := strings.Index(text, "Väntar på leverantörer") // the support manager reads Swedish
+	if i < 0 {
+		t.Fatalf("the support manager's digest lists no supplier waits:\n%s", text)
+	}
+	section := text[i:]
+	if j := strings.Index(section, "\n\n"); j > 0 {
+		section = section[:j]
+	}
+	first, second := strings.Index(section, fmt.Sprintf("#%d ", overdue.Number)), strings.Index(section, fmt.Sprintf("#%d ", later.Number))
+	if first < 0 || second < 0 || first > second || !strings.Contains(section, "[försenat]") || !strings.Contains(section, "INC0077777") ||
+		strings.Contains(section, fmt.Sprintf("#%d ", answered.Number)) {
+		t.Errorf("supplier waits, overdue first, the answered one left out:\n%s", section)
 	}
 }
