@@ -17,7 +17,7 @@ PKGS     ?= ./...
 # The conventional local server; used for the tests when it answers.
 LOCAL_DB_URL := postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: all deps test vet unit fuzz dev build bench
+.PHONY: all deps test vet unit fuzz dev build bench dist image image-context
 # test runs its steps in order even under make -j.
 .NOTPARALLEL:
 
@@ -60,12 +60,41 @@ fuzz:
 		echo "fuzz: no FuzzParse in ./intake/mailparse yet; skipped"; \
 	fi
 
-## dev: install what is missing, then run casemail with its embedded mail world.
-dev: deps
-	$(GO) run ./cmd/casemail dev -config $(CONFIG)
+## dev: install what is missing, build bin/casemail, run it with its embedded
+## mail world. Its ports: DEVFLAGS='-smtp 127.0.0.1:2525 -imap 127.0.0.1:1143 -http 127.0.0.1:8180'.
+DEVFLAGS ?=
+dev: deps build
+	bin/casemail dev -config $(CONFIG) $(DEVFLAGS)
 
+# The version `casemail --version` prints: the git tag or commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+## build: bin/casemail for this machine.
 build:
-	$(GO) build -trimpath -o bin/casemail ./cmd/casemail
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/casemail ./cmd/casemail
 
 bench:
 	$(GO) test -run='^$$' -bench=. ./...
+
+## dist: static linux binaries (ARCHS='amd64 arm64'), tarballs, Debian
+## packages and SHA256SUMS in dist/ (deploy/package/dist.sh).
+ARCHS ?= amd64 arm64
+DIST  ?= dist
+dist:
+	VERSION='$(VERSION)' ARCHS='$(ARCHS)' DIST='$(DIST)' GO='$(GO)' bash deploy/package/dist.sh
+
+## image: the container image localhost/casemail:$(VERSION) (deploy/container/
+## Containerfile, FROM scratch: no registry pull). ENGINE=docker works too.
+ENGINE     ?= podman
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+CA_FILE    ?= /etc/ssl/certs/ca-certificates.crt
+IMAGE_CONTEXT ?= bin/image
+image-context:
+	mkdir -p $(IMAGE_CONTEXT)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(IMAGE_CONTEXT)/casemail ./cmd/casemail
+	cp $(CA_FILE) $(IMAGE_CONTEXT)/ca-certificates.crt
+
+image: image-context
+	$(ENGINE) build --platform linux/$(IMAGE_ARCH) -f deploy/container/Containerfile \
+		-t localhost/casemail:$(VERSION) -t localhost/casemail:latest $(IMAGE_CONTEXT)

@@ -62,7 +62,7 @@ func TestParseRulesErrors(t *testing.T) {
 		{
 			name: "tab in indentation",
 			yaml: "people:\n\t- {id: eva}\n",
-			want: []string{`r.yaml:2:1: YAML syntax: found character that cannot start any token`},
+			want: []string{`r.yaml:2:1: YAML syntax: found character that cannot start any token (a tab in the indentation: YAML indents with spaces only)`},
 		},
 		{
 			name: "wrong type",
@@ -195,7 +195,8 @@ func TestBadRulesFiles(t *testing.T) {
 			`testdata/bad-unknown-key.yaml:5:5: unknown key "naem" (did you mean "name"?); allowed: id, name, email, language, away`},
 		{"testdata/bad-undefined-role.yaml", "testdata/bad-undefined-role.yaml:10:25: undefined role \"superuser\"\n" +
 			`testdata/bad-undefined-role.yaml:11:25: undefined role "central_suport" (did you mean "central_support"?)`},
-		{"testdata/bad-syntax.yaml", `testdata/bad-syntax.yaml:9:11: YAML syntax: mapping values are not allowed in this context`},
+		{"testdata/bad-syntax.yaml", `testdata/bad-syntax.yaml:9:11: YAML syntax: mapping values are not allowed in this context` +
+			` (check the indentation here and on the line above: the entries of one list or mapping start in the same column, deeper levels further right, spaces only)`},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
@@ -516,5 +517,19 @@ func TestCheckRules(t *testing.T) {
 	want := `../deploy/examples/casemail.yaml:10:5: mailbox helpdesk: default service "triag" is not in ../deploy/examples/rules.yaml`
 	if err := cfg.CheckRules(r); err == nil || err.Error() != want {
 		t.Errorf("CheckRules = %v, want %s", err, want)
+	}
+}
+
+// YAML's terse indentation messages get a hint that says what to fix.
+func TestSyntaxErrorHintsIndentation(t *testing.T) {
+	for _, tc := range []struct{ name, data, want string }{
+		{"three-space item", "people:\n  - {id: anna, name: Anna}\n   - {id: per, name: Per}\n",
+			"x.yaml:3:4: YAML syntax: did not find expected '-' indicator (check the indentation"},
+		{"key indented wrong", "calendars:\n  office:\n    timezone: UTC\n   hours: {mon: \"08:00-16:00\"}\n", "(check the indentation"},
+	} {
+		_, err := ParseRules("x.yaml", []byte(tc.data))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -46,7 +46,7 @@ type Daemon struct {
 	// default 14d.
 	CommandTTL Duration `yaml:"command_ttl"`
 	// AckLimitPerMailbox caps the acknowledgements one mailbox sends an
-	// hour, whoever the senders (a flood of forged senders); default 200.
+	// hour, whoever the senders (a flood of forged senders); default 1000.
 	AckLimitPerMailbox int `yaml:"ack_limit_per_mailbox"`
 	// RelayLimitPerHour caps the mails about one case to one recipient an
 	// hour (public replies, follow-up and note notices): two autoresponders
@@ -273,7 +273,7 @@ func (c *Daemon) withDefaults() {
 		c.CommandTTL = min(Duration(14*24*time.Hour), c.TokenTTL)
 	}
 	if !c.has("ack_limit_per_mailbox") {
-		c.AckLimitPerMailbox = 200
+		c.AckLimitPerMailbox = 1000
 	}
 	if !c.has("relay_limit_per_hour") {
 		c.RelayLimitPerHour = 20

@@ -471,7 +471,39 @@ func syntaxError(file string, data []byte, err error) error {
 	if off, ok := failingOffset(data, msg); ok {
 		pos = offsetPos(data, off)
 	}
-	return Errors{{File: file, Line: pos.Line, Col: pos.Col, Msg: "YAML syntax: " + text}}
+	return Errors{{File: file, Line: pos.Line, Col: pos.Col, Msg: "YAML syntax: " + text + syntaxHint(text, lineAt(data, pos.Line))}}
+}
+
+// lineAt returns line n (1-based) of data, without its line break.
+func lineAt(data []byte, n int) string {
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			return ""
+		}
+		data = data[j+1:]
+	}
+	if j := bytes.IndexByte(data, '\n'); j >= 0 {
+		data = data[:j]
+	}
+	return string(data)
+}
+
+// syntaxHint names the usual cause of YAML's terse messages: indentation.
+func syntaxHint(text, line string) string {
+	indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+	switch {
+	case strings.Contains(indent, "\t"):
+		return " (a tab in the indentation: YAML indents with spaces only)"
+	case strings.Contains(text, "did not find expected '-' indicator"),
+		strings.Contains(text, "did not find expected key"),
+		strings.Contains(text, "block sequence entries are not allowed"),
+		strings.Contains(text, "mapping values are not allowed in this context"),
+		strings.Contains(text, "did not find expected node content"):
+		return " (check the indentation here and on the line above: the entries of one list or mapping" +
+			" start in the same column, deeper levels further right, spaces only)"
+	}
+	return ""
 }
 
 func failsWith(data []byte, msg string) bool {

@@ -216,6 +216,9 @@ type WatcherState struct {
 	UIDValidity uint32
 	// Delivered counts mails committed by the handler since start.
 	Delivered uint64
+	// Backlog is the number of mails the current pass found after the
+	// cursor and has not committed yet (0 between passes).
+	Backlog int
 	// Connects counts successful logins since start.
 	Connects uint64
 }

@@ -237,6 +237,7 @@ func (s *watchSession) pass(ctx context.Context) error {
 	if len(refs) > 0 {
 		s.w.log.Debug("new mail", "count", len(refs), "after_uid", last)
 	}
+	s.w.update(func(st *WatcherState) { st.Backlog = len(refs) })
 
 	var batch []imap.UID
 	flush := func() error {
@@ -357,7 +358,7 @@ func (s *watchSession) fetch(ctx context.Context, uids []imap.UID, oversize bool
 			delivered = append(delivered, imap.UID(d.UID))
 			s.w.log.Debug("mail committed", "uid", d.UID, "size", d.Size, "truncated", d.Truncated)
 		}
-		s.w.update(func(st *WatcherState) { st.Delivered += uint64(n) })
+		s.w.update(func(st *WatcherState) { st.Delivered += uint64(n); st.Backlog = max(st.Backlog-n, 0) })
 		if err != nil {
 			var failed uint32
 			if n < len(flying) {

@@ -67,6 +67,10 @@ type Scheduler struct {
 	// Committed, when set, is called after a run commits (to wake the
 	// outbox sender).
 	Committed func()
+	// Observe, when set, is told of every run this instance made of a job
+	// (its duration; err nil when it succeeded), for metrics. Skipped
+	// slots and runs another instance holds are not runs.
+	Observe func(job string, took time.Duration, err error)
 
 	mu      sync.Mutex
 	running map[string]bool
@@ -173,6 +177,9 @@ func (s *Scheduler) run(ctx context.Context, name string, now time.Time, catchUp
 		}()
 		return j.Run(ctx, tx, rules, last, now)
 	})
+	if s.Observe != nil && (ran || (err != nil && !errors.Is(err, store.ErrJobBusy))) {
+		s.Observe(name, time.Since(started), err)
+	}
 	switch {
 	case errors.Is(err, store.ErrJobBusy):
 		return false, nil // another instance is running it

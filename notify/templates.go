@@ -77,6 +77,10 @@ type templateSet struct {
 	name string // file the kind came from, for error messages
 	text *template.Template
 	html *htmltemplate.Template // nil when the file defines no "html"
+	// layout renders the text part as HTML when html is nil (html.go),
+	// in lang.
+	layout *htmltemplate.Template
+	lang   string
 }
 
 // Recipient is the person a mail goes to.
@@ -222,6 +226,10 @@ func LoadTemplates(overrideDir string) (*Templates, error) {
 		}
 	}
 
+	layout, err := loadLayout(overrideDir)
+	if err != nil {
+		return nil, err
+	}
 	t := &Templates{sets: map[string]map[string]*templateSet{}}
 	for lang, byName := range files {
 		funcs := templateFuncs(lang)
@@ -235,6 +243,7 @@ func LoadTemplates(overrideDir string) (*Templates, error) {
 			if err != nil {
 				return nil, err
 			}
+			set.layout, set.lang = layout, lang
 			if t.sets[lang] == nil {
 				t.sets[lang] = map[string]*templateSet{}
 			}
@@ -344,6 +353,10 @@ func (s *templateSet) execute(data any) (subject, text, html string, err error) 
 			return "", "", "", fmt.Errorf("rendering html: %w", err)
 		}
 		html = b.String()
+	} else if s.layout != nil {
+		if html, err = renderLayout(s.layout, s.lang, subject, text); err != nil {
+			return "", "", "", err
+		}
 	}
 	return subject, text, html, nil
 }

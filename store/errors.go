@@ -59,3 +59,27 @@ func ConflictDetail(err error) string {
 }
 
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// Describe says what the database server answered, in words safe to show
+// anyone (no host, user or database name); ok is false when err is not
+// the server's answer.
+func Describe(err error) (what string, ok bool) {
+	code := pgCode(err)
+	switch code {
+	case "":
+		return "", false
+	case "28P01", "28000":
+		return "the login was refused: check the user and password in the configuration", true
+	case "3D000":
+		return "the database does not exist", true
+	case "53300":
+		return "too many connections", true
+	case "57P01", "57P02", "57P03":
+		return "the server is shutting down or starting up", true
+	case "55000":
+		return "the database is not accepting connections", true
+	case "42P01":
+		return "a table is missing: the database is not migrated (run casemail migrate)", true
+	}
+	return "the server answered with SQLSTATE " + code, true
+}

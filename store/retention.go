@@ -72,12 +72,13 @@ func (s *Store) ApplyRetention(ctx context.Context, p RetentionPolicy, now time.
 			return r, fmt.Errorf("retention: deleting attachments: %w", err)
 		}
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM ack_log WHERE at < $1`, now.Add(-24*time.Hour))
-	if err != nil {
+	// A mailbox's own counts (mailbox:NAME) are pruned with the rest and
+	// not counted: AckLog counts entries about people.
+	if err := s.pool.QueryRow(ctx, `WITH d AS (DELETE FROM ack_log WHERE at < $1 RETURNING address)
+		SELECT count(*) FILTER (WHERE address NOT LIKE 'mailbox:%') FROM d`, now.Add(-24*time.Hour)).Scan(&r.AckLog); err != nil {
 		return r, fmt.Errorf("retention: pruning the acknowledgement log: %w", err)
 	}
-	r.AckLog = tag.RowsAffected()
-	tag, err = s.pool.Exec(ctx, `DELETE FROM relay_log WHERE at < $1`, now.Add(-24*time.Hour))
+	tag, err := s.pool.Exec(ctx, `DELETE FROM relay_log WHERE at < $1`, now.Add(-24*time.Hour))
 	if err != nil {
 		return r, fmt.Errorf("retention: pruning the relay log: %w", err)
 	}

@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/casemail/casemail/store/storetest"
 )
@@ -67,65 +63,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// TestDevAsReadmeSays starts `casemail dev` with the example config, sends
-// a first mail with the swaks command it prints, and reads the
-// acknowledgement back over IMAP with the curl command it prints.
-func TestDevAsReadmeSays(t *testing.T) {
-	for _, tool := range []string{"swaks", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is needed (make test installs it)", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-	t.Setenv("CASEMAIL_DATABASE_URL", storetest.URL(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"dev", "-config", "../../deploy/examples/casemail.yaml", "-imap", "127.0.0.1:0",
-			"-smtp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-state", t.TempDir()}, &stdout, &stderr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev stopped with %v", err)
-		}
-	}()
-	waitFor(t, 60*time.Second, func() bool { return strings.Contains(stdout.String(), "casemail dev is running") })
-	help := stdout.String()
-
-	swaks := regexp.MustCompile(`(?s)(swaks .*?)\n\n`).FindStringSubmatch(help)
-	if swaks == nil {
-		t.Fatalf("no swaks command in:\n%s", help)
-	}
-	cmd := exec.Command("sh", "-c", strings.ReplaceAll(swaks[1], "\\\n", " "))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", swaks[1], err, out)
-	}
-	curl := regexp.MustCompile(`(curl -s 'imap://[^']+' --user 'ola@bryne.example.no:[^']+')`).FindStringSubmatch(help)
-	if curl == nil {
-		t.Fatalf("no curl command for the requester in:\n%s", help)
-	}
-	var ack string
-	waitFor(t, 60*time.Second, func() bool {
-		out, err := exec.Command("sh", "-c", curl[1]).CombinedOutput()
-		ack = string(out)
-		return err == nil && strings.Contains(ack, "Auto-Submitted: auto-replied")
-	})
-	if !regexp.MustCompile(`Subject: .*\[#\d+\]`).MatchString(ack) {
-		t.Errorf("the acknowledgement read over IMAP has no case tag:\n%s", ack)
-	}
-	// The help names the assignee's mailbox; their notice is there.
-	agent := regexp.MustCompile(`(curl -s 'imap://[^']+' --user '[^']+')\n`).FindAllStringSubmatch(help, -1)
-	if len(agent) != 2 || strings.Contains(agent[1][1], "ASSIGNEE") {
-		t.Fatalf("no curl command for the assignee in:\n%s", help)
-	}
-	waitFor(t, 60*time.Second, func() bool {
-		out, err := exec.Command("sh", "-c", agent[1][1]).CombinedOutput()
-		return err == nil && strings.Contains(string(out), "Auto-Submitted: auto-generated")
-	})
 }

@@ -26,7 +26,7 @@ var (
 
 // casemailBinary builds the casemail binary once per test process, so the
 // crash tests can kill a real daemon process.
-func casemailBinary(t *testing.T) string {
+func casemailBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "casemail-bin")
@@ -52,7 +52,7 @@ type proc struct {
 	done chan struct{}
 }
 
-func (w *world) spawn(t *testing.T, logName string) *proc {
+func (w *world) spawn(t testing.TB, logName string) *proc {
 	t.Helper()
 	logf, err := os.OpenFile(filepath.Join(w.dir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -132,7 +132,7 @@ func (w *world) unseen(t *testing.T) int {
 	return len(data.AllSeqNums())
 }
 
-func (w *world) waitIngested(t *testing.T, n int, timeout time.Duration) {
+func (w *world) waitIngested(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {

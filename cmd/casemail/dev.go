@@ -9,46 +9,64 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/deploy/devworld"
 	"github.com/casemail/casemail/notify"
-	"github.com/casemail/casemail/routing"
 	"github.com/casemail/casemail/store"
 	"github.com/casemail/casemail/store/pgtemp"
+)
+
+// Default addresses of `casemail dev`: none is MailHog's or Mailpit's
+// (1025, 8025), which developers often run next to it.
+const (
+	devIMAPAddr = devworld.DefaultIMAPAddr
+	devSMTPAddr = devworld.DefaultSMTPAddr
+	devHTTPAddr = "127.0.0.1:8180"
 )
 
 // cmdDev runs the daemon against an embedded mail world on loopback: every
 // mailbox's IMAP and the SMTP relay point at it, whatever the config says.
 // With no database url it starts a throwaway PostgreSQL cluster too.
+// `casemail dev mail USER [N]` reads a mailbox of a running dev world.
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "mail" {
+		return cmdDevMail(ctx, args[1:], stdout, stderr)
+	}
 	f := newFlags("dev", stderr)
-	imapAddr := f.String("imap", "127.0.0.1:1143", "IMAP `address` of the embedded mail world")
-	smtpAddr := f.String("smtp", "127.0.0.1:1025", "SMTP `address` of the embedded mail world")
-	httpAddr := f.String("http", "", "HTTP listen `address` (default: the config's http.listen)")
+	imapAddr := f.String("imap", devIMAPAddr, "IMAP `address` of the embedded mail world (port 0: any free port)")
+	smtpAddr := f.String("smtp", devSMTPAddr, "SMTP `address` of the embedded mail world")
+	httpAddr := f.String("http", devHTTPAddr, "HTTP listen `address` for /healthz, /readyz, /metrics")
 	state := f.String("state", filepath.Join(os.TempDir(), "casemail-dev"), "`dir` for the dev secret and a throwaway database")
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.LoadDaemon(*f.config)
+	cfg, err := loadDaemonConfig(*f.config)
 	if err != nil {
 		return err
 	}
-	if *httpAddr != "" {
-		cfg.HTTP.Listen = *httpAddr
-	}
+	cfg.HTTP.Listen = *httpAddr
 	log := newLogger(cfg, stderr)
 	setMemoryLimit()
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		return err
 	}
-
-	world, err := devworld.Start(ctx, devworld.Options{IMAPAddr: *imapAddr, SMTPAddr: *smtpAddr, Logger: log.With("part", "devworld")})
+	rules, err := loadRules(cfg)
 	if err != nil {
-		return fmt.Errorf("starting the embedded mail world: %w", err)
+		return err
+	}
+
+	out := &lockedWriter{w: stdout}
+	hints := &devHints{out: out, rules: rules, cfg: cfg, self: selfCommand(), ready: make(chan struct{})}
+	// The world outlives the daemon: it closes after the daemon has logged
+	// out, so that Ctrl-C drops no connection in use.
+	world, err := devworld.Start(context.WithoutCancel(ctx), devworld.Options{IMAPAddr: *imapAddr, SMTPAddr: *smtpAddr,
+		Aliases: devAliases(cfg, rules), OnDeliver: hints.delivered, Logger: log.With("part", "devworld")})
+	if err != nil {
+		return fmt.Errorf("starting the embedded mail world: %w (choose other ports with -imap and -smtp)", err)
 	}
 	defer world.Close()
+	hints.smtpAddr, hints.imapAddr = world.SMTPAddr(), world.IMAPAddr()
 	if err := pointAtWorld(cfg, world.IMAPAddr(), world.SMTPAddr()); err != nil {
 		return err
 	}
@@ -73,6 +91,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		defer cl.Stop() //nolint:errcheck
 		dbURL = cl.URL()
+		hints.dbEnv = "CASEMAIL_DATABASE_URL='" + dbURL + "' "
 	}
 	st, err := store.Open(ctx, dbURL)
 	if err != nil {
@@ -87,11 +106,16 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	go func() { errc <- d.run(ctx) }()
 	select {
 	case httpAddr := <-d.listening:
-		printDevHelp(stdout, cfg, d.rules.Load(), world.IMAPAddr(), world.SMTPAddr(), httpAddr, dbURL)
+		hints.printStart(httpAddr, store.Redact(dbURL))
+		close(hints.ready)
 	case err := <-errc:
 		return err
 	}
-	return <-errc
+	if err := <-errc; err != nil && ctx.Err() == nil {
+		return err
+	}
+	// Ctrl-C is how dev is meant to end: quietly, with status 0.
+	return nil
 }
 
 // pointAtWorld points every mailbox and the SMTP relay at the mail world.
@@ -121,54 +145,4 @@ func splitHostPort(addr string) (string, int, error) {
 	}
 	n, err := strconv.Atoi(p)
 	return h, n, err
-}
-
-// The first mail the help suggests sending.
-const (
-	devFrom    = "ola@bryne.example.no"
-	devSubject = "Hjelp med e-håndboka"
-	devBody    = "Jeg finner ikke rutinen for avvik i e-håndboka."
-)
-
-func printDevHelp(w io.Writer, cfg *config.Daemon, rules *config.Rules, imapAddr, smtpAddr, httpAddr, dbURL string) {
-	helpdesk := "helpdesk@example.org"
-	defService := ""
-	if len(cfg.Mailboxes) > 0 {
-		helpdesk = cfg.Mailboxes[0].Address
-		defService = cfg.Mailboxes[0].Defaults.Service
-	}
-	// Route the suggested mail now, without storing it, to name whose
-	// mailbox its assignment notice will land in.
-	assignee := "ASSIGNEE@example.org"
-	dec, err := routing.Route(context.Background(), rules, routing.Input{From: devFrom, To: []string{helpdesk},
-		Subject: devSubject, Body: devBody, Received: time.Now(), MailboxDefaultService: defService}, nil)
-	if err == nil {
-		if p := rules.Person(dec.Assignee); p != nil && p.Email != "" {
-			assignee = p.Email
-		}
-	}
-	_, smtpPort, _ := net.SplitHostPort(smtpAddr)
-	_, imapPort, _ := net.SplitHostPort(imapAddr)
-	fmt.Fprintf(w, `
-casemail dev is running.
-  mail world:  SMTP %[1]s, IMAP %[2]s (any address is a mailbox; password %[3]q)
-  helpdesk:    %[4]s
-  health:      http://%[5]s/readyz
-  database:    %[6]s
-
-Send a first mail (in another terminal):
-  swaks --server 127.0.0.1:%[7]s --from %[10]s --to %[4]s \
-        --header 'Subject: %[11]s' --body '%[12]s'
-
-Read the acknowledgement the requester got, over IMAP:
-  curl -s 'imap://127.0.0.1:%[8]s/INBOX;UID=1' --user '%[10]s:%[3]s'
-and the notice the assignee got:
-  curl -s 'imap://127.0.0.1:%[8]s/INBOX;UID=1' --user '%[13]s:%[3]s'
-
-See the case:
-  CASEMAIL_DATABASE_URL='%[6]s' go run ./cmd/casemail cases -config %[9]s
-
-Stop with Ctrl-C.
-`, smtpAddr, imapAddr, devworld.DefaultPassword, helpdesk, httpAddr, store.Redact(dbURL), smtpPort, imapPort, cfg.File,
-		devFrom, devSubject, devBody, assignee)
 }

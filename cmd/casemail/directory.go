@@ -26,7 +26,7 @@ func cmdDirectory(_ context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	path, loc := *rulesFile, time.Local
-	if cfg, err := config.LoadDaemon(*f.config); err == nil {
+	if cfg, err := loadDaemonConfig(*f.config); err == nil {
 		if path == "" {
 			path = cfg.RulesFile
 		}

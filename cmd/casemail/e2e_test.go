@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/config"
+	"github.com/casemail/casemail/deploy/testneed"
 	"github.com/casemail/casemail/intake/dovecottest"
 	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/notify"
@@ -40,10 +41,7 @@ const helpdeskPassword = "helpdesk-secret"
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	if err := dovecottest.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("dovecot is needed for the end-to-end tests: %v", err)
-		}
-		t.Skipf("dovecot not installed: %v (run make test, which installs it)", err)
+		testneed.Missing(t, "dovecot is needed for the end-to-end tests: %v", err)
 	}
 	w := &world{dir: t.TempDir(), helpdesk: "helpdesk@example.org"}
 	w.dovecot = dovecottest.Start(t, dovecottest.User{Name: w.helpdesk, Password: helpdeskPassword})
@@ -121,7 +119,7 @@ services:
 default: {service: triage}
 `
 
-func write(t *testing.T, path, content string) {
+func write(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -220,7 +218,7 @@ func rawMail(from, to, subject, msgID, extraHeaders, body string) []byte {
 		from, to, subject, msgID, time.Now().Format(time.RFC1123Z), extraHeaders, body))
 }
 
-func countRows(t *testing.T, st *store.Store, query string, args ...any) int {
+func countRows(t testing.TB, st *store.Store, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := st.DB().QueryRow(context.Background(), query, args...).Scan(&n); err != nil {

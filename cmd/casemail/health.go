@@ -8,8 +8,8 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/casemail/casemail/store"
 	"github.com/emersion/go-imap/v2"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // problem says what is wrong with a connection to the database or a mail
@@ -18,7 +18,6 @@ import (
 // databases (pgx's "failed to connect to `user=… database=…`: host:port").
 // The full error goes to the log, at WARN.
 func problem(err error) string {
-	var pg *pgconn.PgError
 	var dns *net.DNSError
 	var ie *imap.Error
 	var certErr *tls.CertificateVerificationError
@@ -28,20 +27,9 @@ func problem(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.As(err, &pg):
-		switch pg.Code {
-		case "28P01", "28000":
-			return "the login was refused: check the user and password in the configuration"
-		case "3D000":
-			return "the database does not exist"
-		case "53300":
-			return "too many connections"
-		case "57P01", "57P02", "57P03":
-			return "the server is shutting down or starting up"
-		case "55000":
-			return "the database is not accepting connections"
-		}
-		return "the server answered with SQLSTATE " + pg.Code
+	case store.IsDatabase(err):
+		what, _ := store.Describe(err)
+		return what
 	case errors.As(err, &ie):
 		if ie.Code == imap.ResponseCodeAuthenticationFailed || ie.Code == imap.ResponseCodeAuthorizationFailed {
 			return "the login was refused: check the user and password or OAuth2 grant"

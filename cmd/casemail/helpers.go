@@ -6,27 +6,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/store"
 )
 
-// openStore loads the daemon config and connects to its database.
+// openStore loads the daemon config and connects to its database, which
+// must be migrated (openDatabase).
 func openStore(ctx context.Context, path string) (*config.Daemon, *store.Store, error) {
-	cfg, err := config.LoadDaemon(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg.Database.URL == "" {
-		return nil, nil, fmt.Errorf("%s: database.url is empty (set CASEMAIL_DATABASE_URL)", path)
-	}
-	st, err := store.Open(ctx, cfg.Database.URL)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, st, nil
+	return openDatabase(ctx, path, true)
 }
 
 // truncate shortens s to n runes, the last an ellipsis, for a table cell.

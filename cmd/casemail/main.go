@@ -27,6 +27,9 @@ Commands:
   dev                            the daemon with an embedded mail world and, when
                                  no database url is set, a throwaway PostgreSQL
   migrate [-status]              apply database migrations / list them
+  doctor                         check config, rules, secret_file, database,
+                                 mailboxes, SMTP and OAuth2 without changing
+                                 anything; exit 1 when serve would not work
   rules check [FILE]             validate rules; errors as FILE:LINE:COL: message
   rules explain MAIL.eml         route one raw mail without storing it
   rules replay [-since 30d] NEWFILE
@@ -46,10 +49,14 @@ Commands:
   erase -requester ADDRESS [-dry-run]
                                  erase a person's personal data (GDPR), raw
                                  mail included; the erasure is recorded
+  status [-json]                 the instances sharing the database and which
+                                 one watches each mailbox
   version                        print the version
 
-Every command takes -config FILE (default casemail.yaml); flags may stand
-before or after arguments.
+Every command takes -config FILE (default: $CASEMAIL_CONFIG, else
+./casemail.yaml, else /etc/casemail/casemail.yaml) and reads
+/etc/casemail/env, the systemd unit's environment file, when it exists
+(variables already set win). Flags may stand before or after arguments.
 `
 
 // exitError carries an exit status through to main.
@@ -98,6 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDev(ctx, rest, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "rules":
 		return cmdRules(ctx, rest, stdout, stderr)
 	case "directory":
@@ -110,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdQuarantine(ctx, rest, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, rest, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, stderr)
 	case "oauth2":
 		return cmdOAuth2(ctx, rest, stdout, stderr)
 	case "erase":
@@ -132,7 +143,7 @@ type flags struct {
 func newFlags(name string, stderr io.Writer) *flags {
 	fs := flag.NewFlagSet("casemail "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return &flags{FlagSet: fs, config: fs.String("config", envOr("CASEMAIL_CONFIG", "casemail.yaml"), "daemon config `file`")}
+	return &flags{FlagSet: fs, config: fs.String("config", "", configUsage)}
 }
 
 // parse parses flags that may stand before or after the positional
@@ -153,13 +164,6 @@ func (f *flags) parse(args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 func wantArgs(pos []string, n int, what string) error {

@@ -23,6 +23,10 @@ import (
 type metrics struct {
 	reg     *prometheus.Registry
 	reloads *prometheus.CounterVec
+	// Runs of scheduled jobs made by this instance (the scheduler's
+	// Observe): counts, failures and durations.
+	jobRuns, jobFailures *prometheus.CounterVec
+	jobDuration          *prometheus.HistogramVec
 }
 
 // dbGaugesEvery bounds how often a scrape reads the database: scrapers
@@ -37,7 +41,31 @@ func newMetrics(d *daemon) *metrics {
 	}, []string{"result"})
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
+	m.jobRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casemail_job_runs_total",
+		Help: "Runs of a scheduled job made by this instance, failed ones included.",
+	}, []string{"job"})
+	m.jobFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casemail_job_failures_total",
+		Help: "Runs of a scheduled job made by this instance that failed (retried at its next slot).",
+	}, []string{"job"})
+	m.jobDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "casemail_job_duration_seconds",
+		Help:    "How long a scheduled job's runs on this instance took.",
+		Buckets: []float64{0.01, 0.05, 0.25, 1, 5, 15, 60, 300, 1800},
+	}, []string{"job"})
+	if d.scheduler != nil {
+		// Every job shows from the start, 0 until it runs, so that alerts
+		// and rate() see the series.
+		for _, j := range d.scheduler.Jobs {
+			m.jobRuns.WithLabelValues(j.Name)
+			m.jobFailures.WithLabelValues(j.Name)
+			m.jobDuration.WithLabelValues(j.Name)
+		}
+		d.scheduler.Observe = m.jobRan
+	}
 	m.reg.MustRegister(
+		m.jobRuns, m.jobFailures, m.jobDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.reloads,
@@ -45,6 +73,15 @@ func newMetrics(d *daemon) *metrics {
 		&dbCollector{d: d},
 	)
 	return m
+}
+
+// jobRan records one run of a scheduled job by this instance.
+func (m *metrics) jobRan(job string, took time.Duration, err error) {
+	m.jobRuns.WithLabelValues(job).Inc()
+	m.jobDuration.WithLabelValues(job).Observe(took.Seconds())
+	if err != nil {
+		m.jobFailures.WithLabelValues(job).Inc()
+	}
 }
 
 // rulesReloaded counts one reload attempt.
@@ -84,10 +121,14 @@ var (
 	mConflicts   = desc("casemail_intake_conflicts_total", "Intake transactions that collided with another (deadlock, serialization, lock_timeout, unique) and were run again.", "reason")
 	mCapped      = desc("casemail_caps_total", "Caps that bit, each an event on its case: ack_sender (ack_limit_per_hour), ack_mailbox (ack_limit_per_mailbox), ack_unauthenticated (the sender's authentication failed), relay (relay_limit_per_hour).", "cap")
 	mConnected   = desc("casemail_imap_connected", "1 when the mailbox is logged in with its folder selected.", "mailbox")
+	mWatched     = desc("casemail_mailbox_watched", "1 when this instance holds the mailbox's lease and watches it; summed over the instances, 1 per mailbox.", "mailbox")
+	mTakeovers   = desc("casemail_mailbox_takeovers_total", "Mailboxes this instance took over from an instance that stopped renewing its lease (died or lost the database).")
+	mLeasesLost  = desc("casemail_mailbox_leases_lost_total", "Mailbox leases this instance could not renew in time and stopped watching.")
 	mIdling      = desc("casemail_imap_idling", "1 while the mailbox waits in IMAP IDLE.", "mailbox")
 	mDelivered   = desc("casemail_imap_delivered_total", "Mails the mailbox's watcher handed over and saw committed.", "mailbox")
 	mConnects    = desc("casemail_imap_connects_total", "Successful IMAP logins of the mailbox's watcher.", "mailbox")
-	mLastSync    = desc("casemail_imap_last_sync_timestamp_seconds", "When the mailbox last completed a pass without error (0: never).", "mailbox")
+	mLastSync    = desc("casemail_imap_last_sync_timestamp_seconds", "When the mailbox was last fetched: a pass completed without error (0: never).", "mailbox")
+	mBacklog     = desc("casemail_imap_backlog", "Mails the mailbox's current pass found and has not committed yet (0 between passes).", "mailbox")
 	mRulesOK     = desc("casemail_rules_ok", "1 when the last rules reload succeeded; 0 when it failed and the previous rules are in force.")
 	mOAuthOK     = desc("casemail_oauth2_ok", "1 when the OAuth2 grant is stored, its last refresh worked and it is not stale.", "purpose", "name")
 	mOAuthStale  = desc("casemail_oauth2_stale", "1 when the access token expired a while ago and has not been refreshed.", "purpose", "name")
@@ -96,8 +137,8 @@ var (
 )
 
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mCapped, mConnected, mIdling, mDelivered, mConnects,
-		mLastSync, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
+	for _, d := range []*prometheus.Desc{mBuild, mIngested, mAutomatic, mConflicts, mCapped, mConnected, mWatched, mTakeovers, mLeasesLost, mIdling, mDelivered, mConnects,
+		mLastSync, mBacklog, mRulesOK, mOAuthOK, mOAuthStale, mOAuthExpiry, mOAuthFresh} {
 		ch <- d
 	}
 }
@@ -121,18 +162,33 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, c := range []string{"ack_sender", "ack_mailbox", "ack_unauthenticated", "relay"} {
 			ch <- prometheus.MustNewConstMetric(mCapped, prometheus.CounterValue, float64(st.Capped[c]), c)
 		}
-		for k, n := range st.Automatic {
-			ch <- prometheus.MustNewConstMetric(mAutomatic, prometheus.CounterValue, float64(n), k.Mailbox, k.Value)
+		for _, mb := range d.cfg.Mailboxes {
+			for _, k := range automaticKinds {
+				ch <- prometheus.MustNewConstMetric(mAutomatic, prometheus.CounterValue,
+					float64(st.Automatic[intake.StatKey{Mailbox: mb.Name, Value: k}]), mb.Name, k)
+			}
 		}
 	}
+	if d.leases != nil {
+		ls := d.leases.Stats()
+		ch <- prometheus.MustNewConstMetric(mTakeovers, prometheus.CounterValue, float64(ls.Takeovers))
+		ch <- prometheus.MustNewConstMetric(mLeasesLost, prometheus.CounterValue, float64(ls.Lost))
+	}
 	for i, w := range d.watchers {
-		st := w.State()
 		name := d.cfg.Mailboxes[i].Name
+		watched := d.leases == nil || d.leases.Watching(name)
+		ch <- prometheus.MustNewConstMetric(mWatched, prometheus.GaugeValue, b2f(watched), name)
+		if !watched {
+			// The instance that watches it reports its connection.
+			continue
+		}
+		st := w.State()
 		ch <- prometheus.MustNewConstMetric(mConnected, prometheus.GaugeValue, b2f(st.Connected), name)
 		ch <- prometheus.MustNewConstMetric(mIdling, prometheus.GaugeValue, b2f(st.Idling), name)
 		ch <- prometheus.MustNewConstMetric(mDelivered, prometheus.CounterValue, float64(st.Delivered), name)
 		ch <- prometheus.MustNewConstMetric(mConnects, prometheus.CounterValue, float64(st.Connects), name)
 		ch <- prometheus.MustNewConstMetric(mLastSync, prometheus.GaugeValue, unixSeconds(st.LastSync), name)
+		ch <- prometheus.MustNewConstMetric(mBacklog, prometheus.GaugeValue, float64(st.Backlog), name)
 	}
 	rulesErr, _ := d.rulesErr.Load().(string)
 	ch <- prometheus.MustNewConstMetric(mRulesOK, prometheus.GaugeValue, b2f(rulesErr == ""))
@@ -164,8 +220,8 @@ var (
 	mQuarantine    = desc("casemail_quarantine_unresolved", "Quarantined mail not yet processed (casemail quarantine list).")
 	mSLAOutcomes   = desc("casemail_sla_cases", "Cases by SLA target and outcome: met or breached.", "target", "outcome")
 	mSLANotices    = desc("casemail_sla_notices", "SLA notices given, by target and kind: warning or escalation.", "target", "kind")
-	mJobSuccess    = desc("casemail_job_last_success_timestamp_seconds", "When a scheduled job (sla_check, reminders, digest, retention) last finished (0: never).", "job")
-	mJobFailing    = desc("casemail_job_failing", "1 when a scheduled job's last run failed.", "job")
+	mJobSuccess    = desc("casemail_job_last_success_timestamp_seconds", "The slot a scheduled job (sla_check, reminders, digest, retention) last ran successfully for, on any instance (0: never).", "job")
+	mJobFailing    = desc("casemail_job_failing", "1 when a scheduled job's last run, on any instance, failed.", "job")
 	mErasures      = desc("casemail_erasures", "Erasures of personal data recorded (casemail erase).")
 	mSupWaiting    = desc("casemail_supplier_waiting_cases", "Open cases waiting on a supplier's answer, by supplier (database-wide).", "supplier")
 	mSupReminders  = desc("casemail_supplier_reminders", "Reminders sent to a supplier about a silent case, by supplier (database-wide, ever).", "supplier")
@@ -226,8 +282,25 @@ func (c *dbCollector) read() []prometheus.Metric {
 	for status, n := range outbox {
 		out = append(out, prometheus.MustNewConstMetric(mOutbox, prometheus.GaugeValue, float64(n), status))
 	}
-	add(mSLAOutcomes, g.SLAOutcomes)
-	add(mSLANotices, g.SLANotices)
+	// Every SLA target shows each outcome and notice kind, 0 until counted.
+	addAll := func(d *prometheus.Desc, rows []store.Count, a, b []string) {
+		n := map[[2]string]int64{}
+		for _, r := range rows {
+			n[[2]string{r.Labels[0], r.Labels[1]}] = r.N
+		}
+		for _, x := range a {
+			for _, y := range b {
+				if _, ok := n[[2]string{x, y}]; !ok {
+					n[[2]string{x, y}] = 0
+				}
+			}
+		}
+		for k, v := range n {
+			out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), k[0], k[1]))
+		}
+	}
+	addAll(mSLAOutcomes, g.SLAOutcomes, slaTargets, []string{"met", "breached"})
+	addAll(mSLANotices, g.SLANotices, slaTargets, []string{"warning", "escalation"})
 	add(mSupWaiting, g.SupplierWaiting)
 	add(mSupReminders, g.SupplierReminders)
 	for _, j := range g.Jobs {
@@ -241,6 +314,12 @@ func (c *dbCollector) read() []prometheus.Metric {
 	}
 	return out
 }
+
+// slaTargets and automaticKinds label series shown from the start.
+var (
+	slaTargets     = []string{"first_response", "resolution"}
+	automaticKinds = []string{"reply", "generated", "bulk", "list", "bounce", "loop"}
+)
 
 func b2f(b bool) float64 {
 	if b {

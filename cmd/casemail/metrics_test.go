@@ -146,6 +146,8 @@ func TestMetricsAndLogs(t *testing.T) {
 		`casemail_outbox_mails{status="pending"}`:                                 0,
 		`casemail_outbox_oldest_unsent_seconds`:                                   0,
 		`casemail_imap_connected{mailbox="helpdesk"}`:                             1,
+		`casemail_mailbox_watched{mailbox="helpdesk"}`:                            1,
+		`casemail_mailbox_takeovers_total`:                                        0,
 		`casemail_imap_delivered_total{mailbox="helpdesk"}`:                       4,
 		`casemail_rules_ok`:                     1,
 		`casemail_database_up`:                  1,

@@ -13,7 +13,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	_, st, err := openStore(ctx, *f.config)
+	_, st, err := openDatabase(ctx, *f.config, false)
 	if err != nil {
 		return err
 	}

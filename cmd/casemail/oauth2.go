@@ -69,7 +69,8 @@ func cmdOAuth2Login(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *forSMTP != (len(pos) == 0) || len(pos) > 1 {
 		return errors.New("usage: casemail oauth2 login MAILBOX | casemail oauth2 login -smtp")
 	}
-	cfg, st, err := openStore(ctx, *f.config)
+	// Login migrates the database itself (below): it may run before the first serve.
+	cfg, st, err := openDatabase(ctx, *f.config, false)
 	if err != nil {
 		return err
 	}
@@ -163,7 +164,8 @@ func cmdOAuth2Status(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := wantArgs(pos, 0, "oauth2 status"); err != nil {
 		return err
 	}
-	cfg, st, err := openStore(ctx, *f.config)
+	// Before the first serve or login there is no table: every grant is missing.
+	cfg, st, err := openDatabase(ctx, *f.config, false)
 	if err != nil {
 		return err
 	}
@@ -190,17 +192,7 @@ func cmdOAuth2Status(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return err
 		}
-		state, problem := "ok", ""
-		switch {
-		case tok.LastError != "" && !tok.LastErrorAt.Before(tok.RefreshedAt):
-			state, problem = "failing", oneLine(tok.LastError)
-		case tok.Provider != l.cfg.Provider || tok.ClientID != l.cfg.ClientID:
-			state, problem = "wrong app", fmt.Sprintf("issued to client %s of %s: run `%s`", tok.ClientID, tok.Provider, l.acct.LoginCommand())
-		case now.Sub(tok.Expiry) > oauth2.DefaultStaleAfter:
-			state, problem = "stale", "not refreshed for "+now.Sub(tok.RefreshedAt).Round(time.Minute).String()+": is the daemon running?"
-		case now.After(tok.Expiry):
-			state = "expired" // renewed by the daemon at its next use
-		}
+		state, problem := l.grantState(tok, now)
 		if state != "ok" && state != "expired" {
 			bad++
 		}
@@ -214,4 +206,20 @@ func cmdOAuth2Status(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitError{1}
 	}
 	return nil
+}
+
+// grantState judges a stored grant: ok, expired (renewed by the daemon
+// at its next use), failing, wrong app or stale, with the problem.
+func (l oauth2Login) grantState(tok *store.OAuth2Token, now time.Time) (state, problem string) {
+	switch {
+	case tok.LastError != "" && !tok.LastErrorAt.Before(tok.RefreshedAt):
+		return "failing", oneLine(tok.LastError)
+	case tok.Provider != l.cfg.Provider || tok.ClientID != l.cfg.ClientID:
+		return "wrong app", fmt.Sprintf("issued to client %s of %s: run `%s`", tok.ClientID, tok.Provider, l.acct.LoginCommand())
+	case now.Sub(tok.Expiry) > oauth2.DefaultStaleAfter:
+		return "stale", "not refreshed for " + now.Sub(tok.RefreshedAt).Round(time.Minute).String() + ": is the daemon running?"
+	case now.After(tok.Expiry):
+		return "expired", ""
+	}
+	return "ok", ""
 }

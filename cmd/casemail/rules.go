@@ -30,7 +30,7 @@ func rulesPath(cfgPath string, pos []string) (string, error) {
 	if len(pos) > 0 {
 		return pos[0], nil
 	}
-	cfg, err := config.LoadDaemon(cfgPath)
+	cfg, err := loadDaemonConfig(cfgPath)
 	if err != nil {
 		return "", err
 	}

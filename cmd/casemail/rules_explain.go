@@ -28,7 +28,7 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	var defService string
 	loc := time.Local
 	path := *rulesFile
-	if cfg, err := config.LoadDaemon(*f.config); err == nil {
+	if cfg, err := loadDaemonConfig(*f.config); err == nil {
 		if path == "" {
 			path = cfg.RulesFile
 		}

@@ -33,8 +33,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.LoadDaemon(*f.config)
+	cfg, err := loadDaemonConfig(*f.config)
 	if err != nil {
+		return err
+	}
+	if err := needDatabaseURL(cfg); err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
@@ -73,6 +76,7 @@ type daemon struct {
 	templates *notify.Templates
 	proc      *intake.Processor
 	watchers  []*intake.Watcher
+	leases    *intake.Leases // runs the watchers of the mailboxes this instance holds
 	sender    *notify.Sender
 	scheduler *notify.Scheduler // SLA check, reminders, digests
 	alerts    *notify.Alerter   // mails the support manager about failed mail and sign-ins
@@ -141,8 +145,8 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 	}
 	d.alerts = &notify.Alerter{Mailer: &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates},
 		Store: st, Rules: d.rules.Load, Log: log.With("part", "alerts")}
-	smtpCfg := notify.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Security: cfg.SMTP.Security,
-		Username: cfg.SMTP.Username, LoopID: d.keys.LoopID()}
+	smtpCfg := smtpConfig(cfg)
+	smtpCfg.LoopID = d.keys.LoopID()
 	if cfg.SMTP.OAuth2 != nil {
 		m := oauth2.NewManager(st, *cfg.SMTP.OAuth2, oauth2.SMTP(), oauth2.Options{Logger: log.With("part", "oauth2", "for", "smtp"), OnChange: d.oauth2Changed})
 		d.oauth = append(d.oauth, m)
@@ -163,13 +167,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		Log: log.With("part", "intake"), Committed: d.sender.Wake,
 	}
 	for _, mb := range cfg.Mailboxes {
-		wc := intake.WatcherConfig{
-			Name: mb.Name, Host: mb.IMAP.Host, Port: mb.IMAP.Port, Security: mb.IMAP.Security,
-			Username: mb.IMAP.Username, Folder: mb.IMAP.Folder,
-			ProcessedFolder: mb.IMAP.ProcessedFolder, IDLE: mb.IMAP.IDLE,
-			PollInterval: time.Duration(mb.IMAP.PollInterval), MaxMessageSize: int64(mb.MaxMessageSize),
-			Logger: log.With("part", "imap"),
-		}
+		wc := watcherConfig(mb, log)
 		if mb.IMAP.OAuth2 != nil {
 			m := oauth2.NewManager(st, *mb.IMAP.OAuth2, oauth2.IMAP(mb.Name),
 				oauth2.Options{Logger: log.With("part", "oauth2", "mailbox", mb.Name), OnChange: d.oauth2Changed})
@@ -180,6 +178,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		}
 		d.watchers = append(d.watchers, intake.NewWatcher(wc, d.proc))
 	}
+	d.leases = &intake.Leases{Store: st, Instance: st.Instance, Watchers: d.watchers, Log: log.With("part", "leases")}
 	d.metrics = newMetrics(d)
 	return d, nil
 }
@@ -219,13 +218,12 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	l.add(part{name: "outbox", run: d.sender.Run})
 	l.add(part{name: "scheduler", run: d.scheduler.Run})
-	for i, w := range d.watchers {
-		l.add(part{name: "mailbox " + d.cfg.Mailboxes[i].Name, run: w.Run})
-	}
+	// The mailboxes this instance holds the lease of (intake.Leases).
+	l.add(part{name: "mailboxes", run: d.leases.Run})
 	l.add(part{name: "rules watch", run: func(ctx context.Context) error { d.watchRules(ctx); return nil }})
 	err := l.run(ctx, func() {
 		d.log.Info("casemail running", "version", version, "http", ln.Addr().String(),
-			"mailboxes", len(d.watchers), "rules", d.cfg.RulesFile)
+			"mailboxes", len(d.watchers), "instance", d.store.Instance, "rules", d.cfg.RulesFile)
 	})
 	d.log.Info("casemail stopped")
 	return err
@@ -384,10 +382,17 @@ func (d *daemon) readiness(ctx context.Context) readiness {
 			r.OAuth2[key] = "ok, expires " + st.Expires.Format(time.RFC3339)
 		}
 	}
+	var holders map[string]string
 	for i, w := range d.watchers {
 		st := w.State()
 		name := d.cfg.Mailboxes[i].Name
 		switch {
+		case !d.leases.Watching(name):
+			// Another instance's business; `casemail status` shows them all.
+			if holders == nil {
+				holders = d.mailboxHolders(pctx, r.Database == "ok")
+			}
+			r.Mailboxes[name] = holders[name]
 		case st.Connected:
 			r.Mailboxes[name] = "connected"
 		case st.LastError != "":

@@ -7,7 +7,9 @@
 // real MTA with recipient_delimiter "+": helpdesk+TOKEN@example.org lands in
 // helpdesk@example.org's INBOX, with Delivered-To naming the full address.
 // The SMTP server accepts any sender and any recipient and never relays
-// anywhere; it is a sandbox.
+// anywhere; it is a sandbox. Options.Aliases send mail for some addresses
+// (a service catalogue's aliases) to another user's INBOX, as a real
+// server's alias table does.
 //
 // devworld never listens on a non-loopback address, never uses TLS, and
 // keeps nothing on disk: Close loses all mail.
@@ -26,6 +28,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -38,7 +41,8 @@ import (
 // Defaults for Options.
 const (
 	DefaultIMAPAddr = "127.0.0.1:1143"
-	DefaultSMTPAddr = "127.0.0.1:1025"
+	// DefaultSMTPAddr avoids 1025, where MailHog and Mailpit listen.
+	DefaultSMTPAddr = "127.0.0.1:2525"
 	DefaultPassword = "dev"
 	// MaxMessageBytes is the largest mail the SMTP server accepts.
 	MaxMessageBytes = 50 << 20
@@ -49,13 +53,19 @@ const (
 // Options configures Start.
 type Options struct {
 	// IMAPAddr and SMTPAddr are the listen addresses (defaults
-	// 127.0.0.1:1143 and 127.0.0.1:1025). A port of 0 picks a free one; an
+	// 127.0.0.1:1143 and 127.0.0.1:2525). A port of 0 picks a free one; an
 	// empty host means 127.0.0.1. Non-loopback hosts are refused.
 	IMAPAddr, SMTPAddr string
 	// Password is every user's IMAP password (default "dev"). SMTP AUTH, if
 	// a client uses it, accepts anything.
 	Password string
-	Logger   *slog.Logger
+	// Aliases maps an address (any case, no +tag) to the address whose
+	// INBOX receives its mail; Delivered-To keeps the alias.
+	Aliases map[string]string
+	// OnDeliver, when set, is called after each delivery with the
+	// recipient's user (aliases resolved) and the mail as stored.
+	OnDeliver func(user string, raw []byte)
+	Logger    *slog.Logger
 }
 
 // World is a running mail world.
@@ -66,6 +76,10 @@ type World struct {
 	smtp     *smtp.Server
 	imapLn   net.Listener
 	smtpLn   net.Listener
+
+	aliases   map[string]string
+	onDeliver func(user string, raw []byte)
+	closing   atomic.Bool // set by Close: errors of dropped connections are expected then
 
 	mu    sync.Mutex
 	users map[string]*imapmemserver.User
@@ -87,9 +101,20 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		return nil, fmt.Errorf("devworld SMTP: %w", err)
 	}
 	w := &World{
-		password: opts.Password,
-		log:      opts.Logger,
-		users:    map[string]*imapmemserver.User{},
+		password:  opts.Password,
+		log:       opts.Logger,
+		users:     map[string]*imapmemserver.User{},
+		aliases:   map[string]string{},
+		onDeliver: opts.OnDeliver,
+	}
+	for alias, target := range opts.Aliases {
+		a, err := userKey(alias)
+		if err != nil {
+			return nil, err
+		}
+		if w.aliases[a], err = userKey(target); err != nil {
+			return nil, err
+		}
 	}
 	if w.password == "" {
 		w.password = DefaultPassword
@@ -117,7 +142,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		// IMAP4rev2 brings IDLE, MOVE, UIDPLUS: what intake uses on real servers.
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
 		InsecureAuth: true, // loopback only
-		Logger:       printfLogger{w.log.With("server", "imap")},
+		Logger:       printfLogger{w.log.With("server", "imap"), &w.closing},
 	})
 	w.smtp = smtp.NewServer(&smtpBackend{w: w})
 	w.smtp.Domain = hostname
@@ -126,7 +151,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	w.smtp.MaxRecipients = 100
 	w.smtp.ReadTimeout = 5 * time.Minute
 	w.smtp.WriteTimeout = time.Minute
-	w.smtp.ErrorLog = printfLogger{w.log.With("server", "smtp")}
+	w.smtp.ErrorLog = printfLogger{w.log.With("server", "smtp"), &w.closing}
 
 	go w.imap.Serve(w.imapLn)
 	go w.smtp.Serve(w.smtpLn)
@@ -165,6 +190,7 @@ func (w *World) SMTPAddr() string { return w.smtpLn.Addr().String() }
 // Close stops both servers and drops their connections. All mail is lost.
 func (w *World) Close() error {
 	w.closeOnce.Do(func() {
+		w.closing.Store(true)
 		w.mu.Lock()
 		stop := w.stop
 		w.mu.Unlock()
@@ -206,6 +232,9 @@ func (w *World) deliver(from string, to []string, raw []byte, helo string) error
 		if err != nil {
 			return err
 		}
+		if target, ok := w.aliases[k]; ok {
+			k = target
+		}
 		keys[i] = k
 	}
 	body := crlf(raw)
@@ -230,6 +259,9 @@ func (w *World) deliver(from string, to []string, raw []byte, helo string) error
 			return fmt.Errorf("devworld: delivering to %s: %w", rcpt, err)
 		}
 		w.log.Info("mail delivered", "from", from, "to", rcpt, "mailbox", keys[i], "size", b.Len(), "id", id)
+		if w.onDeliver != nil {
+			w.onDeliver(keys[i], b.Bytes())
+		}
 	}
 	return nil
 }
@@ -356,9 +388,22 @@ func (s *smtpSession) Reset()        { s.from, s.to = "", nil }
 func (s *smtpSession) Logout() error { return nil }
 
 // printfLogger adapts slog to the Printf/Println loggers of the servers.
-type printfLogger struct{ l *slog.Logger }
+// Once the world is closing, the errors of the connections it drops are
+// expected and logged at debug level only.
+type printfLogger struct {
+	l       *slog.Logger
+	closing *atomic.Bool
+}
 
-func (p printfLogger) Printf(format string, args ...any) { p.l.Warn(fmt.Sprintf(format, args...)) }
+func (p printfLogger) Printf(format string, args ...any) { p.log(fmt.Sprintf(format, args...)) }
 func (p printfLogger) Println(args ...any) {
-	p.l.Warn(strings.TrimSuffix(fmt.Sprintln(args...), "\n"))
+	p.log(strings.TrimSuffix(fmt.Sprintln(args...), "\n"))
+}
+
+func (p printfLogger) log(msg string) {
+	if p.closing.Load() || strings.Contains(msg, net.ErrClosed.Error()) {
+		p.l.Debug(msg)
+		return
+	}
+	p.l.Warn(msg)
 }

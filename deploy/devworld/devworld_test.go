@@ -227,3 +227,32 @@ func TestUserKey(t *testing.T) {
 		}
 	}
 }
+
+// Mail to an alias lands in its target's INBOX, Delivered-To naming the
+// alias, and OnDeliver sees it under the target.
+func TestAliasDelivery(t *testing.T) {
+	var got []string
+	w, err := Start(context.Background(), Options{
+		IMAPAddr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0",
+		Aliases:   map[string]string{"QM@example.org": "helpdesk@example.org"},
+		OnDeliver: func(user string, raw []byte) { got = append(got, user) },
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	if err := w.Deliver("ola@bryne.example.no", []string{"qm+x@example.org"}, []byte("Subject: hei\n\nhei\n")); err != nil {
+		t.Fatal(err)
+	}
+	mails := inbox(t, w, "helpdesk@example.org", DefaultPassword)
+	if len(mails) != 1 || !strings.Contains(mails[0], "Delivered-To: qm+x@example.org\r\n") {
+		t.Fatalf("helpdesk INBOX = %q", mails)
+	}
+	if n := len(inbox(t, w, "qm@example.org", DefaultPassword)); n != 0 {
+		t.Errorf("the alias has a mailbox of its own with %d mails", n)
+	}
+	if len(got) != 1 || got[0] != "helpdesk@example.org" {
+		t.Errorf("OnDeliver saw %q", got)
+	}
+}

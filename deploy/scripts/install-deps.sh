@@ -8,6 +8,13 @@
 #                    throwaway clusters of `casemail dev` and the tests
 #   dovecot-imapd    a real IMAP server for the integration tests
 #   swaks            to send a first mail to `casemail dev` by hand
+#   systemd          systemd-analyze, which verifies deploy/systemd's unit
+#   prometheus       promtool, which checks and unit-tests the alert rules
+#                    in deploy/monitoring (the package's daemon is not needed;
+#                    where systemd runs, Debian starts it on :9090)
+#   podman, runc     build and run deploy/container's image in a test
+#                    (rootful; the image needs no registry pull; runc because
+#                    crun refuses hybrid cgroup hierarchies such as a VM's)
 #   curl             to read the answer back over IMAP (README, tests)
 #   gcc, libc6-dev   cgo, which `go test -race` needs
 #   make, ca-certificates
@@ -58,6 +65,10 @@ have_dovecot() {
 missing=()
 have_pg_server || missing+=(postgresql)
 have_dovecot || missing+=(dovecot-imapd)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v make >/dev/null 2>&1 || missing+=(make)
@@ -66,7 +77,7 @@ pkg_installed libc6-dev || missing+=(libc6-dev)
 pkg_installed ca-certificates || [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 
 if [ ${#missing[@]} -eq 0 ]; then
-	log "all present (postgresql, dovecot-imapd, swaks, curl, gcc, libc6-dev, make, ca-certificates)"
+	log "all present (postgresql, dovecot-imapd, systemd, prometheus, podman, runc, swaks, curl, gcc, libc6-dev, make, ca-certificates)"
 	exit 0
 fi
 
@@ -110,7 +121,9 @@ for p in "${missing[@]}"; do
 	postgresql) have_pg_server || { log "postgresql installed but no server binaries found"; fail=1; } ;;
 	dovecot-imapd) have_dovecot || { log "dovecot-imapd installed but no dovecot binary found"; fail=1; } ;;
 	swaks) command -v swaks >/dev/null 2>&1 || { log "swaks not found after install"; fail=1; } ;;
-	make | gcc | curl) command -v "$p" >/dev/null 2>&1 || { log "$p not found after install"; fail=1; } ;;
+	make | gcc | curl | podman | runc) command -v "$p" >/dev/null 2>&1 || { log "$p not found after install"; fail=1; } ;;
+	systemd) command -v systemd-analyze >/dev/null 2>&1 || { log "systemd-analyze not found after install"; fail=1; } ;;
+	prometheus) command -v promtool >/dev/null 2>&1 || { log "promtool not found after install"; fail=1; } ;;
 	esac
 done
 [ $fail -eq 0 ] || exit 1

@@ -43,6 +43,8 @@ type Server struct {
 	failCode int
 	rejected int
 	closed   bool
+	// authUser and authPass, when set, are the only credentials AUTH accepts.
+	authUser, authPass string
 }
 
 // Start starts a server on a free loopback port; it is closed when the
@@ -155,6 +157,14 @@ func (s *Server) SetDown(down bool) {
 	s.serve(l)
 }
 
+// RequireAuth makes AUTH accept only these credentials (by default it
+// accepts any).
+func (s *Server) RequireAuth(username, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authUser, s.authPass = username, password
+}
+
 // serve starts a go-smtp server on l. Called with mu held.
 func (s *Server) serve(nl net.Listener) {
 	l := &listener{Listener: nl, conns: make(map[net.Conn]struct{})}
@@ -228,6 +238,12 @@ func (se *session) Auth(mech string) (sasl.Server, error) {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
 	return sasl.NewPlainServer(func(identity, username, password string) error {
+		se.srv.mu.Lock()
+		u, p := se.srv.authUser, se.srv.authPass
+		se.srv.mu.Unlock()
+		if u != "" && (username != u || password != p) {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "smtptest: authentication failed"}
+		}
 		se.username = username
 		return nil
 	}), nil

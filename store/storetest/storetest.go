@@ -107,6 +107,10 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+// Shutdown stops the throwaway cluster, if one was started, for a TestMain
+// that has more to do than Main does.
+func Shutdown() error { return shutdown() }
+
 func shutdown() error {
 	procMu.Lock()
 	s := procSrv
