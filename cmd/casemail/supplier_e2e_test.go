@@ -68,7 +68,7 @@ schedule:
 func TestSupplierEndToEnd(t *testing.T) {
 	w := newWorld(t)
 	write(t, filepath.Join(w.dir, "rules.yaml"), supplierE2ERules)
-	w.start(t)
+	run := w.start(t)
 	const (
 		ola     = "ola@bryne.example.no"
 		anna    = "anna@example.org"
@@ -132,6 +132,11 @@ func TestSupplierEndToEnd(t *testing.T) {
 	}
 	if c := caseNow(); c.Status != store.StatusWaiting {
 		t.Errorf("waiting on the supplier: status %s, want waiting (the service pauses its SLA)", c.Status)
+	}
+	m := scrape(t, run.httpAddr(t))
+	if m[`casemail_supplier_waiting_cases{supplier="qm-vendor"}`] != 1 || m[`casemail_supplier_reminders{supplier="qm-vendor"}`] != 2 {
+		t.Errorf("metrics: waiting %v, reminders %v; want 1 and 2", m[`casemail_supplier_waiting_cases{supplier="qm-vendor"}`],
+			m[`casemail_supplier_reminders{supplier="qm-vendor"}`])
 	}
 
 	// 5. The supplier answers with their reference.
