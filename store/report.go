@@ -205,7 +205,7 @@ func BuildReport(ctx context.Context, q Querier, since, until time.Time, units [
 		if lerr != nil {
 			return nil, fmt.Errorf("listing cases for the report: %w", lerr)
 		}
-		if r.SupplierWaits, err = WaitingOnSuppliers(ctx, q, r.Units, lists); err != nil {
+		if r.SupplierWaits, err = WaitingOnSuppliers(ctx, q, r.Units, lists, false); err != nil {
 			return nil, err
 		}
 	}

@@ -186,17 +186,19 @@ type SupplierWait struct {
 
 // WaitingOnSuppliers lists open cases waiting on a supplier's answer
 // (units nil: every unit), overdue first (the most overdue first), then
-// by forward time; at most limit.
-func WaitingOnSuppliers(ctx context.Context, q Querier, units []string, limit int) ([]SupplierWait, error) {
+// by forward time; at most limit. With answered, cases whose supplier has
+// answered but which are still open with them are listed too, after.
+func WaitingOnSuppliers(ctx context.Context, q Querier, units []string, limit int, answered bool) ([]SupplierWait, error) {
 	all := units == nil
 	if units == nil {
 		units = []string{}
 	}
 	rows, err := q.Query(ctx, `SELECT `+forwardColumns+`, `+prefixed("c.", caseColumns)+`
 		FROM supplier_forwards f JOIN cases c ON c.id = f.case_id
-		WHERE f.ended_at IS NULL AND f.answered_at IS NULL AND c.status IN ('new', 'open', 'waiting')
+		WHERE f.ended_at IS NULL AND ($4 OR f.answered_at IS NULL) AND c.status IN ('new', 'open', 'waiting')
 		  AND ($1 OR c.unit = ANY($2))
-		ORDER BY f.response_due IS NULL, f.response_due, f.forwarded_at, f.id LIMIT $3`, all, units, limit)
+		ORDER BY f.answered_at IS NOT NULL, f.response_due IS NULL, f.response_due, f.forwarded_at, f.id LIMIT $3`,
+		all, units, limit, answered)
 	if err != nil {
 		return nil, fmt.Errorf("listing cases waiting on suppliers: %w", err)
 	}

@@ -84,7 +84,7 @@ func TestSupplierCounts(t *testing.T) {
 		t.Errorf("v for Bryne: %+v", got[0])
 	}
 	// Waiting on suppliers: the silent ones, overdue first.
-	waits, err := WaitingOnSuppliers(ctx, st.pool, nil, 10)
+	waits, err := WaitingOnSuppliers(ctx, st.pool, nil, 10, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,22 +48,40 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// The cases open with a supplier, with their reference: those waiting
+	// on the supplier's answer first, overdue first.
+	if r.SupplierWaits, err = store.WaitingOnSuppliers(ctx, st.DB(), nil, reportWaitsListed, true); err != nil {
+		return err
+	}
 	return writeReport(stdout, r, *format, cfg.Location)
 }
+
+// reportWaitsListed bounds the cases open with suppliers a report lists.
+const reportWaitsListed = 100
 
 // reportJSON is the JSON shape of a report.
 type reportJSON struct {
 	*store.Report
-	MedianFirstResponseSeconds *int64 `json:"median_first_response_seconds"`
-	SLAMet                     int    `json:"sla_met"`
-	SLABreached                int    `json:"sla_breached"`
+	MedianFirstResponseSeconds *int64             `json:"median_first_response_seconds"`
+	SLAMet                     int                `json:"sla_met"`
+	SLABreached                int                `json:"sla_breached"`
+	OpenWithSuppliers          []supplierWaitJSON `json:"open_with_suppliers"`
+}
+
+// supplierWaitJSON is a case waiting on a supplier, in a report.
+type supplierWaitJSON struct {
+	Case int64 `json:"case"`
+	*supplierJSON
 }
 
 func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location) error {
 	met, breached := r.SLATotals()
 	switch format {
 	case "json":
-		out := reportJSON{Report: r, SLAMet: met, SLABreached: breached}
+		out := reportJSON{Report: r, SLAMet: met, SLABreached: breached, OpenWithSuppliers: []supplierWaitJSON{}}
+		for _, sw := range r.SupplierWaits {
+			out.OpenWithSuppliers = append(out.OpenWithSuppliers, supplierWaitJSON{Case: sw.Case.Number, supplierJSON: toSupplierJSON(sw.Forward)})
+		}
 		if r.MedianFirstResponse != nil {
 			s := int64(r.MedianFirstResponse.Seconds())
 			out.MedianFirstResponseSeconds = &s
@@ -106,6 +124,16 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 				[]string{"supplier", s.Supplier, "reminders", itoa(s.Reminders)})
 			if s.MedianSeconds != nil {
 				rows = append(rows, []string{"supplier", s.Supplier, "median_first_answer_seconds", strconv.FormatInt(*s.MedianSeconds, 10)})
+			}
+		}
+		for _, sw := range r.SupplierWaits {
+			key := fmt.Sprintf("#%d", sw.Case.Number)
+			rows = append(rows, []string{"open_with_supplier", key, "supplier", sw.Forward.Supplier},
+				[]string{"open_with_supplier", key, "reference", sw.Forward.Reference},
+				[]string{"open_with_supplier", key, "forwarded", sw.Forward.ForwardedAt.In(loc).Format(time.RFC3339)},
+				[]string{"open_with_supplier", key, "reminders", itoa(sw.Forward.Reminders)})
+			if d := sw.Forward.ResponseDue; d != nil {
+				rows = append(rows, []string{"open_with_supplier", key, "response_due", d.In(loc).Format(time.RFC3339)})
 			}
 		}
 		if err := cw.WriteAll(rows); err != nil {
@@ -156,6 +184,22 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%d\n", s.Supplier, s.Forwarded, s.Answered, median, s.OverContract,
 				s.StillOpen, s.Reminders)
+		}
+	}
+	if len(r.SupplierWaits) > 0 {
+		fmt.Fprintf(tw, "\nOPEN WITH\tCASE\tTHEIR REFERENCE\tFORWARDED\tANSWER DUE\tREMINDERS\n")
+		for _, sw := range r.SupplierWaits {
+			due := "-"
+			if a := sw.Forward.AnsweredAt; a != nil {
+				due = "answered " + a.In(loc).Format("2006-01-02 15:04")
+			} else if d := sw.Forward.ResponseDue; d != nil {
+				due = d.In(loc).Format("2006-01-02 15:04")
+				if d.Before(r.Until) {
+					due += " (overdue)"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t#%d\t%s\t%s\t%s\t%d\n", sw.Forward.Supplier, sw.Case.Number, orDash(sw.Forward.Reference),
+				sw.Forward.ForwardedAt.In(loc).Format("2006-01-02 15:04"), due, sw.Forward.Reminders)
 		}
 	}
 	return tw.Flush()

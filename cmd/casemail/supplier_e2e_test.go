@@ -159,6 +159,22 @@ func TestSupplierEndToEnd(t *testing.T) {
 		t.Errorf("%d cases: the supplier's reference-only mail opened a case of its own", got)
 	}
 
+	// While open with the supplier, the report lists the case with their
+	// reference, in every format.
+	var out, errOut bytes.Buffer
+	for _, format := range []string{"table", "csv", "json"} {
+		out.Reset()
+		if err := cmdReport(ctx, []string{"-config", w.cfgPath, "-since", "1d", "-format", format}, &out, &errOut); err != nil {
+			t.Fatalf("report: %v %s", err, errOut.String())
+		}
+		want := map[string]string{"table": fmt.Sprintf("qm-vendor  #%d  INC0012345", n),
+			"csv":  fmt.Sprintf("open_with_supplier,#%d,reference,INC0012345", n),
+			"json": fmt.Sprintf(`"case": %d,`, n)}[format]
+		if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "INC0012345") {
+			t.Errorf("the %s report does not list case %d with their reference (%q):\n%s", format, n, want, out.String())
+		}
+	}
+
 	// 7. The coordinator resolves the case.
 	w.answer(t, perNotice, per, "#resolve Rettet av leverandøren i versjon 4.2.1.", true)
 	resolved := w.waitMail(t, ola, 2)
@@ -170,7 +186,7 @@ func TestSupplierEndToEnd(t *testing.T) {
 	}
 
 	// 8. The report shows the supplier's figures, in JSON and as a table.
-	var out, errOut bytes.Buffer
+	out.Reset()
 	if err := cmdReport(ctx, []string{"-config", w.cfgPath, "-since", "1d", "-format", "json"}, &out, &errOut); err != nil {
 		t.Fatalf("report: %v %s", err, errOut.String())
 	}
