@@ -5,7 +5,10 @@
 // on the case), and hands the result to intake/casework in the same
 // transaction. A mail mailparse cannot read is quarantined, never lost.
 //
-//   - watch*.go: the IMAP watcher (IDLE, polling, reconnects, batches).
+//   - watch*.go: the IMAP watcher (IDLE, polling, reconnects, batches);
+//     watch_lease.go: Leases, which runs the watchers of the mailboxes this
+//     instance holds the lease of, so that each mailbox has one watcher
+//     among all instances.
 //   - process.go: the Processor, one mail at a time; Retry of quarantine.
 //   - batch.go: backlog batches, split into parallel transactions that
 //     never contend for the same locks.

@@ -5,7 +5,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/casemail/casemail/store"
 )
+
+// answerMIME is answer with the agent anna's own MIME header and body.
+func (e *procEnv) answerMIME(t *testing.T, notice store.OutboxRow, mime string) Result {
+	t.Helper()
+	convSeq++
+	e.now = e.now.Add(time.Minute)
+	refs := "<" + notice.MessageID + ">"
+	return e.deliver(t, "helpdesk", fmt.Sprintf("From: Anna Berg <%s>\nTo: %s\nSubject: Re: %s\nMessage-ID: <mime%d@example.org>\nIn-Reply-To: %s\nReferences: %s\n%s",
+		anna, notice.ReplyTo, notice.Subject, convSeq, refs, refs, mime))
+}
 
 // Issue 11, attack 4: an agent who replies with nothing above the quote
 // (only an attachment, or a mis-click) must relay no quoted text: not the
@@ -21,13 +33,8 @@ func TestAgentReplyWithOnlyTheQuoteRelaysNoText(t *testing.T) {
 			e := newConvProc(t)
 			n := e.open(t)
 			notice := e.notice(t, n, anna)
-			raw := "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: " + tc.ctype + "; charset=utf-8\n\n" + tc.body +
-				"\n--B\nContent-Type: application/pdf; name=rutine.pdf\nContent-Disposition: attachment; filename=rutine.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--B--\n"
-			convSeq++
-			e.now = e.now.Add(time.Minute)
-			refs := "<" + notice.MessageID + ">"
-			r := e.deliver(t, "helpdesk", fmt.Sprintf("From: Anna Berg <%s>\nTo: %s\nSubject: Re: %s\nMessage-ID: <quoteonly%d@example.org>\nIn-Reply-To: %s\nReferences: %s\n%s",
-				anna, notice.ReplyTo, notice.Subject, convSeq, refs, refs, raw))
+			r := e.answerMIME(t, notice, "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: "+tc.ctype+"; charset=utf-8\n\n"+tc.body+
+				"\n--B\nContent-Type: application/pdf; name=rutine.pdf\nContent-Disposition: attachment; filename=rutine.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--B--\n")
 			if r.Outcome != OutcomeMessage || r.CaseNumber != n {
 				t.Fatalf("agent reply: %v", r)
 			}
@@ -53,11 +60,7 @@ func TestAgentHiddenHTMLIsNoCommand(t *testing.T) {
 	c0 := e.caseOf(t, n)
 	before, beforePrio := c0.Status, c0.Priority
 	html := `<p>Ser på saken.</p><div style="display:none">#close</div><span hidden>#priority low</span>`
-	convSeq++
-	e.now = e.now.Add(time.Minute)
-	refs := "<" + notice.MessageID + ">"
-	r := e.deliver(t, "helpdesk", fmt.Sprintf("From: Anna Berg <%s>\nTo: %s\nSubject: Re: %s\nMessage-ID: <hidden%d@example.org>\nIn-Reply-To: %s\nReferences: %s\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n%s\n",
-		anna, notice.ReplyTo, notice.Subject, convSeq, refs, refs, html))
+	r := e.answerMIME(t, notice, "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n"+html+"\n")
 	if r.Outcome != OutcomeMessage || r.CaseNumber != n {
 		t.Fatalf("agent reply: %v", r)
 	}

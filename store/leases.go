@@ -32,7 +32,11 @@ func (s *Store) RenewLeases(ctx context.Context, instance string, ttl time.Durat
 			INSERT INTO instances (id, leases_renewed_at) VALUES ($1, now())
 			ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), leases_renewed_at = now())
 		UPDATE mailbox_leases SET expires_at = now() + $2::interval
-		WHERE instance = $1 RETURNING mailbox`, instance, ttl)
+		-- locked in mailbox order, as TakeLeases does: a renewal racing a
+		-- takeover of the same expired leases waits instead of deadlocking
+		WHERE mailbox IN (SELECT mailbox FROM mailbox_leases WHERE instance = $1 ORDER BY mailbox FOR UPDATE)
+		  AND instance = $1
+		RETURNING mailbox`, instance, ttl)
 	if err != nil {
 		return nil, fmt.Errorf("renewing the mailbox leases of %s: %w", instance, err)
 	}
@@ -89,7 +93,9 @@ func (s *Store) TakeLeases(ctx context.Context, instance string, candidates []st
 			ORDER BY random() LIMIT $3),
 		taken AS (
 			INSERT INTO mailbox_leases (mailbox, instance, expires_at)
-			SELECT mailbox, $1, now() + $4::interval FROM cand
+			-- Rows in one order for every instance: instances taking
+			-- the same mailboxes at once then wait, never deadlock.
+			SELECT mailbox, $1, now() + $4::interval FROM cand ORDER BY mailbox
 			ON CONFLICT (mailbox) DO UPDATE
 				SET instance = excluded.instance, since = now(), expires_at = excluded.expires_at
 				WHERE mailbox_leases.expires_at <= now()

@@ -53,7 +53,11 @@ func cmdDevMail(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if n == 0 {
-		return listDevMail(c, pos[0], sel.NumMessages, stdout)
+		self := selfCommand() + " dev mail "
+		if *imapAddr != devIMAPAddr {
+			self += "-imap " + *imapAddr + " "
+		}
+		return listDevMail(c, pos[0], self+pos[0], sel.NumMessages, stdout)
 	}
 	if uint32(n) > sel.NumMessages {
 		return fmt.Errorf("%s has %d mails; there is no mail %d", pos[0], sel.NumMessages, n)
@@ -70,7 +74,8 @@ func cmdDevMail(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return showMail(stdout, msgs[0].FindBodySection(&imap.FetchItemBodySection{}))
 }
 
-func listDevMail(c *imapclient.Client, user string, count uint32, w io.Writer) error {
+// listDevMail lists the INBOX; cmd is the command that lists it again.
+func listDevMail(c *imapclient.Client, user, cmd string, count uint32, w io.Writer) error {
 	if count == 0 {
 		fmt.Fprintf(w, "%s: no mail\n", user)
 		return nil
@@ -91,7 +96,7 @@ func listDevMail(c *imapclient.Client, user string, count uint32, w io.Writer) e
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nshow one: casemail dev mail %s N\n", user)
+	fmt.Fprintf(w, "\nshow one: %s N\n", cmd)
 	return nil
 }
 

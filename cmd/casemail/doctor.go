@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,13 +55,6 @@ func (d *doctorRun) failed() int {
 	}
 	return n
 }
-
-// doctorHooks are further checks run after the built-in ones, each given
-// the loaded config. The sender-authentication setting of the trust work
-// (sender_auth: authserv_ids, DKIM) belongs here once it is in the config:
-// a check that its authserv_ids are set when commands require an
-// authenticated sender.
-var doctorHooks []func(ctx context.Context, d *doctorRun, cfg *config.Daemon)
 
 // cmdDoctor checks everything serve needs, one line per check with what to
 // do, without changing anything: no migration, no mail sent, nothing
@@ -111,9 +105,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		doctorMailbox(ctx, d, mb, st, logins, *timeout, log)
 	}
 	doctorSMTP(ctx, d, cfg, st, logins, *timeout, log)
-	for _, h := range doctorHooks {
-		h(ctx, d, cfg)
-	}
+	checkSenderAuth(d, cfg.SenderAuth)
 	if d.failed() > 0 {
 		return exitError{1}
 	}
@@ -338,4 +330,28 @@ func doctorSMTP(ctx context.Context, d *doctorRun, cfg *config.Daemon, st *store
 		how += ", authenticated as " + cfg.SMTP.Username
 	}
 	d.ok("smtp", server+": "+how+" (nothing sent)")
+}
+
+// checkSenderAuth says what proves a sender (the config's validation has
+// refused settings under which no mail could pass), and what the default
+// leaves open.
+func checkSenderAuth(d *doctorRun, sa config.SenderAuth) {
+	var sources []string
+	if len(sa.AuthservIDs) > 0 {
+		ids := make([]string, len(sa.AuthservIDs))
+		for i, id := range sa.AuthservIDs {
+			ids[i] = strconv.Quote(id)
+		}
+		sources = append(sources, "Authentication-Results of "+strings.Join(ids, ", "))
+	}
+	if sa.VerifyDKIM {
+		sources = append(sources, "its own DKIM checks (DNS)")
+	}
+	what := fmt.Sprintf("commands need: %s, participants need: %s", sa.Commands, sa.Participants)
+	if len(sources) == 0 {
+		d.ok("sender_auth", what+"; no source of sender authentication is trusted, so a forged From with a leaked token"+
+			" is not caught (set authserv_ids to your receiving server, or verify_dkim: true)")
+		return
+	}
+	d.ok("sender_auth", what+"; failed senders are recognised by "+strings.Join(sources, " and "))
 }

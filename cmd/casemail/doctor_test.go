@@ -63,6 +63,7 @@ func TestDoctorHealthy(t *testing.T) {
 		`(?m)^ok +database +reachable \(.*\), migrated, version \d+$`,
 		`(?m)^ok +mailbox helpdesk +127\.0\.0\.1:\d+ \(none\), logged in as helpdesk@example\.org, INBOX holds 1 mail\(s\), IDLE, MOVE, processed_folder Processed does not exist yet \(serve creates it\)$`,
 		`(?m)^ok +smtp +127\.0\.0\.1:\d+ \(none\): connected, authenticated as helpdesk@example\.org \(nothing sent\)$`,
+		`(?m)^ok +sender_auth +commands need: token, participants need: token; no source of sender authentication is trusted, .* \(set authserv_ids to your receiving server, or verify_dkim: true\)$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("output lacks %s:\n%s", want, out)
@@ -156,6 +157,23 @@ func TestDoctorUnmigratedWarns(t *testing.T) {
 	t.Setenv("E2E_DATABASE_URL", storetest.URL(t))
 	out, code := w.doctor(t)
 	if code != 0 || !regexp.MustCompile("(?m)^warn +database +reachable .*no casemail tables yet — run `casemail migrate`").MatchString(out) {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// The sender-authentication line names what proves a sender.
+func TestDoctorSenderAuth(t *testing.T) {
+	w := doctorWorld(t)
+	w.edit(t, "secret_file: secret\n", "secret_file: secret\nsender_auth: {commands: authenticated, authserv_ids: [mx.example.org, \"\"]}\n")
+	out, code := w.doctor(t)
+	want := `(?m)^ok +sender_auth +commands need: authenticated, participants need: token; failed senders are recognised by Authentication-Results of "mx\.example\.org", ""$`
+	if code != 0 || !regexp.MustCompile(want).MatchString(out) {
+		t.Errorf("exit %d, output lacks %s:\n%s", code, want, out)
+	}
+	// A setting under which no mail could pass stops at the config.
+	w.edit(t, "authserv_ids: [mx.example.org, \"\"]", "authserv_ids: []")
+	out, code = w.doctor(t)
+	if code != 1 || !regexp.MustCompile(`(?m)^FAIL +config +.*sender_auth: authenticated needs a source of authentication`).MatchString(out) {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gogs/chardet"
+	htmlcharset "golang.org/x/net/html/charset"
 )
 
 // Charset detection for 8-bit text that declares no charset or a wrong one
@@ -101,6 +102,18 @@ func (p *parser) decodeText(e *entity, b []byte) (s, used string, err error) {
 	if declared == "utf-8" || declared == "utf8" {
 		// Broken UTF-8 is still UTF-8 far more often than anything else.
 		return strings.ToValidUTF8(string(b), "\uFFFD"), "", nil
+	}
+	if e.ctype.value == "text/html" && (declared == "" || isPassThroughCharset(declared)) {
+		// HTML may say its charset in a <meta> near its top, as browsers
+		// read it (a bounded prescan).
+		// DetermineEncoding answers windows-1252 when the HTML says
+		// nothing; the detector does better then.
+		if _, name, _ := htmlcharset.DetermineEncoding(b[:min(len(b), 1024)], "text/html"); name != "" && name != "windows-1252" {
+			if cs := normCharset(name); knownCharset(cs) && !isPassThroughCharset(cs) {
+				s, err = decodeCharset(cs, b)
+				return s, cs, err
+			}
+		}
 	}
 	for a := e.parent; a != nil; a = a.parent {
 		if cs := normCharset(a.ctype.params["charset"]); cs != "" && !isPassThroughCharset(cs) && !sevenBitCharset(cs) && knownCharset(cs) {

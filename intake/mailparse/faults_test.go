@@ -252,3 +252,26 @@ func TestHeaderContinuationBeforeBlankLine(t *testing.T) {
 		t.Errorf("To %+v Text %q", m.To, m.Text)
 	}
 }
+
+// An encoded word labelled ISO-8859-1 that holds UTF-8 bytes is UTF-8.
+func TestEncodedWordMislabelledUTF8(t *testing.T) {
+	m := mustParse(t, "From: =?iso-8859-1?q?J=C3=B6rg_M=C3=BCller?= <j@example.de>\r\nSubject: =?ISO-8859-1?B?R3LDvMOfZQ==?=\r\n\r\nx\r\n")
+	if m.Subject != "Grüße" || m.From.Name != "Jörg Müller" {
+		t.Errorf("Subject %q From %+v", m.Subject, m.From)
+	}
+	// Real Latin-1 stays Latin-1.
+	m = mustParse(t, "Subject: =?iso-8859-1?q?Gr=FC=DFe?=\r\n\r\nx\r\n")
+	if m.Subject != "Grüße" {
+		t.Errorf("Latin-1 subject %q", m.Subject)
+	}
+}
+
+// HTML without a MIME charset says it in <meta>; that is read before any
+// guess. (0x9A is "š" in windows-1250 and "š" in windows-1252 too; 0xB9
+// is "ą" in windows-1250, "¹" in windows-1252.)
+func TestHTMLMetaCharset(t *testing.T) {
+	m := mustParse(t, "From: a@example.pl\r\nSubject: x\r\nContent-Type: text/html\r\n\r\n<html><head><meta charset=\"windows-1250\"></head><body><p>Prosz\xea o pomoc, dzi\xeakuj\xea \xb9</p></body></html>\r\n")
+	if !strings.Contains(m.Text, "Proszę o pomoc, dziękuję ą") {
+		t.Errorf("Text = %q", m.Text)
+	}
+}

@@ -164,6 +164,14 @@ func isOutlookReplyDivider(tag atom.Atom, attrs map[string]string) bool {
 	return false
 }
 
+// isQuoteContainer recognises the elements other clients wrap quoted
+// history in instead of <blockquote>: Yahoo's yahoo_quoted div and
+// Outlook for Mac's reference-message container.
+func isQuoteContainer(attrs map[string]string) bool {
+	return attrs["id"] == "mail-editor-reference-message-container" ||
+		strings.Contains(attrs["class"], "yahoo_quoted")
+}
+
 func (w *htmlWriter) start(name string, attrs map[string]string, selfClosing bool) {
 	tag := atom.Lookup([]byte(name))
 	if w.inHead && (tag == atom.Body || !headTags[tag]) {
@@ -222,7 +230,7 @@ func (w *htmlWriter) start(name string, attrs map[string]string, selfClosing boo
 	}
 	_, hasHidden := attrs["hidden"]
 	e.hidden = hiddenTags[tag] || hasHidden || isHiddenStyle(attrs["style"])
-	e.quote = tag == atom.Blockquote
+	e.quote = tag == atom.Blockquote || isQuoteContainer(attrs)
 	e.pre = tag == atom.Pre || tag == atom.Textarea || tag == atom.Listing || tag == atom.Plaintext
 	switch tag {
 	case atom.Ul, atom.Ol, atom.Menu, atom.Dir:

@@ -46,6 +46,8 @@ func TestHTMLQuotedHistoryStripped(t *testing.T) {
 		{"apple", `<div>Done.</div><div><br><blockquote type="cite"><div>On 23 Nov 2026, at 09:15, Helpdesk wrote:</div><div>Internal routine</div></blockquote></div>`, "Done."},
 		{"outlook desktop", `<div class=WordSection1><p class=MsoNormal>Ferdig.<o:p></o:p></p><div><div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm'><p class=MsoNormal><b>Fra:</b> Helpdesk &lt;h@example.org&gt;<br><b>Sendt:</b> 23. november 2026 09:15<br><b>Til:</b> Ola<br><b>Emne:</b> [#5] x</p></div></div><p>Internal routine text</p></div>`, "Ferdig."},
 		{"outlook web", `<div>Thanks</div><div id="appendonsend"></div><hr style="display:inline-block;width:98%" tabindex="-1"><div id="divRplyFwdMsg" dir="ltr"><b>From:</b> Helpdesk<br><b>Sent:</b> Monday<br><b>To:</b> Anna<br><b>Subject:</b> x</div><div>Old notice</div>`, "Thanks"},
+		{"yahoo", `<div>Ok, takk.</div><div class="yahoo_quoted"><div>On Monday, Helpdesk wrote:</div><div>Internal routine</div></div>`, "Ok, takk."},
+		{"outlook for mac", `<div>Fixed.</div><div id="mail-editor-reference-message-container"><div><b>From:</b> Helpdesk<br><b>Date:</b> Monday<br><b>To:</b> Anna<br><b>Subject:</b> x</div><div>Internal routine</div></div>`, "Fixed."},
 		{"nothing above the quote", `<div><br></div><blockquote type="cite">Routing trail, command help, internal note</blockquote>`, ""},
 	} {
 		raw := "From: a@example.org\r\nSubject: Re: [#5] x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + tc.html

@@ -659,34 +659,35 @@ func (p *parser) bodies(root *entity, msg *Message) {
 var uuBeginRE = regexp.MustCompile(`^begin [0-7]{3,4} \S`)
 
 // extractUU takes the uuencoded files that old clients (Lotus Notes,
-// Outlook Express) put into the text body out of it, as attachments. One
-// pass over the lines.
+// Outlook Express) put into the text body out of it, as attachments. It
+// looks only where "begin " starts a line, and each search goes on from
+// where the last stopped: linear.
 func (p *parser) extractUU(s string) (string, []Attachment) {
-	if !strings.Contains(s, "begin ") {
-		return s, nil
-	}
 	var files []Attachment
 	var out strings.Builder
-	for rest := s; rest != ""; {
-		line, after, _ := strings.Cut(rest, "\n")
-		if !uuBeginRE.MatchString(line) {
-			out.WriteString(line)
-			if len(after) > 0 || strings.HasSuffix(rest, "\n") {
-				out.WriteByte('\n')
-			}
-			rest = after
-			continue
-		}
-		end := strings.Index(after, "\nend")
-		if end < 0 {
-			out.WriteString(rest) // no end line: text after all
+	done := 0 // s[:done] is written to out or taken out
+	for from := 0; ; {
+		i := strings.Index(s[from:], "begin ")
+		if i < 0 {
 			break
 		}
-		blockEnd := len(rest) - len(after) + end + len("\nend")
-		data, name, ok := decodeUU([]byte(rest[:blockEnd]))
+		i += from
+		from = i + len("begin ")
+		if i > 0 && s[i-1] != '\n' {
+			continue
+		}
+		lineEnd := strings.IndexByte(s[i:], '\n')
+		if lineEnd < 0 || !uuBeginRE.MatchString(s[i:i+lineEnd]) {
+			continue
+		}
+		end := strings.Index(s[i+lineEnd:], "\nend")
+		if end < 0 {
+			break // no end line: text after all
+		}
+		blockEnd := i + lineEnd + end + len("\nend")
+		data, name, ok := decodeUU([]byte(s[i:blockEnd]))
+		from = blockEnd
 		if !ok || len(data) == 0 {
-			out.WriteString(rest[:blockEnd])
-			rest = rest[blockEnd:]
 			continue
 		}
 		a := Attachment{Filename: cmp.Or(sanitizeFilename(name), "attachment.bin"), Size: int64(len(data)), SHA256: sha256.Sum256(data)}
@@ -696,8 +697,16 @@ func (p *parser) extractUU(s string) (string, []Attachment) {
 			a.Data = data
 		}
 		files = append(files, a)
-		rest = strings.TrimPrefix(rest[blockEnd:], "\n")
+		out.WriteString(s[done:i])
+		done = blockEnd
+		if done < len(s) && s[done] == '\n' {
+			done++
+		}
 	}
+	if files == nil {
+		return s, nil
+	}
+	out.WriteString(s[done:])
 	return out.String(), files
 }
 

@@ -38,7 +38,7 @@ func corpusMails(t testing.TB, root string) []string {
 		name := d.Name()
 		switch {
 		case name == "INDEX.tsv", strings.HasPrefix(name, "LICENSE"), strings.HasPrefix(name, "README"),
-			name == "COPYING", strings.HasSuffix(name, ".json"), strings.HasSuffix(name, ".expect"):
+			name == "COPYING", strings.HasSuffix(name, ".json"), strings.HasSuffix(name, ".expect"), strings.HasSuffix(name, ".py"):
 			return nil
 		}
 		files = append(files, path)
@@ -112,21 +112,9 @@ func TestNordicCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			spec, err := os.ReadFile(exp)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var wantAtts []string
-			for _, line := range strings.Split(string(spec), "\n") {
-				key, want, ok := strings.Cut(line, ":")
-				if !ok {
-					continue
-				}
-				key, want = strings.TrimSpace(key), strings.TrimSpace(want)
-				if fix, ok := nordicErrata[name][key]; ok {
-					t.Logf("%s: .expect says %q, the mail encodes %q; checking the latter", key, want, fix)
-					want = fix
-				}
+			for _, kv := range readExpect(t, exp) {
+				key, want := kv[0], kv[1]
 				switch key {
 				case "from":
 					check(t, key, m.From.Addr, want)
@@ -179,6 +167,31 @@ func TestNordicCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readExpect reads a Nordic .expect file as key, value pairs, with the
+// corrections of nordicErrata applied.
+func readExpect(t *testing.T, path string) [][2]string {
+	t.Helper()
+	spec, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimSuffix(filepath.Base(path), ".expect")
+	var out [][2]string
+	for _, line := range strings.Split(string(spec), "\n") {
+		key, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		key, v = strings.TrimSpace(key), strings.TrimSpace(v)
+		if fix, ok := nordicErrata[name][key]; ok {
+			t.Logf("%s %s: .expect says %q, the mail encodes %q; checking the latter", name, key, v, fix)
+			v = fix
+		}
+		out = append(out, [2]string{key, v})
+	}
+	return out
 }
 
 func check(t *testing.T, what, got, want string) {
@@ -418,7 +431,7 @@ func TestWholeCorpusNoPanic(t *testing.T) {
 	}
 	// Only the header-less sample may be refused.
 	for _, e := range errs {
-		if !slices.Contains([]string{"rt-request-tracker/lorem-ipsum", "enmime/mail/erroneous.raw"}, strings.SplitN(e, ":", 2)[0]) {
+		if !slices.Contains(notMail, strings.SplitN(e, ":", 2)[0]) {
 			t.Errorf("refused: %s", e)
 		}
 	}

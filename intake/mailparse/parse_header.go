@@ -237,7 +237,14 @@ func (p *parser) decodeWords(s string) string {
 		if runCS == "" {
 			return
 		}
-		text, err := decodeCharset(runCS, runBytes)
+		cs := runCS
+		if has8bit(runBytes) && utf8.Valid(runBytes) && !multiByteCharset(cs) && !strings.HasPrefix(cs, "utf-") {
+			// A single-byte label on bytes that are valid UTF-8: the label
+			// is wrong (clients that always say iso-8859-1); valid UTF-8
+			// is never re-decoded.
+			cs = "utf-8"
+		}
+		text, err := decodeCharset(cs, runBytes)
 		if err != nil {
 			p.problem("header: encoded word: " + err.Error())
 			out.WriteString(runRaw.String())
@@ -429,6 +436,7 @@ func (p *parser) parseAddresses(v string) []Address {
 		return nil
 	}
 	ap := netmail.AddressParser{WordDecoder: wordDecoder}
+	v = relabelUTF8Words(v)
 	if list, err := ap.ParseList(v); err == nil {
 		out := make([]Address, 0, len(list))
 		for _, a := range list {
@@ -452,6 +460,51 @@ func (p *parser) parseAddresses(v string) []Address {
 		out = append(out, p.lenientAddresses(item)...)
 	}
 	return out
+}
+
+// relabelUTF8Words relabels as UTF-8 the encoded words whose bytes are
+// valid UTF-8 under a single-byte label, so that net/mail, which decodes
+// ISO-8859-1 itself, reads them as decodeWords does. One pass over v.
+func relabelUTF8Words(v string) string {
+	if !strings.Contains(v, "=?") {
+		return v
+	}
+	var out strings.Builder
+	endAt := -1
+	for {
+		start := strings.Index(v, "=?")
+		if start < 0 {
+			break
+		}
+		if endAt < start+2 {
+			if endAt = strings.Index(v[start+2:], "?="); endAt < 0 {
+				break
+			}
+			endAt += start + 2
+		}
+		n := 2
+		if endAt-start <= maxWordText+80 {
+			if cs, enc, text, length, ok := splitEncodedWord(v[start:]); ok {
+				n = length
+				c := normCharset(cs)
+				if strings.HasPrefix(c, "utf-") || multiByteCharset(c) {
+					out.WriteString(v[:start+n])
+					v, endAt = v[start+n:], endAt-start-n
+					continue
+				}
+				b, good := decodeWordText(enc, text)
+				if good && has8bit(b) && utf8.Valid(b) {
+					out.WriteString(v[:start] + "=?utf-8?" + enc + "?" + text + "?=")
+					v, endAt = v[start+n:], endAt-start-n
+					continue
+				}
+			}
+		}
+		out.WriteString(v[:start+n])
+		v, endAt = v[start+n:], endAt-start-n
+	}
+	out.WriteString(v)
+	return out.String()
 }
 
 // address makes an Address of a parsed mailbox: the name decoded and

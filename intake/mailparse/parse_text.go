@@ -44,17 +44,17 @@ func decodeUU(b []byte) (data []byte, name string, ok bool) {
 			continue
 		}
 		enc := l[1:]
-		var got []byte
-		for i := 0; i < len(enc) && len(got) < n; i += 4 {
+		start := len(out)
+		for i := 0; i < len(enc) && len(out)-start < n; i += 4 {
 			var q [4]byte
 			for j := range 4 {
 				if i+j < len(enc) {
 					q[j] = (enc[i+j] - ' ') & 63
 				}
 			}
-			got = append(got, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3])
+			out = append(out, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3])
 		}
-		out = append(out, got[:min(n, len(got))]...)
+		out = out[:min(len(out), start+n)]
 	}
 	return out, name, true
 }
