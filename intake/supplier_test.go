@@ -253,3 +253,30 @@ func TestSupplierForgedAnswerChangesNothing(t *testing.T) {
 		t.Errorf("the forged reference threads to the case")
 	}
 }
+
+// TestSupplierTicketSystemReceipt: the supplier's ticket system answers
+// the forward automatically with their reference. casemail keeps the
+// reference (their later mail with it threads) but a receipt is no answer:
+// the clock keeps running and the owner is not bothered.
+func TestSupplierTicketSystemReceipt(t *testing.T) {
+	e := newProcWith(t, supplierRules)
+	n, fw := openSandnes(t, e)
+	e.answer(t, fw, "Qm Ticketing <tickets@vendor.example>", "We have registered your request as INC0054321.",
+		"Auto-Submitted: auto-replied\n")
+	f := e.forward(t, n)
+	if f.Reference != "INC0054321" {
+		t.Errorf("the receipt's reference was not kept: %q", f.Reference)
+	}
+	if f.AnsweredAt != nil || !f.Waiting() {
+		t.Errorf("an automatic receipt stopped the supplier's clock")
+	}
+	if got := e.sent(t, n, "supplier_answer", anna); len(got) != 0 {
+		t.Errorf("the owner was told of an automatic receipt")
+	}
+	if r := e.mailFrom(t, "Qm Support <"+vendor+">", "helpdesk@example.org", "Update INC0054321", "", "Fixed."); r.CaseNumber != n {
+		t.Errorf("their mail with the receipt's reference does not thread: %v", r)
+	}
+	if f := e.forward(t, n); f.AnsweredAt == nil {
+		t.Errorf("their real answer did not stop the clock")
+	}
+}

@@ -74,6 +74,14 @@ func (a *applier) converse(ctx context.Context, th *Thread, kind store.Party, ro
 	case store.PartyBounce:
 		return a.bounced(ctx, th.Case)
 	case store.PartyAutomatic:
+		// A supplier's ticket system writes automatically: its receipt
+		// carries their reference, though it answers nothing.
+		if a.rules.SupplierBySender(a.msg.From.Addr) != nil {
+			if ok, _ := a.desk.Senders.AllowParticipant(a.sender); ok {
+				_, err := a.supplierAnswered(ctx, th.Case, true)
+				return err
+			}
+		}
 		return nil
 	case store.PartySupplier:
 		_, why := a.trusted(th)
@@ -83,7 +91,7 @@ func (a *applier) converse(ctx context.Context, th *Thread, kind store.Party, ro
 		// cannot stop their clock or plant a reference.
 		if ok, _ := a.desk.Senders.AllowParticipant(a.sender); ok {
 			var err error
-			if c, err = a.supplierAnswered(ctx, th.Case); err != nil {
+			if c, err = a.supplierAnswered(ctx, th.Case, false); err != nil {
 				return err
 			}
 		}

@@ -118,10 +118,11 @@ func (d *Desk) supplierView(rules *config.Rules, c *store.Case, f *store.Supplie
 
 // supplierAnswered records a supplier's mail on a case: their reference,
 // when the mail carries one the case does not have yet (the contract's
-// pattern over the subject and the start of the body), and, for their
-// first answer, the stop of their clock and the end of the case's pause.
-// It returns the case as it now is and the forward (nil: none).
-func (a *applier) supplierAnswered(ctx context.Context, c *store.Case) (*store.Case, error) {
+// pattern over the subject and the start of the body), and, unless the
+// mail is automatic (their ticket system's receipt is no answer), for
+// their first answer the stop of their clock and the end of the case's
+// pause. It returns the case as it now is.
+func (a *applier) supplierAnswered(ctx context.Context, c *store.Case, automatic bool) (*store.Case, error) {
 	if err := a.w.Send(ctx, a.tx); err != nil {
 		return nil, err
 	}
@@ -147,12 +148,18 @@ func (a *applier) supplierAnswered(ctx context.Context, c *store.Case) (*store.C
 			}
 		}
 	}
+	if automatic {
+		return c, store.SaveForward(ctx, a.w, f)
+	}
 	f.LastAnswerAt = &a.now
 	if f.AnsweredAt == nil && f.EndedAt == nil {
 		f.AnsweredAt, f.NextCheckAt = &a.now, nil
 		late := f.ResponseDue != nil && a.now.After(*f.ResponseDue)
-		if err := store.AddEvent(ctx, a.w, c.ID, a.now, from, "supplier-answer",
-			fmt.Sprintf("%s answered after %s%s", f.Supplier, a.now.Sub(f.ForwardedAt).Round(time.Minute), map[bool]string{true: ", past the contract's response time", false: ""}[late]),
+		why := fmt.Sprintf("%s answered after %s", f.Supplier, a.now.Sub(f.ForwardedAt).Round(time.Minute))
+		if late {
+			why += ", past the contract's response time"
+		}
+		if err := store.AddEvent(ctx, a.w, c.ID, a.now, from, "supplier-answer", why,
 			map[string]any{"supplier": f.Supplier, "after_seconds": int64(a.now.Sub(f.ForwardedAt).Seconds()),
 				"over_contract": late, "reminders": f.Reminders}); err != nil {
 			return nil, err
