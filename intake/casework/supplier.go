@@ -297,6 +297,8 @@ func (d *Desk) CheckSuppliers(ctx context.Context, tx pgx.Tx, rules *config.Rule
 func (d *Desk) checkForward(ctx context.Context, q pgx.Tx, rules *config.Rules, df store.SupplierWait, now time.Time, st *SupplierStats) error {
 	f, c := df.Forward, df.Case
 	f.NextCheckAt = nil
+	// Writes that need no answer go out in one round trip at the end.
+	w := &store.Batch{}
 	switch {
 	case !f.Waiting():
 		return store.SaveForward(ctx, q, f)
@@ -321,12 +323,12 @@ func (d *Desk) checkForward(ctx context.Context, q pgx.Tx, rules *config.Rules, 
 		view := d.supplierView(rules, c, f, now)
 		view.Requester, view.RequesterName = "", ""
 		lang := notify.Language(sup.Language, d.Mailer.CaseLanguage(c))
-		if _, err := d.Mailer.Queue(ctx, q, notify.CaseMail{Case: c, Kind: notify.KindSupplierReminder,
+		if _, err := d.Mailer.Queue(ctx, w, notify.CaseMail{Case: c, Kind: notify.KindSupplierReminder,
 			To: notify.Recipient{Name: sup.Name, Address: f.Address, Language: lang}, Data: notify.Data{Case: view}}, now); err != nil {
 			return err
 		}
 		st.Reminders++
-		if err := store.AddEvent(ctx, q, c.ID, now, "", "supplier-reminder",
+		if err := store.AddEvent(ctx, w, c.ID, now, "", "supplier-reminder",
 			fmt.Sprintf("reminder %d of %d to %s", f.Reminders, policy.Limit, f.Supplier),
 			map[string]any{"supplier": f.Supplier, "n": f.Reminders, "limit": policy.Limit, "next": f.NextCheckAt}); err != nil {
 			return err
@@ -339,7 +341,7 @@ func (d *Desk) checkForward(ctx context.Context, q pgx.Tx, rules *config.Rules, 
 		}
 		for _, p := range owners {
 			rcp := d.Mailer.PersonRecipient(rules, c, p)
-			if _, err := d.Mailer.Queue(ctx, q, notify.CaseMail{Case: c, Kind: notify.KindSupplierLate, To: rcp,
+			if _, err := d.Mailer.Queue(ctx, w, notify.CaseMail{Case: c, Kind: notify.KindSupplierLate, To: rcp,
 				Data: notify.Data{Case: d.supplierView(rules, c, f, now)}}, now); err != nil {
 				return err
 			}
@@ -349,13 +351,16 @@ func (d *Desk) checkForward(ctx context.Context, q pgx.Tx, rules *config.Rules, 
 		if f.ResponseDue != nil {
 			due = ", answer was due " + f.ResponseDue.In(loc).Format("2006-01-02 15:04")
 		}
-		if err := store.AddEvent(ctx, q, c.ID, now, "", "supplier-late",
+		if err := store.AddEvent(ctx, w, c.ID, now, "", "supplier-late",
 			fmt.Sprintf("%s has not answered after %d reminders%s: the owner is told", f.Supplier, f.Reminders, due),
 			map[string]any{"supplier": f.Supplier, "reminders": f.Reminders, "told": personIDs(owners)}); err != nil {
 			return err
 		}
 	}
-	return store.SaveForward(ctx, q, f)
+	if err := store.SaveForward(ctx, w, f); err != nil {
+		return err
+	}
+	return w.Send(ctx, q)
 }
 
 // caseOwners are who answers for a case: its assignee, else the agent who
