@@ -383,7 +383,7 @@ func TestExamples(t *testing.T) {
 	if p := r.PersonByEmail("Per.Dahl@EXAMPLE.no"); p == nil || p.ID != "per" {
 		t.Errorf("person by email = %v, want per", p)
 	}
-	if s := r.SupplierByEmail("support@qm-vendor.example"); s == nil || s.ID != "qm-vendor" {
+	if s := r.SupplierBySender("support@qm-vendor.example"); s == nil || s.ID != "qm-vendor" {
 		t.Errorf("supplier by email = %v", s)
 	}
 	if s := r.ServiceByAddress("QM@example.org"); s == nil || s.ID != "qm-handbook" {

@@ -112,10 +112,6 @@ func (c *Contract) scoped() bool {
 	return len(c.Services) > 0 || len(c.Units) > 0 || len(c.WorkAreas) > 0
 }
 
-// Cal is the contract's calendar (nil: none; durations then count
-// calendar time, a day 24 hours).
-func (c *Contract) Cal() *Calendar { return c.cal }
-
 // ReminderPolicy is the contract's reminders, or the defaults.
 func (c *Contract) ReminderPolicy() SupplierReminders {
 	if c.Reminders != nil {
@@ -467,6 +463,3 @@ func (c *Contract) Terms() string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-// SupplierOf is the supplier the contract belongs to.
-func (c *Contract) SupplierOf() *Supplier { return c.sup }

@@ -116,7 +116,7 @@ func TestSupplierContracts(t *testing.T) {
 		{"triage", "", "base", "4h", false},
 	} {
 		c := r.Contract("v", tc.service, tc.unit)
-		if c.ID != tc.want || c.Response.String() != tc.response || c.Direct != tc.direct || c.Cal() == nil {
+		if c.ID != tc.want || c.Response.String() != tc.response || c.Direct != tc.direct || c.cal == nil {
 			t.Errorf("%s/%s: contract %s response %s direct %v, want %s %s %v", tc.service, tc.unit, c.ID, c.Response,
 				c.Direct, tc.want, tc.response, tc.direct)
 		}
@@ -143,8 +143,8 @@ func TestSupplierContracts(t *testing.T) {
 		}
 	}
 	c := r.Contract("v", "triage", "")
-	from := time.Date(2026, 3, 6, 15, 0, 0, 0, c.Cal().loc())
-	if got := c.Add(from, c.Response); !got.Equal(time.Date(2026, 3, 9, 10, 30, 0, 0, c.Cal().loc())) {
+	from := time.Date(2026, 3, 6, 15, 0, 0, 0, c.cal.loc())
+	if got := c.Add(from, c.Response); !got.Equal(time.Date(2026, 3, 9, 10, 30, 0, 0, c.cal.loc())) {
 		t.Errorf("4h from Friday 15:00 = %s, want Monday 10:30", got)
 	}
 }

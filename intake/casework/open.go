@@ -185,6 +185,7 @@ func decisionData(d routing.Decision) map[string]any {
 		"service": d.Service, "unit": d.Unit, "work_area": d.WorkArea, "tier": d.Tier, "rung": d.Rung,
 		"role": d.Role, "supplier": d.Supplier, "candidates": d.Candidates, "assignee": d.Assignee,
 		"strategy": d.Strategy, "priority": d.Priority, "tags": d.Tags, "trail": d.Trail,
+		"direct": d.Direct, "contract": d.Contract,
 	}
 }
 
