@@ -422,7 +422,6 @@ func (r *Rules) Person(id string) *Person { return r.people[id] }
 // PersonByEmail returns the person whose email is addr (any case), or nil.
 func (r *Rules) PersonByEmail(addr string) *Person { return r.byEmail[strings.ToLower(addr)] }
 
-
 // Unit returns the unit with id, or nil.
 func (r *Rules) Unit(id string) *Unit { return r.units[id] }
 
