@@ -209,6 +209,30 @@ func WaitingOnSuppliers(ctx context.Context, q Querier, units []string, limit in
 	return out, nil
 }
 
+// AwaitedSuppliers maps each of the cases that waits on a supplier's
+// answer to that supplier (cases not waiting are left out).
+func AwaitedSuppliers(ctx context.Context, q Querier, caseIDs []int64) (map[int64]string, error) {
+	rows, err := q.Query(ctx, `SELECT case_id, supplier FROM supplier_forwards
+		WHERE case_id = ANY($1) AND ended_at IS NULL AND answered_at IS NULL`, caseIDs)
+	if err != nil {
+		return nil, fmt.Errorf("finding cases waiting on suppliers: %w", err)
+	}
+	out := map[int64]string{}
+	err = forEach(rows, func(row pgx.Row) error {
+		var id int64
+		var s string
+		if err := row.Scan(&id, &s); err != nil {
+			return err
+		}
+		out[id] = s
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding cases waiting on suppliers: %w", err)
+	}
+	return out, nil
+}
+
 // SupplierCount is one supplier's record in a period (report and digest).
 type SupplierCount struct {
 	Supplier  string `json:"supplier"`

@@ -133,6 +133,13 @@ func TestSupplierEndToEnd(t *testing.T) {
 	if c := caseNow(); c.Status != store.StatusWaiting {
 		t.Errorf("waiting on the supplier: status %s, want waiting (the service pauses its SLA)", c.Status)
 	}
+	var list bytes.Buffer
+	if err := cmdCases(ctx, []string{"-config", w.cfgPath, "-open"}, &list, &list); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list.String(), "waiting (on qm-vendor)") {
+		t.Errorf("`casemail cases` does not show the case waiting on the supplier:\n%s", list.String())
+	}
 	m := scrape(t, run.httpAddr(t))
 	if m[`casemail_supplier_waiting_cases{supplier="qm-vendor"}`] != 1 || m[`casemail_supplier_reminders{supplier="qm-vendor"}`] != 2 {
 		t.Errorf("metrics: waiting %v, reminders %v; want 1 and 2", m[`casemail_supplier_waiting_cases{supplier="qm-vendor"}`],
