@@ -383,7 +383,7 @@ func TestExamples(t *testing.T) {
 	if p := r.PersonByEmail("Per.Dahl@EXAMPLE.no"); p == nil || p.ID != "per" {
 		t.Errorf("person by email = %v, want per", p)
 	}
-	if s := r.SupplierByEmail("support@qm-vendor.example"); s == nil || s.ID != "qm-vendor" {
+	if s := r.SupplierBySender("support@qm-vendor.example"); s == nil || s.ID != "qm-vendor" {
 		t.Errorf("supplier by email = %v", s)
 	}
 	if s := r.ServiceByAddress("QM@example.org"); s == nil || s.ID != "qm-handbook" {
@@ -490,7 +490,7 @@ default: {service: triage}
 	// a file that decodes.
 	assertErrors(t, err, []string{
 		`r.yaml:2:22: unknown key "colour"; allowed: id, name, work_area, language, domains, members`,
-		`r.yaml:8:62: unknown key "sttus" (did you mean "status"?); allowed: id, name, keywords, addresses, routine, chain, sla, approval, status, names`,
+		`r.yaml:8:62: unknown key "sttus" (did you mean "status"?); allowed: id, name, keywords, addresses, routine, chain, sla, approval, status, coordinator, names`,
 	})
 	y = strings.Replace(strings.Replace(y, ", colour: red", "", 1), ", sttus: active", "", 1)
 	_, err = ParseRules("r.yaml", []byte(y))

@@ -33,6 +33,7 @@ type Rules struct {
 	people    map[string]*Person
 	byEmail   map[string]*Person
 	supEmail  map[string]*Supplier
+	supDomain map[string]*Supplier
 	units     map[string]*Unit
 	services  map[string]*Service
 	suppliers map[string]*Supplier
@@ -260,16 +261,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Supplier is an external supplier reached by mail.
-type Supplier struct {
-	ID       string `yaml:"id" cm:"required"`
-	Name     string `yaml:"name" cm:"required"`
-	Email    string `yaml:"email" cm:"required"`
-	Language string `yaml:"language"`
-	Pos      Pos
-	positions
-}
-
 // Service statuses.
 const (
 	StatusActive   = "active"
@@ -293,6 +284,9 @@ type Service struct {
 	Approval string `yaml:"approval"`
 	// Status is active (default) or proposed.
 	Status string `yaml:"status"`
+	// Coordinator is the role that owns cases that start at the supplier
+	// (default: coordinator, else support_manager).
+	Coordinator string `yaml:"coordinator"`
 	// Names are how mails name the service, by language (sv, nb, en);
 	// Name is the fallback.
 	Names map[string]string `yaml:"names"`
@@ -328,7 +322,10 @@ type SLA struct {
 	Normal        *SLATarget       `yaml:"normal"`
 	High          *SLATarget       `yaml:"high"`
 	Urgent        *SLATarget       `yaml:"urgent"`
-	Pos           Pos
+	// PauseForSupplier: the case's own clock stops while it waits on the
+	// supplier's answer (the supplier's contract clock runs instead).
+	PauseForSupplier bool `yaml:"pause_for_supplier"`
+	Pos              Pos
 	positions
 }
 
@@ -404,7 +401,10 @@ type Schedule struct {
 	Reminders string `yaml:"reminders"`
 	Digest    string `yaml:"digest"`
 	SLACheck  string `yaml:"sla_check"`
-	Pos       Pos
+	// SupplierCheck runs the suppliers' clocks: reminders to silent
+	// suppliers and the owner told (default "@every 5m").
+	SupplierCheck string `yaml:"supplier_check"`
+	Pos           Pos
 	positions
 }
 
@@ -453,9 +453,6 @@ func (r *Rules) Person(id string) *Person { return r.people[id] }
 
 // PersonByEmail returns the person whose email is addr (any case), or nil.
 func (r *Rules) PersonByEmail(addr string) *Person { return r.byEmail[strings.ToLower(addr)] }
-
-// SupplierByEmail returns the (first) supplier whose email is addr, or nil.
-func (r *Rules) SupplierByEmail(addr string) *Supplier { return r.supEmail[strings.ToLower(addr)] }
 
 // Unit returns the unit with id, or nil.
 func (r *Rules) Unit(id string) *Unit { return r.units[id] }
@@ -527,6 +524,9 @@ func (r *Rules) withDefaults() {
 	}
 	if r.Schedule.SLACheck == "" {
 		r.Schedule.SLACheck = "@every 1m"
+	}
+	if r.Schedule.SupplierCheck == "" {
+		r.Schedule.SupplierCheck = "@every 5m"
 	}
 }
 
@@ -622,8 +622,8 @@ func (r *Rules) validate(e *errs) {
 		checkLanguage(e, u.Language, u.at("language", u.Pos))
 		for i, dom := range u.Domains {
 			p := u.elem("domains", i, u.Pos)
-			dom = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(dom)), ".")
-			if dom == "" || strings.ContainsAny(dom, "@ /") || !strings.Contains(dom, ".") {
+			dom, ok := domainName(dom)
+			if !ok {
 				e.at(p, "domain %q is not a domain name", u.Domains[i])
 				continue
 			}
@@ -777,6 +777,8 @@ func (r *Rules) validate(e *errs) {
 		}
 	}
 
+	r.validateSuppliers(e, calendars, services, units)
+
 	ruleNames := map[string]Pos{}
 	for _, rule := range r.Rules {
 		if first, dup := ruleNames[rule.Name]; dup {
@@ -841,6 +843,7 @@ func (r *Rules) validate(e *errs) {
 
 	for _, c := range []struct{ key, spec string }{
 		{"reminders", r.Schedule.Reminders}, {"digest", r.Schedule.Digest}, {"sla_check", r.Schedule.SLACheck},
+		{"supplier_check", r.Schedule.SupplierCheck},
 	} {
 		if _, err := CronParser.Parse(c.spec); err != nil {
 			e.at(r.Schedule.at(c.key, r.Schedule.Pos), "bad cron spec %q: %v", c.spec, err)
@@ -888,6 +891,13 @@ func checkNames(e *errs, names map[string]string, p Pos) {
 			e.at(p, "names: %s is empty", l)
 		}
 	}
+}
+
+// domainName normalises a domain as written in rules.yaml (lower case,
+// no final dot) and reports whether it is one.
+func domainName(s string) (string, bool) {
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+	return d, d != "" && !strings.ContainsAny(d, "@ /") && strings.Contains(d, ".")
 }
 
 func checkLanguage(e *errs, lang string, p Pos) {

@@ -41,7 +41,8 @@ func body(raw []byte) []byte {
 
 // findThread matches a mail to a case: the reply token first, then
 // In-Reply-To/References against every Message-ID we stored or sent, then
-// the [#N] subject tag, which counts only from someone already on the case.
+// a supplier's own reference from the supplier's own addresses, then the
+// [#N] subject tag, which counts only from someone already on the case.
 // A tag from anyone else returns the tagged case as linked: a new case is
 // opened and linked to it, never the old one changed by a stranger.
 func (p *Processor) findThread(ctx context.Context, tx pgx.Tx, msg *mailparse.Message, now time.Time) (*casework.Thread, *store.Case, error) {
@@ -104,6 +105,9 @@ func (p *Processor) findThread(ctx context.Context, tx pgx.Tx, msg *mailparse.Me
 	if expired != nil {
 		return expired, nil, nil
 	}
+	if th, err := p.bySupplierReference(ctx, tx, msg); th != nil || err != nil {
+		return th, nil, err
+	}
 	if n, ok := mailparse.CaseTag(msg.Subject); ok {
 		c, err := store.CaseByNumber(ctx, tx, n)
 		if errors.Is(err, store.ErrNotFound) {
@@ -122,6 +126,31 @@ func (p *Processor) findThread(ctx context.Context, tx pgx.Tx, msg *mailparse.Me
 		return nil, c, nil
 	}
 	return nil, nil, nil
+}
+
+// bySupplierReference threads a supplier's mail that carries only their
+// own reference (their ticket system writes anew, without our tag or
+// References) to the case whose forward holds it. Only mail from the
+// supplier's own addresses or domains counts: anyone else quoting the
+// reference opens a case of their own. The patterns run over the subject
+// and a bounded start of the body (config.MaxReferenceScan; RE2, linear).
+func (p *Processor) bySupplierReference(ctx context.Context, tx pgx.Tx, msg *mailparse.Message) (*casework.Thread, error) {
+	if p.Rules == nil {
+		return nil, nil
+	}
+	s := p.Rules().SupplierBySender(msg.From.Addr)
+	if s == nil {
+		return nil, nil
+	}
+	ref := s.FindReference(msg.Subject, msg.Text)
+	if ref == "" {
+		return nil, nil
+	}
+	c, found, err := store.CaseBySupplierReference(ctx, tx, s.ID, ref)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &casework.Thread{Case: c, How: "supplier reference " + ref}, nil
 }
 
 // provenByReferences finds in the references a Message-ID we signed for

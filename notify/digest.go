@@ -142,6 +142,12 @@ func (m *Mailer) DigestView(rules *config.Rules, r *store.Report, unit string, n
 		return out
 	}
 	v.Overdue, v.Unassigned, v.DroppedCases, v.Oldest = list(r.Overdue), list(r.Unassigned), list(r.DroppedCases), list(r.Oldest)
+	for _, w := range r.SupplierWaits {
+		cv := m.CaseView(rules, w.Case, now)
+		cv.Created, cv.Due = cv.Created.In(loc), cv.Due.In(loc)
+		m.AddForward(&cv, rules, w.Case, w.Forward, now)
+		v.SupplierWaits = append(v.SupplierWaits, cv)
+	}
 	return v
 }
 

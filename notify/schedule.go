@@ -22,6 +22,8 @@ const (
 	JobDigest    = "digest"
 	JobSLACheck  = "sla_check"
 	JobRetention = "retention"
+	// JobSupplierCheck runs the suppliers' clocks (intake/casework).
+	JobSupplierCheck = "supplier_check"
 )
 
 // Job is one periodic duty. The Scheduler runs each job once per slot

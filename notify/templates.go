@@ -49,6 +49,10 @@ const (
 	KindMerged         = "merged"          // #merge: to the requester of the merged case
 	KindBounceNotice   = "bounce_notice"   // a mail we sent on the case bounced: to the owner
 
+	// The supplier's clock.
+	KindSupplierReminder = "supplier_reminder" // the supplier is past their response time: to the supplier
+	KindSupplierLate     = "supplier_late"     // the reminders are used up: to the owner
+
 	// Answers to an agent's own question by mail.
 	KindHistory = "history" // #history: the whole case, to the agent who asked
 	KindMine    = "mine"    // #mine or a mail to a mine address: the agent's open cases
@@ -59,7 +63,8 @@ const (
 // language (templates_test.go holds them to it).
 var Kinds = []string{KindAck, KindAssignment, KindReply, KindForward, KindResolved, KindError, KindEscalation,
 	KindReminder, KindDigest, KindAlert, KindFollowup, KindNote, KindConsult, KindSupplierAnswer, KindApproval,
-	KindApproved, KindRejected, KindMerged, KindBounceNotice, KindHistory, KindMine, KindHelp}
+	KindApproved, KindRejected, KindMerged, KindBounceNotice, KindSupplierReminder, KindSupplierLate,
+	KindHistory, KindMine, KindHelp}
 
 // commonFile is parsed into every kind's template set of its language:
 // blocks shared by several mails (signature, command list).
@@ -117,6 +122,15 @@ type CaseView struct {
 	Routine       string    // link to or text of the service's routine
 	Trail         string    // why the case was routed here, one reason per line
 	Overdue       bool
+	// Supplier is the supplier's name while the case is with one;
+	// SupplierRef their own reference for it, SupplierDue when their
+	// answer is due under the contract (SupplierOverdue: past it), and
+	// Reminders how many times they were reminded.
+	Supplier        string
+	SupplierRef     string
+	SupplierDue     time.Time
+	SupplierOverdue bool
+	Reminders       int
 	// Message is the message the mail is about: the requester's mail in an
 	// assignment notice, the agent's reply in a public reply, and so on.
 	Message MessageView
@@ -195,6 +209,8 @@ type DigestView struct {
 	// MedianFirstResponse is e.g. "2h15m"; "" when nobody was answered.
 	MedianFirstResponse string
 	Oldest              []CaseView
+	// SupplierWaits are cases waiting on a supplier's answer, overdue first.
+	SupplierWaits []CaseView
 }
 
 // DigestBreakdown is one table of a digest: counts per unit, service or tier.
@@ -228,6 +244,7 @@ type Data struct {
 	// Joined, on a note: the people a merge (of case Reason) added.
 	Joined []string
 	Cases  []CaseView // reminder: the recipient's open cases, overdue first
+	Direct bool       // ack: the case went straight to the supplier (S2)
 	// Comment is a hand-over's internal comment (the text under #escalate,
 	// #assign, #tier, #consult, #supplier), for whoever receives the case.
 	Comment string
@@ -697,6 +714,8 @@ func sampleData() Data {
 		Trail: "rule \"printing\" matched subject", Overdue: true, DueKind: DueFirstResponse,
 		History: []HistoryEntry{{At: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), Kind: "note", From: "Anna Berg",
 			Text: "Ringt Ola.", Attachments: []AttachmentView{{Name: "logg.txt", Size: 120}}}}, HistoryLeft: 2,
+		Supplier: "Qm+ vendor", SupplierRef: "INC0012345", SupplierDue: time.Date(2026, 3, 3, 9, 30, 0, 0, time.UTC),
+		SupplierOverdue: true, Reminders: 2,
 		Message: MessageView{From: "ola@example.no", FromName: "Ola Nordmann", Text: "Hei,\nskriveren virker ikke.",
 			Attachments: []AttachmentView{{Name: "bilde.png", Type: "image/png", Size: 123456}, {Name: "big.zip", Size: 90 << 20, Omitted: true}}},
 	}
@@ -705,7 +724,7 @@ func sampleData() Data {
 		Recipient: Recipient{Name: "Anna Berg", Address: "anna@example.org", Language: "sv"},
 		Case:      c,
 		Actor:     "Per Dahl", Reason: "no answer within 4h", Errors: []string{"#frobnicate: unknown command"},
-		Consult: true, Escalated: true, Expired: true, Unverified: "it came with only the case tag",
+		Consult: true, Escalated: true, Expired: true, Direct: true, Unverified: "it came with only the case tag",
 		Joined: []string{"kari@example.no"}, Comment: "Per, kan du se på dette?", Transfer: "escalate",
 		Move: &MoveView{Kind: "escalate", From: RungView{Tier: "1", Role: "superuser", Holder: "Anna Berg"},
 			To: RungView{Tier: "2", Role: "coordinator", Holder: "Per Dahl"}},
@@ -715,7 +734,7 @@ func sampleData() Data {
 			Breakdowns: []DigestBreakdown{{Kind: "unit", Rows: []DigestRow{{Name: "Bryne skole", Opened: 3, Resolved: 2, Open: 4}}},
 				{Kind: "service", Rows: []DigestRow{{Name: "Printing", Opened: 3}}}, {Kind: "tier", Rows: []DigestRow{{Name: "1", Open: 4}}}},
 			TierMoves: []DigestRow{{Name: "1 → 2", Open: 1}}, SLAMet: 2, SLABreached: 1, MedianFirstResponse: "2h15m",
-			Oldest: []CaseView{c}},
+			Oldest: []CaseView{c}, SupplierWaits: []CaseView{c}},
 	}
 }
 

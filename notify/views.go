@@ -35,11 +35,32 @@ func (m *Mailer) CaseView(rules *config.Rules, c *store.Case, now time.Time) Cas
 	if r := rules.Role(c.Role); r != nil {
 		v.RoleNames = r.Names
 	}
+	if s := rules.Supplier(c.Supplier); s != nil {
+		v.Supplier = s.Name
+	}
 	if due, kind := NextDue(c); due != nil {
 		v.Due, v.DueKind = due.In(loc), kind
 		v.Overdue = due.Before(now)
 	}
 	return v
+}
+
+// AddForward adds a case's forward to its supplier to its view: the
+// supplier, their reference, when their answer is due and whether that is
+// past, and the reminders they got. f may be nil.
+func (m *Mailer) AddForward(v *CaseView, rules *config.Rules, c *store.Case, f *store.SupplierForward, now time.Time) {
+	if f == nil {
+		return
+	}
+	v.Supplier = f.Supplier
+	if s := rules.Supplier(f.Supplier); s != nil {
+		v.Supplier = s.Name
+	}
+	v.SupplierRef, v.Reminders = f.Reference, f.Reminders
+	if f.ResponseDue != nil {
+		v.SupplierDue = f.ResponseDue.In(m.Zone(rules, c.Unit))
+		v.SupplierOverdue = f.Overdue(now)
+	}
 }
 
 // OpeningView is the requester's first mail as notices show it: its new

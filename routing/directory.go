@@ -54,12 +54,23 @@ type DirectoryAway struct {
 	Roles []string `json:"roles"`
 }
 
-// DirectorySupplier is a supplier with the services whose chain ends at it.
+// DirectorySupplier is a supplier with the services whose chain ends at
+// it, its own domains and its contracts.
 type DirectorySupplier struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Email    string   `json:"email"`
-	Services []string `json:"services"`
+	ID        string              `json:"id"`
+	Name      string              `json:"name"`
+	Email     string              `json:"email"`
+	Domains   []string            `json:"domains,omitempty"`
+	Services  []string            `json:"services"`
+	Contracts []DirectoryContract `json:"contracts"`
+}
+
+// DirectoryContract is one contract of a supplier: where it holds and
+// what it promises.
+type DirectoryContract struct {
+	ID    string `json:"id"`
+	Scope string `json:"scope"`
+	Terms string `json:"terms"`
 }
 
 // DirectoryUnit is a unit with how mail is matched to it.
@@ -143,7 +154,12 @@ func NewDirectory(r *config.Rules, at time.Time) Directory {
 		if svcs == nil {
 			svcs = []string{}
 		}
-		dir.Suppliers = append(dir.Suppliers, DirectorySupplier{ID: s.ID, Name: s.Name, Email: s.Email, Services: svcs})
+		ds := DirectorySupplier{ID: s.ID, Name: s.Name, Email: s.Email, Domains: s.Domains, Services: svcs,
+			Contracts: []DirectoryContract{}}
+		for _, c := range s.Contracts {
+			ds.Contracts = append(ds.Contracts, DirectoryContract{ID: c.ID, Scope: c.Scope(), Terms: c.Terms()})
+		}
+		dir.Suppliers = append(dir.Suppliers, ds)
 	}
 	for _, u := range r.Units {
 		du := DirectoryUnit{ID: u.ID, Name: u.Name, WorkArea: u.WorkArea, Language: u.Language,

@@ -58,6 +58,11 @@ type Decision struct {
 	DropReason string
 	// Language is the unit's language, if any.
 	Language string
+	// Direct: the supplier's contract sends the case straight to them (S2);
+	// Contract names it. Role is then the service's coordinator role, the
+	// owner of record.
+	Direct   bool
+	Contract string
 	// Trail is why: every rule considered, then how unit, service, rung
 	// and assignee were found.
 	Trail Trail
@@ -301,6 +306,17 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 		}
 	}
 
+	if set.tier == "" && !d.Proposed {
+		direct(r, &d, at)
+	}
+	if d.Supplier != "" && d.Role == "" {
+		// A case that starts at the supplier (a chain of one supplier rung,
+		// a rule's tier external) has the coordinator as owner of record.
+		ownerOfRecord(r, &d, at)
+		d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "owner of record",
+			Why: "the case starts at the supplier " + d.Supplier + "; owned by the " + d.Role})
+	}
+
 	if set.assignee != "" {
 		// A named person: put the case on the rung where they serve, if any.
 		for i := range r.Service(d.Service).Chain {
@@ -326,6 +342,46 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 		return d, err
 	}
 	return d, nil
+}
+
+// direct moves d to its service's external rung when the supplier's
+// contract for the case says users go straight to the supplier (S2): a
+// service's contract, or a unit's or work area's variant of it. The owner
+// of record is the service's coordinator role, whose holders are the
+// candidates.
+func direct(r *config.Rules, d *Decision, at time.Time) {
+	svc := r.Service(d.Service)
+	for i, rung := range svc.Chain {
+		if rung.Supplier == "" {
+			continue
+		}
+		ct := r.Contract(rung.Supplier, svc.ID, d.Unit)
+		if ct == nil || !ct.Direct {
+			continue
+		}
+		Rung(r, d, i+1, at)
+		d.Direct, d.Contract = true, ct.ID
+		ownerOfRecord(r, d, at)
+		d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "direct",
+			Why: fmt.Sprintf("contract %s (%s) of %s: users go straight to the supplier; owned by the %s", ct.ID, ct.Scope(),
+				rung.Supplier, d.Role)})
+		return
+	}
+}
+
+// ownerOfRecord makes the service's coordinator role the owner of a case
+// on a supplier's rung: its holders for the case's unit, not away, are the
+// candidates.
+func ownerOfRecord(r *config.Rules, d *Decision, at time.Time) {
+	d.Role = r.CoordinatorRole(r.Service(d.Service))
+	d.Candidates = nil
+	if role := r.Role(d.Role); role != nil {
+		for _, id := range role.Holders(r.Unit(d.Unit)) {
+			if p := r.Person(id); p != nil && !p.AwayAt(at) {
+				d.Candidates = append(d.Candidates, id)
+			}
+		}
+	}
 }
 
 func setService(d *Decision, s *config.Service) {

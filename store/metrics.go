@@ -36,6 +36,9 @@ type Gauges struct {
 	Jobs []JobRun
 	// Erasures counts recorded erasures.
 	Erasures int64
+	// SupplierWaiting counts open cases waiting on a supplier's answer, by
+	// supplier; SupplierReminders the reminders sent to each (ever).
+	SupplierWaiting, SupplierReminders []Count
 }
 
 // Count is one row of a grouped count: the labels in order, and n.
@@ -90,6 +93,17 @@ func (s *Store) Gauges(ctx context.Context) (*Gauges, error) {
 	g.SLANotices, err = counts(ctx, s.pool, 2, `SELECT target, kind, count(*) FROM sla_notices GROUP BY 1, 2 ORDER BY 1, 2`)
 	if err != nil && !undefinedObject(err) {
 		return nil, fmt.Errorf("counting SLA notices: %w", err)
+	}
+	g.SupplierWaiting, err = counts(ctx, s.pool, 1, `SELECT f.supplier, count(*) FILTER (WHERE f.ended_at IS NULL
+			AND f.answered_at IS NULL AND c.status IN ('new', 'open', 'waiting'))
+		FROM supplier_forwards f JOIN cases c ON c.id = f.case_id GROUP BY 1 ORDER BY 1`)
+	if err != nil && !undefinedObject(err) {
+		return nil, fmt.Errorf("counting cases waiting on suppliers: %w", err)
+	}
+	g.SupplierReminders, err = counts(ctx, s.pool, 1, `SELECT supplier, coalesce(sum(reminders), 0)::bigint
+		FROM supplier_forwards GROUP BY 1 ORDER BY 1`)
+	if err != nil && !undefinedObject(err) {
+		return nil, fmt.Errorf("counting reminders to suppliers: %w", err)
 	}
 	return g, nil
 }

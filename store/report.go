@@ -63,6 +63,10 @@ type Report struct {
 	Overdue      []*Case `json:"-"` // open and past a due time, most overdue first
 	Unassigned   []*Case `json:"-"` // open without assignee or supplier
 	DroppedCases []*Case `json:"-"` // dropped in the period, newest first
+	// Suppliers is each supplier's record for forwards made in the period.
+	Suppliers []SupplierCount `json:"suppliers"`
+	// SupplierWaits are open cases waiting on a supplier, overdue first.
+	SupplierWaits []SupplierWait `json:"-"`
 }
 
 // SLATotals sums the SLA counts over the targets.
@@ -212,6 +216,12 @@ func BuildReport(ctx context.Context, q Querier, since, until time.Time, units [
 		if lerr != nil {
 			return nil, fmt.Errorf("listing cases for the report: %w", lerr)
 		}
+		if r.SupplierWaits, err = WaitingOnSuppliers(ctx, q, r.Units, lists, false); err != nil {
+			return nil, err
+		}
+	}
+	if r.Suppliers, err = SupplierCounts(ctx, q, since, until, r.Units); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

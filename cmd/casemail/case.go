@@ -73,6 +73,12 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			Subject: o.Subject, Text: o.Text, Status: o.Status, Attempts: o.Attempts, LastError: o.LastError,
 			Created: o.CreatedAt, Sent: o.SentAt})
 	}
+	switch f, err := store.LatestForward(ctx, st.DB(), c.ID); {
+	case err == nil:
+		cj.Supplier = toSupplierJSON(f)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
 	if *asJSON {
 		return writeJSON(stdout, cj)
 	}
@@ -80,7 +86,9 @@ func cmdCase(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "status %s · service %s · unit %s · tier %s · role %s · assignee %s · priority %s\n",
 		c.Status, orDash(c.Service), orDash(c.Unit), orDash(c.Tier), orDash(c.Role), orDash(c.Assignee), c.Priority)
 	var extra []string
-	if c.Supplier != "" {
+	if s := cj.Supplier; s != nil {
+		extra = append(extra, s.describe())
+	} else if c.Supplier != "" {
 		extra = append(extra, "supplier "+c.Supplier)
 	}
 	if cj.Approval != "" {
@@ -189,6 +197,58 @@ type caseDetailJSON struct {
 	FirstResponse *time.Time        `json:"first_response_at,omitempty"`
 	Participants  []participantJSON `json:"participants"`
 	Outbox        []outboxJSON      `json:"outbox"`
+	// Supplier is the case's current (else last) forward to a supplier.
+	Supplier *supplierJSON `json:"supplier_forward,omitempty"`
+}
+
+// supplierJSON is a forward to a supplier and their clock on it.
+type supplierJSON struct {
+	Supplier      string     `json:"supplier"`
+	Contract      string     `json:"contract,omitempty"`
+	Address       string     `json:"address"`
+	Reference     string     `json:"reference,omitempty"`
+	Waiting       bool       `json:"waiting"`
+	Forwarded     time.Time  `json:"forwarded_at"`
+	ResponseDue   *time.Time `json:"response_due,omitempty"`
+	ResolutionDue *time.Time `json:"resolution_due,omitempty"`
+	Answered      *time.Time `json:"answered_at,omitempty"`
+	Reminders     int        `json:"reminders"`
+	OwnerTold     *time.Time `json:"owner_told_at,omitempty"`
+	Ended         *time.Time `json:"ended_at,omitempty"`
+	EndedWhy      string     `json:"ended_why,omitempty"`
+}
+
+func toSupplierJSON(f *store.SupplierForward) *supplierJSON {
+	return &supplierJSON{Supplier: f.Supplier, Contract: f.Contract, Address: f.Address, Reference: f.Reference,
+		Waiting: f.Waiting(), Forwarded: f.ForwardedAt, ResponseDue: f.ResponseDue, ResolutionDue: f.ResolutionDue,
+		Answered: f.AnsweredAt, Reminders: f.Reminders, OwnerTold: f.OwnerToldAt, Ended: f.EndedAt, EndedWhy: f.EndedWhy}
+}
+
+// describe is the forward in one line of `casemail case N`.
+func (s *supplierJSON) describe() string {
+	out := "supplier " + s.Supplier
+	if s.Reference != "" {
+		out += " (their reference " + s.Reference + ")"
+	}
+	switch {
+	case s.Waiting:
+		out += ": waiting on their answer since " + s.Forwarded.Local().Format("2006-01-02 15:04")
+		if s.ResponseDue != nil {
+			out += ", due " + s.ResponseDue.Local().Format("2006-01-02 15:04")
+			if s.ResponseDue.Before(time.Now()) {
+				out += " (overdue)"
+			}
+		}
+		if s.Reminders > 0 {
+			out += fmt.Sprintf(", reminded %d×", s.Reminders)
+		}
+		if s.OwnerTold != nil {
+			out += ", owner told"
+		}
+	case s.Answered != nil:
+		out += ": answered " + s.Answered.Local().Format("2006-01-02 15:04")
+	}
+	return out
 }
 
 type participantJSON struct {

@@ -40,17 +40,31 @@ func cmdCases(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	ids := make([]int64, 0, len(cases))
+	for _, c := range cases {
+		ids = append(ids, c.ID)
+	}
+	awaited, err := store.AwaitedSuppliers(ctx, st.DB(), ids)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		out := make([]caseJSON, 0, len(cases))
 		for _, c := range cases {
-			out = append(out, toCaseJSON(c))
+			cj := toCaseJSON(c)
+			cj.WaitingOnSupplier = awaited[c.ID]
+			out = append(out, cj)
 		}
 		return writeJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NUMBER\tSTATUS\tSERVICE\tUNIT\tTIER\tASSIGNEE\tREQUESTER\tSUBJECT\tCREATED\tDUE")
 	for _, c := range cases {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Number, c.Status, orDash(c.Service),
+		status := string(c.Status)
+		if s := awaited[c.ID]; s != "" {
+			status += " (on " + s + ")" // waiting on the supplier's answer
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Number, status, orDash(c.Service),
 			orDash(c.Unit), orDash(c.Tier), orDash(c.Assignee), c.Requester, truncate(oneLine(c.Subject), 50),
 			c.CreatedAt.In(cfg.Location).Format(notify.TimeLayout), orDash(due(c, cfg.Location)))
 	}
@@ -69,24 +83,26 @@ func due(c *store.Case, loc *time.Location) string {
 
 // caseJSON is the JSON shape of a case for `cases -json` and `case -json`.
 type caseJSON struct {
-	Number        int64           `json:"number"`
-	Status        string          `json:"status"`
-	Service       string          `json:"service"`
-	Unit          string          `json:"unit"`
-	Tier          string          `json:"tier"`
-	Role          string          `json:"role"`
-	Supplier      string          `json:"supplier,omitempty"`
-	Assignee      string          `json:"assignee"`
-	Priority      string          `json:"priority"`
-	Requester     string          `json:"requester"`
-	RequesterName string          `json:"requester_name"`
-	Subject       string          `json:"subject"`
-	Automatic     bool            `json:"automatic"`
-	Created       time.Time       `json:"created"`
-	Due           *time.Time      `json:"due,omitempty"`
-	DueKind       string          `json:"due_kind,omitempty"` // first_response or resolution
-	Messages      []store.Message `json:"messages,omitempty"`
-	Events        []store.Event   `json:"events,omitempty"`
+	Number   int64  `json:"number"`
+	Status   string `json:"status"`
+	Service  string `json:"service"`
+	Unit     string `json:"unit"`
+	Tier     string `json:"tier"`
+	Role     string `json:"role"`
+	Supplier string `json:"supplier,omitempty"`
+	// WaitingOnSupplier names the supplier whose answer the case awaits.
+	WaitingOnSupplier string          `json:"waiting_on_supplier,omitempty"`
+	Assignee          string          `json:"assignee"`
+	Priority          string          `json:"priority"`
+	Requester         string          `json:"requester"`
+	RequesterName     string          `json:"requester_name"`
+	Subject           string          `json:"subject"`
+	Automatic         bool            `json:"automatic"`
+	Created           time.Time       `json:"created"`
+	Due               *time.Time      `json:"due,omitempty"`
+	DueKind           string          `json:"due_kind,omitempty"` // first_response or resolution
+	Messages          []store.Message `json:"messages,omitempty"`
+	Events            []store.Event   `json:"events,omitempty"`
 }
 
 func toCaseJSON(c *store.Case) caseJSON {

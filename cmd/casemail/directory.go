@@ -100,7 +100,11 @@ func writeDirectory(w io.Writer, dir routing.Directory) error {
 		fmt.Fprintf(tw, "  (none)\n")
 	}
 	for _, s := range dir.Suppliers {
-		fmt.Fprintf(tw, "  %s\t%s\t<%s>\t%s\n", s.ID, s.Name, s.Email, strings.Join(s.Services, ", "))
+		fmt.Fprintf(tw, "  %s\t%s\t<%s>\t%s\t%s\n", s.ID, s.Name, s.Email, strings.Join(s.Services, ", "),
+			labelled("domains ", strings.Join(s.Domains, ", ")))
+		for _, c := range s.Contracts {
+			fmt.Fprintf(tw, "    contract %s\t(%s)\t%s\n", c.ID, c.Scope, c.Terms)
+		}
 	}
 	fmt.Fprintf(tw, "\nUnits\n")
 	if len(dir.Units) == 0 {

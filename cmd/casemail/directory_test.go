@@ -35,7 +35,7 @@ func TestDirectoryText(t *testing.T) {
 		regexp.MustCompile(`(?m)^    unit tannhelse +tone +Tone Lie +<tone\.lie@tannhelse\.example\.no>$`),
 		regexp.MustCompile(`(?m)^    work area schools +per +Per Dahl +<per\.dahl@example\.no> +AWAY until 2027-01-06$`),
 		regexp.MustCompile(`(?m)^    work area dental +kari +Kari Moe +<kari\.moe@example\.no>$`),
-		regexp.MustCompile(`(?m)^  central_support \(round_robin; on the chain of passwords tier 2, network-accounts tier 2, licences tier 2, printing tier 2, triage tier 2\)$`),
+		regexp.MustCompile(`(?m)^  central_support \(round_robin; on the chain of passwords tier 2, network-accounts tier 2, licences tier 2, lims tier 2, printing tier 2, triage tier 2\)$`),
 		regexp.MustCompile(`(?m)^    everyone +maria +Maria Svensson +<maria\.svensson@example\.se>$`),
 		regexp.MustCompile(`(?m)^  network_experts \(least_open; on the chain of network-accounts tier 3\)$`),
 	} {
@@ -57,8 +57,11 @@ func TestDirectoryText(t *testing.T) {
 		t.Errorf("away section:\n%s", away)
 	}
 	sup := section("Suppliers")
-	if !regexp.MustCompile(`(?m)^  qm-vendor +Qm\+ vendor +<support@qm-vendor\.example> +qm-handbook$`).MatchString(sup) ||
-		!regexp.MustCompile(`(?m)^  licensor +Licence broker +<orders@licensor\.example> +licences$`).MatchString(sup) {
+	if !regexp.MustCompile(`(?m)^  qm-vendor +Qm\+ vendor +<support@qm-vendor\.example> +qm-handbook +domains qm-vendor\.example$`).MatchString(sup) ||
+		!regexp.MustCompile(`(?m)^    contract qm-standard +\(base\) +response 1d, resolution 5d on calendar kontor; reminders every 1d, at most 2; reference \(\?i\)\\bINC\\d\{6,\}\\b; to support@qm-vendor\.example$`).MatchString(sup) ||
+		!regexp.MustCompile(`(?m)^    contract qm-dental +\(work areas dental\) +response 4h, resolution 5d .*; to tannhelse@qm-vendor\.example$`).MatchString(sup) ||
+		!regexp.MustCompile(`(?m)^    contract lims-kemi +\(services lims; units kemi\) +response 4h, .*; users go straight to the supplier$`).MatchString(sup) ||
+		!regexp.MustCompile(`(?m)^  licensor +Licence broker +<orders@licensor\.example> +licences +-$`).MatchString(sup) {
 		t.Errorf("suppliers section:\n%s", sup)
 	}
 	units := section("Units")
@@ -87,7 +90,7 @@ func TestDirectoryJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &dir); err != nil {
 		t.Fatalf("%v:\n%s", err, stdout)
 	}
-	if dir.Date != "2027-01-06" || len(dir.Roles) != 7 || len(dir.Suppliers) != 2 || len(dir.Units) != 5 {
+	if dir.Date != "2027-01-06" || len(dir.Roles) != 7 || len(dir.Suppliers) != 3 || len(dir.Units) != 5 {
 		t.Fatalf("date %s, %d roles, %d suppliers, %d units", dir.Date, len(dir.Roles), len(dir.Suppliers), len(dir.Units))
 	}
 	coord := dir.Roles[2]
@@ -108,6 +111,9 @@ func TestDirectoryJSON(t *testing.T) {
 	}
 	if u := dir.Units[2]; u.ID != "bryne" || u.WorkArea != "schools" || len(u.Domains) != 1 || u.Members[0] != "ola.rektor@example.no" {
 		t.Errorf("units[2] = %+v", u)
+	}
+	if s := dir.Suppliers[2]; s.ID != "lims-vendor" || len(s.Contracts) != 2 || s.Contracts[1].Scope != "services lims; units kemi" {
+		t.Errorf("suppliers[2] = %+v", s)
 	}
 	// The day after, Per is back.
 	stdout, _, _ = runCLI(t, "directory", "-json", "-config", exampleConfig, "-date", "2027-01-07")

@@ -21,9 +21,10 @@ const (
 	retentionCheck = "@every 1h"
 )
 
-// jobs are the scheduler's: the SLA check, reminders, digest and retention.
+// jobs are the scheduler's: the SLA check, the supplier check, reminders, digest
+// and retention.
 func (d *daemon) jobs(desk *casework.Desk, mailer *notify.Mailer) []notify.Job {
-	return []notify.Job{desk.SLAJob(), mailer.ReminderJob(), mailer.DigestJob(), d.retentionJob()}
+	return []notify.Job{desk.SLAJob(), desk.SupplierJob(), mailer.ReminderJob(), mailer.DigestJob(), d.retentionJob()}
 }
 
 // retentionJob enforces retention once a day, as a scheduled job.

@@ -223,12 +223,14 @@ var (
 	mJobSuccess    = desc("casemail_job_last_success_timestamp_seconds", "The slot a scheduled job (sla_check, reminders, digest, retention) last ran successfully for, on any instance (0: never).", "job")
 	mJobFailing    = desc("casemail_job_failing", "1 when a scheduled job's last run, on any instance, failed.", "job")
 	mErasures      = desc("casemail_erasures", "Erasures of personal data recorded (casemail erase).")
+	mSupWaiting    = desc("casemail_supplier_waiting_cases", "Open cases waiting on a supplier's answer, by supplier (database-wide).", "supplier")
+	mSupReminders  = desc("casemail_supplier_reminders", "Reminders sent to a supplier about a silent case, by supplier (database-wide, ever).", "supplier")
 	mDBCollectTime = desc("casemail_database_metrics_read_seconds", "How long the last reading of the database for these metrics took.")
 )
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mDBUp, mCases, mAutoCases, mOutbox, mOutboxRetry, mOutboxOldest, mQuarantine,
-		mSLAOutcomes, mSLANotices, mJobSuccess, mJobFailing, mErasures, mDBCollectTime} {
+		mSLAOutcomes, mSLANotices, mJobSuccess, mJobFailing, mErasures, mSupWaiting, mSupReminders, mDBCollectTime} {
 		ch <- d
 	}
 }
@@ -299,6 +301,8 @@ func (c *dbCollector) read() []prometheus.Metric {
 	}
 	addAll(mSLAOutcomes, g.SLAOutcomes, slaTargets, []string{"met", "breached"})
 	addAll(mSLANotices, g.SLANotices, slaTargets, []string{"warning", "escalation"})
+	add(mSupWaiting, g.SupplierWaiting)
+	add(mSupReminders, g.SupplierReminders)
 	for _, j := range g.Jobs {
 		var last time.Time
 		if j.FinishedAt != nil {

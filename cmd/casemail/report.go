@@ -16,7 +16,9 @@ import (
 
 // cmdReport prints the numbers the digest is made of, for a period ending
 // now: counts per unit, service and tier, transfers between tiers, SLA
-// met/breached and the median first response.
+// met/breached, the median first response, and per supplier the cases
+// forwarded, answered, their median first answer, those over contract and
+// those still open with them.
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("report", stderr)
 	sinceFlag := f.String("since", "30d", "the period: this long before now (e.g. 7d, 30d, 12w)")
@@ -58,6 +60,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// The cases open with a supplier, with their reference: those waiting
+	// on the supplier's answer first, overdue first.
+	if r.SupplierWaits, err = store.WaitingOnSuppliers(ctx, st.DB(), nil, reportWaitsListed, true); err != nil {
+		return err
+	}
 	return writeReport(stdout, r, *format, cfg.Location)
 }
 
@@ -81,19 +88,32 @@ func reportDays(fromS, toS string, now time.Time) (from, until time.Time, err er
 	return from, until, nil
 }
 
+// reportWaitsListed bounds the cases open with suppliers a report lists.
+const reportWaitsListed = 100
+
 // reportJSON is the JSON shape of a report.
 type reportJSON struct {
 	*store.Report
-	MedianFirstResponseSeconds *int64 `json:"median_first_response_seconds"`
-	SLAMet                     int    `json:"sla_met"`
-	SLABreached                int    `json:"sla_breached"`
+	MedianFirstResponseSeconds *int64             `json:"median_first_response_seconds"`
+	SLAMet                     int                `json:"sla_met"`
+	SLABreached                int                `json:"sla_breached"`
+	OpenWithSuppliers          []supplierWaitJSON `json:"open_with_suppliers"`
+}
+
+// supplierWaitJSON is a case waiting on a supplier, in a report.
+type supplierWaitJSON struct {
+	Case int64 `json:"case"`
+	*supplierJSON
 }
 
 func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location) error {
 	met, breached := r.SLATotals()
 	switch format {
 	case "json":
-		out := reportJSON{Report: r, SLAMet: met, SLABreached: breached}
+		out := reportJSON{Report: r, SLAMet: met, SLABreached: breached, OpenWithSuppliers: []supplierWaitJSON{}}
+		for _, sw := range r.SupplierWaits {
+			out.OpenWithSuppliers = append(out.OpenWithSuppliers, supplierWaitJSON{Case: sw.Case.Number, supplierJSON: toSupplierJSON(sw.Forward)})
+		}
 		if r.MedianFirstResponse != nil {
 			s := int64(r.MedianFirstResponse.Seconds())
 			out.MedianFirstResponseSeconds = &s
@@ -140,6 +160,26 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 		for _, f := range r.TierFlow {
 			rows = append(rows, []string{"tier_arrival", f.Tier, "arrived", itoa(f.Arrived)},
 				[]string{"tier_resolution", f.Tier, "resolved", itoa(f.Resolved)})
+		}
+		for _, s := range r.Suppliers {
+			rows = append(rows, []string{"supplier", s.Supplier, "forwarded", itoa(s.Forwarded)},
+				[]string{"supplier", s.Supplier, "answered", itoa(s.Answered)},
+				[]string{"supplier", s.Supplier, "over_contract", itoa(s.OverContract)},
+				[]string{"supplier", s.Supplier, "still_open", itoa(s.StillOpen)},
+				[]string{"supplier", s.Supplier, "reminders", itoa(s.Reminders)})
+			if s.MedianSeconds != nil {
+				rows = append(rows, []string{"supplier", s.Supplier, "median_first_answer_seconds", strconv.FormatInt(*s.MedianSeconds, 10)})
+			}
+		}
+		for _, sw := range r.SupplierWaits {
+			key := fmt.Sprintf("#%d", sw.Case.Number)
+			rows = append(rows, []string{"open_with_supplier", key, "supplier", sw.Forward.Supplier},
+				[]string{"open_with_supplier", key, "reference", sw.Forward.Reference},
+				[]string{"open_with_supplier", key, "forwarded", sw.Forward.ForwardedAt.In(loc).Format(time.RFC3339)},
+				[]string{"open_with_supplier", key, "reminders", itoa(sw.Forward.Reminders)})
+			if d := sw.Forward.ResponseDue; d != nil {
+				rows = append(rows, []string{"open_with_supplier", key, "response_due", d.In(loc).Format(time.RFC3339)})
+			}
 		}
 		if err := cw.WriteAll(rows); err != nil {
 			return err
@@ -194,6 +234,33 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 				median = fmt.Sprintf("%s (%d)", config.Duration(*a.MedianFirstResponse), a.FirstResponses)
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\n", a.Agent, a.Handled, median, a.SLAMet, a.SLABreached)
+		}
+	}
+	if len(r.Suppliers) > 0 {
+		fmt.Fprintf(tw, "\nSUPPLIER\tFORWARDED\tANSWERED\tMEDIAN FIRST ANSWER\tOVER CONTRACT\tSTILL OPEN\tREMINDERS\n")
+		for _, s := range r.Suppliers {
+			median := "-"
+			if s.MedianFirstAnswer != nil {
+				median = config.Duration(*s.MedianFirstAnswer).String()
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%d\n", s.Supplier, s.Forwarded, s.Answered, median, s.OverContract,
+				s.StillOpen, s.Reminders)
+		}
+	}
+	if len(r.SupplierWaits) > 0 {
+		fmt.Fprintf(tw, "\nOPEN WITH\tCASE\tTHEIR REFERENCE\tFORWARDED\tANSWER DUE\tREMINDERS\n")
+		for _, sw := range r.SupplierWaits {
+			due := "-"
+			if a := sw.Forward.AnsweredAt; a != nil {
+				due = "answered " + a.In(loc).Format("2006-01-02 15:04")
+			} else if d := sw.Forward.ResponseDue; d != nil {
+				due = d.In(loc).Format("2006-01-02 15:04")
+				if d.Before(r.Until) {
+					due += " (overdue)"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t#%d\t%s\t%s\t%s\t%d\n", sw.Forward.Supplier, sw.Case.Number, orDash(sw.Forward.Reference),
+				sw.Forward.ForwardedAt.In(loc).Format("2006-01-02 15:04"), due, sw.Forward.Reminders)
 		}
 	}
 	return tw.Flush()

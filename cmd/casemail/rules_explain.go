@@ -73,6 +73,21 @@ func cmdRulesExplain(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, dec.ExplainAll())
+	// The supplier's contract that would hold for this case, for each
+	// supplier on its chain.
+	if svc := rules.Service(dec.Service); svc != nil {
+		for _, rung := range svc.Chain {
+			if rung.Supplier == "" {
+				continue
+			}
+			ct := rules.Contract(rung.Supplier, svc.ID, dec.Unit)
+			name := ct.ID
+			if name == "" {
+				name = "(none in rules.yaml)"
+			}
+			fmt.Fprintf(stdout, "\nsupplier %s: contract %s (%s): %s\n", rung.Supplier, name, ct.Scope(), ct.Terms())
+		}
+	}
 	return nil
 }
 

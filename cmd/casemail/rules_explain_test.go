@@ -110,3 +110,27 @@ func TestRulesExplainAt(t *testing.T) {
 		t.Errorf("a bad -at: exit %d, %s", code, stderr)
 	}
 }
+
+// `rules explain` shows S2's direct path and the contract that holds: a
+// LIMS mail from chemistry goes straight to the supplier under
+// chemistry's variant; the same from physics starts with central support
+// under the base contract.
+func TestRulesExplainSupplierContract(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ from, rung, contract string }{
+		{"kemist@kemi.example.se", "2 of 2: tier external, supplier lims-vendor", "supplier lims-vendor: contract lims-kemi (services lims; units kemi): response 4h, resolution 5d on calendar office; reminders every 1d, at most 3; reference \\bLS-\\d+\\b; to support@labsys.example; users go straight to the supplier"},
+		{"fysiker@fysik.example.se", "1 of 2: tier 2, role central_support", "supplier lims-vendor: contract lims-standard (base): response 8h"},
+	} {
+		path := filepath.Join(dir, "lims.eml")
+		write(t, path, "From: "+tc.from+"\r\nTo: helpdesk@example.org\r\nSubject: LIMS visar fel prov\r\nMessage-ID: <l@x>\r\n\r\nHej\r\n")
+		stdout, stderr, code := runCLI(t, "rules", "explain", "-config", exampleConfig, "-at", "2026-11-24 10:00", path)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{"rung:      " + tc.rung, tc.contract} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.from, want, stdout)
+			}
+		}
+	}
+}

@@ -25,33 +25,34 @@ const (
 )
 
 var commandArgs = map[string]int{
-	"resolve":  argOptional,
-	"close":    argNone,
-	"reopen":   argNone,
-	"escalate": argOptional,
-	"assign":   argRequired,
-	"tier":     argRequired,
-	"service":  argRequired,
-	"priority": argRequired,
-	"consult":  argRequired,
-	"cc":       argRequired,
-	"supplier": argNone,
-	"wait":     argRequired,
-	"note":     argNone,
-	"merge":    argRequired,
-	"approve":  argNone,
-	"reject":   argOptional,
-	"public":   argNone,
-	"history":  argNone,
-	"mine":     argNone,
-	"help":     argNone,
+	"resolve":      argOptional,
+	"close":        argNone,
+	"reopen":       argNone,
+	"escalate":     argOptional,
+	"assign":       argRequired,
+	"tier":         argRequired,
+	"service":      argRequired,
+	"priority":     argRequired,
+	"consult":      argRequired,
+	"cc":           argRequired,
+	"supplier":     argNone,
+	"supplier-ref": argRequired,
+	"wait":         argRequired,
+	"note":         argNone,
+	"merge":        argRequired,
+	"approve":      argNone,
+	"reject":       argOptional,
+	"public":       argNone,
+	"history":      argNone,
+	"mine":         argNone,
+	"help":         argNone,
 }
 
 // commandOrder is the order commands are applied in, whatever order they
 // were written in: the approval gate first, then where the case goes,
 // then what happens to it, a merge last.
 var commandOrder = []string{"approve", "reject", "service", "tier", "escalate", "assign", "priority",
-	"consult", "cc", "supplier", "wait", "reopen", "resolve", "close", "merge", "note", "public", "history", "mine", "help"}
+	"consult", "cc", "supplier", "supplier-ref", "wait", "reopen", "resolve", "close", "merge", "note", "public", "history", "mine", "help"}
 
 // exclusive groups: at most one command of each in one reply.
 var exclusive = [][]string{
@@ -154,20 +155,21 @@ func checkSyntax(cmds []Command) []commandError {
 }
 
 var argHelp = map[string]string{
-	"assign":   "a person's id, name or address",
-	"consult":  "a person's id, name or address",
-	"tier":     "a level of the service's chain, e.g. #tier 2",
-	"service":  "a service id from the catalogue",
-	"priority": "low, normal, high or urgent",
-	"wait":     "a duration such as 2d or 4h",
-	"merge":    "a case number, e.g. #merge 1042",
-	"cc":       "an address, e.g. #cc kari@example.no",
+	"assign":       "a person's id, name or address",
+	"consult":      "a person's id, name or address",
+	"tier":         "a level of the service's chain, e.g. #tier 2",
+	"service":      "a service id from the catalogue",
+	"priority":     "low, normal, high or urgent",
+	"wait":         "a duration such as 2d or 4h",
+	"merge":        "a case number, e.g. #merge 1042",
+	"cc":           "an address, e.g. #cc kari@example.no",
+	"supplier-ref": "the supplier's own reference, e.g. #supplier-ref INC0012345",
 }
 
 // knownCommands lists the commands in DESIGN.md's order, for error replies.
 func knownCommands() []string {
 	return []string{"resolve", "close", "reopen", "escalate", "assign", "tier", "service", "priority",
-		"consult", "cc", "supplier", "wait", "note", "public", "merge", "approve", "reject", "history", "mine", "help"}
+		"consult", "cc", "supplier", "supplier-ref", "wait", "note", "public", "merge", "approve", "reject", "history", "mine", "help"}
 }
 
 // sortCommands returns cmds in the order they are applied.

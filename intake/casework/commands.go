@@ -149,6 +149,8 @@ func (cv *conversation) checkOne(ctx context.Context, cmd Command) error {
 		if a.rules.Supplier(id) == nil {
 			return cmdErr(cmd, "supplier %q is not in rules.yaml", id)
 		}
+	case "supplier-ref":
+		return cv.checkSupplierRef(ctx, cmd)
 	case "wait":
 		if _, err := parseWait(cmd.Arg); err != nil {
 			return cmdErr(cmd, "%v", err)
@@ -370,6 +372,8 @@ func (cv *conversation) applyOne(ctx context.Context, cmd Command) error {
 		return cv.consult(ctx, cmd, findPerson(a.rules, cmd.Arg))
 	case "supplier":
 		return cv.forwardToSupplier(ctx, cmd)
+	case "supplier-ref":
+		return cv.supplierRef(ctx, cmd)
 	case "wait":
 		d, _ := parseWait(cmd.Arg)
 		until := a.now.Add(d)
@@ -465,39 +469,24 @@ func (cv *conversation) consult(ctx context.Context, cmd Command, p *config.Pers
 		Attachments: atts, Via: cv.actor.Name})
 }
 
-// forwardToSupplier sends the case to its supplier with the supplier's own
-// token; the rest of the reply is the note to them. The case stays with
-// its owner, and the supplier's answers go to the owner.
+// forwardToSupplier sends the case to its supplier (supplier.go: the
+// contract's clock starts); the reply's hand-over comment is the note to
+// them (splitHandOver). The
+// case stays with its owner, and the supplier's answers go to the owner.
 func (cv *conversation) forwardToSupplier(ctx context.Context, cmd Command) error {
 	a, c := cv.a, cv.c
 	s := a.rules.Supplier(cv.supplierID())
 	if err := store.SetSupplier(ctx, cv.e, c.ID, s.ID, a.now); err != nil {
 		return err
 	}
-	cv.c.Supplier = s.ID
-	if err := store.SetParticipant(ctx, cv.e, c.ID, s.Email, s.Name, store.PartySupplier, ""); err != nil {
+	nc, err := a.desk.forward(ctx, cv.tx, a.rules, c, s, forwardNote{Text: cv.comment, Actor: cv.actor.ID,
+		Via: cv.actor.Name, Why: "restarted by #supplier"}, a.now)
+	if err != nil {
 		return err
 	}
-	if err := cv.event(ctx, "supplier", "forwarded to "+s.ID, map[string]any{"supplier": s.ID}); err != nil {
-		return err
-	}
-	open, err := store.OpeningMessage(ctx, cv.tx, c.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	data := notify.Data{Case: a.view(c), Actor: cv.actor.Name, Comment: cv.comment}
-	// The supplier learns the problem, never who the requester is.
-	data.Case.Requester, data.Case.RequesterName = "", ""
-	var atts []store.OutAttachment
-	if open != nil {
-		var views []notify.AttachmentView
-		atts, views = storedPassOn(open)
-		data.Case.Message = notify.MessageView{Text: open.NewText, Attachments: views}
-	}
-	lang := notify.Language(s.Language, a.desk.Mailer.CaseLanguage(c))
-	return a.send(ctx, cv.e, notify.CaseMail{Case: c, Kind: notify.KindForward,
-		To: notify.Recipient{Name: s.Name, Address: s.Email, Language: lang}, Data: data, Attachments: atts,
-		Via: cv.actor.Name})
+	cv.c = nc
+	a.queued = true
+	return nil
 }
 
 // merge closes this case into case N; the requester is told once, with

@@ -74,10 +74,28 @@ func (a *applier) converse(ctx context.Context, th *Thread, kind store.Party, ro
 	case store.PartyBounce:
 		return a.bounced(ctx, th.Case)
 	case store.PartyAutomatic:
+		// A supplier's ticket system writes automatically: its receipt
+		// carries their reference, though it answers nothing.
+		if a.rules.SupplierBySender(a.msg.From.Addr) != nil {
+			if ok, _ := a.desk.Senders.AllowParticipant(a.sender); ok {
+				_, err := a.supplierAnswered(ctx, th.Case, true)
+				return err
+			}
+		}
 		return nil
 	case store.PartySupplier:
 		_, why := a.trusted(th)
-		return a.tellOwner(ctx, th.Case, notify.KindSupplierAnswer, "supplier answer", why)
+		c := th.Case
+		// The supplier's clock and reference change only for a mail whose
+		// sender authentication the policy accepts: a forged supplier
+		// cannot stop their clock or plant a reference.
+		if ok, _ := a.desk.Senders.AllowParticipant(a.sender); ok {
+			var err error
+			if c, err = a.supplierAnswered(ctx, th.Case, false); err != nil {
+				return err
+			}
+		}
+		return a.tellOwner(ctx, c, notify.KindSupplierAnswer, "supplier answer", why)
 	case store.PartyRequester, store.PartyParticipant, store.PartyCc:
 		return a.followUp(ctx, th)
 	}
@@ -111,7 +129,13 @@ func (a *applier) followUp(ctx context.Context, th *Thread) error {
 		if err != nil {
 			return err
 		}
-		if st.Approval != store.ApprovalPending {
+		onSupplier, err := a.waitsOnSupplier(ctx, &c)
+		if err != nil {
+			return err
+		}
+		// A case waiting for approval, or paused while its supplier has not
+		// answered, stays waiting.
+		if st.Approval != store.ApprovalPending && !onSupplier {
 			// Taken up again: the SLA clocks resume, moved on by the
 			// business time spent waiting.
 			if err := a.w.Send(ctx, a.tx); err != nil {
@@ -162,7 +186,7 @@ func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what, unve
 		via = ""
 	}
 	if kind == notify.KindSupplierAnswer {
-		if s := a.rules.SupplierByEmail(a.msg.From.Addr); s != nil {
+		if s := a.rules.SupplierBySender(a.msg.From.Addr); s != nil {
 			data.Actor, via = s.Name, s.Name
 		}
 	}
@@ -203,10 +227,16 @@ func (a *applier) bounced(ctx context.Context, c *store.Case) error {
 // owner is who is told about a case: its assignee, else the agent who
 // joined it last (a case on the supplier's rung has no assignee).
 func (a *applier) owner(ctx context.Context, c *store.Case) (*config.Person, error) {
-	if p := a.rules.Person(c.Assignee); p != nil {
+	return caseOwner(ctx, a.tx, a.rules, c)
+}
+
+// caseOwner is who is told about a case: its assignee, else the agent
+// who joined it last; nil for none.
+func caseOwner(ctx context.Context, q store.Querier, rules *config.Rules, c *store.Case) (*config.Person, error) {
+	if p := rules.Person(c.Assignee); p != nil {
 		return p, nil
 	}
-	ps, err := store.Participants(ctx, a.tx, c.ID)
+	ps, err := store.Participants(ctx, q, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("listing participants of case %d: %w", c.Number, err)
 	}
@@ -214,10 +244,10 @@ func (a *applier) owner(ctx context.Context, c *store.Case) (*config.Person, err
 		if ps[i].Kind != store.PartyAgent {
 			continue
 		}
-		if p := a.rules.Person(ps[i].PersonID); p != nil {
+		if p := rules.Person(ps[i].PersonID); p != nil {
 			return p, nil
 		}
-		if p := a.rules.PersonByEmail(ps[i].Address); p != nil {
+		if p := rules.PersonByEmail(ps[i].Address); p != nil {
 			return p, nil
 		}
 	}
@@ -522,7 +552,11 @@ func (a *applier) senderName() string {
 
 // view is a stored case as templates show it.
 func (a *applier) view(c *store.Case) notify.CaseView {
-	return a.desk.Mailer.CaseView(a.rules, c, a.now)
+	v := a.desk.Mailer.CaseView(a.rules, c, a.now)
+	if a.fw != nil && a.fw.CaseID == c.ID {
+		a.desk.Mailer.AddForward(&v, a.rules, c, a.fw, a.now)
+	}
+	return v
 }
 
 // personRecipient addresses someone from rules.yaml in their language.

@@ -164,6 +164,8 @@ type applier struct {
 	assigner store.Assigner
 	// capped lists the caps that bit (see Applied.Capped).
 	capped []string
+	// fw is the supplier forward a supplier's mail was on, for the view.
+	fw *store.SupplierForward
 }
 
 func (d *Desk) log() *slog.Logger {

@@ -14,9 +14,15 @@
 //     an SLA breach) and its notices.
 //   - sla.go: SLA due times, pauses, wake-ups, retargeting, warnings and
 //     breaches: the SLA check, a job the scheduler runs.
+//   - supplier.go: the supplier's side: the forward and the contract's
+//     clock it starts (#supplier, the external rung, a case that starts at
+//     the supplier), the case's SLA paused meanwhile when its service says
+//     so, the supplier's answer (their reference, the clock stopped),
+//     #supplier-ref, and the supplier check: reminders to a silent
+//     supplier, the owner told when they are used up.
 //
 // Desk is the entry point: Apply for a mail (intake hands it a parsed,
-// threaded Mail), SLAJob for the clock. Statuses change only as
+// threaded Mail), SLAJob and SupplierJob for the clock. Statuses change only as
 // store.Status.CanBecome allows.
 //
 // casework never reads a mailbox, never parses MIME (intake/mailparse),

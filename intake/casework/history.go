@@ -142,7 +142,7 @@ func fromName(rules *config.Rules, name, addr string) string {
 	if p := rules.PersonByEmail(addr); p != nil {
 		return p.Name
 	}
-	if s := rules.SupplierByEmail(addr); s != nil {
+	if s := rules.SupplierBySender(addr); s != nil {
 		return s.Name
 	}
 	if name != "" {

@@ -34,7 +34,7 @@ func (a *applier) messageKind(ctx context.Context, c *store.Case) (store.Party, 
 	if a.rules.PersonByEmail(a.msg.From.Addr) != nil {
 		return store.PartyAgent, nil
 	}
-	if a.rules.SupplierByEmail(a.msg.From.Addr) != nil {
+	if a.rules.SupplierBySender(a.msg.From.Addr) != nil {
 		return store.PartySupplier, nil
 	}
 	return store.PartyParticipant, nil

@@ -130,6 +130,17 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 	if err := a.queueNewCaseMail(ctx, c, dec, ack); err != nil {
 		return nil, 0, err
 	}
+	if s := a.rules.Supplier(c.Supplier); s != nil {
+		// A case that starts at the supplier (S2) is forwarded at once and
+		// their clock starts (supplier.go).
+		if err := a.w.Send(ctx, a.tx); err != nil {
+			return nil, 0, err
+		}
+		if c, err = a.desk.forward(ctx, a.tx, a.rules, c, s, forwardNote{}, a.now); err != nil {
+			return nil, 0, err
+		}
+		a.queued = true
+	}
 	if err := a.awaitApproval(ctx, c); err != nil {
 		return nil, 0, err
 	}
@@ -174,6 +185,7 @@ func decisionData(d routing.Decision) map[string]any {
 		"service": d.Service, "unit": d.Unit, "work_area": d.WorkArea, "tier": d.Tier, "rung": d.Rung,
 		"role": d.Role, "supplier": d.Supplier, "candidates": d.Candidates, "assignee": d.Assignee,
 		"strategy": d.Strategy, "priority": d.Priority, "tags": d.Tags, "trail": d.Trail,
+		"direct": d.Direct, "contract": d.Contract,
 	}
 }
 
@@ -192,7 +204,9 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 	switch {
 	case !ack.wanted:
 	case ack.Allowed:
-		data := notify.Data{Case: view}
+		// A case that starts at the supplier's rung tells the requester
+		// the supplier handles it.
+		data := notify.Data{Case: view, Direct: c.Supplier != ""}
 		if a.oversize {
 			data.Oversize = a.mb.MaxMessageSize.String()
 		}

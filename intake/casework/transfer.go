@@ -125,11 +125,6 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 	}
 	sup := rules.Supplier(d.Supplier)
 	supplierNew := sup != nil && (d.Supplier != c.Supplier || d.Rung != c.Rung)
-	if supplierNew {
-		if err := store.AddParticipant(ctx, q, c.ID, sup.Email, sup.Name, store.PartySupplier, ""); err != nil {
-			return nil, err
-		}
-	}
 
 	moved := d.Rung != c.Rung
 	trail := transferTrail(rules, svc, c, &d, t)
@@ -173,12 +168,10 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 		told[strings.ToLower(newHolder.Email)] = true
 	}
 	if supplierNew {
+		// The forward and the supplier's clock (supplier.go).
 		lang := notify.Language(sup.Language, desk.Mailer.CaseLanguage(nc))
-		rcp := notify.Recipient{Name: sup.Name, Address: sup.Email, Language: lang}
-		view := desk.noticeView(rules, nc, opening, "", now)
-		cm := notify.CaseMail{Case: nc, Kind: notify.KindForward, To: rcp, Data: notify.Data{Case: view, Actor: actor,
-			Reason: t.reason(lang), Comment: t.Comment, Transfer: string(t.Kind)}, Attachments: openingAttachments(opening)}
-		if _, err := desk.Mailer.Queue(ctx, q, cm, now); err != nil {
+		if nc, err = desk.forward(ctx, q, rules, nc, sup, forwardNote{Text: t.reason(lang), Comment: t.Comment, Actor: t.Actor,
+			Why: "moved on the chain"}, now); err != nil {
 			return nil, err
 		}
 		told[strings.ToLower(sup.Email)] = true
