@@ -46,7 +46,8 @@ type Daemon struct {
 	// default 14d.
 	CommandTTL Duration `yaml:"command_ttl"`
 	// AckLimitPerMailbox caps the acknowledgements one mailbox sends an
-	// hour, whoever the senders (a flood of forged senders); default 1000.
+	// hour, whoever the senders (a flood of forged senders); default 1000,
+	// 0 for no cap.
 	AckLimitPerMailbox int `yaml:"ack_limit_per_mailbox"`
 	// RelayLimitPerHour caps the mails about one case to one recipient an
 	// hour (public replies, follow-up and note notices): two autoresponders

@@ -167,7 +167,7 @@ mailboxes:
     max_message_size: 30MB
 smtp: {host: 127.0.0.1, port: 25, security: none, from: "Helpdesk <%s>"}
 secret_file: secret
-%s`, benchUser, host, port, benchUser, benchUser, map[bool]string{false: "ack_limit_per_hour: 100\n"}[defaults])),
+%s`, benchUser, host, port, benchUser, benchUser, map[bool]string{false: "ack_limit_per_hour: 100\nack_limit_per_mailbox: 0\n"}[defaults])),
 		func(string) (string, bool) { return "", false })
 	if err != nil {
 		b.Fatal(err)

@@ -67,12 +67,15 @@ func renderLayout(t *htmltemplate.Template, lang, subject, text string) (string,
 	return b.String(), nil
 }
 
+// blankLines separates the paragraphs of a text part.
+var blankLines = regexp.MustCompile(`\n[ \t]*\n+`)
+
 // textBlocks cuts a text part at blank lines into blocks: all lines quoted
 // ("> ") make a quote, any line indented by two spaces keeps the block as
 // it is (tables of fields, lists of cases), the rest is a paragraph.
 func textBlocks(text string) []htmlBlock {
 	var out []htmlBlock
-	for _, para := range regexp.MustCompile(`\n[ \t]*\n+`).Split(strings.Trim(text, "\n"), -1) {
+	for _, para := range blankLines.Split(strings.Trim(text, "\n"), -1) {
 		lines := strings.Split(para, "\n")
 		kind := "p"
 		quoted, indented := true, false

@@ -429,8 +429,9 @@ func SentTo(ctx context.Context, q Querier, messageID string) (recipient string,
 const (
 	ackLock  = `SELECT pg_advisory_xact_lock(hashtextextended('ack:' || $1, 0))`
 	ackCount = `WITH c AS (
-			SELECT (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) AS sender,
-			       (SELECT count(*) FROM ack_log WHERE address = $5 AND at > $4) AS mailbox),
+			SELECT CASE WHEN $3 > 0 THEN (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) END AS sender,
+			       CASE WHEN $6 > 0 THEN (SELECT count(*) FROM (SELECT FROM ack_log
+			           WHERE address = $5 AND at > $4 LIMIT $6) l) END AS mailbox),
 		ok AS (SELECT ($3 <= 0 OR c.sender < $3) AS sender_ok, ($6 <= 0 OR c.mailbox < $6) AS mailbox_ok FROM c),
 		ins AS (INSERT INTO ack_log (address, at) SELECT a, $2 FROM ok, unnest(ARRAY[$1, $5]) a
 			WHERE ok.sender_ok AND ok.mailbox_ok RETURNING 1)
