@@ -433,7 +433,8 @@ const (
 			       CASE WHEN $6 > 0 THEN (SELECT count(*) FROM (SELECT FROM ack_log
 			           WHERE address = $5 AND at > $4 LIMIT $6) l) END AS mailbox),
 		ok AS (SELECT ($3 <= 0 OR c.sender < $3) AS sender_ok, ($6 <= 0 OR c.mailbox < $6) AS mailbox_ok FROM c),
-		ins AS (INSERT INTO ack_log (address, at) SELECT a, $2 FROM ok, unnest(ARRAY[$1, $5]) a
+		ins AS (INSERT INTO ack_log (address, at)
+			SELECT a, $2 FROM ok, unnest(CASE WHEN $6 > 0 THEN ARRAY[$1, $5] ELSE ARRAY[$1] END) a
 			WHERE ok.sender_ok AND ok.mailbox_ok RETURNING 1)
 		SELECT ok.sender_ok, ok.mailbox_ok FROM ok`
 )
