@@ -185,11 +185,12 @@ func (p *Processor) provenThread(ctx context.Context, tx pgx.Tx, th *casework.Th
 // exposedTokens are the reply tokens a mail shows to people other than
 // their holder: those in our reply addresses among its recipients and in
 // signed Message-IDs of its references, when it also goes to someone who
-// is not casemail (or to a list). reason says how.
+// is not casemail (its mailboxes and the catalogue's service addresses),
+// or to a list. reason says how.
 func (p *Processor) exposedTokens(m *mailparse.Message) (tokens []string, reason string) {
 	var others []string
 	for _, ad := range append(append([]mailparse.Address{}, m.To...), m.Cc...) {
-		if ad.Addr != "" && !notify.OwnAddress(p.Config.Mailboxes, ad.Addr) {
+		if ad.Addr != "" && !notify.OwnAddress(p.Config.Mailboxes, ad.Addr) && p.Rules().ServiceByAddress(ad.Addr) == nil {
 			others = append(others, ad.Addr)
 		}
 	}
