@@ -290,3 +290,23 @@ func TestTrustFailedSenderAuthentication(t *testing.T) {
 		t.Errorf("an untrusted Authentication-Results field blocked a command: priority %s", c.Priority)
 	}
 }
+
+// TestTrustTokenOnAListIsSpent: a reply that went through a list showed
+// its reply address to every member; it still threads, but the token
+// commands nothing afterwards.
+func TestTrustTokenOnAListIsSpent(t *testing.T) {
+	e := newConvProc(t)
+	n := e.open(t)
+	notice := e.notice(t, n, anna)
+	e.answer(t, notice, anna, "Vi ser på det.", "List-Id: Staff <staff.example.org>\n")
+	if e.events(t, n, "token-spent") != 1 {
+		t.Fatal("a token sent to a list was not spent")
+	}
+	r := e.answer(t, notice, anna, "#priority urgent", "")
+	if r.CaseNumber != n {
+		t.Fatalf("the spent token no longer threads: %v", r)
+	}
+	if c := e.caseOf(t, n); c.Priority == "urgent" {
+		t.Error("a token seen on a list applied a command")
+	}
+}
