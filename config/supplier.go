@@ -170,16 +170,6 @@ func findRef(re *regexp.Regexp, subject, body string) string {
 	return re.FindString(body)
 }
 
-// base is the supplier's unscoped contract, or nil.
-func (s *Supplier) base() *Contract {
-	for _, c := range s.Contracts {
-		if !c.scoped() {
-			return c
-		}
-	}
-	return nil
-}
-
 // Contract returns the contract of supplier for a case of service in
 // unit (its work area included): the most specific that holds — a
 // service counts 4, a unit 2, a work area 1, the first in the file on a
