@@ -219,3 +219,58 @@ func TestHTMLProblemsCatchesInjection(t *testing.T) {
 		t.Errorf("problems %q, want the onclick, the img and its src, the script link, the colour", got)
 	}
 }
+
+// A mail queued with RenderQueued carries no HTML in the outbox; the Sender
+// lays it out when it sends, the same HTML Render gives, in the language
+// the mail was queued in.
+func TestHTMLLaidOutWhenSent(t *testing.T) {
+	tm, err := LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, text, html, err := tm.RenderQueued(KindAck, "sv", sampleData())
+	if err != nil || html != "" {
+		t.Fatalf("RenderQueued: html %q, err %v; want no HTML yet", html, err)
+	}
+	_, _, want, err := tm.Render(KindAck, "sv", sampleData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSender(nil, SMTPConfig{Host: "127.0.0.1", Security: "none"}, nil)
+	s.HTML = tm.LayoutHTML
+	m, err := s.build(t.Context(), store.OutboxRow{OutMail: store.OutMail{From: "Helpdesk <helpdesk@example.org>",
+		To: []string{"ola@example.no"}, Subject: subject, Text: text, MessageID: "<x@example.org>",
+		Headers: map[string]string{"Content-Language": "sv"}}, CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := mail.CreateReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Header.Get("Content-Language"); got != "sv" {
+		t.Errorf("Content-Language %q, want sv", got)
+	}
+	var htmlPart string
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct, _, _ := p.Header.(*mail.InlineHeader).ContentType(); ct == "text/html" {
+			b, _ := io.ReadAll(p.Body)
+			htmlPart = string(b)
+		}
+	}
+	norm := func(s string) string { return strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n") }
+	if htmlPart == "" || norm(htmlPart) != norm(want) {
+		t.Errorf("the HTML laid out at send differs from Render's:\n%s\nwant:\n%s", htmlPart, want)
+	}
+}

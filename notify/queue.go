@@ -55,7 +55,7 @@ func (m *Mailer) Queue(ctx context.Context, e store.Execer, cm CaseMail, now tim
 	}
 	data := cm.Data
 	data.Recipient = cm.To
-	subject, text, html, err := m.Templates.Render(cm.Kind, cm.To.Language, data)
+	subject, text, html, err := m.Templates.RenderQueued(cm.Kind, cm.To.Language, data)
 	if err != nil {
 		return "", fmt.Errorf("rendering %s for case %d: %w", cm.Kind, c.Number, err)
 	}
@@ -69,7 +69,8 @@ func (m *Mailer) Queue(ctx context.Context, e store.Execer, cm CaseMail, now tim
 		From: ViaFrom(m.Config.SMTP.From, cm.Via), ReplyTo: ReplyAddress(mb.Address, tok),
 		To: []string{FormatAddress(cm.To.Name, cm.To.Address)}, Subject: subject, Text: text, HTML: html,
 		InReplyTo: cm.InReplyTo, References: cm.References, Attachments: cm.Attachments,
-		Headers: map[string]string{"Auto-Submitted": auto}, Recipient: cm.To.Address,
+		Headers:   map[string]string{"Auto-Submitted": auto, "Content-Language": Language(cm.To.Language)},
+		Recipient: cm.To.Address,
 	}
 	if err := store.QueueMail(ctx, e, om); err != nil {
 		return "", err

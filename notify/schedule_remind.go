@@ -80,7 +80,7 @@ func remindBefore(a, b store.ReminderCase) bool {
 // from the configured sender, without a reply token, straight to the outbox.
 func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, to Recipient, data Data) error {
 	data.Recipient = to
-	subject, text, html, err := m.Templates.Render(kind, to.Language, data)
+	subject, text, html, err := m.Templates.RenderQueued(kind, to.Language, data)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, t
 	}
 	_, err = store.EnqueueMail(ctx, q, store.OutMail{Kind: kind, MessageID: NewMessageID("", domain), From: from,
 		To: []string{FormatAddress(to.Name, to.Address)}, Subject: subject, Text: text, HTML: html,
-		Headers: map[string]string{"Auto-Submitted": "auto-generated"}})
+		Headers: map[string]string{"Auto-Submitted": "auto-generated", "Content-Language": Language(to.Language)}})
 	return err
 }
 

@@ -103,6 +103,10 @@ type Sender struct {
 	OnFailure func(ctx context.Context, row store.OutboxRow, reason string)
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
+	// HTML lays out the HTML part of a mail queued without one from its
+	// text part (Templates.LayoutHTML; see RenderQueued); nil sends such
+	// mail as text only.
+	HTML func(lang, subject, text string) (string, error)
 
 	mu     sync.Mutex // serialises SendOnce within this Sender
 	dialer func(ctx context.Context) (*mail.Client, error)
@@ -468,8 +472,17 @@ func (s *Sender) build(ctx context.Context, row store.OutboxRow) (*mail.Msg, err
 	m.SetGenHeader(mail.Header(LoopHeader), s.cfg.LoopID)
 
 	m.SetBodyString(mail.TypeTextPlain, row.Text)
-	if row.HTML != "" {
-		m.AddAlternativeString(mail.TypeTextHTML, row.HTML)
+	html := row.HTML
+	if html == "" && row.Text != "" && s.HTML != nil {
+		var err error
+		if html, err = s.HTML(row.Headers["Content-Language"], row.Subject, row.Text); err != nil {
+			// The text part says it all: send it rather than hold the mail.
+			s.log.Warn("outbox: no HTML part (the layout failed); sent as text only", "outbox_id", row.ID, "error", err)
+			html = ""
+		}
+	}
+	if html != "" {
+		m.AddAlternativeString(mail.TypeTextHTML, html)
 	}
 	for _, a := range row.Attachments {
 		data, err := s.st.Blob(ctx, a.SHA256)

@@ -77,6 +77,9 @@ const DefaultLanguage = "en"
 // A Templates is immutable and safe for concurrent use.
 type Templates struct {
 	sets map[string]map[string]*templateSet // lang → kind
+	// layout renders the HTML part of kinds without an html block of their
+	// own, from the text part (html.go).
+	layout *htmltemplate.Template
 }
 
 type templateSet struct {
@@ -301,7 +304,7 @@ func LoadTemplates(overrideDir string) (*Templates, error) {
 			if err != nil {
 				return nil, err
 			}
-			set.layout, set.lang = layout, lang
+			set.layout, set.lang, t.layout = layout, lang, layout
 			if t.sets[lang] == nil {
 				t.sets[lang] = map[string]*templateSet{}
 			}
@@ -387,14 +390,14 @@ func parseSet(src, common source, funcs template.FuncMap) (*templateSet, error) 
 	// Trial run with empty and with filled data: catches unknown fields and
 	// bad calls at load time.
 	for _, data := range []Data{{}, sampleData()} {
-		if _, _, _, err := set.execute(data); err != nil {
+		if _, _, _, err := set.execute(data, false); err != nil {
 			return nil, err
 		}
 	}
 	return set, nil
 }
 
-func (s *templateSet) execute(data any) (subject, text, html string, err error) {
+func (s *templateSet) execute(data any, layout bool) (subject, text, html string, err error) {
 	var b bytes.Buffer
 	if err := s.text.ExecuteTemplate(&b, "subject", data); err != nil {
 		return "", "", "", fmt.Errorf("rendering subject: %w", err)
@@ -411,7 +414,7 @@ func (s *templateSet) execute(data any) (subject, text, html string, err error) 
 			return "", "", "", fmt.Errorf("rendering html: %w", err)
 		}
 		html = b.String()
-	} else if s.layout != nil {
+	} else if s.layout != nil && layout {
 		if html, err = renderLayout(s.layout, s.lang, subject, text); err != nil {
 			return "", "", "", err
 		}
@@ -424,6 +427,27 @@ func (s *templateSet) execute(data any) (subject, text, html string, err error) 
 // The subject is a single sanitised line; html is "" when the template
 // defines none. data is normally a Data.
 func (t *Templates) Render(kind, lang string, data any) (subject, text, html string, err error) {
+	return t.render(kind, lang, data, true)
+}
+
+// RenderQueued is Render for the outbox: the HTML part of a kind laid out
+// by layout.html from its text part is left "" here, and the Sender lays
+// it out when it sends the mail (LayoutHTML), so that the transaction that
+// queues a mail does not pay for it. A kind with an html block of its own
+// is rendered now.
+func (t *Templates) RenderQueued(kind, lang string, data any) (subject, text, html string, err error) {
+	return t.render(kind, lang, data, false)
+}
+
+// LayoutHTML lays out the text part of a mail as its HTML part.
+func (t *Templates) LayoutHTML(lang, subject, text string) (string, error) {
+	if t.layout == nil {
+		return "", nil
+	}
+	return renderLayout(t.layout, Language(lang), subject, text)
+}
+
+func (t *Templates) render(kind, lang string, data any, layout bool) (subject, text, html string, err error) {
 	set := t.sets[Language(lang)][kind]
 	if set == nil {
 		set = t.sets[DefaultLanguage][kind]
@@ -434,7 +458,7 @@ func (t *Templates) Render(kind, lang string, data any) (subject, text, html str
 	if d, ok := data.(Data); ok {
 		data = d.localized(Language(lang))
 	}
-	subject, text, html, err = set.execute(data)
+	subject, text, html, err = set.execute(data, layout)
 	if err != nil {
 		return "", "", "", fmt.Errorf("rendering %s mail (%s): %w", kind, set.name, err)
 	}

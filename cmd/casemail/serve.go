@@ -155,6 +155,7 @@ func newDaemon(ctx context.Context, cfg *config.Daemon, st *store.Store, log *sl
 		return nil, fmt.Errorf("smtp password: %w", err)
 	}
 	d.sender = notify.NewSender(st, smtpCfg, log.With("part", "outbox"))
+	d.sender.HTML = d.templates.LayoutHTML
 	d.sender.OnFailure = d.alerts.DeliveryFailed
 	d.alerts.Wake = d.sender.Wake
 	mailer := &notify.Mailer{Config: cfg, Keys: d.keys, Templates: d.templates}
