@@ -176,33 +176,8 @@ func TestSentMailHasTextAndHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := NewSender(nil, SMTPConfig{Host: "127.0.0.1", Security: "none"}, nil)
-	m, err := s.build(t.Context(), store.OutboxRow{OutMail: store.OutMail{From: "Helpdesk <helpdesk@example.org>",
-		To: []string{"ola@example.no"}, Subject: subject, Text: text, HTML: html, MessageID: "<x@example.org>"}, CreatedAt: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := m.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	r, err := mail.CreateReader(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var types, bodies []string
-	for {
-		p, err := r.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, params, _ := p.Header.(*mail.InlineHeader).ContentType()
-		b, _ := io.ReadAll(p.Body)
-		types = append(types, ct+";"+params["charset"])
-		bodies = append(bodies, string(b))
-	}
+	_, types, bodies := sentParts(t, s, store.OutMail{From: "Helpdesk <helpdesk@example.org>",
+		To: []string{"ola@example.no"}, Subject: subject, Text: text, HTML: html, MessageID: "<x@example.org>"})
 	if len(types) != 2 || types[0] != "text/plain;UTF-8" || types[1] != "text/html;UTF-8" {
 		t.Fatalf("parts %v, want text/plain then text/html", types)
 	}
@@ -238,9 +213,29 @@ func TestHTMLLaidOutWhenSent(t *testing.T) {
 	}
 	s := NewSender(nil, SMTPConfig{Host: "127.0.0.1", Security: "none"}, nil)
 	s.HTML = tm.LayoutHTML
-	m, err := s.build(t.Context(), store.OutboxRow{OutMail: store.OutMail{From: "Helpdesk <helpdesk@example.org>",
+	h, types, bodies := sentParts(t, s, store.OutMail{From: "Helpdesk <helpdesk@example.org>",
 		To: []string{"ola@example.no"}, Subject: subject, Text: text, MessageID: "<x@example.org>",
-		Headers: map[string]string{"Content-Language": "sv"}}, CreatedAt: time.Now()})
+		Headers: map[string]string{"Content-Language": "sv"}})
+	if got := h.Get("Content-Language"); got != "sv" {
+		t.Errorf("Content-Language %q, want sv", got)
+	}
+	var htmlPart string
+	for k, ty := range types {
+		if strings.HasPrefix(ty, "text/html;") {
+			htmlPart = bodies[k]
+		}
+	}
+	norm := func(s string) string { return strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n") }
+	if htmlPart == "" || norm(htmlPart) != norm(want) {
+		t.Errorf("the HTML laid out at send differs from Render's:\n%s\nwant:\n%s", htmlPart, want)
+	}
+}
+
+// sentParts builds om as the Sender would send it and returns its header
+// and its parts' types ("type;charset") and bodies.
+func sentParts(t *testing.T, s *Sender, om store.OutMail) (mail.Header, []string, []string) {
+	t.Helper()
+	m, err := s.build(t.Context(), store.OutboxRow{OutMail: om, CreatedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,10 +247,7 @@ func TestHTMLLaidOutWhenSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Header.Get("Content-Language"); got != "sv" {
-		t.Errorf("Content-Language %q, want sv", got)
-	}
-	var htmlPart string
+	var types, bodies []string
 	for {
 		p, err := r.NextPart()
 		if err == io.EOF {
@@ -264,13 +256,10 @@ func TestHTMLLaidOutWhenSent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ct, _, _ := p.Header.(*mail.InlineHeader).ContentType(); ct == "text/html" {
-			b, _ := io.ReadAll(p.Body)
-			htmlPart = string(b)
-		}
+		ct, params, _ := p.Header.(*mail.InlineHeader).ContentType()
+		b, _ := io.ReadAll(p.Body)
+		types = append(types, ct+";"+params["charset"])
+		bodies = append(bodies, string(b))
 	}
-	norm := func(s string) string { return strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n") }
-	if htmlPart == "" || norm(htmlPart) != norm(want) {
-		t.Errorf("the HTML laid out at send differs from Render's:\n%s\nwant:\n%s", htmlPart, want)
-	}
+	return r.Header, types, bodies
 }
