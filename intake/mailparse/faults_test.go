@@ -275,3 +275,13 @@ func TestHTMLMetaCharset(t *testing.T) {
 		t.Errorf("Text = %q", m.Text)
 	}
 }
+
+// Found by php-mime-mail-parser's issue250: a line break inside an encoded
+// file name separates words; dropping it glued "90466" to "Bedriftskonto".
+func TestFilenameLineBreak(t *testing.T) {
+	name := base64.StdEncoding.EncodeToString([]byte("Kontoutskrift for 1506.14.90466\nBedriftskonto.pdf"))
+	m := mustParse(t, "Subject: x\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"=?UTF-8?b?"+name+"?=\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n")
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "Kontoutskrift for 1506.14.90466_Bedriftskonto.pdf" {
+		t.Errorf("attachments = %+v", m.Attachments)
+	}
+}

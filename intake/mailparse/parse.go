@@ -923,10 +923,15 @@ func extFor(t string) string {
 }
 
 // sanitizeFilename drops directories and control characters from a name.
+// A line break inside a name separated words: it becomes "_", as other
+// parsers make it, rather than gluing them.
 func sanitizeFilename(name string) string {
 	name = strings.ReplaceAll(name, "\\", "/")
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		name = name[i+1:]
+	}
+	if strings.ContainsAny(name, "\r\n") {
+		name = lineBreaksRE.ReplaceAllString(strings.TrimSpace(name), "_")
 	}
 	name = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
@@ -940,6 +945,8 @@ func sanitizeFilename(name string) string {
 	}
 	return truncateRunes(name, 200)
 }
+
+var lineBreaksRE = regexp.MustCompile(`[\r\n]+`)
 
 func truncateRunes(s string, n int) string {
 	if len(s) <= n {
