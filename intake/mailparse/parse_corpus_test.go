@@ -38,7 +38,8 @@ func corpusMails(t testing.TB, root string) []string {
 		name := d.Name()
 		switch {
 		case name == "INDEX.tsv", strings.HasPrefix(name, "LICENSE"), strings.HasPrefix(name, "README"),
-			name == "COPYING", strings.HasSuffix(name, ".json"), strings.HasSuffix(name, ".expect"), strings.HasSuffix(name, ".py"):
+			name == "COPYING", strings.HasSuffix(name, ".json"), strings.HasSuffix(name, ".expect"), strings.HasSuffix(name, ".py"),
+			strings.HasSuffix(name, ".js"):
 			return nil
 		}
 		files = append(files, path)
