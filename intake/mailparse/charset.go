@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -24,7 +25,9 @@ func init() {
 // then read as UTF-8 or windows-1252.
 var errUnknownCharset = errors.New("unknown charset")
 
-// normCharset returns a charset label in the form the tables use.
+// normCharset returns a charset label in the form the tables use: lower
+// case, and the names mailers use that no table lists (Windows code page
+// numbers, misspelt ISO and Windows names) mapped to the charset they mean.
 func normCharset(name string) string {
 	name = strings.ToLower(strings.TrimSpace(name))
 	name = strings.Trim(name, `"' `)
@@ -32,8 +35,35 @@ func normCharset(name string) string {
 	if i := strings.IndexByte(name, '*'); i >= 0 {
 		name = name[:i]
 	}
+	if a, ok := charsetAliases[name]; ok {
+		return a
+	}
+	if strings.Contains(name, "8859") || strings.Contains(name, "125") {
+		if m := isoWinRE.FindStringSubmatch(name); m != nil {
+			if m[1] != "" {
+				return "iso-8859-" + m[1]
+			}
+			return "windows-" + m[2]
+		}
+	}
 	return name
 }
+
+// charsetAliases are labels seen in mail that neither IANA's nor WHATWG's
+// table knows.
+var charsetAliases = map[string]string{
+	"cp932": "shift_jis", "x-ms-cp932": "shift_jis", "ms_kanji": "shift_jis",
+	"cp949": "euc-kr", "x-windows-949": "euc-kr", "uhc": "euc-kr",
+	"cp950": "big5", "x-windows-950": "big5", "ms950": "big5",
+	"euc-cn": "gb2312", "x-euc-cn": "gb2312",
+	"cp65001": "utf-8", "utf-8-sig": "utf-8",
+	"latin-1": "iso-8859-1", "ansi": "windows-1252",
+	"mac-cyrillic": "x-mac-cyrillic", "cp858": "ibm00858",
+}
+
+// isoWinRE matches misspelt ISO 8859 and Windows code page names
+// ("iso8859_1", "8859-15", "win-1252", "cp-1251").
+var isoWinRE = regexp.MustCompile(`^(?:iso[-_ ]?)?8859[-_ ]?(\d{1,2})$|^(?:cp|win|windows)[-_ ]?(125[0-8])$`)
 
 // isPassThroughCharset reports labels that mean "ASCII or UTF-8" in practice.
 func isPassThroughCharset(name string) bool {
