@@ -67,6 +67,11 @@ func parseMediaHeader(s string) (mediaHeader, []string) {
 			}
 			val = strings.TrimSpace(rest[:stop])
 			rest = rest[stop:]
+			if strings.Contains(val, `"`) {
+				// report "final": a token and a quoted string are
+				// words, as in a phrase.
+				val = unquoteWords(val)
+			}
 		}
 
 		switch {
@@ -144,6 +149,24 @@ func readQuoted(s string) (string, string) {
 		}
 	}
 	return b.String(), ""
+}
+
+// unquoteWords removes the quotes of the quoted strings in s, keeping
+// their content (backslash escapes undone) and everything outside them.
+func unquoteWords(s string) string {
+	var b strings.Builder
+	for s != "" {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		var q string
+		q, s = readQuoted(s[i:])
+		b.WriteString(q)
+	}
+	return b.String()
 }
 
 // splitCharsetLang splits "charset'lang'value"; without two quotes the whole
