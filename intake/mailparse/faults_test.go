@@ -285,3 +285,31 @@ func TestFilenameLineBreak(t *testing.T) {
 		t.Errorf("attachments = %+v", m.Attachments)
 	}
 }
+
+// Found by postal-mime's tests: Microsoft code page names (cp932 is what
+// Windows calls Shift_JIS) and common misspellings are charsets nobody's
+// table lists; the text came out as windows-1252 mojibake.
+func TestCharsetAliases(t *testing.T) {
+	m := mustParse(t, "Content-Type: text/plain; charset=\"cp932\"\r\nSubject: =?cp932?B?k/qWe4zq?=\r\n\r\n\x93\xfa\x96\x7b\x8c\xea")
+	if m.Subject != "日本語" || m.Text != "日本語" {
+		t.Errorf("cp932: Subject %q Text %q", m.Subject, m.Text)
+	}
+	for _, tc := range []struct{ label, in, want string }{
+		{"cp949", "\xc7\xd1", "한"}, {"cp950", "\xa4\xa4", "中"}, {"euc-cn", "\xd6\xd0", "中"},
+		{"latin-1", "\xe5", "å"}, {"iso8859_1", "\xe5", "å"}, {"8859-15", "\xa4", "€"},
+		{"win-1252", "\x80", "€"}, {"cp-1251", "\xc4", "Д"}, {"cp65001", "\xc3\xa5", "å"},
+	} {
+		if got, err := decodeCharset(tc.label, []byte(tc.in)); got != tc.want || err != nil {
+			t.Errorf("%s: %q, %v; want %q", tc.label, got, err, tc.want)
+		}
+	}
+}
+
+// Found by postal-mime's tests: a value of a token and a quoted string
+// (filename=report "final") is the words, as in a phrase, not the quotes.
+func TestParamTokenAndQuotedString(t *testing.T) {
+	h, _ := parseMediaHeader(`attachment; filename=report "final"; size=3`)
+	if h.params["filename"] != "report final" || h.params["size"] != "3" {
+		t.Errorf("params = %q", h.params)
+	}
+}

@@ -39,7 +39,7 @@ func corpusMails(t testing.TB, root string) []string {
 		switch {
 		case name == "INDEX.tsv", strings.HasPrefix(name, "LICENSE"), strings.HasPrefix(name, "README"),
 			name == "COPYING", strings.HasSuffix(name, ".json"), strings.HasSuffix(name, ".expect"), strings.HasSuffix(name, ".py"),
-			strings.HasSuffix(name, ".js"):
+			strings.HasSuffix(name, ".js"), strings.HasSuffix(name, ".mjs"):
 			return nil
 		}
 		files = append(files, path)
