@@ -2,7 +2,8 @@
 // MIME structure, transfer encodings (x-uuencode included), charsets
 // (declared, or detected for unlabelled 8-bit text; UTF-7 included), RFC
 // 2047 and RFC 2231 words, addresses, attachments and their names, TNEF
-// (winmail.dat), format=flowed, HTML to text, quoted history
+// (winmail.dat, and its compressed RTF body), format=flowed, HTML to text,
+// quoted history
 // (SplitQuoted), case tags in subjects (CaseTag), and the classification of
 // automatic mail and bounces.
 //

@@ -200,7 +200,7 @@ func TestTNEFUnpacked(t *testing.T) {
 	}
 	// Truncated: what was read so far is kept, nothing panics.
 	for n := 0; n < len(w); n += 7 {
-		if _, err := readTNEF(w[:n]); err != nil && err != errNotTNEF {
+		if _, err := readTNEF(w[:n], nil); err != nil && err != errNotTNEF {
 			t.Fatal(err)
 		}
 	}
@@ -216,8 +216,8 @@ func TestTNEFOutlookRichText(t *testing.T) {
 	for _, a := range m.Attachments {
 		names = append(names, a.Filename)
 	}
-	// The picture is unpacked; the RTF body and two embedded messages stay
-	// in winmail.dat, which is kept.
+	// The picture is unpacked; the RTF body reads, but two embedded
+	// Outlook messages stay in winmail.dat, which is kept.
 	if !slices.Equal(names, []string{"kitten-playing-with-a-christmas-tree.jpg", "winmail.dat"}) {
 		t.Errorf("names = %q", names)
 	}

@@ -629,7 +629,7 @@ func (p *parser) bodies(root *entity, msg *Message) {
 	for _, e := range atts {
 		a := p.attachment(e)
 		if isTNEF(a) {
-			if res, err := readTNEF(p.decoded(e)); err == nil {
+			if res, err := readTNEF(p.decoded(e), p.b); err == nil {
 				p.b.spend(int(a.Size))
 				msg.Attachments = append(msg.Attachments, p.tnefAttachments(res)...)
 				if strings.TrimSpace(t) == "" {
@@ -640,8 +640,8 @@ func (p *parser) bodies(root *entity, msg *Message) {
 					}
 				}
 				switch {
-				case res.rtfOnly:
-					p.problem(e.where() + "winmail.dat body is compressed RTF: kept as it is")
+				case res.rtfErr != nil:
+					p.problem(e.where() + "winmail.dat: " + res.rtfErr.Error() + ": kept as it is")
 				case res.embedded:
 					p.problem(e.where() + "winmail.dat holds embedded Outlook messages: kept as it is")
 				default:

@@ -40,6 +40,7 @@ func FuzzParse(f *testing.F) {
 	for _, shape := range pathological {
 		f.Add(shape.make(4 << 10))
 	}
+	f.Add([]byte(tnefMailWithRTF(compressRTFForTest([]byte(`{\rtf1\ansi\fromhtml1 {\*\htmltag64 <p>}a\'e5\u8364?{\*\htmltag72 </p>}}`)))))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		start := time.Now()
 		m, err := ParseWith(raw, Options{MaxTime: -1})
@@ -177,4 +178,47 @@ func render(m *Message) []byte {
 	}
 	b.WriteString(enc + "\r\n")
 	return []byte(b.String())
+}
+
+// FuzzRTF checks the compressed RTF reader and the RTF reader on their
+// own: no panic, output bounded by the input (a byte decompresses to at
+// most eight, an RTF byte reads as at most three of UTF-8), valid UTF-8,
+// and the work counted linear.
+//
+//	go test -run='^$' -fuzz=FuzzRTF -fuzztime=20s ./intake/mailparse
+func FuzzRTF(f *testing.F) {
+	f.Add(rtfSpecExample)
+	f.Add(compressRTFForTest([]byte(`{\rtf1\ansi\ansicpg1251\fromtext {\fonttbl{\f0 Arial;}}\'cf\u8364?\par}`)))
+	f.Add(append(compressedRTFHeader(17, 5, rtfMELA, 0), "{\\rtf"...))
+	tnefs, _ := filepath.Glob(filepath.Join("testdata", "tnef", "*.tnef"))
+	for _, name := range tnefs {
+		if b, err := os.ReadFile(name); err == nil {
+			if res, err := readTNEF(b, nil); err == nil && res.rtfCompressed != nil {
+				f.Add(res.rtfCompressed)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
+		out, err := decompressRTF(data)
+		if err == nil && len(out) > 8*len(data) {
+			t.Fatalf("%d bytes decompressed to %d", len(data), len(out))
+		}
+		for _, doc := range [][]byte{data, out} {
+			b := newBudget(len(doc), Options{MaxTime: -1})
+			body, _ := rtfBody(doc, b)
+			if !utf8.ValidString(body) {
+				t.Fatalf("not UTF-8: %q", body)
+			}
+			if len(body) > 3*len(doc) {
+				t.Fatalf("%d bytes of RTF read as %d", len(doc), len(body))
+			}
+			if b.steps > int64(len(doc)) {
+				t.Fatalf("%d work units for %d bytes", b.steps, len(doc))
+			}
+		}
+		if d := time.Since(start); d > slowBound(len(data)) {
+			t.Fatalf("slow input: %v for %d bytes", d, len(data))
+		}
+	})
 }

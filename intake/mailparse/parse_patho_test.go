@@ -59,6 +59,18 @@ var pathological = []struct {
 		b.WriteString("\r\n\r\nbody\r\n")
 		return []byte(b.String())
 	}},
+	{"tnef-rtf", func(size int) []byte {
+		// An Outlook body of RTF made from HTML, stored uncompressed
+		// (MELA): nested groups, control words, escapes, HTML tags.
+		var rtf strings.Builder
+		rtf.WriteString(`{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}`)
+		for i := 0; rtf.Len() < size/2; i++ {
+			fmt.Fprintf(&rtf, `{\*\htmltag64 <p>}\htmlrtf {\b\htmlrtf0 Rad %d d\'e5 \u8364?{\*\htmltag84 <br>}\htmlrtf\par\htmlrtf0 }{{{{`, i)
+		}
+		rtf.WriteString(strings.Repeat("}", size/2/20) + "}")
+		stored := append(compressedRTFHeader(uint32(rtf.Len()+12), uint32(rtf.Len()), rtfMELA, 0), rtf.String()...)
+		return []byte(tnefMailWithRTF(stored))
+	}},
 	{"many-addresses", func(size int) []byte {
 		var b strings.Builder
 		b.WriteString("From: =?utf-8?q?B=FCrling,=20A?= <a@example.org>\r\nSubject: a\r\nTo: ")

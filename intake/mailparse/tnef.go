@@ -12,10 +12,11 @@ import (
 // TNEF (winmail.dat, MS-OXTNEF) is how Outlook sends "rich text" mail: the
 // body and the real attachments travel inside one application/ms-tnef
 // part. readTNEF unpacks its attachments (long file name where Outlook
-// gives one, else the 8.3 title) and its text or HTML body. The RTF body
-// (compressed RTF) is not converted: such mails keep winmail.dat beside
-// what could be unpacked, and so do mails with embedded Outlook messages
-// (nested TNEF), which are not unpacked either.
+// gives one, else the 8.3 title) and its body: the text or HTML property,
+// else the compressed RTF (rtf.go), de-encapsulated to the HTML or text it
+// was made from, or read as text. Mails with embedded Outlook messages
+// (nested TNEF), which are not unpacked, keep winmail.dat beside what
+// could be unpacked, and so do those whose RTF cannot be read.
 //
 // github.com/teamwork/tnef, the maintained Go library for this, is not
 // served by this build's module proxy, so this is a small reader of the
@@ -32,8 +33,10 @@ type tnefAttachment struct {
 type tnefResult struct {
 	text, html  string
 	attachments []tnefAttachment
-	rtfOnly     bool // the body is only compressed RTF
-	embedded    bool // it holds embedded Outlook messages, not unpacked
+	rtfErr      error // the body is only compressed RTF, and it cannot be read
+	// rtfCompressed is the PR_RTF_COMPRESSED value, a window on the input.
+	rtfCompressed []byte
+	embedded      bool // it holds embedded Outlook messages, not unpacked
 }
 
 // tnefEmbedded is what attAttachData holds for an embedded message, whose
@@ -68,7 +71,9 @@ const (
 	maxTNEFProperties = 1 << 16
 )
 
-func readTNEF(b []byte) (*tnefResult, error) {
+// readTNEF reads a TNEF stream; bud counts the work of reading its RTF
+// body (nil: not counted).
+func readTNEF(b []byte, bud *budget) (*tnefResult, error) {
 	if len(b) < 6 || binary.LittleEndian.Uint32(b) != tnefSignature {
 		return nil, errNotTNEF
 	}
@@ -76,6 +81,7 @@ func readTNEF(b []byte) (*tnefResult, error) {
 	var cur *tnefAttachment
 	pos := 6
 	codepage := "windows-1252"
+	var rtf []byte
 	for pos+9 <= len(b) {
 		level := b[pos]
 		id := binary.LittleEndian.Uint32(b[pos+1:])
@@ -105,8 +111,9 @@ func readTNEF(b []byte) (*tnefResult, error) {
 			if v, ok := props[prBody]; ok && res.text == "" {
 				res.text = v.text(codepage)
 			}
-			if _, ok := props[prRTFCompressed]; ok && res.text == "" && res.html == "" {
-				res.rtfOnly = true
+			if v, ok := props[prRTFCompressed]; ok && rtf == nil {
+				rtf = v.data
+				res.rtfCompressed = rtf
 			}
 		case attAttachRendData:
 			res.attachments = append(res.attachments, tnefAttachment{})
@@ -137,6 +144,15 @@ func readTNEF(b []byte) (*tnefResult, error) {
 			}
 		}
 	}
+	if res.text == "" && res.html == "" && rtf != nil {
+		if doc, err := decompressRTF(rtf); err != nil {
+			res.rtfErr = err
+		} else if body, html := rtfBody(doc, bud); html {
+			res.html = body
+		} else {
+			res.text = body
+		}
+	}
 	kept := res.attachments[:0]
 	for _, a := range res.attachments {
 		if bytes.HasPrefix(a.data, tnefEmbedded) {
@@ -146,7 +162,7 @@ func readTNEF(b []byte) (*tnefResult, error) {
 		kept = append(kept, a)
 	}
 	res.attachments = kept
-	if res.text == "" && res.html == "" && len(res.attachments) == 0 && !res.rtfOnly && !res.embedded {
+	if res.text == "" && res.html == "" && len(res.attachments) == 0 && res.rtfErr == nil && !res.embedded && rtf == nil {
 		return nil, errNotTNEF
 	}
 	return res, nil
