@@ -313,3 +313,29 @@ func TestParamTokenAndQuotedString(t *testing.T) {
 		t.Errorf("params = %q", h.params)
 	}
 }
+
+// An RFC 2231 file name with an empty charset (filename*= two quotes,
+// then %C4%E3…) is read like any undeclared 8-bit text: in the charsets
+// the enclosing parts declare, else as the detector judges it with the
+// mail's other undeclared bytes; valid UTF-8 as UTF-8.
+func TestRFC2231EmptyCharset(t *testing.T) {
+	att := func(param string) string {
+		return "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=" + param + "\r\n\r\nx\r\n--b--\r\n"
+	}
+	for _, tc := range []struct{ name, raw, want string }{
+		{"the body's declared charset", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n\xc4\xe3\xba\xc3\r\n" +
+			att("''%C4%E3%BA%C3.txt"), "你好.txt"},
+		{"the enclosing multipart's charset", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b; charset=koi8-r\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHej\r\n" +
+			att("''%F0%D2%C9%D7%C5%D4.txt"), "Привет.txt"},
+		{"the detector, with the undeclared body", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" +
+			"\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\x81\x41\x90\xa2\x8a\x45\x81\x42\x8d\xa1\x93\xfa\x82\xcd\x82\xa2\x82\xa2\x93\x56\x8b\x43\x82\xc5\x82\xb7\x82\xcb\x81\x42\r\n" +
+			att("''%8E%91%97%BF.pdf"), "資料.pdf"},
+		{"valid UTF-8 never re-decoded", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nHej\r\n" +
+			att("''%C3%A5r.txt"), "år.txt"},
+	} {
+		m := mustParse(t, tc.raw)
+		if len(m.Attachments) != 1 || m.Attachments[0].Filename != tc.want {
+			t.Errorf("%s: attachments %+v, want %q", tc.name, m.Attachments, tc.want)
+		}
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -447,7 +449,7 @@ func (p *parser) rebuildHeaders(e *entity, fallback string) {
 		// structure already decided stays.
 		if v := e.header.Get("Content-Type"); v != "" {
 			ct, _ := parseMediaHeader(v)
-			e.ctype.params = ct.params
+			e.ctype.params, e.ctype.undeclared = ct.params, ct.undeclared
 		}
 		if v := e.header.Get("Content-Disposition"); v != "" {
 			e.disp, _ = parseMediaHeader(v)
@@ -489,6 +491,11 @@ func (p *parser) collect8bit(e *entity) {
 			p.sample8bit = append(p.sample8bit, f.raw...)
 		}
 	}
+	for _, h := range []*mediaHeader{&e.ctype, &e.disp} {
+		for _, k := range slices.Sorted(maps.Keys(h.undeclared)) {
+			p.sample8bit = append(p.sample8bit, h.undeclared[k]...)
+		}
+	}
 	if strings.HasPrefix(e.ctype.value, "text/") {
 		cs := normCharset(e.ctype.params["charset"])
 		if isPassThroughCharset(cs) && cs != "utf-8" || sevenBitCharset(cs) {
@@ -500,6 +507,32 @@ func (p *parser) collect8bit(e *entity) {
 	for _, c := range e.children {
 		p.collect8bit(c)
 	}
+}
+
+// undeclared8bit reads 8-bit bytes of part e that declare no charset (an
+// RFC 2231 value with an empty one), as undeclared text is read: in the
+// charset e or an enclosing part declares, else in the body's, else as
+// the detector judges the mail's undeclared bytes.
+func (p *parser) undeclared8bit(e *entity, b []byte) string {
+	usable := func(cs string) bool {
+		return cs != "" && !isPassThroughCharset(cs) && !sevenBitCharset(cs) && knownCharset(cs)
+	}
+	root := e
+	for a := e; a != nil; a = a.parent {
+		root = a
+		if cs := normCharset(a.ctype.params["charset"]); usable(cs) {
+			if s, err := decodeCharset(cs, b); err == nil && (!multiByteCharset(cs) || !strings.ContainsRune(s, utf8.RuneError)) {
+				return s
+			}
+		}
+	}
+	if cs := normCharset(firstTextCharset(root)); usable(cs) {
+		if s, err := decodeCharset(cs, b); err == nil && (!multiByteCharset(cs) || !strings.ContainsRune(s, utf8.RuneError)) {
+			return s
+		}
+	}
+	s, _ := decodeCharset(p.guess8bit(b), b)
+	return s
 }
 
 // decoded returns e's body with the transfer encoding undone.
@@ -858,13 +891,19 @@ func (p *parser) attachment(e *entity) Attachment {
 }
 
 func (p *parser) filename(e *entity, data []byte) string {
-	name := e.disp.params["filename"]
-	if name == "" {
-		name = e.ctype.params["name"]
-	}
-	if name == "" {
-		// Non-standard spellings some mailers use.
-		name = cmp.Or(e.ctype.params["file"], e.ctype.params["filename"], e.disp.params["name"])
+	var name string
+	// The standard parameters, then non-standard spellings some mailers
+	// use.
+	for _, at := range []struct {
+		h   *mediaHeader
+		key string
+	}{{&e.disp, "filename"}, {&e.ctype, "name"}, {&e.ctype, "file"}, {&e.ctype, "filename"}, {&e.disp, "name"}} {
+		if name = at.h.params[at.key]; name != "" {
+			if b, ok := at.h.undeclared[at.key]; ok {
+				name = p.undeclared8bit(e, b)
+			}
+			break
+		}
 	}
 	if strings.Contains(name, "=?") {
 		name = p.decodeWords(name)

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // mediaHeader is a parsed Content-Type or Content-Disposition value.
@@ -14,6 +15,11 @@ import (
 type mediaHeader struct {
 	value  string            // "text/plain", "attachment"; lower-case
 	params map[string]string // names lower-case; RFC 2231 already joined and decoded
+	// undeclared holds the bytes of RFC 2231 values with an empty charset
+	// (name*=''%C4%E3) that are not UTF-8: params has them as
+	// windows-1252 until the parser, which knows the enclosing parts and
+	// the rest of the mail, reads them (parser.undeclared8bit).
+	undeclared map[string][]byte
 }
 
 var paramStartRE = regexp.MustCompile(`[\s;]+([A-Za-z0-9!#$%&'*+.^_{|}~-]+)\s*=`)
@@ -117,14 +123,14 @@ func parseMediaHeader(s string) (mediaHeader, []string) {
 			}
 			raw.WriteString(v)
 		}
-		h.params[name] = decode2231(cs, raw.String(), &problems)
+		h.params[name] = h.decode2231(name, cs, raw.String(), &problems)
 	}
 	for name, v := range star {
 		if _, ok := multi[name]; ok {
 			continue
 		}
 		cs, v := splitCharsetLang(v)
-		h.params[name] = decode2231(cs, percentDecode(v), &problems)
+		h.params[name] = h.decode2231(name, cs, percentDecode(v), &problems)
 	}
 	return h, problems
 }
@@ -199,8 +205,14 @@ func percentDecode(s string) string {
 	return string(b)
 }
 
-func decode2231(cs, raw string, problems *[]string) string {
+func (h *mediaHeader) decode2231(name, cs, raw string, problems *[]string) string {
 	if cs == "" {
+		if !utf8.ValidString(raw) {
+			if h.undeclared == nil {
+				h.undeclared = map[string][]byte{}
+			}
+			h.undeclared[name] = []byte(raw)
+		}
 		return fallbackDecode([]byte(raw))
 	}
 	s, err := decodeCharset(cs, []byte(raw))
