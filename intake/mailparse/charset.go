@@ -38,7 +38,8 @@ func normCharset(name string) string {
 	if a, ok := charsetAliases[name]; ok {
 		return a
 	}
-	if strings.Contains(name, "8859") || strings.Contains(name, "125") {
+	if (strings.Contains(name, "8859") || strings.Contains(name, "125")) &&
+		!strings.HasPrefix(name, "iso-8859-") && !strings.HasPrefix(name, "windows-") {
 		if m := isoWinRE.FindStringSubmatch(name); m != nil {
 			if m[1] != "" {
 				return "iso-8859-" + m[1]

@@ -492,6 +492,9 @@ func (p *parser) collect8bit(e *entity) {
 		}
 	}
 	for _, h := range []*mediaHeader{&e.ctype, &e.disp} {
+		if len(h.undeclared) == 0 {
+			continue
+		}
 		for _, k := range slices.Sorted(maps.Keys(h.undeclared)) {
 			p.sample8bit = append(p.sample8bit, h.undeclared[k]...)
 		}
