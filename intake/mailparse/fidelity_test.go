@@ -25,12 +25,15 @@ import (
 //	go test ./intake/mailparse -run Fidelity -v
 //
 // Expectations come, strongest first, from the mail's upstream project
-// (stalwart's JSON, the Nordic .expect files, enmime's test assertions in
-// enmime/expected.json), from the corpus INDEX.tsv (subjects decoded by the
-// corpus's own tooling), and for sources without any (rt, sisimai,
-// mimekit) from expected.json files written by -update-golden from
-// casemail's output and reviewed by hand: those guard against regressions
-// rather than prove correctness, and the report keeps them apart.
+// (stalwart's JSON, the Nordic .expect files, what the tests of enmime,
+// php-mime-mail-parser, mailparser, postal-mime and MimeKit assert, in
+// each source's expected.json or upstream.json, transcribed by the
+// scripts beside them), from Python's email package, from the corpus
+// INDEX.tsv (subjects decoded by the corpus's own tooling), and for
+// sources without any (rt, sisimai, most of mimekit) from expected.json
+// files written by -update-golden from casemail's output and reviewed by
+// hand: those guard against regressions rather than prove correctness,
+// and each miss names where its expectation came from.
 //
 // A miss that is the corpus's fault, or a deliberate difference, is listed
 // in fidelityErrata with its reason; it still counts as a miss.
@@ -117,6 +120,9 @@ func TestFidelity(t *testing.T) {
 			loadExpected(t, root, src, "casemail (reviewed)", get)
 		}
 	}
+	// What MimeKit's own tests assert about some of its mails, over the
+	// golden values.
+	loadExpectedFile(t, root, "mimekit-extras", "upstream.json", "MimeKit tests", get)
 	loadIndexSubjects(t, root, get)
 	loadStalwart(t, root, get)
 	loadNordic(t, root, get)
@@ -449,13 +455,18 @@ func deref64(p *int64) int64 {
 // expectation.
 func loadExpected(t *testing.T, root, src, origin string, get func(string) *expectation) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, src, "expected.json"))
+	loadExpectedFile(t, root, src, "expected.json", origin, get)
+}
+
+func loadExpectedFile(t *testing.T, root, src, file, origin string, get func(string) *expectation) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, src, file))
 	if err != nil {
 		t.Fatalf("expectations of %s: %v", src, err)
 	}
 	var m map[string]expectation
 	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("%s/expected.json: %v", src, err)
+		t.Fatalf("%s/%s: %v", src, file, err)
 	}
 	for name, x := range m {
 		e := get(src + "/" + name)
