@@ -31,9 +31,10 @@ var errUnknownCharset = errors.New("unknown charset")
 func normCharset(name string) string {
 	name = strings.ToLower(strings.TrimSpace(name))
 	name = strings.Trim(name, `"' `)
-	// "utf-8*lang" from RFC 2231 style labels.
-	if i := strings.IndexByte(name, '*'); i >= 0 {
-		name = name[:i]
+	// "utf-8*lang" from RFC 2231 style labels; "iso-8859-2 (latin2)",
+	// a comment after the value.
+	if i := strings.IndexAny(name, "*( \t"); i >= 0 {
+		name = strings.TrimRight(name[:i], `"' `)
 	}
 	if a, ok := charsetAliases[name]; ok {
 		return a

@@ -298,6 +298,7 @@ func TestCharsetAliases(t *testing.T) {
 		{"cp949", "\xc7\xd1", "한"}, {"cp950", "\xa4\xa4", "中"}, {"euc-cn", "\xd6\xd0", "中"},
 		{"latin-1", "\xe5", "å"}, {"iso8859_1", "\xe5", "å"}, {"8859-15", "\xa4", "€"},
 		{"win-1252", "\x80", "€"}, {"cp-1251", "\xc4", "Д"}, {"cp65001", "\xc3\xa5", "å"},
+		{"iso-8859-2 (latin2)", "\xb1", "ą"}, // a comment after the value (postal-mime's tests)
 	} {
 		if got, err := decodeCharset(tc.label, []byte(tc.in)); got != tc.want || err != nil {
 			t.Errorf("%s: %q, %v; want %q", tc.label, got, err, tc.want)
