@@ -116,15 +116,28 @@ func (p *parser) decodeText(e *entity, b []byte) (s, used string, err error) {
 		}
 	}
 	for a := e.parent; a != nil; a = a.parent {
-		if cs := normCharset(a.ctype.params["charset"]); cs != "" && !isPassThroughCharset(cs) && !sevenBitCharset(cs) && knownCharset(cs) {
-			if s, err := decodeCharset(cs, b); err == nil && (!multiByteCharset(cs) || !strings.ContainsRune(s, utf8.RuneError)) {
-				return s, cs, nil
-			}
+		cs := normCharset(a.ctype.params["charset"])
+		if s, ok := declaredFits(cs, b); ok {
+			return s, cs, nil
 		}
 	}
 	cs := p.guess8bit(b)
 	s, _ = decodeCharset(cs, b)
 	return s, cs, nil
+}
+
+// declaredFits decodes b in the declared charset cs when cs is an 8-bit
+// charset casemail knows and b reads cleanly in it (in a multi-byte
+// charset, without bytes that do not fit).
+func declaredFits(cs string, b []byte) (string, bool) {
+	if cs == "" || isPassThroughCharset(cs) || sevenBitCharset(cs) || !knownCharset(cs) {
+		return "", false
+	}
+	s, err := decodeCharset(cs, b)
+	if err != nil || multiByteCharset(cs) && strings.ContainsRune(s, utf8.RuneError) {
+		return "", false
+	}
+	return s, true
 }
 
 // guess8bit returns the charset of the mail's undeclared 8-bit bytes:

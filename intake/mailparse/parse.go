@@ -517,22 +517,15 @@ func (p *parser) collect8bit(e *entity) {
 // charset e or an enclosing part declares, else in the body's, else as
 // the detector judges the mail's undeclared bytes.
 func (p *parser) undeclared8bit(e *entity, b []byte) string {
-	usable := func(cs string) bool {
-		return cs != "" && !isPassThroughCharset(cs) && !sevenBitCharset(cs) && knownCharset(cs)
-	}
 	root := e
 	for a := e; a != nil; a = a.parent {
 		root = a
-		if cs := normCharset(a.ctype.params["charset"]); usable(cs) {
-			if s, err := decodeCharset(cs, b); err == nil && (!multiByteCharset(cs) || !strings.ContainsRune(s, utf8.RuneError)) {
-				return s
-			}
-		}
-	}
-	if cs := normCharset(firstTextCharset(root)); usable(cs) {
-		if s, err := decodeCharset(cs, b); err == nil && (!multiByteCharset(cs) || !strings.ContainsRune(s, utf8.RuneError)) {
+		if s, ok := declaredFits(normCharset(a.ctype.params["charset"]), b); ok {
 			return s
 		}
+	}
+	if s, ok := declaredFits(normCharset(firstTextCharset(root)), b); ok {
+		return s
 	}
 	s, _ := decodeCharset(p.guess8bit(b), b)
 	return s
