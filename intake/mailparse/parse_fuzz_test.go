@@ -21,7 +21,7 @@ import (
 // does not depend on the machine), or, as a backstop for work no stage
 // counts, one that takes longer than slowBound.
 //
-//	go test -run='^$' -fuzz=FuzzParse -fuzztime=20s ./intake/mailparse
+//	go test -run='^$' -fuzz=FuzzParse -fuzztime=20s -fuzzminimizetime=2s ./intake/mailparse
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.eml"))
 	for _, s := range seeds {
@@ -185,7 +185,7 @@ func render(m *Message) []byte {
 // most eight, an RTF byte reads as at most three of UTF-8), valid UTF-8,
 // and the work counted linear.
 //
-//	go test -run='^$' -fuzz=FuzzRTF -fuzztime=20s ./intake/mailparse
+//	go test -run='^$' -fuzz=FuzzRTF -fuzztime=20s -fuzzminimizetime=2s ./intake/mailparse
 func FuzzRTF(f *testing.F) {
 	f.Add(rtfSpecExample)
 	f.Add(compressRTFForTest([]byte(`{\rtf1\ansi\ansicpg1251\fromtext {\fonttbl{\f0 Arial;}}\'cf\u8364?\par}`)))
