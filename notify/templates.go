@@ -123,8 +123,9 @@ type CaseView struct {
 	Due           time.Time // next due time (first response or resolution); zero for none
 	DueKind       string    // which deadline Due is: DueFirstResponse or DueResolution
 	Routine       string    // link to or text of the service's routine
-	Trail         string    // why the case was routed here, one reason per line
-	Overdue       bool
+	// Route is why a new case was routed where it is (nil: not shown).
+	Route   *RouteView
+	Overdue bool
 	// Supplier is the supplier's name while the case is with one;
 	// SupplierRef their own reference for it, SupplierDue when their
 	// answer is due under the contract (SupplierOverdue: past it), and
@@ -144,6 +145,57 @@ type CaseView struct {
 	HistoryLeft int
 }
 
+// RouteView is the routing decision of a new case, for its assignment
+// notice: the values it came to and, step by step, why. Every fixed
+// phrase is the templates' (and Phrase's) in the reader's language;
+// what rules.yaml says (ids, names, a rule's condition) is shown as it is.
+type RouteView struct {
+	Service      string // id
+	ServiceName  string // the catalogue's name, or ServiceNames' in the language (set by Render)
+	ServiceNames map[string]string
+	// Original is the service the mail was classified as, when it was
+	// routed as another (Proposed: because Original is only proposed).
+	Original string
+	Proposed bool
+	Unit     string // id; "" for none
+	WorkArea string
+	// Dropped: a rule dropped the mail (DropReason, its own words).
+	Dropped    bool
+	DropReason string
+	// Rung is where on the chain the case starts; nil when dropped.
+	Rung *RungView
+	// Holders hold the rung's role and are not away (ids); Assignee is
+	// the one chosen, by Strategy (only, first, round_robin, least_open,
+	// rule).
+	Holders  []string
+	Assignee string
+	Strategy string
+	Priority string
+	Tags     []string
+	// Steps are the rules shown (those that matched, or all of them when
+	// few did not), then how unit, service, rung and assignee were found;
+	// Unlisted counts the rules that did not match and are not shown.
+	Steps    []TrailStep
+	Unlisted int
+}
+
+// TrailStep is one step of a RouteView.
+type TrailStep struct {
+	Kind string // rule, unit, service, rung, assignee, drop
+	// Name is the rule's name, or the unit's, service's or person's id,
+	// or the drop's reason; a rung step names its place in At instead.
+	Name string
+	At   *RungView
+	// Result is what the step came to, a code the templates word: for a
+	// rule matched, no match or stop; for the others how (member, domain,
+	// alias, keyword, start, skipped, …) or the assignment strategy.
+	Result string
+	// Cond is a rule step's condition as rules.yaml states it; Why is
+	// any other step's reason.
+	Cond string
+	Why  Phrase
+}
+
 // MoveView is a case's move between rungs of its service's chain.
 type MoveView struct {
 	Kind     string // escalate, breach, tier, assign; top: asked past the last rung, it stays
@@ -152,6 +204,8 @@ type MoveView struct {
 
 // RungView is a place on a service's chain as a notice names it.
 type RungView struct {
+	// N and Of place it on the chain ("rung 2 of 4"); 0 when unknown.
+	N, Of     int
 	Tier      string
 	Role      string // role id
 	RoleNames map[string]string
@@ -610,19 +664,7 @@ func tidyText(s string) string {
 }
 
 func templateFuncs(lang string) template.FuncMap {
-	w := words[lang]
-	if w == nil {
-		w = words[DefaultLanguage]
-	}
-	lookup := func(kind, key string) string {
-		if v, ok := w[kind+"."+key]; ok {
-			return v
-		}
-		if v, ok := words[DefaultLanguage][kind+"."+key]; ok {
-			return v
-		}
-		return strings.ReplaceAll(key, "_", " ")
-	}
+	lookup := func(kind, key string) string { return wordIn(lang, kind, key) }
 	return template.FuncMap{
 		"tag":      Tag,
 		"size":     humanSize,
@@ -632,6 +674,9 @@ func templateFuncs(lang string) template.FuncMap {
 		"due":      func(k string) string { return lookup("due", k) },
 		"histkind": func(k string) string { return lookup("history", k) },
 		"movekind": func(k string) string { return lookup("move", k) },
+		"stepkind": func(k string) string { return lookup("step", k) },
+		"result":   func(r string) string { return lookup("result", r) },
+		"say":      func(p Phrase) string { return p.In(lang) },
 		"when":     formatTime,
 		"join":     strings.Join,
 		"indent":   indent,
@@ -656,6 +701,9 @@ var words = map[string]map[string]string{
 		"status.new":  "new", "status.open": "open", "status.waiting": "waiting",
 		"status.resolved": "resolved", "status.closed": "closed", "status.dropped": "dropped",
 		"priority.low": "low", "priority.normal": "normal", "priority.high": "high", "priority.urgent": "urgent",
+		"step.rule": "rule", "step.unit": "unit", "step.service": "service", "step.rung": "rung",
+		"step.assignee": "assignee", "step.drop": "drop",
+		"result.round_robin": "round robin", "result.least_open": "fewest open cases",
 	},
 	"sv": {
 		"move.escalate": "eskalerat", "move.breach": "SLA-fristen passerad", "move.tier": "flyttat", "move.assign": "överlämnat",
@@ -671,6 +719,17 @@ var words = map[string]map[string]string{
 		"status.new":  "ny", "status.open": "pågående", "status.waiting": "väntar",
 		"status.resolved": "löst", "status.closed": "stängd", "status.dropped": "avvisad",
 		"priority.low": "låg", "priority.normal": "normal", "priority.high": "hög", "priority.urgent": "akut",
+		"step.rule": "regel", "step.unit": "enhet", "step.service": "tjänst", "step.rung": "steg",
+		"step.assignee": "handläggare", "step.drop": "avvisning",
+		"result.matched": "träffade", "result.no match": "träffade inte", "result.stop": "stopp",
+		"result.set by rule": "satt av regel", "result.member": "medlem", "result.domain": "domän", "result.none": "ingen",
+		"result.proposed": "föreslagen", "result.dropped": "avvisat", "result.no such tier": "nivån finns inte",
+		"result.no holder": "ingen rollinnehavare", "result.unassigned": "inte tilldelat",
+		"result.owner of record": "ansvarig ägare", "result.moved": "flyttat", "result.rule": "utsedd av regel",
+		"result.direct": "direkt", "result.alias": "alias", "result.keyword": "nyckelord",
+		"result.mailbox default": "brevlådans standard", "result.unknown": "okänd", "result.default": "standard",
+		"result.start": "start", "result.skipped": "hoppades över", "result.only": "ende kandidaten",
+		"result.first": "först i listan", "result.round_robin": "turordning", "result.least_open": "minst antal öppna ärenden",
 	},
 	"nb": {
 		"move.escalate": "eskalert", "move.breach": "SLA-fristen overskredet", "move.tier": "flyttet", "move.assign": "overlevert",
@@ -686,6 +745,17 @@ var words = map[string]map[string]string{
 		"status.new":  "ny", "status.open": "under arbeid", "status.waiting": "venter",
 		"status.resolved": "løst", "status.closed": "lukket", "status.dropped": "avvist",
 		"priority.low": "lav", "priority.normal": "normal", "priority.high": "høy", "priority.urgent": "akutt",
+		"step.rule": "regel", "step.unit": "enhet", "step.service": "tjeneste", "step.rung": "trinn",
+		"step.assignee": "saksbehandler", "step.drop": "avvisning",
+		"result.matched": "traff", "result.no match": "traff ikke", "result.stop": "stopp",
+		"result.set by rule": "satt av regel", "result.member": "medlem", "result.domain": "domene", "result.none": "ingen",
+		"result.proposed": "foreslått", "result.dropped": "avvist", "result.no such tier": "nivået finnes ikke",
+		"result.no holder": "ingen rolleinnehaver", "result.unassigned": "ikke tildelt",
+		"result.owner of record": "ansvarlig eier", "result.moved": "flyttet", "result.rule": "utpekt av regel",
+		"result.direct": "direkte", "result.alias": "alias", "result.keyword": "nøkkelord",
+		"result.mailbox default": "postkassens standard", "result.unknown": "ukjent", "result.default": "standard",
+		"result.start": "start", "result.skipped": "hoppet over", "result.only": "eneste kandidat",
+		"result.first": "først i listen", "result.round_robin": "etter tur", "result.least_open": "færrest åpne saker",
 	},
 }
 
@@ -735,7 +805,7 @@ func sampleData() Data {
 		Tier: "1", Role: "superuser", Unit: "Bryne skole", Priority: "high", Status: "open",
 		Requester: "ola@example.no", RequesterName: "Ola Nordmann", Assignee: "Anna Berg",
 		Created: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), Due: time.Date(2026, 3, 2, 13, 30, 0, 0, time.UTC), Routine: "https://intranet.example.org/routines/printing",
-		Trail: "rule \"printing\" matched subject", Overdue: true, DueKind: DueFirstResponse,
+		Route: sampleRoute(), Overdue: true, DueKind: DueFirstResponse,
 		History: []HistoryEntry{{At: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), Kind: "note", From: "Anna Berg",
 			Text: "Ringt Ola.", Attachments: []AttachmentView{{Name: "logg.txt", Size: 120}}}}, HistoryLeft: 2,
 		Supplier: "Qm+ vendor", SupplierRef: "INC0012345", SupplierDue: time.Date(2026, 3, 3, 9, 30, 0, 0, time.UTC),
@@ -760,6 +830,24 @@ func sampleData() Data {
 			TierMoves: []DigestRow{{Name: "1 → 2", Open: 1}}, SLAMet: 2, SLABreached: 1, MedianFirstResponse: "2h15m",
 			Oldest: []CaseView{c}, SupplierWaits: []CaseView{c}},
 	}
+}
+
+// sampleRoute is a routing decision with a step of every shape.
+func sampleRoute() *RouteView {
+	rung := &RungView{N: 1, Of: 4, Tier: "1", Role: "superuser"}
+	return &RouteView{Service: "printing", ServiceName: "Printing", Original: "printers", Proposed: true,
+		Unit: "bryne", WorkArea: "schools", Rung: rung, Holders: []string{"anna", "per"}, Assignee: "anna",
+		Strategy: "round_robin", Priority: "high", Tags: []string{"skrivare"}, Unlisted: 12,
+		Steps: []TrailStep{
+			{Kind: "rule", Name: "printing", Result: "matched", Cond: "subject contains skrivar"},
+			{Kind: "rule", Name: "printing", Result: "stop", Why: Phrase{"stop: true; %d later rule(s) not considered", []any{3}}},
+			{Kind: "unit", Name: "bryne", Result: "domain", Why: Phrase{"sender domain %s belongs to the unit", []any{"bryne.example.no"}}},
+			{Kind: "service", Name: "printing", Result: "set by rule", Why: Phrase{"rule %q", []any{"printing"}}},
+			{Kind: "rung", At: &RungView{N: 2, Of: 4, Tier: "2", Role: "coordinator"}, Result: "skipped",
+				Why: Phrase{"nobody holds %s for unit %s", []any{RoleRef{ID: "coordinator"}, "bryne"}}},
+			{Kind: "rung", At: rung, Result: "start", Why: Phrase{"held by %s", []any{"anna, per"}}},
+			{Kind: "assignee", Name: "anna", Result: "round_robin", Why: Phrase{"among %s", []any{"anna, per"}}},
+		}}
 }
 
 // ErrNoTemplate is returned by Render for a kind without any template.

@@ -86,7 +86,9 @@ func TestAssignmentNoticeContent(t *testing.T) {
 		"skriveren virker ikke.",        // the full text
 		"bilde.png (121 kB)",            // attachments with sizes
 		"big.zip (90 MB), too large: not attached",
-		`rule "printing" matched subject`, // routing trail
+		`rule "printing": matched — subject contains skrivar`, // routing trail
+		"    rung 1 of 4 (superuser, level 1): start — held by anna, per",
+		"    12 other rule(s) did not match",
 		"https://intranet.example.org/routines/printing",
 		"#note", "#resolve [text]", "#escalate", "#consult PERSON", "#wait DURATION",
 	} {

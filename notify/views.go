@@ -175,7 +175,7 @@ func (d Data) localized(lang string) Data {
 	d.Case = d.Case.localized(lang)
 	if d.Move != nil {
 		m := *d.Move
-		m.From.RoleName, m.To.RoleName = m.From.RoleNames[lang], m.To.RoleNames[lang]
+		m.From, m.To = m.From.localized(lang), m.To.localized(lang)
 		d.Move = &m
 	}
 	if len(d.Cases) > 0 {
@@ -195,5 +195,33 @@ func (v CaseView) localized(lang string) CaseView {
 	if n := v.RoleNames[lang]; n != "" {
 		v.RoleName = n
 	}
+	if v.Route != nil {
+		v.Route = v.Route.localized(lang)
+	}
+	return v
+}
+
+func (r *RouteView) localized(lang string) *RouteView {
+	c := *r
+	if n := c.ServiceNames[lang]; n != "" {
+		c.ServiceName = n
+	}
+	if c.Rung != nil {
+		at := c.Rung.localized(lang)
+		c.Rung = &at
+	}
+	c.Steps = make([]TrailStep, len(r.Steps))
+	for i, s := range r.Steps {
+		if s.At != nil {
+			at := s.At.localized(lang)
+			s.At = &at
+		}
+		c.Steps[i] = s
+	}
+	return &c
+}
+
+func (v RungView) localized(lang string) RungView {
+	v.RoleName = v.RoleNames[lang]
 	return v
 }

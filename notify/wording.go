@@ -2,10 +2,13 @@ package notify
 
 import "strings"
 
-// Translate returns the wording in lang of a text casework writes in
-// English (the errors a command gets, with the same fmt verbs in the same
-// order), or the English text where there is none. Templates word every
-// other mail; these are the sentences that depend on what went wrong.
+// Translate returns the wording in lang of a text written in English
+// below the templates — the errors a command gets (casework), the steps
+// of a routing trail (routing's Step.Format) — with the same fmt verbs
+// in the same order, or the English text where there is none. Templates
+// word every other mail; these are the sentences that depend on what
+// happened. The English is the key: the tests read those packages'
+// source for every such text and fail on one without a wording.
 func Translate(lang, english string) string {
 	if t := wordings[Language(lang)][english]; t != "" {
 		return t
@@ -70,6 +73,46 @@ var wordings = map[string]map[string]string{
 		"the case does not wait for approval":                        "ärendet väntar inte på godkännande",
 		"the case's service no longer needs approval":                "ärendets tjänst kräver inte längre godkännande",
 		"only a holder of %s for this case may approve or reject it": "bara den som är %s för det här ärendet får godkänna eller avslå det",
+
+		// The routing trail of a new case (routing's Step.Format).
+		"rule %q":                              "regel %q",
+		"%s is listed in the unit's members":   "%s finns bland enhetens medlemmar",
+		"sender domain %s belongs to the unit": "avsändardomänen %s hör till enheten",
+		"no rule names a unit, and the mail has no sender address":                        "ingen regel anger en enhet, och brevet har ingen avsändaradress",
+		"no rule, membership or domain names a unit for %s":                               "ingen regel, inget medlemskap och ingen domän anger en enhet för %s",
+		"service %s is proposed, not yet in the catalogue: routed as %s":                  "tjänsten %s är föreslagen och ännu inte i katalogen: dirigerat som %s",
+		"rule %q dropped the mail: stored, not routed":                                    "regel %q avvisade brevet: sparat, inte dirigerat",
+		"rule %q starts the case on tier %s":                                              "regel %q lägger ärendet på nivå %s",
+		"rule %q asks for tier %s but %s has no rung of that tier":                        "regel %q vill ha nivå %s, men %s har inget steg på den nivån",
+		"nobody holds a rung of %s for a mail without unit; routed as the default, %s":    "ingen har ett steg i %s för ett brev utan enhet; dirigerat till standardtjänsten %s",
+		"nobody holds a rung of %s for %s; routed as the default, %s":                     "ingen har ett steg i %s för %s; dirigerat till standardtjänsten %s",
+		"everyone who could take it is away; the case waits unassigned on the first rung": "alla som kunde ta det är borta; ärendet väntar otilldelat på första steget",
+		"the case starts at the supplier %s; owned by the %s":                             "ärendet börjar hos leverantören %s; ägs av %s",
+		"%s serves on this rung":                                                          "%s finns på det här steget",
+		"named by rule %q (note: away now)":                                               "utsedd av regel %q (obs: borta just nu)",
+		"named by rule %q":                                                                "utsedd av regel %q",
+		"contract %s of %s: users go straight to the supplier; owned by the %s":           "avtal %s med %s: användarna går direkt till leverantören; ägs av %s",
+		"sent to %s":                "skickat till %s",
+		"keyword %q in the subject": "nyckelordet %q i ämnet",
+		"keyword %q in the body":    "nyckelordet %q i texten",
+		"no rule, alias or keyword; the mailbox's default":            "ingen regel, inget alias och inget nyckelord; brevlådans standardtjänst",
+		"the mailbox's default service %s is not in the catalogue":    "brevlådans standardtjänst %s finns inte i katalogen",
+		"no rule, alias or keyword matched":                           "ingen regel, inget alias och inget nyckelord träffade",
+		"the supplier %s takes it":                                    "leverantören %s tar det",
+		"held by %s":                                                  "rollinnehavare: %s",
+		"nobody holds %s for a mail without unit":                     "ingen är %s för ett brev utan enhet",
+		"%s holds %s for a mail without unit but is away":             "%s är %s för ett brev utan enhet men är borta",
+		"%s hold %s for a mail without unit but are away":             "%s är %s för ett brev utan enhet men är borta",
+		"nobody holds %s for unit %s":                                 "ingen är %s för enheten %s",
+		"%s holds %s for unit %s but is away":                         "%s är %s för enheten %s men är borta",
+		"%s hold %s for unit %s but are away":                         "%s är %s för enheten %s men är borta",
+		"nobody holds %s for unit %s (work area %s)":                  "ingen är %s för enheten %s (verksamhetsområde %s)",
+		"%s holds %s for unit %s (work area %s) but is away":          "%s är %s för enheten %s (verksamhetsområde %s) men är borta",
+		"%s hold %s for unit %s (work area %s) but are away":          "%s är %s för enheten %s (verksamhetsområde %s) men är borta",
+		"the rung is the supplier %s; no internal assignee":           "steget är leverantören %s; ingen intern handläggare",
+		"nobody on this rung is available; the case waits unassigned": "ingen på det här steget är tillgänglig; ärendet väntar otilldelat",
+		"among %s": "bland %s",
+		"stop: true; %d later rule(s) not considered": "stop: true; %d senare regler prövades inte",
 	},
 	"nb": {
 		"the supplier's own reference, e.g. #supplier-ref INC0012345":                                                                        "leverandørens egen referanse, f.eks. #supplier-ref INC0012345",
@@ -123,6 +166,46 @@ var wordings = map[string]map[string]string{
 		"the case does not wait for approval":                        "saken venter ikke på godkjenning",
 		"the case's service no longer needs approval":                "sakens tjeneste krever ikke lenger godkjenning",
 		"only a holder of %s for this case may approve or reject it": "bare den som er %s for denne saken, kan godkjenne eller avslå den",
+
+		// The routing trail of a new case (routing's Step.Format).
+		"rule %q":                              "regel %q",
+		"%s is listed in the unit's members":   "%s står blant enhetens medlemmer",
+		"sender domain %s belongs to the unit": "avsenderdomenet %s hører til enheten",
+		"no rule names a unit, and the mail has no sender address":                        "ingen regel angir en enhet, og e-posten har ingen avsenderadresse",
+		"no rule, membership or domain names a unit for %s":                               "ingen regel, medlemskap eller domene angir en enhet for %s",
+		"service %s is proposed, not yet in the catalogue: routed as %s":                  "tjenesten %s er foreslått og ennå ikke i katalogen: rutet som %s",
+		"rule %q dropped the mail: stored, not routed":                                    "regel %q avviste e-posten: lagret, ikke rutet",
+		"rule %q starts the case on tier %s":                                              "regel %q legger saken på nivå %s",
+		"rule %q asks for tier %s but %s has no rung of that tier":                        "regel %q vil ha nivå %s, men %s har ikke noe trinn på det nivået",
+		"nobody holds a rung of %s for a mail without unit; routed as the default, %s":    "ingen har et trinn i %s for en e-post uten enhet; rutet til standardtjenesten %s",
+		"nobody holds a rung of %s for %s; routed as the default, %s":                     "ingen har et trinn i %s for %s; rutet til standardtjenesten %s",
+		"everyone who could take it is away; the case waits unassigned on the first rung": "alle som kunne ta den, er borte; saken venter utildelt på første trinn",
+		"the case starts at the supplier %s; owned by the %s":                             "saken starter hos leverandøren %s; eies av %s",
+		"%s serves on this rung":                                                          "%s er på dette trinnet",
+		"named by rule %q (note: away now)":                                               "utpekt av regel %q (merk: borte nå)",
+		"named by rule %q":                                                                "utpekt av regel %q",
+		"contract %s of %s: users go straight to the supplier; owned by the %s":           "avtale %s med %s: brukerne går rett til leverandøren; eies av %s",
+		"sent to %s":                "sendt til %s",
+		"keyword %q in the subject": "nøkkelordet %q i emnet",
+		"keyword %q in the body":    "nøkkelordet %q i teksten",
+		"no rule, alias or keyword; the mailbox's default":            "ingen regel, alias eller nøkkelord; postkassens standardtjeneste",
+		"the mailbox's default service %s is not in the catalogue":    "postkassens standardtjeneste %s finnes ikke i katalogen",
+		"no rule, alias or keyword matched":                           "ingen regel, alias eller nøkkelord traff",
+		"the supplier %s takes it":                                    "leverandøren %s tar den",
+		"held by %s":                                                  "rolleinnehaver: %s",
+		"nobody holds %s for a mail without unit":                     "ingen er %s for en e-post uten enhet",
+		"%s holds %s for a mail without unit but is away":             "%s er %s for en e-post uten enhet, men er borte",
+		"%s hold %s for a mail without unit but are away":             "%s er %s for en e-post uten enhet, men er borte",
+		"nobody holds %s for unit %s":                                 "ingen er %s for enheten %s",
+		"%s holds %s for unit %s but is away":                         "%s er %s for enheten %s, men er borte",
+		"%s hold %s for unit %s but are away":                         "%s er %s for enheten %s, men er borte",
+		"nobody holds %s for unit %s (work area %s)":                  "ingen er %s for enheten %s (arbeidsområde %s)",
+		"%s holds %s for unit %s (work area %s) but is away":          "%s er %s for enheten %s (arbeidsområde %s), men er borte",
+		"%s hold %s for unit %s (work area %s) but are away":          "%s er %s for enheten %s (arbeidsområde %s), men er borte",
+		"the rung is the supplier %s; no internal assignee":           "trinnet er leverandøren %s; ingen intern saksbehandler",
+		"nobody on this rung is available; the case waits unassigned": "ingen på dette trinnet er tilgjengelig; saken venter utildelt",
+		"among %s": "blant %s",
+		"stop: true; %d later rule(s) not considered": "stop: true; %d senere regler ble ikke vurdert",
 	},
 }
 

@@ -3,7 +3,6 @@ package routing
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -238,15 +237,17 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 	switch {
 	case set.unit != "":
 		unit = r.Unit(set.unit)
-		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "set by rule", Why: "rule " + quote(set.unitRule), Rule: set.unitRule})
+		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "set by rule", Rule: set.unitRule}.worded("rule %q", set.unitRule))
 	case e.from != "" && r.UnitByMember(e.from) != nil:
 		unit = r.UnitByMember(e.from)
-		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "member", Why: e.from + " is listed in the unit's members"})
+		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "member"}.worded("%s is listed in the unit's members", e.from))
 	case e.fromDomain != "" && r.UnitByDomain(e.fromDomain) != nil:
 		unit = r.UnitByDomain(e.fromDomain)
-		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "domain", Why: "sender domain " + e.fromDomain + " belongs to the unit"})
+		d.Trail.Add(Step{Kind: "unit", Name: unit.ID, Result: "domain"}.worded("sender domain %s belongs to the unit", e.fromDomain))
+	case e.from == "":
+		d.Trail.Add(Step{Kind: "unit", Result: "none"}.worded("no rule names a unit, and the mail has no sender address"))
 	default:
-		d.Trail.Add(Step{Kind: "unit", Result: "none", Why: "no rule, membership or domain names a unit for " + orNone(e.from)})
+		d.Trail.Add(Step{Kind: "unit", Result: "none"}.worded("no rule, membership or domain names a unit for %s", e.from))
 	}
 	if unit != nil {
 		d.Unit, d.WorkArea, d.Language = unit.ID, unit.WorkArea, unit.Language
@@ -256,13 +257,15 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 	if svc.Proposed() {
 		def := r.DefaultService()
 		d.Proposed, d.Original = true, svc.ID
-		d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "proposed", Why: "service " + svc.ID + " is proposed, not yet in the catalogue: routed as " + def.ID})
+		d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "proposed"}.
+			worded("service %s is proposed, not yet in the catalogue: routed as %s", svc.ID, def.ID))
 		svc = def
 	}
 	setService(&d, svc)
 
 	if d.Drop {
-		d.Trail.Add(Step{Kind: "drop", Name: d.DropReason, Result: "dropped", Why: "rule " + quote(set.dropRule) + " dropped the mail: stored, not routed", Rule: set.dropRule})
+		d.Trail.Add(Step{Kind: "drop", Name: d.DropReason, Result: "dropped", Rule: set.dropRule}.
+			worded("rule %q dropped the mail: stored, not routed", set.dropRule))
 		return d, nil
 	}
 
@@ -278,17 +281,22 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 			}
 		}
 		if found {
-			d.Trail.Add(Step{Kind: "rung", Name: "tier " + set.tier, Result: "set by rule",
-				Why: fmt.Sprintf("rule %s starts the case on tier %s", quote(set.tierRule), set.tier), Rule: set.tierRule})
+			d.Trail.Add(Step{Kind: "rung", Name: "tier " + set.tier, At: &Place{Tier: set.tier}, Result: "set by rule",
+				Rule: set.tierRule}.worded("rule %q starts the case on tier %s", set.tierRule, set.tier))
 		} else {
-			d.Trail.Add(Step{Kind: "rung", Name: "tier " + set.tier, Result: "no such tier",
-				Why: fmt.Sprintf("rule %s asks for tier %s but %s has no rung of that tier", quote(set.tierRule), set.tier, svc.ID)})
+			d.Trail.Add(Step{Kind: "rung", Name: "tier " + set.tier, At: &Place{Tier: set.tier}, Result: "no such tier"}.
+				worded("rule %q asks for tier %s but %s has no rung of that tier", set.tierRule, set.tier, svc.ID))
 		}
 	}
 	if !placeFrom(r, &d, start, at) {
 		def := r.DefaultService()
-		d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "no holder",
-			Why: "nobody holds a rung of " + svc.ID + " for " + orNone(d.Unit) + "; routed as the default, " + def.ID})
+		if d.Unit == "" {
+			d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "no holder"}.
+				worded("nobody holds a rung of %s for a mail without unit; routed as the default, %s", svc.ID, def.ID))
+		} else {
+			d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "no holder"}.
+				worded("nobody holds a rung of %s for %s; routed as the default, %s", svc.ID, d.Unit, def.ID))
+		}
 		if svc != def {
 			if d.Original == "" {
 				d.Original = svc.ID
@@ -296,13 +304,11 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 			setService(&d, def)
 			if !placeFrom(r, &d, 1, at) {
 				Rung(r, &d, 1, at)
-				d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "unassigned",
-					Why: "everyone who could take it is away; the case waits unassigned on the first rung"})
+				d.Trail.Add(d.rungStep("unassigned").worded("everyone who could take it is away; the case waits unassigned on the first rung"))
 			}
 		} else {
 			Rung(r, &d, 1, at)
-			d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "unassigned",
-				Why: "everyone who could take it is away; the case waits unassigned on the first rung"})
+			d.Trail.Add(d.rungStep("unassigned").worded("everyone who could take it is away; the case waits unassigned on the first rung"))
 		}
 	}
 
@@ -313,8 +319,7 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 		// A case that starts at the supplier (a chain of one supplier rung,
 		// a rule's tier external) has the coordinator as owner of record.
 		ownerOfRecord(r, &d, at)
-		d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "owner of record",
-			Why: "the case starts at the supplier " + d.Supplier + "; owned by the " + d.Role})
+		d.Trail.Add(d.rungStep("owner of record").worded("the case starts at the supplier %s; owned by the %s", d.Supplier, RoleID(d.Role)))
 	}
 
 	if set.assignee != "" {
@@ -325,17 +330,19 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 			if Rung(r, &probe, i+1, time.Time{}) && contains(probe.Candidates, set.assignee) {
 				if i+1 != d.Rung {
 					Rung(r, &d, i+1, at)
-					d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "moved", Why: set.assignee + " serves on this rung"})
+					d.Trail.Add(d.rungStep("moved").worded("%s serves on this rung", set.assignee))
 				}
 				break
 			}
 		}
 		d.Assignee, d.Strategy = set.assignee, "rule"
-		why := "named by rule " + quote(set.assigneeRule)
+		s := Step{Kind: "assignee", Name: set.assignee, Result: "rule", Rule: set.assigneeRule}
 		if p := r.Person(set.assignee); p != nil && p.AwayAt(at) {
-			why += " (note: away now)"
+			s = s.worded("named by rule %q (note: away now)", set.assigneeRule)
+		} else {
+			s = s.worded("named by rule %q", set.assigneeRule)
 		}
-		d.Trail.Add(Step{Kind: "assignee", Name: set.assignee, Result: "rule", Why: why, Rule: set.assigneeRule})
+		d.Trail.Add(s)
 		return d, nil
 	}
 	if err := Assign(ctx, r, &d, a); err != nil {
@@ -362,9 +369,8 @@ func direct(r *config.Rules, d *Decision, at time.Time) {
 		Rung(r, d, i+1, at)
 		d.Direct, d.Contract = true, ct.ID
 		ownerOfRecord(r, d, at)
-		d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "direct",
-			Why: fmt.Sprintf("contract %s (%s) of %s: users go straight to the supplier; owned by the %s", ct.ID, ct.Scope(),
-				rung.Supplier, d.Role)})
+		d.Trail.Add(d.rungStep("direct").worded("contract %s of %s: users go straight to the supplier; owned by the %s",
+			ct.ID, rung.Supplier, RoleID(d.Role)))
 		return
 	}
 }
@@ -392,22 +398,22 @@ func setService(d *Decision, s *config.Service) {
 // default, else `default`.
 func pickService(r *config.Rules, p *program, e *evalCtx, in *Input, ruled, rule string, d *Decision) *config.Service {
 	if ruled != "" {
-		d.Trail.Add(Step{Kind: "service", Name: ruled, Result: "set by rule", Why: "rule " + quote(rule), Rule: rule})
+		d.Trail.Add(Step{Kind: "service", Name: ruled, Result: "set by rule", Rule: rule}.worded("rule %q", rule))
 		return r.Service(ruled)
 	}
 	for _, list := range [][]string{e.to, e.cc, e.delivered} {
 		for _, addr := range list {
 			if s := r.ServiceByAddress(addr); s != nil {
-				d.Trail.Add(Step{Kind: "service", Name: s.ID, Result: "alias", Why: "sent to " + addr})
+				d.Trail.Add(Step{Kind: "service", Name: s.ID, Result: "alias"}.worded("sent to %s", addr))
 				return s
 			}
 		}
 	}
 	for pass := 0; pass < 2; pass++ {
-		text, where, bigrams := e.subject, "subject", (*bigramSet)(nil)
+		text, where, bigrams := e.subject, "keyword %q in the subject", (*bigramSet)(nil)
 		if pass == 1 {
 			e.prepareBody()
-			text, where, bigrams = e.body, "body", &e.bodyBigrams
+			text, where, bigrams = e.body, "keyword %q in the body", &e.bodyBigrams
 		}
 		if text == "" {
 			continue
@@ -419,8 +425,7 @@ func pickService(r *config.Rules, p *program, e *evalCtx, in *Input, ruled, rule
 			sk := &p.keywords[i]
 			for j := range sk.words {
 				if sk.words[j].find(text, bigrams) {
-					d.Trail.Add(Step{Kind: "service", Name: sk.service.ID, Result: "keyword",
-						Why: "keyword " + quote(sk.words[j].orig) + " in the " + where})
+					d.Trail.Add(Step{Kind: "service", Name: sk.service.ID, Result: "keyword"}.worded(where, sk.words[j].orig))
 					return sk.service
 				}
 			}
@@ -428,13 +433,13 @@ func pickService(r *config.Rules, p *program, e *evalCtx, in *Input, ruled, rule
 	}
 	if id := in.MailboxDefaultService; id != "" {
 		if s := r.Service(id); s != nil {
-			d.Trail.Add(Step{Kind: "service", Name: s.ID, Result: "mailbox default", Why: "no rule, alias or keyword; the mailbox's default"})
+			d.Trail.Add(Step{Kind: "service", Name: s.ID, Result: "mailbox default"}.worded("no rule, alias or keyword; the mailbox's default"))
 			return s
 		}
-		d.Trail.Add(Step{Kind: "service", Name: id, Result: "unknown", Why: "the mailbox's default service " + id + " is not in the catalogue"})
+		d.Trail.Add(Step{Kind: "service", Name: id, Result: "unknown"}.worded("the mailbox's default service %s is not in the catalogue", id))
 	}
 	def := r.DefaultService()
-	d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "default", Why: "no rule, alias or keyword matched"})
+	d.Trail.Add(Step{Kind: "service", Name: def.ID, Result: "default"}.worded("no rule, alias or keyword matched"))
 	return def
 }
 
@@ -467,19 +472,18 @@ func placeFrom(r *config.Rules, d *Decision, start int, at time.Time) bool {
 		rung := svc.Chain[i]
 		if _, ok := holders(r, rung, unit, at); ok {
 			Rung(r, d, i+1, at)
-			d.Trail.Add(Step{Kind: "rung", Name: d.rungName(), Result: "start", Why: d.rungWhy()})
+			if d.Supplier != "" {
+				d.Trail.Add(d.rungStep("start").worded("the supplier %s takes it", d.Supplier))
+			} else {
+				d.Trail.Add(d.rungStep("start").worded("held by %s", strings.Join(d.Candidates, ", ")))
+			}
 			return true
 		}
-		why := "nobody holds " + rung.Role + " for " + unitLabel(unit)
+		var all []string
 		if role := r.Role(rung.Role); role != nil {
-			if all := role.Holders(unit); len(all) > 0 {
-				why = all[0] + " holds " + rung.Role + " for " + unitLabel(unit) + " but is away"
-				if len(all) > 1 {
-					why = strings.Join(all, ", ") + " hold " + rung.Role + " for " + unitLabel(unit) + " but are away"
-				}
-			}
+			all = role.Holders(unit)
 		}
-		d.Trail.Add(Step{Kind: "rung", Name: rungLabel(i+1, len(svc.Chain), rung.Tier, rung.Role, rung.Supplier), Result: "skipped", Why: why})
+		d.Trail.Add(skipped(Place{N: i + 1, Of: len(svc.Chain), Tier: rung.Tier, Role: rung.Role, Supplier: rung.Supplier}, unit, all))
 	}
 	return false
 }
@@ -552,11 +556,13 @@ func PoolKey(r *config.Rules, d *Decision) string {
 func Assign(ctx context.Context, r *config.Rules, d *Decision, a Assigner) error {
 	switch {
 	case len(d.Candidates) == 0:
-		why := "nobody on this rung is available; the case waits unassigned"
+		s := Step{Kind: "assignee", Result: "none"}
 		if d.Supplier != "" {
-			why = "the rung is the supplier " + d.Supplier + "; no internal assignee"
+			s = s.worded("the rung is the supplier %s; no internal assignee", d.Supplier)
+		} else {
+			s = s.worded("nobody on this rung is available; the case waits unassigned")
 		}
-		d.Trail.Add(Step{Kind: "assignee", Result: "none", Why: why})
+		d.Trail.Add(s)
 		return nil
 	case len(d.Candidates) == 1:
 		d.Assignee, d.Strategy = d.Candidates[0], "only"
@@ -577,8 +583,7 @@ func Assign(ctx context.Context, r *config.Rules, d *Decision, a Assigner) error
 		}
 		d.Assignee, d.Strategy = who, strategy
 	}
-	d.Trail.Add(Step{Kind: "assignee", Name: d.Assignee, Result: d.Strategy,
-		Why: "among " + strings.Join(d.Candidates, ", ")})
+	d.Trail.Add(Step{Kind: "assignee", Name: d.Assignee, Result: d.Strategy}.worded("among %s", strings.Join(d.Candidates, ", ")))
 	return nil
 }
 
@@ -586,11 +591,36 @@ func (d *Decision) rungName() string {
 	return rungLabel(d.Rung, d.Rungs, d.Tier, d.Role, d.Supplier)
 }
 
-func (d *Decision) rungWhy() string {
-	if d.Supplier != "" {
-		return "the supplier " + d.Supplier + " takes it"
+// rungStep is a step about d's rung with result.
+func (d *Decision) rungStep(result string) Step {
+	return Step{Kind: "rung", Name: d.rungName(), Result: result,
+		At: &Place{N: d.Rung, Of: d.Rungs, Tier: d.Tier, Role: d.Role, Supplier: d.Supplier}}
+}
+
+// skipped is the step of a rung that cannot take the case: nobody holds
+// its role for unit, or everyone who does (holders) is away.
+func skipped(at Place, unit *config.Unit, holders []string) Step {
+	s := Step{Kind: "rung", Name: rungLabel(at.N, at.Of, at.Tier, at.Role, at.Supplier), Result: "skipped", At: &at}
+	role := RoleID(at.Role)
+	switch {
+	case unit == nil && len(holders) == 0:
+		return s.worded("nobody holds %s for a mail without unit", role)
+	case unit == nil && len(holders) == 1:
+		return s.worded("%s holds %s for a mail without unit but is away", holders[0], role)
+	case unit == nil:
+		return s.worded("%s hold %s for a mail without unit but are away", strings.Join(holders, ", "), role)
+	case unit.WorkArea == "" && len(holders) == 0:
+		return s.worded("nobody holds %s for unit %s", role, unit.ID)
+	case unit.WorkArea == "" && len(holders) == 1:
+		return s.worded("%s holds %s for unit %s but is away", holders[0], role, unit.ID)
+	case unit.WorkArea == "":
+		return s.worded("%s hold %s for unit %s but are away", strings.Join(holders, ", "), role, unit.ID)
+	case len(holders) == 0:
+		return s.worded("nobody holds %s for unit %s (work area %s)", role, unit.ID, unit.WorkArea)
+	case len(holders) == 1:
+		return s.worded("%s holds %s for unit %s (work area %s) but is away", holders[0], role, unit.ID, unit.WorkArea)
 	}
-	return "held by " + strings.Join(d.Candidates, ", ")
+	return s.worded("%s hold %s for unit %s (work area %s) but are away", strings.Join(holders, ", "), role, unit.ID, unit.WorkArea)
 }
 
 // rungLabel names a rung for a trail step: "2 of 4 (tier 2, role coordinator)".
@@ -600,25 +630,6 @@ func rungLabel(n, of int, tier, role, supplier string) string {
 	}
 	return fmt.Sprintf("%d of %d (tier %s, role %s)", n, of, tier, role)
 }
-
-func unitLabel(u *config.Unit) string {
-	if u == nil {
-		return "a mail without unit"
-	}
-	if u.WorkArea != "" {
-		return "unit " + u.ID + " (work area " + u.WorkArea + ")"
-	}
-	return "unit " + u.ID
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
-}
-
-func quote(s string) string { return strconv.Quote(s) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -19,6 +19,35 @@ type Step struct {
 	// Rule names the rule that decided a unit, service or rung step ("":
 	// no rule did); rules replay uses it to name the rule responsible.
 	Rule string `json:",omitempty"`
+	// Format and Args are Why in parts, Why being fmt.Sprintf(Format,
+	// Args...): Args are data (rule names, ids, addresses, counts) and
+	// roles (RoleID), so that a reader in another language can word
+	// Format itself (notify does). A rule step's Why is its condition as
+	// rules.yaml states it, and it has no Format. Not stored: a trail
+	// decoded from JSON has only Why.
+	Format string `json:"-"`
+	Args   []any  `json:"-"`
+	// At is the place on the chain a rung step is about (Name is its
+	// English label); nil for other steps. Not stored either.
+	At *Place `json:"-"`
+}
+
+// RoleID is a role's id among a step's Args: readers show it by the
+// role's name in their language.
+type RoleID string
+
+// Place is a place on a service's chain as a trail names it: rung N of Of
+// (0 when a rule named only a tier), its tier, and its role or supplier.
+type Place struct {
+	N, Of                int
+	Tier, Role, Supplier string
+}
+
+// worded sets the step's Why from an English format and its arguments,
+// keeping both (see Format).
+func (s Step) worded(format string, args ...any) Step {
+	s.Why, s.Format, s.Args = fmt.Sprintf(format, args...), format, args
+	return s
 }
 
 // Trail is why a decision came out as it did: every rule considered, in
@@ -111,8 +140,8 @@ func (t Trail) ruleSteps(f func(Step), withNoMatch bool) {
 		}
 	}
 	if rest := len(p.rules) - int(t.considered); t.stopped && rest > 0 {
-		f(Step{Kind: "rule", Name: p.rules[t.considered-1].rule.Name, Result: "stop",
-			Why: fmt.Sprintf("stop: true; %d later rule(s) not considered", rest)})
+		f(Step{Kind: "rule", Name: p.rules[t.considered-1].rule.Name, Result: "stop"}.
+			worded("stop: true; %d later rule(s) not considered", rest))
 	}
 }
 
@@ -177,8 +206,8 @@ func (t Trail) MarshalJSON() ([]byte, error) {
 			b = append(b, p.noMatchJSON[i]...)
 		}
 		if rest := len(p.rules) - int(t.considered); t.stopped && rest > 0 {
-			b = appendStepJSON(b, Step{Kind: "rule", Name: p.rules[t.considered-1].rule.Name, Result: "stop",
-				Why: fmt.Sprintf("stop: true; %d later rule(s) not considered", rest)})
+			b = appendStepJSON(b, Step{Kind: "rule", Name: p.rules[t.considered-1].rule.Name, Result: "stop"}.
+				worded("stop: true; %d later rule(s) not considered", rest))
 		}
 	}
 	for _, s := range t.steps {
@@ -322,7 +351,29 @@ func (d Decision) explain(all bool) string {
 	line("priority", d.Priority)
 	line("tags", strings.Join(d.Tags, ", "))
 	b.WriteString("why:\n")
-	t := d.Trail
+	steps, unlisted := d.Trail.Shown(all)
+	// The count stands where the rule steps end.
+	count := func() {
+		if unlisted > 0 {
+			fmt.Fprintf(&b, "  %d other rule(s) did not match (`casemail rules explain` and the case's events list each)\n", unlisted)
+			unlisted = 0
+		}
+	}
+	for _, s := range steps {
+		if s.Kind != "rule" {
+			count()
+		}
+		writeStep(&b, s)
+	}
+	count()
+	return b.String()
+}
+
+// Shown is the trail as a notice shows it: every step with all, or when
+// at most a few rules did not match; else the rules that matched (and a
+// stop) without those that did not, which it counts in unlisted. Rule
+// steps come first, then the unit, service, rung and assignee steps.
+func (t Trail) Shown(all bool) (steps []Step, unlisted int) {
 	noMatch := 0
 	if t.prog != nil {
 		noMatch = int(t.considered) - t.matchedCount()
@@ -334,28 +385,18 @@ func (d Decision) explain(all bool) string {
 		}
 	}
 	list := all || noMatch <= explainListLimit
-	// The count stands where the rule steps end.
-	summary := func() {
-		if !list && noMatch > 0 {
-			fmt.Fprintf(&b, "  %d other rule(s) did not match (`casemail rules explain` and the case's events list each)\n", noMatch)
-			noMatch = 0
-		}
+	if !list {
+		unlisted = noMatch
 	}
-	t.ruleSteps(func(s Step) { writeStep(&b, s) }, list)
-	if t.prog != nil {
-		summary()
-	}
+	steps = make([]Step, 0, 8)
+	t.ruleSteps(func(s Step) { steps = append(steps, s) }, list)
 	for _, s := range t.steps {
-		switch {
-		case s.Kind != "rule":
-			summary()
-		case !list && s.Result == "no match":
+		if !list && s.Kind == "rule" && s.Result == "no match" {
 			continue
 		}
-		writeStep(&b, s)
+		steps = append(steps, s)
 	}
-	summary()
-	return b.String()
+	return steps, unlisted
 }
 
 func writeStep(b *strings.Builder, s Step) {

@@ -236,3 +236,75 @@ func TestStoredHandOverSplit(t *testing.T) {
 		t.Error("a note was split")
 	}
 }
+
+// TestPhrasesWorded: every English text a mail words through
+// notify.Translate from below casework — a routing step's reason
+// (routing's Step.worded), a notify.Phrase this package writes — has a
+// Swedish and a Norwegian wording with the same verbs, found by reading
+// the source.
+func TestPhrasesWorded(t *testing.T) {
+	formats := map[string]string{} // text → where
+	for _, dir := range []string{"../../routing", "."} {
+		fset := token.NewFileSet()
+		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkg := range pkgs {
+			for _, f := range pkg.Files {
+				ast.Inspect(f, func(n ast.Node) bool {
+					add := func(e ast.Expr) {
+						if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							s, _ := strconv.Unquote(lit.Value)
+							formats[s] = fset.Position(lit.Pos()).String()
+						}
+					}
+					switch n := n.(type) {
+					case *ast.CallExpr:
+						var name string
+						switch fn := n.Fun.(type) {
+						case *ast.SelectorExpr:
+							name = fn.Sel.Name
+						case *ast.Ident:
+							name = fn.Name
+						}
+						if (name == "worded" || name == "found") && len(n.Args) > 0 {
+							add(n.Args[0])
+						}
+					case *ast.CompositeLit:
+						typ := fmt.Sprint(n.Type)
+						for _, e := range n.Elts {
+							kv, ok := e.(*ast.KeyValueExpr)
+							if !ok {
+								continue
+							}
+							key := fmt.Sprint(kv.Key)
+							if (strings.HasSuffix(typ, "Phrase}") && key == "Format") || (strings.HasSuffix(typ, "Thread}") && key == "How") {
+								add(kv.Value)
+							}
+						}
+					}
+					return true
+				})
+			}
+		}
+	}
+	// Routing's, the sender authentication's, and this package's own.
+	for _, want := range []string{"among %s"} {
+		if formats[want] == "" {
+			t.Fatalf("the source scan missed %q: it is broken", want)
+		}
+	}
+	if len(formats) < 30 {
+		t.Fatalf("found only %d texts: the source scan is broken", len(formats))
+	}
+	for f, where := range formats {
+		for _, lang := range []string{"sv", "nb"} {
+			if !notify.Translated(lang, f) {
+				t.Errorf("%s: no %s wording for %q", where, lang, f)
+			} else if notify.Verbs(notify.Translate(lang, f)) != notify.Verbs(f) {
+				t.Errorf("%s: %s wording of %q has other verbs: %q", where, lang, f, notify.Translate(lang, f))
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/mailparse"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/routing"
@@ -243,12 +244,75 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 func (a *applier) caseView(c *store.Case, dec routing.Decision) notify.CaseView {
 	m := a.msg
 	v := a.view(c)
-	v.ServiceName, v.Role, v.Routine, v.Trail = dec.ServiceName, dec.Role, dec.Routine, dec.Explain()
+	v.ServiceName, v.Role, v.Routine, v.Route = dec.ServiceName, dec.Role, dec.Routine, RouteView(a.rules, dec)
 	v.Message = notify.MessageView{From: m.From.Addr, FromName: m.From.Name, Text: m.Text}
 	for _, at := range m.Attachments {
 		v.Message.Attachments = append(v.Message.Attachments, notify.AttachmentView{Name: at.Filename, Type: at.ContentType, Size: at.Size})
 	}
 	return v
+}
+
+// RouteView is a routing decision as the assignment notice words it, in
+// the recipient's language: routing's steps in parts (their reasons'
+// English formats with their data, places on the chain, roles with
+// rules.yaml's names), the fixed words left to notify. A rule's condition
+// stays as routing states it.
+func RouteView(rules *config.Rules, d routing.Decision) *notify.RouteView {
+	v := &notify.RouteView{Service: d.Service, ServiceName: d.ServiceName, Original: d.Original, Proposed: d.Proposed,
+		Unit: d.Unit, WorkArea: d.WorkArea, Dropped: d.Drop, DropReason: d.DropReason, Holders: d.Candidates,
+		Assignee: d.Assignee, Strategy: d.Strategy, Priority: d.Priority, Tags: d.Tags}
+	if svc := rules.Service(d.Service); svc != nil {
+		v.ServiceNames = svc.Names
+	}
+	if !d.Drop && d.Rung > 0 {
+		v.Rung = placeView(rules, routing.Place{N: d.Rung, Of: d.Rungs, Tier: d.Tier, Role: d.Role, Supplier: d.Supplier})
+	}
+	steps, unlisted := d.Trail.Shown(false)
+	v.Unlisted = unlisted
+	v.Steps = make([]notify.TrailStep, 0, len(steps))
+	for _, s := range steps {
+		ts := notify.TrailStep{Kind: s.Kind, Name: s.Name, Result: s.Result}
+		if s.At != nil {
+			ts.At, ts.Name = placeView(rules, *s.At), ""
+		}
+		if s.Format == "" {
+			ts.Cond = s.Why // a rule's condition
+		} else {
+			args := make([]any, len(s.Args))
+			for i, a := range s.Args {
+				if r, ok := a.(routing.RoleID); ok {
+					a = roleRef(rules, string(r))
+				}
+				args[i] = a
+			}
+			ts.Why = notify.Phrase{Format: s.Format, Args: args}
+		}
+		v.Steps = append(v.Steps, ts)
+	}
+	return v
+}
+
+// placeView names a place on a chain: its role by rules.yaml's names, a
+// supplier by its name.
+func placeView(rules *config.Rules, p routing.Place) *notify.RungView {
+	v := &notify.RungView{N: p.N, Of: p.Of, Tier: p.Tier}
+	if s := rules.Supplier(p.Supplier); s != nil {
+		v.Holder = s.Name
+	} else if p.Supplier != "" {
+		v.Holder = p.Supplier
+	} else {
+		v.Role = p.Role
+		v.RoleNames = roleRef(rules, p.Role).Names
+	}
+	return v
+}
+
+func roleRef(rules *config.Rules, id string) notify.RoleRef {
+	r := notify.RoleRef{ID: id}
+	if role := rules.Role(id); role != nil {
+		r.Names = role.Names
+	}
+	return r
 }
 
 // queue renders one mail about c to one person and queues it. The

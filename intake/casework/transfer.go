@@ -151,7 +151,7 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 		To: rungView(rules, d.Tier, d.Role, d.Supplier, d.Assignee)}
 	if newHolder != nil && d.Assignee != c.Assignee && !told[strings.ToLower(newHolder.Email)] {
 		rcp := desk.Mailer.PersonRecipient(rules, nc, newHolder)
-		view := desk.noticeView(rules, nc, opening, "", now)
+		view := desk.noticeView(rules, nc, opening, now)
 		// The taker gets the case so far, and the requester's attachments.
 		hist, atts, err := desk.history(ctx, q, rules, nc, historyNotice)
 		if err != nil {
@@ -237,7 +237,7 @@ func (desk *Desk) escalationNotice(ctx context.Context, q store.Querier, rules *
 	}
 	told[addr] = true
 	rcp := desk.Mailer.PersonRecipient(rules, c, p)
-	view := desk.noticeView(rules, c, opening, "", now)
+	view := desk.noticeView(rules, c, opening, now)
 	_, err := desk.Mailer.Queue(ctx, q, notify.CaseMail{Case: c, Kind: notify.KindEscalation, To: rcp,
 		Data: notify.Data{Case: view, Actor: actor, Reason: t.reason(rcp.Language), Comment: t.Comment,
 			Transfer: string(t.Kind), Move: move}}, now)
@@ -256,8 +256,8 @@ func personRung(rules *config.Rules, svc *config.Service, unitID, person string)
 	return 0
 }
 
-// transferTrail says in one line where a case went and why (for the event
-// and the notices' routing section).
+// transferTrail says in one line where a case went and why, for the
+// event (notices word the move themselves, from notify.MoveView).
 func transferTrail(rules *config.Rules, svc *config.Service, c *store.Case, d *routing.Decision, t Transfer) string {
 	var b strings.Builder
 	switch t.Kind {
@@ -317,11 +317,11 @@ func openingAttachments(m *store.ThreadMessage) []store.OutAttachment {
 	return out
 }
 
-// noticeView is a case as a notice shows it: with its routing trail and
-// the requester's first mail.
-func (desk *Desk) noticeView(rules *config.Rules, c *store.Case, opening *store.ThreadMessage, trail string, now time.Time) notify.CaseView {
+// noticeView is a case as a notice shows it: with the requester's first
+// mail.
+func (desk *Desk) noticeView(rules *config.Rules, c *store.Case, opening *store.ThreadMessage, now time.Time) notify.CaseView {
 	v := desk.Mailer.CaseView(rules, c, now)
-	v.Trail, v.Message = trail, notify.OpeningView(opening)
+	v.Message = notify.OpeningView(opening)
 	return v
 }
 

@@ -1,0 +1,40 @@
+// Package langtest finds English words in text that should be Swedish or
+// Norwegian: the check behind the tests that every piece of system text
+// in a mail comes in the reader's language. It is for tests only.
+package langtest
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Words are English words no Swedish or Norwegian mail may show. (Words
+// the languages share — for, over, at, to, in, man — are left out, and so
+// are rules.yaml's condition keys such as subject and body.)
+var Words = regexp.MustCompile(`(?i)\b(the|and|your|you|case|cases|reply|replies|please|due|overdue|requester|` +
+	`attachments?|level|with|from|has|been|hello|routine|reason|comment|internal|note|this|that|which|will|` +
+	`assigned|escalated|resolved|waiting|supplier|answer|message|priority|service|unit|created|why|how|not|never|` +
+	`here|there|what|when|who|only|also|open|closed|new|received|thank|thanks|regards|link|expired|error|` +
+	`unknown|command|commands|of|our|we|us|is|are|was|were|it|its|on|by|as|or|if|` +
+	// the routing trail's and the sender authentication's
+	`rule|rung|tags|holders?|assignee|dropped|classified|skipped|matched|match|keyword|among|held|nobody|` +
+	`everyone|away|none|default|proposed|member|domain|failed|passed|aligned|signature|header|field|sender's|` +
+	`authentication|authenticated|trusted|nothing|could|read|address|shown|others)\b`)
+
+// notWords are #commands and #case numbers (the same in every language),
+// addresses, links and header names (Authentication-Results).
+var notWords = regexp.MustCompile(`#\w+|\S+@\S+|https?://\S+|\b[A-Z]\w*(-[A-Z]\w*)+\b`)
+
+// English lists the English words in text (a mail's subject and text),
+// once each, leaving out #commands, addresses and links.
+func English(text string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range Words.FindAllString(notWords.ReplaceAllString(text, ""), -1) {
+		if l := strings.ToLower(w); !seen[l] {
+			seen[l] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
