@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/intake/senderauth"
+	"github.com/casemail/casemail/notify/langtest"
 	"github.com/casemail/casemail/store"
 )
 
@@ -64,8 +65,12 @@ func TestTrustForgedFromAddsNobody(t *testing.T) {
 		t.Errorf("a forged mail changed the status to %s", c.Status)
 	}
 	follow := e.sent(t, n, "followup", anna)
-	if len(follow) != 1 || !strings.Contains(follow[0].Text, "OVERIFIERAT") {
+	if len(follow) != 1 || !strings.Contains(follow[0].Text, "OVERIFIERAT") ||
+		!strings.Contains(follow[0].Text, "enbart via ärendetaggen i ämnet") {
 		t.Fatalf("the owner's notice of the forged mail: %v", follow)
+	}
+	if w := langtest.English(follow[0].Text); len(w) > 0 {
+		t.Errorf("English %q in the owner's notice:\n%s", w, follow[0].Text)
 	}
 	for _, k := range e.kinds(t, n)[before:] {
 		if k != "followup→"+anna {
@@ -281,13 +286,34 @@ func TestTrustFailedSenderAuthentication(t *testing.T) {
 	if c := e.caseOf(t, n); c.Priority == "urgent" {
 		t.Error("a command from a sender who failed authentication was applied")
 	}
-	if errs := e.sent(t, n, "error", anna); len(errs) != 1 || !strings.Contains(errs[0].Text, "authentication failed") {
-		t.Errorf("anna was not told why: %v", errs)
+	// She is told why in her language (Swedish), the domain as it is.
+	errs := e.sent(t, n, "error", anna)
+	if len(errs) != 1 || !strings.Contains(errs[0].Text, "avsändarens autentisering misslyckades: DMARC underkänd för example.org") {
+		t.Fatalf("anna was not told why in Swedish: %v", errs)
+	}
+	if w := langtest.English(errs[0].Text); len(w) > 0 {
+		t.Errorf("English %q in anna's refusal:\n%s", w, errs[0].Text)
 	}
 	// The same field from a server we do not trust is ignored.
 	e.answer(t, notice, anna, "#priority high", "Authentication-Results: evil.example; dmarc=fail header.from=example.org\n")
 	if c := e.caseOf(t, n); c.Priority != "high" {
 		t.Errorf("an untrusted Authentication-Results field blocked a command: priority %s", c.Priority)
+	}
+	// The requester answers anna's reply, but DMARC failed: anna sees it,
+	// unverified, and why, in Swedish.
+	e.answer(t, notice, anna, "Hei Ola, rutinen ligger under Kvalitet.", "")
+	replies := e.sent(t, n, "reply", ola)
+	if len(replies) != 1 {
+		t.Fatalf("%d replies to ola, want 1", len(replies))
+	}
+	e.answer(t, replies[0], "Ola Nordmann <"+ola+">", "Takk! Legg til min kollega.", fail("bryne.example.no"))
+	follow := e.sent(t, n, "followup", anna)
+	if len(follow) != 1 || !strings.Contains(follow[0].Text, "OVERIFIERAT") ||
+		!strings.Contains(follow[0].Text, "avsändarens autentisering misslyckades: DMARC underkänd för bryne.example.no") {
+		t.Fatalf("anna's notice of the unverified answer: %v", follow)
+	}
+	if w := langtest.English(follow[0].Text); len(w) > 0 {
+		t.Errorf("English %q in anna's notice:\n%s", w, follow[0].Text)
 	}
 }
 

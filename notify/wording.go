@@ -4,7 +4,8 @@ import "strings"
 
 // Translate returns the wording in lang of a text written in English
 // below the templates — the errors a command gets (casework), the steps
-// of a routing trail (routing's Step.Format) — with the same fmt verbs
+// of a routing trail (routing's Step.Format), the findings of the sender
+// authentication (senderauth's Finding.Format) — with the same fmt verbs
 // in the same order, or the English text where there is none. Templates
 // word every other mail; these are the sentences that depend on what
 // happened. The English is the key: the tests read those packages'
@@ -113,6 +114,40 @@ var wordings = map[string]map[string]string{
 		"nobody on this rung is available; the case waits unassigned": "ingen på det här steget är tillgänglig; ärendet väntar otilldelat",
 		"among %s": "bland %s",
 		"stop: true; %d later rule(s) not considered": "stop: true; %d senare regler prövades inte",
+
+		// Sender authentication (senderauth's Finding.Format) and why a mail
+		// proves nothing about its sender, with how it was matched to a case.
+		"the sender's authentication failed: %s":                                                            "avsändarens autentisering misslyckades: %s",
+		"this helpdesk requires mail whose sender is authenticated (an aligned DKIM or DMARC pass), and %s": "den här helpdesken kräver brev vars avsändare är autentiserad (ett godkänt DKIM eller DMARC som stämmer med avsändaren), och %s",
+		"its header could not be read":                                                                      "brevhuvudet kunde inte läsas",
+		"the mail has no From field":                                                                        "brevet saknar avsändarfält",
+		"the mail has %d From fields, not one":                                                              "brevet har %d avsändarfält, inte ett",
+		"its From field could not be read":                                                                  "avsändarfältet kunde inte läsas",
+		"its From field has %d addresses, not one":                                                          "avsändarfältet har %d adresser, inte en",
+		"its From address has no domain":                                                                    "avsändaradressen saknar domän",
+		"no Authentication-Results are trusted":                                                             "inga Authentication-Results är betrodda",
+		"the receiving server's Authentication-Results could not be read":                                   "den mottagande serverns Authentication-Results kunde inte läsas",
+		"the receiving server added no trusted Authentication-Results":                                      "den mottagande servern lade inte till några betrodda Authentication-Results",
+		"DMARC passed for %s":                                                                               "DMARC godkänd för %s",
+		"DMARC failed for %s":                                                                               "DMARC underkänd för %s",
+		"%s passed for %s, not aligned with %s":                                                             "%s godkänd för %s, som inte stämmer med %s",
+		"%s passed for %s (aligned with %s)":                                                                "%s godkänd för %s (stämmer med %s)",
+		"%s failed for %s (%s)":                                                                             "%s underkänd för %s (%s)",
+		"nothing aligned with %s passed":                                                                    "inget som stämmer med %s blev godkänt",
+		"no DMARC, DKIM or SPF result for %s":                                                               "inget DMARC-, DKIM- eller SPF-resultat för %s",
+		"its DKIM signatures could not be read":                                                             "brevets DKIM-signaturer kunde inte läsas",
+		"a DKIM signature of %s (aligned with %s) verified":                                                 "en DKIM-signatur från %s (stämmer med %s) verifierades",
+		"the DKIM key of %s could not be fetched":                                                           "DKIM-nyckeln för %s kunde inte hämtas",
+		"the DKIM signature of %s did not verify":                                                           "DKIM-signaturen från %s kunde inte verifieras",
+		"no DKIM signature aligned with %s":                                                                 "ingen DKIM-signatur stämmer med %s",
+		"the mail has no DKIM signature":                                                                    "brevet har ingen DKIM-signatur",
+		"it was matched to the case by %s only":                                                             "det kopplades till ärendet enbart via %s",
+		"its reply address had been shown to others (%s)":                                                   "dess svarsadress hade visats för andra (%s)",
+		"reply token":         "svarsadressen",
+		"expired reply token": "en utgången svarsadress",
+		"bounce of our mail":  "en studsning av vårt brev",
+		"references":          "referenserna",
+		"subject tag":         "ärendetaggen i ämnet",
 	},
 	"nb": {
 		"the supplier's own reference, e.g. #supplier-ref INC0012345":                                                                        "leverandørens egen referanse, f.eks. #supplier-ref INC0012345",
@@ -206,6 +241,40 @@ var wordings = map[string]map[string]string{
 		"nobody on this rung is available; the case waits unassigned": "ingen på dette trinnet er tilgjengelig; saken venter utildelt",
 		"among %s": "blant %s",
 		"stop: true; %d later rule(s) not considered": "stop: true; %d senere regler ble ikke vurdert",
+
+		// Sender authentication (senderauth's Finding.Format) and why a mail
+		// proves nothing about its sender, with how it was matched to a case.
+		"the sender's authentication failed: %s":                                                            "avsenderens autentisering mislyktes: %s",
+		"this helpdesk requires mail whose sender is authenticated (an aligned DKIM or DMARC pass), and %s": "denne brukerstøtten krever e-post med autentisert avsender (en godkjent DKIM eller DMARC som stemmer med avsenderen), og %s",
+		"its header could not be read":                                                                      "e-posthodet kunne ikke leses",
+		"the mail has no From field":                                                                        "e-posten mangler avsenderfelt",
+		"the mail has %d From fields, not one":                                                              "e-posten har %d avsenderfelt, ikke ett",
+		"its From field could not be read":                                                                  "avsenderfeltet kunne ikke leses",
+		"its From field has %d addresses, not one":                                                          "avsenderfeltet har %d adresser, ikke én",
+		"its From address has no domain":                                                                    "avsenderadressen mangler domene",
+		"no Authentication-Results are trusted":                                                             "ingen Authentication-Results er klarert",
+		"the receiving server's Authentication-Results could not be read":                                   "mottakerserverens Authentication-Results kunne ikke leses",
+		"the receiving server added no trusted Authentication-Results":                                      "mottakerserveren la ikke til noen klarerte Authentication-Results",
+		"DMARC passed for %s":                                                                               "DMARC godkjent for %s",
+		"DMARC failed for %s":                                                                               "DMARC underkjent for %s",
+		"%s passed for %s, not aligned with %s":                                                             "%s godkjent for %s, som ikke stemmer med %s",
+		"%s passed for %s (aligned with %s)":                                                                "%s godkjent for %s (stemmer med %s)",
+		"%s failed for %s (%s)":                                                                             "%s underkjent for %s (%s)",
+		"nothing aligned with %s passed":                                                                    "ingenting som stemmer med %s, ble godkjent",
+		"no DMARC, DKIM or SPF result for %s":                                                               "ikke noe DMARC-, DKIM- eller SPF-resultat for %s",
+		"its DKIM signatures could not be read":                                                             "DKIM-signaturene kunne ikke leses",
+		"a DKIM signature of %s (aligned with %s) verified":                                                 "en DKIM-signatur fra %s (stemmer med %s) ble verifisert",
+		"the DKIM key of %s could not be fetched":                                                           "DKIM-nøkkelen for %s kunne ikke hentes",
+		"the DKIM signature of %s did not verify":                                                           "DKIM-signaturen fra %s kunne ikke verifiseres",
+		"no DKIM signature aligned with %s":                                                                 "ingen DKIM-signatur stemmer med %s",
+		"the mail has no DKIM signature":                                                                    "e-posten har ingen DKIM-signatur",
+		"it was matched to the case by %s only":                                                             "den ble koblet til saken bare via %s",
+		"its reply address had been shown to others (%s)":                                                   "svaradressen var vist til andre (%s)",
+		"reply token":         "svaradressen",
+		"expired reply token": "en utløpt svaradresse",
+		"bounce of our mail":  "en retur av e-posten vår",
+		"references":          "referansene",
+		"subject tag":         "saksmerket i emnet",
 	},
 }
 

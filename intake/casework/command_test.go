@@ -239,12 +239,13 @@ func TestStoredHandOverSplit(t *testing.T) {
 
 // TestPhrasesWorded: every English text a mail words through
 // notify.Translate from below casework — a routing step's reason
-// (routing's Step.worded), a notify.Phrase this package writes — has a
-// Swedish and a Norwegian wording with the same verbs, found by reading
-// the source.
+// (routing's Step.worded), a sender authentication finding (senderauth's
+// found), a notify.Phrase this package writes, how a mail was matched to
+// a case (intake's Thread.How) — has a Swedish and a Norwegian wording
+// with the same verbs, found by reading the source.
 func TestPhrasesWorded(t *testing.T) {
 	formats := map[string]string{} // text → where
-	for _, dir := range []string{"../../routing", "."} {
+	for _, dir := range []string{"../../routing", "../senderauth", ".", ".."} {
 		fset := token.NewFileSet()
 		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 		if err != nil {
@@ -290,12 +291,12 @@ func TestPhrasesWorded(t *testing.T) {
 		}
 	}
 	// Routing's, the sender authentication's, and this package's own.
-	for _, want := range []string{"among %s"} {
+	for _, want := range []string{"among %s", "DMARC failed for %s", "it was matched to the case by %s only", "subject tag"} {
 		if formats[want] == "" {
 			t.Fatalf("the source scan missed %q: it is broken", want)
 		}
 	}
-	if len(formats) < 30 {
+	if len(formats) < 60 {
 		t.Fatalf("found only %d texts: the source scan is broken", len(formats))
 	}
 	for f, where := range formats {

@@ -153,13 +153,13 @@ func (a *applier) followUp(ctx context.Context, th *Thread) error {
 			c = *resumed
 		}
 	}
-	return a.tellOwner(ctx, &c, notify.KindFollowup, "follow-up", "")
+	return a.tellOwner(ctx, &c, notify.KindFollowup, "follow-up", notify.Phrase{})
 }
 
 // tellOwner sends the owner (the assignee, else the last agent on the
 // case) what just came in, attachments included; unverified says why the
 // mail proves nothing about its sender ("" when it does).
-func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what, unverified string) error {
+func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what string, unverified notify.Phrase) error {
 	owner, err := a.owner(ctx, c)
 	if err != nil {
 		return err
@@ -172,7 +172,8 @@ func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what, unve
 		return nil
 	}
 	atts, views := a.passOn()
-	data := notify.Data{Case: a.view(c), Actor: a.senderName(), Unverified: unverified}
+	to := a.personRecipient(owner, c)
+	data := notify.Data{Case: a.view(c), Actor: a.senderName(), Unverified: unverified.In(to.Language)}
 	name := a.msg.From.Name
 	if name == "" && strings.EqualFold(a.msg.From.Addr, c.Requester) {
 		name = c.RequesterName
@@ -190,8 +191,7 @@ func (a *applier) tellOwner(ctx context.Context, c *store.Case, kind, what, unve
 			data.Actor, via = s.Name, s.Name
 		}
 	}
-	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: kind, To: a.personRecipient(owner, c), Data: data,
-		Attachments: atts, Via: via})
+	return a.send(ctx, a.w, notify.CaseMail{Case: c, Kind: kind, To: to, Data: data, Attachments: atts, Via: via})
 }
 
 // bounced shows the owner a bounce of a mail we sent on the case — unless
@@ -336,7 +336,7 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 func (a *applier) rights(ctx context.Context, th *Thread, p *config.Person, kind store.Party) (*commandError, error) {
 	c := th.Case
 	if ok, why := a.desk.Senders.AllowCommand(a.sender); !ok {
-		return &commandError{format: "%s", args: []any{why}}, nil
+		return &commandError{format: "%s", args: []any{authPhrase(why)}}, nil
 	}
 	if th.Spent != "" {
 		return &commandError{format: "the reply address you used had been shown to others (%s), so it carries no command " +
@@ -388,8 +388,8 @@ func (a *applier) holds(ctx context.Context, c *store.Case, p *config.Person, ki
 
 // commandError is a command that cannot be carried out, told to the agent
 // in their language: format is the English wording, which
-// notify.Translate gives in the agent's (phrase and store.Status
-// arguments are translated too).
+// notify.Translate gives in the agent's (phrase, store.Status and
+// notify.Phrase arguments are worded too).
 type commandError struct {
 	line   string // the command line it is about; "" for the reply as a whole
 	format string
@@ -411,6 +411,8 @@ func (e commandError) in(lang string) string {
 			args[i] = notify.StatusName(lang, string(v))
 		case commandError:
 			args[i] = v.in(lang)
+		case notify.Phrase:
+			args[i] = v.In(lang)
 		default:
 			args[i] = a
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/casemail/casemail/intake/mailparse"
+	"github.com/casemail/casemail/intake/senderauth"
 	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/store"
 )
@@ -74,17 +75,34 @@ func addrs(as []mailparse.Address) []string {
 // change the case (reopen it, take it up from waiting, add the people it
 // Cc's): a valid reply token or a Message-ID signed for the sender, and a
 // sender authentication the policy accepts. why says what is missing.
-func (a *applier) trusted(th *Thread) (bool, string) {
+func (a *applier) trusted(th *Thread) (bool, notify.Phrase) {
 	if !th.Proven {
-		return false, "it was matched to the case by " + th.How + " only"
+		return false, notify.Phrase{Format: "it was matched to the case by %s only", Args: []any{notify.Phrase{Format: th.How}}}
 	}
 	if th.Spent != "" {
-		return false, "its reply address had been shown to others (" + th.Spent + ")"
+		return false, notify.Phrase{Format: "its reply address had been shown to others (%s)", Args: []any{th.Spent}}
 	}
 	if ok, why := a.desk.Senders.AllowParticipant(a.sender); !ok {
-		return false, why
+		return false, authPhrase(why)
 	}
-	return true, ""
+	return true, notify.Phrase{}
+}
+
+// authPhrase is a finding of the sender authentication as a mail words it
+// in its reader's language; its domains and results stay as they are.
+func authPhrase(f senderauth.Finding) notify.Phrase {
+	args := make([]any, len(f.Args))
+	for i, a := range f.Args {
+		if fs, ok := a.([]senderauth.Finding); ok {
+			ps := make(notify.Phrases, len(fs))
+			for j, g := range fs {
+				ps[j] = authPhrase(g)
+			}
+			a = ps
+		}
+		args[i] = a
+	}
+	return notify.Phrase{Format: f.Format, Args: args}
 }
 
 // addToCase stores a follow-up on an existing case.
@@ -101,7 +119,7 @@ func (a *applier) addToCase(ctx context.Context, th *Thread, hash []byte) (int64
 	data := map[string]any{"from": a.msg.From.Addr, "threaded_by": th.How, "proven": th.Proven, "kind": kind,
 		"sender_auth": a.sender.Result.String()}
 	if !trusted {
-		data["unverified"] = why
+		data["unverified"] = why.String()
 	}
 	if len(a.msg.Problems) > 0 {
 		data["problems"] = a.msg.Problems

@@ -219,7 +219,7 @@ func (a *applier) queueNewCaseMail(ctx context.Context, c *store.Case, dec routi
 		cap, why := "ack_sender", fmt.Sprintf("%s already got %d acknowledgements this hour", c.Requester, a.desk.Config.AckLimitPerHour)
 		switch {
 		case ack.unauthenticated:
-			cap, why = "ack_unauthenticated", "the sender's authentication failed: "+a.sender.Reason
+			cap, why = "ack_unauthenticated", "the sender's authentication failed: "+a.sender.Reason()
 		case ack.Capped == "mailbox":
 			cap, why = "ack_mailbox", fmt.Sprintf("mailbox %s already sent %d acknowledgements this hour", a.mb.Name, a.desk.Config.AckLimitPerMailbox)
 		}

@@ -1,7 +1,8 @@
 // Package senderauth decides, from a mail's raw header (and, when asked,
 // its DKIM signatures), whether the mail's From address is authentic: a
-// Verdict of pass, fail or none, with the domain and a reason in words an
-// agent can read ("command refused because …").
+// Verdict of pass, fail or none, with the domain and its findings: English
+// formats with their data (domains, methods, results), which a mail words
+// in its reader's language ("command refused because …").
 //
 // It trusts two sources only:
 //

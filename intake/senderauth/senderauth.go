@@ -49,16 +49,51 @@ type Verdict struct {
 	// Source says who vouched: "Authentication-Results from mx.example.org"
 	// or "casemail's DKIM check"; "" for None without any source.
 	Source string
-	// Reason says why, in words for the agent and the log (no mail text,
-	// only domains and result names).
-	Reason string
+	// Findings say why: no mail text, only domains, methods and result
+	// names.
+	Findings []Finding
 }
+
+// Finding is one fact behind a verdict, in parts: an English format and
+// its arguments, which are data (domains, methods, result values,
+// counts) or findings in turn. A mail words Format in its reader's
+// language and keeps the data (casework hands it to notify); String is the
+// English, for the log and the case's events.
+type Finding struct {
+	Format string
+	Args   []any
+}
+
+// found is the finding of format and args.
+func found(format string, args ...any) Finding { return Finding{Format: format, Args: args} }
+
+func (f Finding) String() string {
+	args := make([]any, len(f.Args))
+	for i, a := range f.Args {
+		if fs, ok := a.([]Finding); ok {
+			a = joinFindings(fs)
+		}
+		args[i] = a
+	}
+	return fmt.Sprintf(f.Format, args...)
+}
+
+func joinFindings(fs []Finding) string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.String()
+	}
+	return strings.Join(out, "; ")
+}
+
+// Reason is the verdict's findings in English, one after the other.
+func (v Verdict) Reason() string { return joinFindings(v.Findings) }
 
 func (v Verdict) String() string {
 	if v.Source == "" {
-		return v.Result.String() + ": " + v.Reason
+		return v.Result.String() + ": " + v.Reason()
 	}
-	return v.Result.String() + " (" + v.Source + "): " + v.Reason
+	return v.Result.String() + " (" + v.Source + "): " + v.Reason()
 }
 
 // Level is what a policy asks of a mail beyond a valid reply token.
@@ -98,16 +133,16 @@ type Policy struct {
 }
 
 // AllowCommand reports whether a command from a mail with this verdict
-// may apply (its token checked by the caller), and if not, why, in a
-// sentence to put after "command refused because".
-func (p Policy) AllowCommand(v Verdict) (bool, string) {
+// may apply (its token checked by the caller), and if not, why: a
+// finding whose argument is the verdict's findings.
+func (p Policy) AllowCommand(v Verdict) (bool, Finding) {
 	return allow(p.Commands, v)
 }
 
 // AllowParticipant reports whether a mail with this verdict may add
 // participants and post as one (its proof checked by the caller), and if
 // not, why.
-func (p Policy) AllowParticipant(v Verdict) (bool, string) {
+func (p Policy) AllowParticipant(v Verdict) (bool, Finding) {
 	return allow(p.Participants, v)
 }
 
@@ -116,14 +151,14 @@ func (p Policy) AllowParticipant(v Verdict) (bool, string) {
 // senders would otherwise turn casemail into a backscatter source).
 func (v Verdict) Acknowledge() bool { return v.Result != Fail }
 
-func allow(l Level, v Verdict) (bool, string) {
+func allow(l Level, v Verdict) (bool, Finding) {
 	switch {
 	case v.Result == Fail:
-		return false, "the sender's authentication failed: " + v.Reason
+		return false, found("the sender's authentication failed: %s", v.Findings)
 	case l == Authenticated && v.Result != Pass:
-		return false, "this helpdesk requires mail whose sender is authenticated (an aligned DKIM or DMARC pass), and " + v.Reason
+		return false, found("this helpdesk requires mail whose sender is authenticated (an aligned DKIM or DMARC pass), and %s", v.Findings)
 	}
-	return true, ""
+	return true, Finding{}
 }
 
 // Options configure a Checker. The zero value trusts nothing and never
@@ -183,10 +218,10 @@ func New(o Options) *Checker {
 func (c *Checker) Policy() Policy { return c.o.Policy }
 
 // AllowCommand is Policy().AllowCommand.
-func (c *Checker) AllowCommand(v Verdict) (bool, string) { return c.o.Policy.AllowCommand(v) }
+func (c *Checker) AllowCommand(v Verdict) (bool, Finding) { return c.o.Policy.AllowCommand(v) }
 
 // AllowParticipant is Policy().AllowParticipant.
-func (c *Checker) AllowParticipant(v Verdict) (bool, string) {
+func (c *Checker) AllowParticipant(v Verdict) (bool, Finding) {
 	return c.o.Policy.AllowParticipant(v)
 }
 
@@ -196,16 +231,16 @@ func (c *Checker) AllowParticipant(v Verdict) (bool, string) {
 func (c *Checker) Check(ctx context.Context, raw []byte) Verdict {
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
-		return Verdict{Result: None, Reason: "its header could not be read"}
+		return Verdict{Result: None, Findings: []Finding{found("its header could not be read")}}
 	}
 	domain, bad, why := fromDomain(h)
 	if domain == "" {
 		// DMARC has nothing to align with. Two From addresses are the
 		// known trick to have one verified and another shown: a fail.
 		if bad {
-			return Verdict{Result: Fail, Reason: why}
+			return Verdict{Result: Fail, Findings: []Finding{why}}
 		}
-		return Verdict{Result: None, Reason: why}
+		return Verdict{Result: None, Findings: []Finding{why}}
 	}
 	ar := c.fromAuthResults(h, domain)
 	if ar.Result == Pass || !c.o.VerifyDKIM {
@@ -222,14 +257,14 @@ func (c *Checker) Check(ctx context.Context, raw []byte) Verdict {
 		return own
 	case ar.Source != "":
 		return Verdict{Result: None, Domain: domain, Source: ar.Source + " and casemail's DKIM check",
-			Reason: ar.Reason + "; " + own.Reason}
+			Findings: append(append([]Finding{}, ar.Findings...), own.Findings...)}
 	}
 	return own
 }
 
 // fromDomain returns the domain of the only From address, or "", whether
 // the mail has more than one From address (bad), and why.
-func fromDomain(h textproto.Header) (domain string, bad bool, why string) {
+func fromDomain(h textproto.Header) (domain string, bad bool, why Finding) {
 	fields := h.FieldsByKey("From")
 	n := 0
 	for fields.Next() {
@@ -237,22 +272,22 @@ func fromDomain(h textproto.Header) (domain string, bad bool, why string) {
 	}
 	switch {
 	case n == 0:
-		return "", false, "the mail has no From field"
+		return "", false, found("the mail has no From field")
 	case n > 1:
-		return "", true, fmt.Sprintf("the mail has %d From fields, not one", n)
+		return "", true, found("the mail has %d From fields, not one", n)
 	}
 	addrs, err := (&mail.Header{Header: message.Header{Header: h}}).AddressList("From")
 	switch {
 	case err != nil || len(addrs) == 0:
-		return "", false, "its From field could not be read"
+		return "", false, found("its From field could not be read")
 	case len(addrs) > 1:
-		return "", true, fmt.Sprintf("its From field has %d addresses, not one", len(addrs))
+		return "", true, found("its From field has %d addresses, not one", len(addrs))
 	}
 	at := strings.LastIndexByte(addrs[0].Address, '@')
 	if at < 0 {
-		return "", false, "its From address has no domain"
+		return "", false, found("its From address has no domain")
 	}
-	return normDomain(addrs[0].Address[at+1:]), false, ""
+	return normDomain(addrs[0].Address[at+1:]), false, Finding{}
 }
 
 func normDomain(d string) string {
@@ -279,7 +314,7 @@ func Aligned(a, b string) bool {
 // authserv-id is trusted, and only that one: see the package comment.
 func (c *Checker) fromAuthResults(h textproto.Header, domain string) Verdict {
 	if len(c.trusted) == 0 {
-		return Verdict{Result: None, Domain: domain, Reason: "no Authentication-Results are trusted"}
+		return Verdict{Result: None, Domain: domain, Findings: []Finding{found("no Authentication-Results are trusted")}}
 	}
 	fields := h.FieldsByKey("Authentication-Results")
 	for fields.Next() {
@@ -294,13 +329,14 @@ func (c *Checker) fromAuthResults(h textproto.Header, domain string) Verdict {
 		if err != nil {
 			// The topmost trusted field decides; an unreadable one must not
 			// hand the decision to a lower field the sender may have written.
-			return Verdict{Result: None, Domain: domain, Source: src, Reason: "the receiving server's Authentication-Results could not be read"}
+			return Verdict{Result: None, Domain: domain, Source: src,
+				Findings: []Finding{found("the receiving server's Authentication-Results could not be read")}}
 		}
 		v := judge(results, domain)
 		v.Source = src
 		return v
 	}
-	return Verdict{Result: None, Domain: domain, Reason: "the receiving server added no trusted Authentication-Results"}
+	return Verdict{Result: None, Domain: domain, Findings: []Finding{found("the receiving server added no trusted Authentication-Results")}}
 }
 
 // judge turns one server's results into a verdict for the From domain.
@@ -315,12 +351,12 @@ func judge(results []authres.Result, domain string) Verdict {
 		}
 		switch r.Value {
 		case authres.ResultPass:
-			return Verdict{Result: Pass, Domain: domain, Reason: "DMARC passed for " + domain}
+			return Verdict{Result: Pass, Domain: domain, Findings: []Finding{found("DMARC passed for %s", domain)}}
 		case authres.ResultFail:
-			return Verdict{Result: Fail, Domain: domain, Reason: "DMARC failed for " + domain}
+			return Verdict{Result: Fail, Domain: domain, Findings: []Finding{found("DMARC failed for %s", domain)}}
 		}
 	}
-	var fails, unaligned []string
+	var fails, unaligned []Finding
 	for _, r := range results {
 		var method, d string
 		var value authres.ResultValue
@@ -345,21 +381,21 @@ func judge(results []authres.Result, domain string) Verdict {
 		switch {
 		case !Aligned(d, domain):
 			if value == authres.ResultPass {
-				unaligned = append(unaligned, method+" pass for "+d)
+				unaligned = append(unaligned, found("%s passed for %s, not aligned with %s", method, d, domain))
 			}
 		case value == authres.ResultPass:
-			return Verdict{Result: Pass, Domain: domain, Reason: method + " passed for " + d + " (aligned with " + domain + ")"}
+			return Verdict{Result: Pass, Domain: domain, Findings: []Finding{found("%s passed for %s (aligned with %s)", method, d, domain)}}
 		case failed:
-			fails = append(fails, method+" failed for "+d+" ("+string(value)+")")
+			fails = append(fails, found("%s failed for %s (%s)", method, d, string(value)))
 		}
 	}
 	switch {
 	case len(fails) > 0:
-		return Verdict{Result: Fail, Domain: domain, Reason: strings.Join(fails, "; ") + ", and nothing aligned with " + domain + " passed"}
+		return Verdict{Result: Fail, Domain: domain, Findings: append(fails, found("nothing aligned with %s passed", domain))}
 	case len(unaligned) > 0:
-		return Verdict{Result: None, Domain: domain, Reason: strings.Join(unaligned, "; ") + ", not aligned with " + domain}
+		return Verdict{Result: None, Domain: domain, Findings: unaligned}
 	}
-	return Verdict{Result: None, Domain: domain, Reason: "no DMARC, DKIM or SPF result for " + domain}
+	return Verdict{Result: None, Domain: domain, Findings: []Finding{found("no DMARC, DKIM or SPF result for %s", domain)}}
 }
 
 // domainOf is the part after the last '@', or s itself when it has none.
@@ -448,9 +484,9 @@ func (c *Checker) verifyDKIM(ctx context.Context, raw []byte, domain string) Ver
 		MaxVerifications: c.o.MaxSignatures,
 	})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
-		return Verdict{Result: None, Domain: domain, Source: src, Reason: "its DKIM signatures could not be read"}
+		return Verdict{Result: None, Domain: domain, Source: src, Findings: []Finding{found("its DKIM signatures could not be read")}}
 	}
-	var fails, temps []string
+	var fails, temps []Finding
 	for _, v := range vs {
 		d := normDomain(v.Domain)
 		if !Aligned(d, domain) {
@@ -458,20 +494,21 @@ func (c *Checker) verifyDKIM(ctx context.Context, raw []byte, domain string) Ver
 		}
 		switch {
 		case v.Err == nil:
-			return Verdict{Result: Pass, Domain: domain, Source: src, Reason: "a DKIM signature of " + d + " (aligned with " + domain + ") verified"}
+			return Verdict{Result: Pass, Domain: domain, Source: src,
+				Findings: []Finding{found("a DKIM signature of %s (aligned with %s) verified", d, domain)}}
 		case dkim.IsTempFail(v.Err):
-			temps = append(temps, "the DKIM key of "+d+" could not be fetched")
+			temps = append(temps, found("the DKIM key of %s could not be fetched", d))
 		default:
-			fails = append(fails, "the DKIM signature of "+d+" did not verify")
+			fails = append(fails, found("the DKIM signature of %s did not verify", d))
 		}
 	}
 	switch {
 	case len(fails) > 0:
-		return Verdict{Result: Fail, Domain: domain, Source: src, Reason: strings.Join(fails, "; ") + ", and nothing aligned with " + domain + " passed"}
+		return Verdict{Result: Fail, Domain: domain, Source: src, Findings: append(fails, found("nothing aligned with %s passed", domain))}
 	case len(temps) > 0:
-		return Verdict{Result: None, Domain: domain, Source: src, Reason: strings.Join(temps, "; ")}
+		return Verdict{Result: None, Domain: domain, Source: src, Findings: temps}
 	case len(vs) > 0:
-		return Verdict{Result: None, Domain: domain, Source: src, Reason: "no DKIM signature aligned with " + domain}
+		return Verdict{Result: None, Domain: domain, Source: src, Findings: []Finding{found("no DKIM signature aligned with %s", domain)}}
 	}
-	return Verdict{Result: None, Domain: domain, Source: src, Reason: "the mail has no DKIM signature"}
+	return Verdict{Result: None, Domain: domain, Source: src, Findings: []Finding{found("the mail has no DKIM signature")}}
 }

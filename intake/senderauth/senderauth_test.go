@@ -111,7 +111,7 @@ func TestDKIMVerifiedByCasemail(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			v := check(t, o, c.raw)
-			if v.Result != c.want || !strings.Contains(v.Reason, c.reason) {
+			if v.Result != c.want || !strings.Contains(v.Reason(), c.reason) {
 				t.Fatalf("got %v, want %v with reason containing %q", v, c.want, c.reason)
 			}
 		})
@@ -199,7 +199,7 @@ func TestAuthenticationResults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			v := check(t, o, c.raw)
-			if v.Result != c.want || !strings.Contains(v.Reason, c.reason) {
+			if v.Result != c.want || !strings.Contains(v.Reason(), c.reason) {
 				t.Fatalf("got %v, want %v with reason containing %q", v, c.want, c.reason)
 			}
 		})
@@ -237,9 +237,9 @@ func TestServerAndOwnCheck(t *testing.T) {
 }
 
 func TestPolicy(t *testing.T) {
-	pass := Verdict{Result: Pass, Domain: "example.org", Reason: "DMARC passed for example.org"}
-	none := Verdict{Result: None, Domain: "example.org", Reason: "no DMARC, DKIM or SPF result for example.org"}
-	fail := Verdict{Result: Fail, Domain: "example.org", Reason: "DMARC failed for example.org"}
+	pass := Verdict{Result: Pass, Domain: "example.org", Findings: []Finding{found("DMARC passed for %s", "example.org")}}
+	none := Verdict{Result: None, Domain: "example.org", Findings: []Finding{found("no DMARC, DKIM or SPF result for %s", "example.org")}}
+	fail := Verdict{Result: Fail, Domain: "example.org", Findings: []Finding{found("DMARC failed for %s", "example.org")}}
 	for _, c := range []struct {
 		level Level
 		v     Verdict
@@ -254,9 +254,9 @@ func TestPolicy(t *testing.T) {
 		{Authenticated, fail, false, "authentication failed"},
 	} {
 		p := Policy{Commands: c.level, Participants: c.level}
-		for what, f := range map[string]func(Verdict) (bool, string){"command": p.AllowCommand, "participant": p.AllowParticipant} {
+		for what, f := range map[string]func(Verdict) (bool, Finding){"command": p.AllowCommand, "participant": p.AllowParticipant} {
 			ok, why := f(c.v)
-			if ok != c.ok || !strings.Contains(why, c.why) || (ok && why != "") {
+			if ok != c.ok || !strings.Contains(why.String(), c.why) || (ok && why.Format != "") {
 				t.Errorf("%s %v %v: got %v %q", what, c.level, c.v.Result, ok, why)
 			}
 		}
@@ -361,7 +361,7 @@ sender_auth:
 	// The same mail without the server's word: a command is refused, with
 	// a reason the agent can read; a participant's post (token) is not.
 	v = c.Check(context.Background(), []byte(withAR(mail, "mx.evil.example; dmarc=pass header.from=example.org")))
-	if ok, why := c.AllowCommand(v); ok || !strings.Contains(why, "receiving server added no trusted Authentication-Results") {
+	if ok, why := c.AllowCommand(v); ok || !strings.Contains(why.String(), "receiving server added no trusted Authentication-Results") {
 		t.Fatalf("unauthenticated command: %v %q", ok, why)
 	}
 	if ok, _ := c.AllowParticipant(v); !ok {
@@ -409,7 +409,7 @@ func FuzzCheck(f *testing.F) {
 	c := New(Options{AuthservIDs: []string{"mx.helpdesk.example", ""}, VerifyDKIM: true, LookupTXT: keys.lookup})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		v := c.Check(context.Background(), raw)
-		if v.Reason == "" || v.Result < None || v.Result > Fail {
+		if v.Reason() == "" || v.Result < None || v.Result > Fail {
 			t.Fatalf("verdict %+v", v)
 		}
 	})
