@@ -115,7 +115,11 @@ type Mailbox struct {
 	} `yaml:"defaults"`
 	// TrustedLists are List-Ids whose mail may open cases.
 	TrustedLists []string `yaml:"trusted_lists"`
-	Pos          Pos
+	// MineAddress, when set, is an address delivered into this mailbox
+	// (an alias) that answers an agent's mail with their open cases,
+	// mailed to their address in rules.yaml; it never opens a case.
+	MineAddress string `yaml:"mine_address"`
+	Pos         Pos
 	positions
 }
 
@@ -471,6 +475,29 @@ func (c *Daemon) validate(e *errs) {
 		if im.PollInterval <= 0 {
 			e.at(im.at("poll_interval", im.Pos), "poll_interval must be positive")
 		}
+	}
+	// A mine address is its own: no mailbox's address, no other mailbox's
+	// mine address (the mail would be a request for one and the other).
+	mine := map[string]Pos{}
+	for i := range c.Mailboxes {
+		m := &c.Mailboxes[i]
+		if m.MineAddress == "" {
+			continue
+		}
+		at := m.at("mine_address", m.Pos)
+		a, ok := bareAddress(m.MineAddress)
+		switch {
+		case !ok:
+			e.at(at, "mine_address %q is not a mail address", m.MineAddress)
+			continue
+		case addrs[strings.ToLower(a)] != Pos{}:
+			e.at(at, "mine_address %q is a mailbox's address (line %d): give the answers of my cases an address of their own",
+				a, addrs[strings.ToLower(a)].Line)
+		case mine[strings.ToLower(a)] != Pos{}:
+			e.at(at, "mine_address %q is already the mine_address of another mailbox (line %d)", a, mine[strings.ToLower(a)].Line)
+		}
+		m.MineAddress = a
+		mine[strings.ToLower(a)] = at
 	}
 	s := &c.SMTP
 	checkServer(e, "smtp", s.Host, s.Port, s.Security, []string{"tls", "starttls", "none"}, s.positions, s.Pos)

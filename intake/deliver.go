@@ -3,6 +3,8 @@ package intake
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/intake/casework"
@@ -97,6 +99,11 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result
 	if err != nil {
 		return Result{}, false, err
 	}
+	if r.Outcome == OutcomeQuarantined && r.Quarantine == 0 {
+		if r.Quarantine, err = store.Quarantine(ctx, tx, d.Mailbox, d.UIDValidity, d.UID, r.Reason, d.Raw); err != nil {
+			return Result{}, false, err
+		}
+	}
 	r.Auto = msg.Auto
 	if err := store.SetOutcome(ctx, w, d.Mailbox, d.UIDValidity, d.UID, r.Outcome, msgRow, r.Quarantine); err != nil {
 		return r, false, err
@@ -108,7 +115,10 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result
 }
 
 // apply applies one parsed mail in tx: a mail stored before is recorded as
-// a duplicate; any other is threaded and handed to case work. tm.msgID is a
+// a duplicate; a mail to the mailbox's mine address that threads to no
+// case is answered with its sender's cases, or refused as quarantined
+// (with the reason, Quarantine 0: the caller keeps the mail); any other
+// is threaded and handed to case work. tm.msgID is a
 // reserved message row id, or 0 to reserve one; tm.hash the mail's
 // identity, or nil to compute it; tm.claimed what its claim found stored
 // under it, or nil to look it up. Writes that need no answer go to w.
@@ -147,6 +157,24 @@ func (p *Processor) apply(ctx context.Context, tx pgx.Tx, w *store.Batch, tm txM
 	th, linked, err := p.findThread(ctx, tx, msg, now)
 	if err != nil {
 		return Result{}, 0, false, err
+	}
+	if th == nil && mb.MineAddress != "" && slices.ContainsFunc(recipients(msg), func(a string) bool {
+		return strings.EqualFold(a, mb.MineAddress)
+	}) {
+		// A request for my cases, not a case: answered, or refused (then
+		// quarantined by the caller, with the reason).
+		ans, err := p.desk().AnswerMine(ctx, tx, p.Rules(), casework.Mail{Msg: msg, Raw: d.Raw, Mailbox: mb, UID: d.UID,
+			Sender: tm.sender}, now)
+		if err != nil {
+			return Result{}, 0, false, err
+		}
+		if ans.Capped {
+			p.stats.capped("mine")
+		}
+		if ans.Refused != "" {
+			return Result{Outcome: OutcomeQuarantined, Reason: ans.Refused}, 0, false, nil
+		}
+		return Result{Outcome: OutcomeAnswered, Reason: ans.Reason}, 0, ans.Queued, nil
 	}
 	exposed, why := p.exposedTokens(msg)
 	ap, err := p.desk().Apply(ctx, tx, w, p.Rules(), casework.Mail{Msg: msg, Raw: d.Raw, Mailbox: mb, UID: d.UID,

@@ -61,6 +61,9 @@ const (
 	OutcomeDuplicate   = "duplicate"
 	OutcomeQuarantined = "quarantined"
 	OutcomeSkipped     = "skipped" // handled before: another daemon or an earlier run
+	// OutcomeAnswered: a mail to a mine address, answered with the agent's
+	// cases (or not, when their hourly cap bit: see Result.Reason).
+	OutcomeAnswered = "answered"
 )
 
 // Result says what one Deliver did, for tests, logs and metrics.
@@ -212,6 +215,10 @@ func (p *Processor) Retry(ctx context.Context, q *store.QuarantineRecord) (Resul
 		if err != nil {
 			return err
 		}
+		if r.Outcome == OutcomeQuarantined {
+			res = r // refused again (a mail to a mine address): the record stays
+			return nil
+		}
 		if err := w.Send(ctx, tx); err != nil {
 			return err
 		}
@@ -223,6 +230,10 @@ func (p *Processor) Retry(ctx context.Context, q *store.QuarantineRecord) (Resul
 	})
 	if err != nil {
 		return Result{}, err
+	}
+	if res.Outcome == OutcomeQuarantined {
+		res.Quarantine = q.ID
+		return res, p.Store.RetryFailed(ctx, q.ID, res.Reason, p.now())
 	}
 	if queued && p.Committed != nil {
 		p.Committed()

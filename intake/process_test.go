@@ -29,6 +29,7 @@ mailboxes:
     imap: {host: 127.0.0.1, port: 1143, security: none, username: helpdesk@example.org, password: x}
     defaults: {service: triage, language: sv}
     max_message_size: 64KB
+    mine_address: mine@example.org
   - name: qm
     address: qm@example.org
     imap: {host: 127.0.0.1, port: 1143, security: none, username: qm@example.org, password: x}

@@ -19,7 +19,7 @@ type StatKey struct {
 // is not counted, so the counts of several instances add up.
 type Stats struct {
 	// Outcomes counts mails by mailbox and outcome: case, message,
-	// duplicate or quarantined.
+	// duplicate, quarantined or answered.
 	Outcomes map[StatKey]int64
 	// Automatic counts automatic mails (never acknowledged) by mailbox and
 	// kind: reply, generated, bulk, list, bounce or loop.
@@ -28,7 +28,8 @@ type Stats struct {
 	// serialization, lock_timeout, unique) and were run again, by reason.
 	Conflicts map[string]int64
 	// Capped counts the caps that bit (ack_sender, ack_mailbox,
-	// ack_unauthenticated, relay), each also an event on its case.
+	// ack_unauthenticated, relay: each also an event on its case; mine:
+	// an answer to a mail to a mine address, logged).
 	Capped map[string]int64
 }
 

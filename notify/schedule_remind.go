@@ -56,7 +56,7 @@ func (m *Mailer) Remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, now
 		// for people who also get unassigned cases.
 		sort.SliceStable(pl.cases, func(i, j int) bool { return remindBefore(pl.cases[i], pl.cases[j]) })
 		rcp := Recipient{Name: pl.person.Name, Address: pl.person.Email, Language: m.RecipientLanguage(pl.person.Language, "", "", "")}
-		if err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: m.dueViews(rules, pl.cases, now)}); err != nil {
+		if err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: m.dueViews(rules, pl.cases, now)}, ""); err != nil {
 			return err
 		}
 	}
@@ -75,10 +75,23 @@ func remindBefore(a, b store.ReminderCase) bool {
 	return a.Number < b.Number
 }
 
+// QueueOwnCases mails p their open cases, overdue first (OwnCases), in
+// reply to inReplyTo ("" for none): the answer to a mail to a mine
+// address. It goes to to, which the caller makes p's own address in
+// rules.yaml.
+func (m *Mailer) QueueOwnCases(ctx context.Context, q store.Querier, rules *config.Rules, p *config.Person, to Recipient,
+	inReplyTo string, now time.Time) error {
+	cases, err := m.OwnCases(ctx, q, rules, p, now)
+	if err != nil {
+		return err
+	}
+	return m.queuePlain(ctx, q, KindMine, to, Data{Cases: cases}, inReplyTo)
+}
+
 // queuePlain queues a mail that belongs to no case (reminder, digest,
-// alert):
-// from the configured sender, without a reply token, straight to the outbox.
-func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, to Recipient, data Data) error {
+// alert, my cases): from the configured sender, without a reply token,
+// straight to the outbox; in reply to inReplyTo when it is not "".
+func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, to Recipient, data Data, inReplyTo string) error {
 	data.Recipient = to
 	subject, text, html, err := m.Templates.RenderQueued(kind, to.Language, data)
 	if err != nil {
@@ -89,9 +102,13 @@ func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, t
 	if a, err := mail.ParseAddress(from); err == nil {
 		domain = DomainOf(a.Address)
 	}
-	_, err = store.EnqueueMail(ctx, q, store.OutMail{Kind: kind, MessageID: NewMessageID("", domain), From: from,
+	om := store.OutMail{Kind: kind, MessageID: NewMessageID("", domain), From: from,
 		To: []string{FormatAddress(to.Name, to.Address)}, Subject: subject, Text: text, HTML: html,
-		Headers: map[string]string{"Auto-Submitted": "auto-generated", "Content-Language": Language(to.Language)}})
+		Headers: map[string]string{"Auto-Submitted": "auto-generated", "Content-Language": Language(to.Language)}}
+	if inReplyTo != "" {
+		om.InReplyTo, om.References = inReplyTo, []string{inReplyTo}
+	}
+	_, err = store.EnqueueMail(ctx, q, om)
 	return err
 }
 

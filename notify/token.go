@@ -285,10 +285,11 @@ func TokenIn(mailboxes []config.Mailbox, addr string) (string, bool) {
 }
 
 // OwnAddress reports whether addr is one of the mailboxes' addresses,
-// plus-tagged or not: casemail itself, never a requester or participant.
+// plus-tagged or not, or their mine addresses: casemail itself, never a
+// requester or participant.
 func OwnAddress(mailboxes []config.Mailbox, addr string) bool {
 	for _, mb := range mailboxes {
-		if strings.EqualFold(addr, mb.Address) {
+		if strings.EqualFold(addr, mb.Address) || (mb.MineAddress != "" && strings.EqualFold(addr, mb.MineAddress)) {
 			return true
 		}
 	}

@@ -51,3 +51,19 @@ func AllowRelay(ctx context.Context, q Querier, caseID int64, addr string, limit
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// AllowAnswer records an answer by mail under key (mine:PERSON, for a
+// mail to a mine address) unless limit of them went in the hour before
+// at (0: no limit); it reports whether it may go. It counts in ack_log,
+// pruned with the acknowledgements, and takes no lock: two instances
+// racing may let one more through than limit, which it is there to
+// bound, not to meter.
+func AllowAnswer(ctx context.Context, q Querier, key string, limit int, at time.Time) (bool, error) {
+	tag, err := q.Exec(ctx, `INSERT INTO ack_log (address, at) SELECT $1, $2
+		WHERE $3 <= 0 OR (SELECT count(*) FROM ack_log WHERE address = $1 AND at > $4) < $3`,
+		key, at, limit, at.Add(-time.Hour))
+	if err != nil {
+		return false, fmt.Errorf("counting answers to %s: %w", key, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

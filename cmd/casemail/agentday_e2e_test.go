@@ -42,8 +42,9 @@ func attached(t *testing.T, m *mail.Message, name string, data []byte) bool {
 // and never the requester, and the new holder's notice carries the
 // earlier public reply, the internal note and the attachment; the one who
 // escalated gets no notice of it; under #assign, only the text below
-// #public reaches the requester; #history, #mine and #help answer by mail
-// and a mistyped command gets a did-you-mean in the agent's language;
+// #public reaches the requester; #history, #mine and #help answer by mail,
+// and so does a mail to the mine address; a mistyped command gets a
+// did-you-mean in the agent's language;
 // requesters are answered in the language they wrote in.
 func TestAgentDayEndToEnd(t *testing.T) {
 	w := newWorld(t)
@@ -144,6 +145,11 @@ func TestAgentDayEndToEnd(t *testing.T) {
 	w.answer(t, handed, "Eva Holm <"+eva+">", "#help", true)
 	if body := decodeBody(t, w.waitMail(t, eva, 5)); !strings.Contains(body, "#public") || !strings.Contains(body, "#escalate") {
 		t.Errorf("#help does not list the commands:\n%s", body)
+	}
+	// "My cases" by a mail of her own to the mine address, not a reply.
+	w.dovecot.Append(t, w.helpdesk, "INBOX", rawMail("Eva Holm <"+eva+">", "mine@example.org", "mine", "eva-mine@example.org", "", ""))
+	if body := decodeBody(t, w.waitMail(t, eva, 6)); !strings.Contains(body, fmt.Sprintf("#%d  Feil i e-håndbok", n)) {
+		t.Errorf("the mine address does not list eva's case:\n%s", body)
 	}
 	if got := queuedTo(t, w.store, c.ID, ola); got != 3 {
 		t.Errorf("the agents' questions reached the requester: %d mails queued, want 3", got)

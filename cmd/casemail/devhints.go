@@ -158,7 +158,8 @@ func (h *devHints) delivered(user string, raw []byte) {
 }
 
 // devAliases sends every catalogue alias to the helpdesk mailbox of its
-// domain (else the first), as the alias table of a real mail server would.
+// domain (else the first), and each mine address to its mailbox, as the
+// alias table of a real mail server would.
 func devAliases(cfg *config.Daemon, rules *config.Rules) map[string]string {
 	if len(cfg.Mailboxes) == 0 {
 		return nil
@@ -182,6 +183,11 @@ func devAliases(cfg *config.Daemon, rules *config.Rules) map[string]string {
 				}
 			}
 			out[a] = target
+		}
+	}
+	for _, mb := range cfg.Mailboxes {
+		if mb.MineAddress != "" {
+			out[mb.MineAddress] = mb.Address
 		}
 	}
 	return out

@@ -70,6 +70,7 @@ mailboxes:
       idle: true
       poll_interval: 1s
     defaults: {service: triage, language: sv}
+    mine_address: mine@example.org
 smtp:
   host: %s
   port: %d

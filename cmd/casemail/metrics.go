@@ -116,10 +116,10 @@ type daemonCollector struct{ d *daemon }
 
 var (
 	mBuild       = desc("casemail_build_info", "Always 1; the version label says which casemail runs.", "version")
-	mIngested    = desc("casemail_mails_ingested_total", "Mails this instance committed, by mailbox and outcome (case, message, duplicate, quarantined).", "mailbox", "outcome")
+	mIngested    = desc("casemail_mails_ingested_total", "Mails this instance committed, by mailbox and outcome (case, message, duplicate, quarantined, answered: a mail to a mine address).", "mailbox", "outcome")
 	mAutomatic   = desc("casemail_mails_automatic_total", "Automatic mails this instance committed and did not acknowledge, by mailbox and kind (reply, generated, bulk, list, bounce, loop).", "mailbox", "kind")
 	mConflicts   = desc("casemail_intake_conflicts_total", "Intake transactions that collided with another (deadlock, serialization, lock_timeout, unique) and were run again.", "reason")
-	mCapped      = desc("casemail_caps_total", "Caps that bit, each an event on its case: ack_sender (ack_limit_per_hour), ack_mailbox (ack_limit_per_mailbox), ack_unauthenticated (the sender's authentication failed), relay (relay_limit_per_hour).", "cap")
+	mCapped      = desc("casemail_caps_total", "Caps that bit, each an event on its case: ack_sender (ack_limit_per_hour), ack_mailbox (ack_limit_per_mailbox), ack_unauthenticated (the sender's authentication failed), relay (relay_limit_per_hour); mine (an agent's answers from a mine address an hour, ack_limit_per_hour: logged, no case).", "cap")
 	mConnected   = desc("casemail_imap_connected", "1 when the mailbox is logged in with its folder selected.", "mailbox")
 	mWatched     = desc("casemail_mailbox_watched", "1 when this instance holds the mailbox's lease and watches it; summed over the instances, 1 per mailbox.", "mailbox")
 	mTakeovers   = desc("casemail_mailbox_takeovers_total", "Mailboxes this instance took over from an instance that stopped renewing its lease (died or lost the database).")
@@ -151,7 +151,7 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		// Every mailbox shows every outcome, 0 until it happens, so that
 		// rate() and alerts see the series from the start.
 		for _, mb := range d.cfg.Mailboxes {
-			for _, o := range []string{"case", "message", "duplicate", "quarantined"} {
+			for _, o := range []string{"case", "message", "duplicate", "quarantined", "answered"} {
 				ch <- prometheus.MustNewConstMetric(mIngested, prometheus.CounterValue,
 					float64(st.Outcomes[intake.StatKey{Mailbox: mb.Name, Value: o}]), mb.Name, o)
 			}
@@ -159,7 +159,7 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, reason := range []string{"deadlock", "serialization", "lock_timeout", "unique"} {
 			ch <- prometheus.MustNewConstMetric(mConflicts, prometheus.CounterValue, float64(st.Conflicts[reason]), reason)
 		}
-		for _, c := range []string{"ack_sender", "ack_mailbox", "ack_unauthenticated", "relay"} {
+		for _, c := range []string{"ack_sender", "ack_mailbox", "ack_unauthenticated", "relay", "mine"} {
 			ch <- prometheus.MustNewConstMetric(mCapped, prometheus.CounterValue, float64(st.Capped[c]), c)
 		}
 		for _, mb := range d.cfg.Mailboxes {
