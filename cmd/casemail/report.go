@@ -16,9 +16,14 @@ import (
 
 // cmdReport prints the numbers the digest is made of, for a period ending
 // now: counts per unit, service and tier, transfers between tiers, SLA
-// met/breached, the median first response, and per supplier the cases
-// forwarded, answered, their median first answer, those over contract and
-// those still open with them.
+// met/breached, the median first response, per agent what they did (see
+// agentNote), and per supplier the cases forwarded, answered, their
+// median first answer, those over contract and those still open with
+// them.
+
+// agentNote says whom the per-agent figures count a case for.
+const agentNote = "(handled: the agent who held the case when it was resolved; first response: the agent who sent it; " +
+	"SLA met: who met it; breached: who held the case when its time ran out)"
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("report", stderr)
 	sinceFlag := f.String("since", "30d", "the period: this long before now (e.g. 7d, 30d, 12w)")
@@ -235,6 +240,7 @@ func writeReport(w io.Writer, r *store.Report, format string, loc *time.Location
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\n", a.Agent, a.Handled, median, a.SLAMet, a.SLABreached)
 		}
+		fmt.Fprintln(tw, agentNote)
 	}
 	if len(r.Suppliers) > 0 {
 		fmt.Fprintf(tw, "\nSUPPLIER\tFORWARDED\tANSWERED\tMEDIAN FIRST ANSWER\tOVER CONTRACT\tSTILL OPEN\tREMINDERS\n")

@@ -181,6 +181,13 @@ func TestReportReopenedAndAgents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// actorEvent is an event as casework records an agent's act.
+	actorEvent := func(c *store.Case, at time.Time, actor, kind string, data map[string]any) {
+		t.Helper()
+		if err := store.AddEvent(ctx, st.DB(), c.ID, at, actor, kind, "", data); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// per: arrived on tier 1, moved to 2, answered after 2h, resolved, met.
 	a := mk(store.NewCase{Status: "open", Tier: "2", Rung: 2, Assignee: "per", CreatedAt: ago(50)})
 	exec(`UPDATE cases SET first_response_at = created_at + interval '2 hours', status = 'resolved', resolved_at = $2 WHERE id = $1`, a.ID, ago(40))
@@ -200,6 +207,18 @@ func TestReportReopenedAndAgents(t *testing.T) {
 	event(d, ago(50), "sla", map[string]any{"target": "resolution", "outcome": "met"})
 	event(d, ago(5), "sla", map[string]any{"target": "resolution", "outcome": "breached"})
 
+	// Handed over: ines held it when its first response breached and the
+	// breach moved it to jon, who answered after 3h and resolved it (met).
+	h := mk(store.NewCase{Status: "open", Tier: "2", Rung: 2, Assignee: "jon", CreatedAt: ago(12)})
+	exec(`UPDATE cases SET first_response_at = $2, status = 'resolved', resolved_at = $3 WHERE id = $1`, h.ID, ago(9), ago(8))
+	actorEvent(h, ago(12), "", "assigned", map[string]any{"assignee": "ines"})
+	event(h, ago(11), "sla", map[string]any{"target": "first_response", "outcome": "breached"})
+	event(h, ago(11), "transfer", map[string]any{"kind": "breach", "from_assignee": "ines", "to_assignee": "jon",
+		"from_tier": "1", "to_tier": "2"})
+	actorEvent(h, ago(9), "jon", "reply", nil)
+	actorEvent(h, ago(8), "jon", "status", map[string]any{"from": "open", "to": "resolved"})
+	event(h, ago(8), "sla", map[string]any{"target": "resolution", "outcome": "met"})
+
 	from := now.AddDate(0, 0, -5).Format(time.DateOnly)
 	stdout, stderr, code := runCLI(t, "report", "-config", exampleConfig, "-from", from, "-to", now.Format(time.DateOnly), "-format", "json")
 	if code != 0 {
@@ -214,15 +233,15 @@ func TestReportReopenedAndAgents(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	if r.Resolved != 2 || r.Open != 2 {
-		t.Errorf("resolved %d, open %d; want 2 and 2 (the reopened case is open, not resolved)", r.Resolved, r.Open)
+	if r.Resolved != 3 || r.Open != 2 {
+		t.Errorf("resolved %d, open %d; want 3 and 2 (the reopened case is open, not resolved)", r.Resolved, r.Open)
 	}
 	sla := map[string]store.SLACount{}
 	for _, s := range r.SLA {
 		sla[s.Target] = s
 	}
-	if got := sla["resolution"]; got.Met != 1 || got.Breached != 1 {
-		t.Errorf("resolution SLA %+v, want met 1 (not the reopened case's), breached 1 (the last outcome only)", got)
+	if got := sla["resolution"]; got.Met != 2 || got.Breached != 1 {
+		t.Errorf("resolution SLA %+v, want met 2 (not the reopened case's), breached 1 (the last outcome only)", got)
 	}
 	agents := map[string]store.AgentCount{}
 	for _, a := range r.ByAgent {
@@ -234,6 +253,8 @@ func TestReportReopenedAndAgents(t *testing.T) {
 		"per":   {Agent: "per", Handled: 1, FirstResponses: 2, MedianFirstResponseSeconds: secs(3), SLAMet: 1},
 		"maria": {Agent: "maria", FirstResponses: 1, MedianFirstResponseSeconds: secs(1), SLABreached: 1},
 		"eva":   {Agent: "eva", Handled: 1, SLABreached: 1},
+		"ines":  {Agent: "ines", SLABreached: 1},
+		"jon":   {Agent: "jon", Handled: 1, FirstResponses: 1, MedianFirstResponseSeconds: secs(3), SLAMet: 1},
 	} {
 		got := agents[id]
 		if got.Handled != want.Handled || got.FirstResponses != want.FirstResponses || got.SLAMet != want.SLAMet ||
@@ -246,12 +267,13 @@ func TestReportReopenedAndAgents(t *testing.T) {
 	for _, f := range r.TierFlow {
 		flow[f.Tier] = f
 	}
-	if flow["1"].Arrived != 1 || flow["1"].Resolved != 0 || flow["2"].Arrived != 3 || flow["2"].Resolved != 2 {
-		t.Errorf("tier flow %+v: want tier 1 arrived 1; tier 2 arrived 3, resolved 2 (a on the tier it moved to)", r.TierFlow)
+	if flow["1"].Arrived != 2 || flow["1"].Resolved != 0 || flow["2"].Arrived != 3 || flow["2"].Resolved != 3 {
+		t.Errorf("tier flow %+v: want tier 1 arrived 2; tier 2 arrived 3, resolved 3 (a and h on the tier they moved to)", r.TierFlow)
 	}
 
 	stdout, _, code = runCLI(t, "report", "-config", exampleConfig, "-from", from)
 	if code != 0 || !regexp.MustCompile(`(?m)^per +1 +3h \(2\) +1 +0$`).MatchString(stdout) ||
+		!strings.Contains(stdout, "(handled: the agent who held the case when it was resolved; first response: the agent who sent it;") ||
 		!regexp.MustCompile(`(?m)^Period: +\S+ 00:00 \S+ – `).MatchString(stdout) {
 		t.Errorf("table lacks per's line or the period's zone:\n%s", stdout)
 	}
