@@ -14,16 +14,16 @@ import (
 	"github.com/casemail/casemail/store"
 )
 
+// agentNote says whom the per-agent figures count a case for.
+const agentNote = "(handled: the agent who held the case when it was resolved; first response: the agent who sent it; " +
+	"SLA met: who met it; breached: who held the case when its time ran out)"
+
 // cmdReport prints the numbers the digest is made of, for a period ending
 // now: counts per unit, service and tier, transfers between tiers, SLA
 // met/breached, the median first response, per agent what they did (see
 // agentNote), and per supplier the cases forwarded, answered, their
 // median first answer, those over contract and those still open with
 // them.
-
-// agentNote says whom the per-agent figures count a case for.
-const agentNote = "(handled: the agent who held the case when it was resolved; first response: the agent who sent it; " +
-	"SLA met: who met it; breached: who held the case when its time ran out)"
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("report", stderr)
 	sinceFlag := f.String("since", "30d", "the period: this long before now (e.g. 7d, 30d, 12w)")
