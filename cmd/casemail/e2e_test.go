@@ -352,7 +352,10 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("notice Auto-Submitted = %q, want auto-generated", got)
 	}
 	nb := decodeBody(t, notice)
-	for _, want := range []string{fmt.Sprint(c.Number), "ola@bryne.example.no", "superuser", "bryne", "e-håndbok"} {
+	// In anna's language, the routing trail too: the role by its Norwegian
+	// name, the rule's keyword as it is.
+	for _, want := range []string{fmt.Sprint(c.Number), "ola@bryne.example.no", "superbruker", "bryne", "e-håndbok",
+		`tjeneste qm-handbook: nøkkelord — nøkkelordet "e-håndbok" i emnet`} {
 		if !strings.Contains(nb, want) {
 			t.Errorf("notice body lacks %q:\n%s", want, nb)
 		}
