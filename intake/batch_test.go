@@ -228,7 +228,11 @@ func TestDeliverBatchPartsWaitingTooLongAreRedone(t *testing.T) {
 		}
 		done <- err
 	}()
-	time.Sleep(3 * time.Second) // past the 2 s lock timeout of a turn taken apart
+	// Held until a part has given up (past the 2 s lock timeout of a turn
+	// taken apart), however long a loaded machine takes to get there.
+	wtEventually(t, "a part gave up", func() bool {
+		return strings.Contains(logBuf.String(), "batch not committed, delivering one by one")
+	})
 	if err := holder.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

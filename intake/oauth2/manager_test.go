@@ -369,7 +369,15 @@ func TestTwoManagersRefreshOnce(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = m.Check(ctx) }()
 	}
-	time.Sleep(300 * time.Millisecond) // let both reach the provider or the lock
+	// Released once the race is on: one manager's refresh held at the
+	// provider, the other waiting for the grant's row lock.
+	deadline := time.Now().Add(30 * time.Second)
+	for w.p.Stalled() != 1 || lockWaits(t, w.st) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no race: %d refreshes at the provider, %d waiting for a lock", w.p.Stalled(), lockWaits(t, w.st))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	release()
 	wg.Wait()
 	for i, err := range errs {
@@ -392,6 +400,17 @@ func TestTwoManagersRefreshOnce(t *testing.T) {
 	if !a.State().OK || !b.State().OK {
 		t.Errorf("states %+v %+v", a.State(), b.State())
 	}
+}
+
+// lockWaits counts the sessions on st's database waiting for a lock.
+func lockWaits(t *testing.T, st *store.Store) int {
+	t.Helper()
+	var n int
+	if err := st.DB().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestFailureSharedAcrossInstances: an instance that did not itself fail

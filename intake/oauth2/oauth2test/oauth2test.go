@@ -74,8 +74,10 @@ type Provider struct {
 	access  map[string]*issued   // by access token
 	refresh map[string]*issued   // by refresh token; only live ones
 	counts  Counts
-	// stall, when set, holds every refresh request until it is closed.
-	stall chan struct{}
+	// stall, when set, holds every refresh request until it is closed;
+	// stalled counts the requests it holds.
+	stall   chan struct{}
+	stalled int
 }
 
 type device struct {
@@ -201,11 +203,19 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	case "refresh_token":
 		p.mu.Lock()
 		stall := p.stall
+		if stall != nil {
+			p.stalled++
+		}
 		p.mu.Unlock()
 		if stall != nil {
 			select {
 			case <-stall:
 			case <-r.Context().Done():
+			}
+			p.mu.Lock()
+			p.stalled--
+			p.mu.Unlock()
+			if r.Context().Err() != nil {
 				return
 			}
 		}
@@ -389,6 +399,13 @@ func (p *Provider) Stall() (release func()) {
 			close(ch)
 		})
 	}
+}
+
+// Stalled is how many refresh requests Stall holds now.
+func (p *Provider) Stalled() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stalled
 }
 
 // LiveRefreshToken reports whether rt is a refresh token the provider
