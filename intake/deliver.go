@@ -158,21 +158,24 @@ func (p *Processor) apply(ctx context.Context, tx pgx.Tx, w *store.Batch, tm txM
 	if err != nil {
 		return Result{}, 0, false, err
 	}
-	if th == nil && mb.MineAddress != "" && slices.ContainsFunc(recipients(msg), func(a string) bool {
-		return strings.EqualFold(a, mb.MineAddress)
-	}) {
+	if mine := p.mineMailbox(mb, msg); th == nil && mine != nil {
 		// A request for my cases, not a case: answered, or refused (then
-		// quarantined by the caller, with the reason).
-		ans, err := p.desk().AnswerMine(ctx, tx, p.Rules(), casework.Mail{Msg: msg, Raw: d.Raw, Mailbox: mb, UID: d.UID,
-			Sender: tm.sender}, now)
+		// quarantined by the caller, with the reason). A copy in another
+		// mailbox (the mine address and that mailbox both addressed) is
+		// the same request, answered once, and no case either.
+		ans, err := p.desk().AnswerMine(ctx, tx, p.Rules(), casework.Mail{Msg: msg, Raw: d.Raw, Mailbox: mine, UID: d.UID,
+			Hash: hash, Sender: tm.sender}, now)
 		if err != nil {
 			return Result{}, 0, false, err
 		}
 		if ans.Capped {
 			p.stats.capped("mine")
 		}
-		if ans.Refused != "" {
+		switch {
+		case ans.Refused != "":
 			return Result{Outcome: OutcomeQuarantined, Reason: ans.Refused}, 0, false, nil
+		case ans.Duplicate:
+			return Result{Outcome: OutcomeDuplicate, Reason: ans.Reason}, 0, false, nil
 		}
 		return Result{Outcome: OutcomeAnswered, Reason: ans.Reason}, 0, ans.Queued, nil
 	}
@@ -191,4 +194,22 @@ func (p *Processor) apply(ctx context.Context, tx pgx.Tx, w *store.Batch, tm txM
 		r.Outcome = OutcomeCase
 	}
 	return r, ap.Row, ap.Queued, nil
+}
+
+// mineMailbox is the mailbox whose mine address msg is addressed to: mb's
+// own, else another's; nil for none.
+func (p *Processor) mineMailbox(mb *config.Mailbox, msg *mailparse.Message) *config.Mailbox {
+	to := recipients(msg)
+	is := func(m *config.Mailbox) bool {
+		return m.MineAddress != "" && slices.ContainsFunc(to, func(a string) bool { return strings.EqualFold(a, m.MineAddress) })
+	}
+	if is(mb) {
+		return mb
+	}
+	for i := range p.Config.Mailboxes {
+		if m := &p.Config.Mailboxes[i]; is(m) {
+			return m
+		}
+	}
+	return nil
 }

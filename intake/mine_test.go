@@ -212,3 +212,37 @@ func TestMineAddressCap(t *testing.T) {
 		t.Errorf("%d my-cases mails an hour later, want 4", got)
 	}
 }
+
+// TestMineAddressAnsweredOnce: the same mail to the mine address
+// delivered twice — through two mailboxes (the mine address's and
+// another it was Cc'd to, in either order), or twice into one — is
+// answered once and opens no case; another mail from the agent is
+// answered again.
+func TestMineAddressAnsweredOnce(t *testing.T) {
+	for _, order := range [][]string{{"helpdesk", "qm", "helpdesk"}, {"qm", "helpdesk", "qm"}, {"helpdesk", "helpdesk"}} {
+		t.Run(strings.Join(order, ","), func(t *testing.T) {
+			e := newConvProc(t)
+			n := e.open(t)
+			cases := e.count(t, `SELECT count(*) FROM cases`)
+			raw := mailText("Anna Berg <"+anna+">", mineAddr, "mine", "mine-once@example.org", "Cc: qm@example.org\n", "")
+			var outcomes []string
+			for _, mb := range order {
+				outcomes = append(outcomes, e.deliver(t, mb, raw).Outcome)
+			}
+			if want := "answered" + strings.Repeat(" duplicate", len(order)-1); strings.Join(outcomes, " ") != want {
+				t.Errorf("outcomes %v, want answered once, then duplicates", outcomes)
+			}
+			if got := len(e.mineMails(t)); got != 1 {
+				t.Errorf("%d my-cases mails for one mail, want 1", got)
+			}
+			if got := e.count(t, `SELECT count(*) FROM cases`); got != cases {
+				t.Errorf("the mail opened %d cases", got-cases)
+			}
+			e.mailFrom(t, "Anna Berg <"+anna+">", mineAddr, "mine", "", "")
+			mine := e.mineMails(t)
+			if len(mine) != 2 || !strings.Contains(mine[1].Text, fmt.Sprintf("#%d ", n)) {
+				t.Errorf("another mail: %d my-cases mails, want 2", len(mine))
+			}
+		})
+	}
+}

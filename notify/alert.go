@@ -43,7 +43,7 @@ func (m *Mailer) Alert(ctx context.Context, st *store.Store, rules *config.Rules
 				data.Case = CaseView{Number: c.Number, Subject: c.Subject}
 			}
 			to := Recipient{Name: p.Name, Address: p.Email, Language: m.RecipientLanguage(p.Language, "", "", "")}
-			if err := m.queuePlain(ctx, tx, KindAlert, to, data, ""); err != nil {
+			if _, err := m.queuePlain(ctx, tx, KindAlert, to, data, "", ""); err != nil {
 				return fmt.Errorf("queueing alert: %w", err)
 			}
 		}

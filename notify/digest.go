@@ -76,7 +76,7 @@ func (m *Mailer) Digest(ctx context.Context, tx pgx.Tx, rules *config.Rules, sin
 			unit = a.units[0]
 		}
 		view := m.DigestView(rules, r, unit, now)
-		if err := m.queuePlain(ctx, tx, KindDigest, rcp, Data{Digest: view}, ""); err != nil {
+		if _, err := m.queuePlain(ctx, tx, KindDigest, rcp, Data{Digest: view}, "", ""); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/mail"
 	"sort"
 	"time"
@@ -56,7 +57,7 @@ func (m *Mailer) Remind(ctx context.Context, tx pgx.Tx, rules *config.Rules, now
 		// for people who also get unassigned cases.
 		sort.SliceStable(pl.cases, func(i, j int) bool { return remindBefore(pl.cases[i], pl.cases[j]) })
 		rcp := Recipient{Name: pl.person.Name, Address: pl.person.Email, Language: m.RecipientLanguage(pl.person.Language, "", "", "")}
-		if err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: m.dueViews(rules, pl.cases, now)}, ""); err != nil {
+		if _, err := m.queuePlain(ctx, tx, KindReminder, rcp, Data{Cases: m.dueViews(rules, pl.cases, now)}, "", ""); err != nil {
 			return err
 		}
 	}
@@ -78,38 +79,59 @@ func remindBefore(a, b store.ReminderCase) bool {
 // QueueOwnCases mails p their open cases, overdue first (OwnCases), in
 // reply to inReplyTo ("" for none): the answer to a mail to a mine
 // address. It goes to to, which the caller makes p's own address in
-// rules.yaml.
+// rules.yaml. The answer's Message-ID is id (OwnCasesID): when the outbox
+// holds it already, nothing is queued and queued is false.
 func (m *Mailer) QueueOwnCases(ctx context.Context, q store.Querier, rules *config.Rules, p *config.Person, to Recipient,
-	inReplyTo string, now time.Time) error {
+	inReplyTo, id string, now time.Time) (queued bool, err error) {
 	cases, err := m.OwnCases(ctx, q, rules, p, now)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return m.queuePlain(ctx, q, KindMine, to, Data{Cases: cases}, inReplyTo)
+	return m.queuePlain(ctx, q, KindMine, to, Data{Cases: cases}, inReplyTo, id)
+}
+
+// OwnCasesID is the Message-ID of p's own cases mailed in answer to the
+// mail whose identity is mail (its Message-ID): the same for every
+// delivery of that mail, through any mailbox and on any instance, so that
+// the outbox, whose Message-IDs are unique, holds one answer to it.
+func (m *Mailer) OwnCasesID(p *config.Person, mail string) string {
+	sum := sha256.Sum256([]byte("mine\x00" + p.ID + "\x00" + mail))
+	return "mine." + tokenEncoding.EncodeToString(sum[:20]) + "@" + m.plainDomain()
+}
+
+// plainDomain is the domain of the Message-IDs of mails from the
+// configured sender.
+func (m *Mailer) plainDomain() string {
+	from := m.Config.SMTP.From
+	if a, err := mail.ParseAddress(from); err == nil {
+		return DomainOf(a.Address)
+	}
+	return DomainOf(from)
 }
 
 // queuePlain queues a mail that belongs to no case (reminder, digest,
 // alert, my cases): from the configured sender, without a reply token,
-// straight to the outbox; in reply to inReplyTo when it is not "".
-func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, to Recipient, data Data, inReplyTo string) error {
+// straight to the outbox; in reply to inReplyTo when it is not "". With
+// an id it is queued once (store.EnqueueMailOnce); without, it gets a new
+// Message-ID. queued says whether it was queued.
+func (m *Mailer) queuePlain(ctx context.Context, q store.Querier, kind string, to Recipient, data Data, inReplyTo, id string) (queued bool, err error) {
 	data.Recipient = to
 	subject, text, html, err := m.Templates.RenderQueued(kind, to.Language, data)
 	if err != nil {
-		return err
+		return false, err
 	}
-	from := m.Config.SMTP.From
-	domain := DomainOf(from)
-	if a, err := mail.ParseAddress(from); err == nil {
-		domain = DomainOf(a.Address)
-	}
-	om := store.OutMail{Kind: kind, MessageID: NewMessageID("", domain), From: from,
+	om := store.OutMail{Kind: kind, MessageID: id, From: m.Config.SMTP.From,
 		To: []string{FormatAddress(to.Name, to.Address)}, Subject: subject, Text: text, HTML: html,
 		Headers: map[string]string{"Auto-Submitted": "auto-generated", "Content-Language": Language(to.Language)}}
 	if inReplyTo != "" {
 		om.InReplyTo, om.References = inReplyTo, []string{inReplyTo}
 	}
+	if id != "" {
+		return store.EnqueueMailOnce(ctx, q, om)
+	}
+	om.MessageID = NewMessageID("", m.plainDomain())
 	_, err = store.EnqueueMail(ctx, q, om)
-	return err
+	return err == nil, err
 }
 
 // dueViews shows a person's open cases, at most maxReminderCases of them,

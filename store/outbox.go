@@ -80,6 +80,35 @@ func EnqueueMail(ctx context.Context, q Querier, m OutMail) (int64, error) {
 	return id, recordSent(ctx, q, m)
 }
 
+// EnqueueMailOnce is EnqueueMail for a mail whose Message-ID says what it
+// answers: when the outbox holds that Message-ID already (queued for an
+// earlier delivery of the same mail, or by another instance at the same
+// moment) it queues nothing and reports false.
+func EnqueueMailOnce(ctx context.Context, q Querier, m OutMail) (bool, error) {
+	args, err := outboxArgs(&m)
+	if err != nil {
+		return false, err
+	}
+	tag, err := q.Exec(ctx, insertOutbox+` ON CONFLICT (message_id) DO NOTHING`, args...)
+	if err != nil {
+		return false, fmt.Errorf("queueing %s mail: %w", m.Kind, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	return true, recordSent(ctx, q, m)
+}
+
+// OutboxHolds reports whether the outbox holds a mail with Message-ID id.
+func OutboxHolds(ctx context.Context, q Querier, id string) (bool, error) {
+	var held bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE message_id = $1)`,
+		strings.Trim(id, "<> ")).Scan(&held); err != nil {
+		return false, fmt.Errorf("looking up mail %s in the outbox: %w", id, err)
+	}
+	return held, nil
+}
+
 // QueueMail is EnqueueMail for a Batch: it queues the same writes without
 // waiting for the row id.
 func QueueMail(ctx context.Context, e Execer, m OutMail) error {

@@ -114,6 +114,50 @@ func TestEnqueueMailRollsBackWithTransaction(t *testing.T) {
 	}
 }
 
+// TestEnqueueMailOnce: of two transactions queueing the same Message-ID,
+// one queues it; the other (waiting for the first to commit, if it comes
+// while the first is open) queues nothing and says so; OutboxHolds finds
+// it.
+func TestEnqueueMailOnce(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t)
+	m := testOutMail(1)
+	m.Kind = "mine"
+	first, err := st.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(ctx) //nolint:errcheck
+	if ok, err := EnqueueMailOnce(ctx, first, m); !ok || err != nil {
+		t.Fatalf("first: %v, %v", ok, err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		second <- st.InTx(ctx, func(tx pgx.Tx) error {
+			ok, err := EnqueueMailOnce(ctx, tx, m)
+			if err == nil && ok {
+				err = errors.New("queued a second time")
+			}
+			return err
+		})
+	}()
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("second: %v", err)
+	}
+	if held, err := OutboxHolds(ctx, st.pool, "<"+m.MessageID+">"); !held || err != nil {
+		t.Errorf("OutboxHolds = %v, %v", held, err)
+	}
+	if held, err := OutboxHolds(ctx, st.pool, testOutMail(2).MessageID); held || err != nil {
+		t.Errorf("OutboxHolds of another = %v, %v", held, err)
+	}
+	if n, _, err := st.OutboxStats(ctx); err != nil || n != 1 {
+		t.Errorf("%d queued, want 1 (%v)", n, err)
+	}
+}
+
 func TestEnqueueMailSingleRecipientDefault(t *testing.T) {
 	ctx := context.Background()
 	st := openTestStore(t)

@@ -2,6 +2,7 @@ package casework
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -22,8 +23,10 @@ type MineAnswer struct {
 	// Capped: the agent had their answers for the hour already
 	// (ack_limit_per_hour); nothing was sent.
 	Capped bool
-	// Queued: the answer was queued.
-	Queued bool
+	// Queued: the answer was queued. Duplicate: this mail (by its
+	// Message-ID) was answered before, through this mailbox or another:
+	// nothing was sent again.
+	Queued, Duplicate bool
 	// Reason says what happened, for the ingest log.
 	Reason string
 }
@@ -36,7 +39,9 @@ type MineAnswer struct {
 // receive their own list. A sender whose authentication failed is not
 // answered, nor is automatic mail or anyone else: their mail is refused,
 // for the caller to quarantine with the reason. The answers an agent gets
-// an hour are capped at ack_limit_per_hour. It never opens a case.
+// an hour are capped at ack_limit_per_hour. A mail is answered once
+// however often it is delivered (to two mailboxes, say). It never opens
+// a case.
 func (d *Desk) AnswerMine(ctx context.Context, q store.Querier, rules *config.Rules, m Mail, now time.Time) (MineAnswer, error) {
 	msg, mb := m.Msg, m.Mailbox
 	from := msg.From.Addr
@@ -51,6 +56,20 @@ func (d *Desk) AnswerMine(ctx context.Context, q store.Querier, rules *config.Ru
 		return MineAnswer{Agent: p.ID, Refused: fmt.Sprintf("the sender's authentication failed (%s): a mail to the mine address %s "+
 			"from %s was not answered", m.Sender.Reason(), mb.MineAddress, from)}, nil
 	}
+	// The answer's Message-ID is the agent's and the mail's, so the
+	// outbox holds one answer per mail: looked up first, so that another
+	// delivery of it costs the agent no answer of the hour.
+	var id string
+	if key := mailIdentity(m); key != "" {
+		id = d.Mailer.OwnCasesID(p, key)
+		held, err := store.OutboxHolds(ctx, q, id)
+		if err != nil {
+			return MineAnswer{}, err
+		}
+		if held {
+			return d.answeredBefore(p, mb), nil
+		}
+	}
 	limit := d.Config.AckLimitPerHour
 	ok, err := store.AllowAnswer(ctx, q, "mine:"+p.ID, limit, now)
 	if err != nil {
@@ -63,8 +82,30 @@ func (d *Desk) AnswerMine(ctx context.Context, q store.Querier, rules *config.Ru
 			Reason: fmt.Sprintf("my cases for %s not mailed: %d answers this hour already (ack_limit_per_hour)", p.ID, limit)}, nil
 	}
 	to := notify.Recipient{Name: p.Name, Address: p.Email, Language: d.Mailer.RecipientLanguage(p.Language, "", "", mb.Name)}
-	if err := d.Mailer.QueueOwnCases(ctx, q, rules, p, to, msg.MessageID, now); err != nil {
+	queued, err := d.Mailer.QueueOwnCases(ctx, q, rules, p, to, msg.MessageID, id, now)
+	if err != nil {
 		return MineAnswer{}, err
 	}
+	if !queued { // another instance answered it a moment ago
+		return d.answeredBefore(p, mb), nil
+	}
 	return MineAnswer{Agent: p.ID, Queued: true, Reason: "my cases mailed to " + p.ID}, nil
+}
+
+func (d *Desk) answeredBefore(p *config.Person, mb *config.Mailbox) MineAnswer {
+	d.log().Info("my cases not mailed again: this mail was answered before", "mailbox", mb.Name, "agent", p.ID)
+	return MineAnswer{Agent: p.ID, Duplicate: true, Reason: "my cases for " + p.ID + " mailed before for this mail"}
+}
+
+// mailIdentity names a mail the same in every mailbox it reaches: its
+// Message-ID, else the hash of its identifying headers and body ("" when
+// there is neither).
+func mailIdentity(m Mail) string {
+	if m.Msg.MessageID != "" {
+		return m.Msg.MessageID
+	}
+	if len(m.Hash) > 0 {
+		return hex.EncodeToString(m.Hash)
+	}
+	return ""
 }
