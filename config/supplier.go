@@ -89,23 +89,37 @@ var defaultReminders = SupplierReminders{Every: BusinessDuration{Days: 1}, Limit
 // so the bound makes the cost per mail fixed.
 const MaxReferenceScan = 64 << 10
 
-// Scope describes a contract's scope for people: "services qm-handbook,
+// Scope describes a contract's scope for people: "services qm-handbook;
 // units bryne" or "base".
 func (c *Contract) Scope() string {
-	var parts []string
-	if len(c.Services) > 0 {
-		parts = append(parts, "services "+strings.Join(c.Services, ", "))
-	}
-	if len(c.Units) > 0 {
-		parts = append(parts, "units "+strings.Join(c.Units, ", "))
-	}
-	if len(c.WorkAreas) > 0 {
-		parts = append(parts, "work areas "+strings.Join(c.WorkAreas, ", "))
-	}
+	parts := c.ScopeParts()
 	if len(parts) == 0 {
 		return "base"
 	}
-	return strings.Join(parts, "; ")
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = fmt.Sprintf(p.Format, p.IDs)
+	}
+	return strings.Join(out, "; ")
+}
+
+// ScopePart is one part of a contract's scope as Scope words it: an
+// English format filled with ids, which a mail words in its language.
+type ScopePart struct{ Format, IDs string }
+
+// ScopeParts is the contract's scope in parts (none for a base contract).
+func (c *Contract) ScopeParts() []ScopePart {
+	var parts []ScopePart
+	if len(c.Services) > 0 {
+		parts = append(parts, ScopePart{Format: "services %s", IDs: strings.Join(c.Services, ", ")})
+	}
+	if len(c.Units) > 0 {
+		parts = append(parts, ScopePart{Format: "units %s", IDs: strings.Join(c.Units, ", ")})
+	}
+	if len(c.WorkAreas) > 0 {
+		parts = append(parts, ScopePart{Format: "work areas %s", IDs: strings.Join(c.WorkAreas, ", ")})
+	}
+	return parts
 }
 
 func (c *Contract) scoped() bool {

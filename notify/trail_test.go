@@ -28,12 +28,23 @@ roles:
   superuser: {by_unit: {sandnes: [anna]}}
   sentral: {everyone: [per]}
   koordinator: {by_work_area: {skoler: [anna, per]}, names: {sv: samordnare för skolor, nb: koordinator for skoler}}
+suppliers:
+  - id: labbsys
+    name: LabbSys
+    email: support@labbsys.example
+    contracts:
+      - {id: labb-bryne, services: [labb], units: [bryne], direct: true}
 services:
   - id: utskrift
     name: Utskrift
     names: {nb: Utskrift og skrivere}
     keywords: [skrivar]
     chain: [{tier: 1, role: lokal}, {tier: 1, role: superuser}, {tier: 2, role: koordinator}]
+  - id: labb
+    name: Labbsystem
+    keywords: [labb]
+    coordinator: koordinator
+    chain: [{tier: 2, role: sentral}, {tier: external, supplier: labbsys}]
   - id: sentralt
     name: Sentralt
     chain: [{tier: 2, role: sentral}]
@@ -52,7 +63,8 @@ default: {service: sentralt}
 
 // TestRoutedTrailIsNordic routes real mails — rules that match, rungs
 // skipped (nobody holds one for the unit; its holder is away), two
-// holders, an assignee, a dropped mail — and renders each decision's
+// holders named by their names, an assignee, a contract that sends the
+// case straight to the supplier, with its scope, a dropped mail — and renders each decision's
 // assignment notice in Swedish and Norwegian: every fixed word of the
 // trail is theirs, and no English word is left. (Put an English label
 // back in a template or a wording and this fails.)
@@ -73,14 +85,21 @@ func TestRoutedTrailIsNordic(t *testing.T) {
 	}{
 		{"Skrivaren är akut trasig", map[string][]string{
 			"sv": {"Varför:", `regel "skrivare": träffade — subject contains skrivar`, `regel "brådskande": träffade`,
-				"Steg:         3 av 3 (samordnare för skolor, nivå 2)", "Rollinnehavare: anna, per",
-				"Handläggare:  anna (först i listan)", "Prioritet:    akut",
-				"steg 1 av 3 (lokal support, nivå 1): hoppades över — eva är lokal support för enheten bryne (verksamhetsområde skoler) men är borta",
+				"Steg:         3 av 3 (samordnare för skolor, nivå 2)", "Rollinnehavare: Anna Berg, Per Dahl",
+				"Handläggare:  Anna Berg (först i listan)", "Prioritet:    akut",
+				"steg 1 av 3 (lokal support, nivå 1): hoppades över — Eva Holm är lokal support för enheten bryne (verksamhetsområde skoler) men är borta",
 				"steg 2 av 3 (superanvändare, nivå 1): hoppades över — ingen är superanvändare för enheten bryne",
+				"steg 3 av 3 (samordnare för skolor, nivå 2): start — rollinnehavare: Anna Berg, Per Dahl",
 				"tjänst utskrift: satt av regel — regel \"skrivare\"",
-				"handläggare anna: först i listan — bland anna, per"},
+				"handläggare Anna Berg: först i listan — bland Anna Berg, Per Dahl"},
 			"nb": {"Hvorfor:", "Tjeneste:       Utskrift og skrivere (utskrift)", `regel "skrivare": traff`,
 				"Trinn:          3 av 3 (koordinator for skoler, nivå 2)", "enhet bryne: domene — avsenderdomenet bryne.example.no hører til enheten"},
+		}},
+		{"Labb svarar inte", map[string][]string{
+			"sv": {"steg 2 av 2 (extern leverantör, LabbSys): direkt — avtal labb-bryne (tjänster labb; enheter bryne) med labbsys: " +
+				"användarna går direkt till leverantören; ägs av samordnare för skolor"},
+			"nb": {"trinn 2 av 2 (ekstern leverandør, LabbSys): direkte — avtale labb-bryne (tjenester labb; enheter bryne) med labbsys: " +
+				"brukerne går direkte til leverandøren; eies av koordinator for skoler"},
 		}},
 		{"VINN en resa", map[string][]string{
 			"sv": {"Avvisat:      reklam och nyhetsbrev", `avvisning reklam och nyhetsbrev: avvisat — regel "reklam" avvisade brevet: sparat, inte dirigerat`},

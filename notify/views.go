@@ -161,9 +161,11 @@ func (m *Mailer) PersonRecipient(rules *config.Rules, c *store.Case, p *config.P
 	return Recipient{Name: p.Name, Address: p.Email, Language: Language(p.Language, unitLang, m.CaseLanguage(c))}
 }
 
-// ActorName is how the person who did something is named in a mail.
+// ActorName is how a mail names a person of rules.yaml (who did
+// something, who holds a role): by name, else by id; any other actor (an
+// address) as it is.
 func ActorName(rules *config.Rules, actor string) string {
-	if p := rules.Person(actor); p != nil {
+	if p := rules.Person(actor); p != nil && p.Name != "" {
 		return p.Name
 	}
 	return actor

@@ -330,7 +330,7 @@ func Route(ctx context.Context, r *config.Rules, in Input, a Assigner) (Decision
 			if Rung(r, &probe, i+1, time.Time{}) && contains(probe.Candidates, set.assignee) {
 				if i+1 != d.Rung {
 					Rung(r, &d, i+1, at)
-					d.Trail.Add(d.rungStep("moved").worded("%s serves on this rung", set.assignee))
+					d.Trail.Add(d.rungStep("moved").worded("%s serves on this rung", PersonID(set.assignee)))
 				}
 				break
 			}
@@ -369,8 +369,8 @@ func direct(r *config.Rules, d *Decision, at time.Time) {
 		Rung(r, d, i+1, at)
 		d.Direct, d.Contract = true, ct.ID
 		ownerOfRecord(r, d, at)
-		d.Trail.Add(d.rungStep("direct").worded("contract %s of %s: users go straight to the supplier; owned by the %s",
-			ct.ID, rung.Supplier, RoleID(d.Role)))
+		d.Trail.Add(d.rungStep("direct").worded("contract %s (%s) of %s: users go straight to the supplier; owned by the %s",
+			ct.ID, Scope{ct}, rung.Supplier, RoleID(d.Role)))
 		return
 	}
 }
@@ -475,7 +475,7 @@ func placeFrom(r *config.Rules, d *Decision, start int, at time.Time) bool {
 			if d.Supplier != "" {
 				d.Trail.Add(d.rungStep("start").worded("the supplier %s takes it", d.Supplier))
 			} else {
-				d.Trail.Add(d.rungStep("start").worded("held by %s", strings.Join(d.Candidates, ", ")))
+				d.Trail.Add(d.rungStep("start").worded("held by %s", People(d.Candidates)))
 			}
 			return true
 		}
@@ -583,7 +583,7 @@ func Assign(ctx context.Context, r *config.Rules, d *Decision, a Assigner) error
 		}
 		d.Assignee, d.Strategy = who, strategy
 	}
-	d.Trail.Add(Step{Kind: "assignee", Name: d.Assignee, Result: d.Strategy}.worded("among %s", strings.Join(d.Candidates, ", ")))
+	d.Trail.Add(Step{Kind: "assignee", Name: d.Assignee, Result: d.Strategy}.worded("among %s", People(d.Candidates)))
 	return nil
 }
 
@@ -606,21 +606,21 @@ func skipped(at Place, unit *config.Unit, holders []string) Step {
 	case unit == nil && len(holders) == 0:
 		return s.worded("nobody holds %s for a mail without unit", role)
 	case unit == nil && len(holders) == 1:
-		return s.worded("%s holds %s for a mail without unit but is away", holders[0], role)
+		return s.worded("%s holds %s for a mail without unit but is away", PersonID(holders[0]), role)
 	case unit == nil:
-		return s.worded("%s hold %s for a mail without unit but are away", strings.Join(holders, ", "), role)
+		return s.worded("%s hold %s for a mail without unit but are away", People(holders), role)
 	case unit.WorkArea == "" && len(holders) == 0:
 		return s.worded("nobody holds %s for unit %s", role, unit.ID)
 	case unit.WorkArea == "" && len(holders) == 1:
-		return s.worded("%s holds %s for unit %s but is away", holders[0], role, unit.ID)
+		return s.worded("%s holds %s for unit %s but is away", PersonID(holders[0]), role, unit.ID)
 	case unit.WorkArea == "":
-		return s.worded("%s hold %s for unit %s but are away", strings.Join(holders, ", "), role, unit.ID)
+		return s.worded("%s hold %s for unit %s but are away", People(holders), role, unit.ID)
 	case len(holders) == 0:
 		return s.worded("nobody holds %s for unit %s (work area %s)", role, unit.ID, unit.WorkArea)
 	case len(holders) == 1:
-		return s.worded("%s holds %s for unit %s (work area %s) but is away", holders[0], role, unit.ID, unit.WorkArea)
+		return s.worded("%s holds %s for unit %s (work area %s) but is away", PersonID(holders[0]), role, unit.ID, unit.WorkArea)
 	}
-	return s.worded("%s hold %s for unit %s (work area %s) but are away", strings.Join(holders, ", "), role, unit.ID, unit.WorkArea)
+	return s.worded("%s hold %s for unit %s (work area %s) but are away", People(holders), role, unit.ID, unit.WorkArea)
 }
 
 // rungLabel names a rung for a trail step: "2 of 4 (tier 2, role coordinator)".

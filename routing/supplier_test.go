@@ -64,7 +64,7 @@ func TestStraightToTheSupplier(t *testing.T) {
 		direct                                       bool
 	}{
 		{"ola@bryne.example.no", "printer jams", "printers", "coordinator", "per", "owner of record", false},
-		{"kari@kemi.example.se", "lims is down", "labsys", "lab_owners", "eva", "users go straight to the supplier", true},
+		{"kari@kemi.example.se", "lims is down", "labsys", "lab_owners", "eva", "contract lims-direct (services lims) of labsys: users go straight to the supplier", true},
 	} {
 		d, err := Route(context.Background(), r, Input{From: tc.from, Subject: tc.subject, Received: at}, nil)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/casemail/casemail/config"
 )
 
 // Step is one line of a decision's trail: what was considered and why it
@@ -35,6 +37,22 @@ type Step struct {
 // RoleID is a role's id among a step's Args: readers show it by the
 // role's name in their language.
 type RoleID string
+
+// PersonID is a person's id among a step's Args, People several (shown
+// as "anna, per"): readers show them by their names.
+type (
+	PersonID string
+	People   []string
+)
+
+func (p People) String() string { return strings.Join(p, ", ") }
+
+// Scope is a contract's scope among a step's Args, shown as
+// config.Contract.Scope words it; readers word its parts
+// (config.Contract.ScopeParts) in their language.
+type Scope struct{ Contract *config.Contract }
+
+func (s Scope) String() string { return s.Contract.Scope() }
 
 // Place is a place on a service's chain as a trail names it: rung N of Of
 // (0 when a rule named only a tier), its tier, and its role or supplier.

@@ -241,11 +241,12 @@ func TestStoredHandOverSplit(t *testing.T) {
 // notify.Translate from below casework — a routing step's reason
 // (routing's Step.worded), a sender authentication finding (senderauth's
 // found), a notify.Phrase this package writes, how a mail was matched to
-// a case (intake's Thread.How) — has a Swedish and a Norwegian wording
+// a case (intake's Thread.How), a part of a contract's scope (config's
+// ScopePart) — has a Swedish and a Norwegian wording
 // with the same verbs, found by reading the source.
 func TestPhrasesWorded(t *testing.T) {
 	formats := map[string]string{} // text → where
-	for _, dir := range []string{"../../routing", "../senderauth", ".", ".."} {
+	for _, dir := range []string{"../../routing", "../../config", "../senderauth", ".", ".."} {
 		fset := token.NewFileSet()
 		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 		if err != nil {
@@ -280,7 +281,8 @@ func TestPhrasesWorded(t *testing.T) {
 								continue
 							}
 							key := fmt.Sprint(kv.Key)
-							if (strings.HasSuffix(typ, "Phrase}") && key == "Format") || (strings.HasSuffix(typ, "Thread}") && key == "How") {
+							if (strings.HasSuffix(typ, "Phrase}") || typ == "ScopePart") && key == "Format" ||
+								strings.HasSuffix(typ, "Thread}") && key == "How" {
 								add(kv.Value)
 							}
 						}
@@ -291,7 +293,8 @@ func TestPhrasesWorded(t *testing.T) {
 		}
 	}
 	// Routing's, the sender authentication's, and this package's own.
-	for _, want := range []string{"among %s", "DMARC failed for %s", "it was matched to the case by %s only", "subject tag"} {
+	for _, want := range []string{"among %s", "DMARC failed for %s", "it was matched to the case by %s only", "subject tag",
+		"units %s", "base"} {
 		if formats[want] == "" {
 			t.Fatalf("the source scan missed %q: it is broken", want)
 		}

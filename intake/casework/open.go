@@ -259,8 +259,8 @@ func (a *applier) caseView(c *store.Case, dec routing.Decision) notify.CaseView 
 // stays as routing states it.
 func RouteView(rules *config.Rules, d routing.Decision) *notify.RouteView {
 	v := &notify.RouteView{Service: d.Service, ServiceName: d.ServiceName, Original: d.Original, Proposed: d.Proposed,
-		Unit: d.Unit, WorkArea: d.WorkArea, Dropped: d.Drop, DropReason: d.DropReason, Holders: d.Candidates,
-		Assignee: d.Assignee, Strategy: d.Strategy, Priority: d.Priority, Tags: d.Tags}
+		Unit: d.Unit, WorkArea: d.WorkArea, Dropped: d.Drop, DropReason: d.DropReason, Holders: personNames(rules, d.Candidates),
+		Assignee: notify.ActorName(rules, d.Assignee), Strategy: d.Strategy, Priority: d.Priority, Tags: d.Tags}
 	if svc := rules.Service(d.Service); svc != nil {
 		v.ServiceNames = svc.Names
 	}
@@ -275,13 +275,23 @@ func RouteView(rules *config.Rules, d routing.Decision) *notify.RouteView {
 		if s.At != nil {
 			ts.At, ts.Name = placeView(rules, *s.At), ""
 		}
+		if s.Kind == "assignee" {
+			ts.Name = notify.ActorName(rules, s.Name)
+		}
 		if s.Format == "" {
 			ts.Cond = s.Why // a rule's condition
 		} else {
 			args := make([]any, len(s.Args))
 			for i, a := range s.Args {
-				if r, ok := a.(routing.RoleID); ok {
-					a = roleRef(rules, string(r))
+				switch v := a.(type) {
+				case routing.RoleID:
+					a = roleRef(rules, string(v))
+				case routing.PersonID:
+					a = notify.ActorName(rules, string(v))
+				case routing.People:
+					a = strings.Join(personNames(rules, v), ", ")
+				case routing.Scope:
+					a = scopePhrase(v.Contract)
 				}
 				args[i] = a
 			}
@@ -305,6 +315,30 @@ func placeView(rules *config.Rules, p routing.Place) *notify.RungView {
 		v.RoleNames = roleRef(rules, p.Role).Names
 	}
 	return v
+}
+
+// personNames names people of rules.yaml as mails do (notify.ActorName).
+func personNames(rules *config.Rules, ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = notify.ActorName(rules, id)
+	}
+	return out
+}
+
+// scopePhrase is a contract's scope as a mail words it: its parts, or
+// "base".
+func scopePhrase(ct *config.Contract) notify.Phrases {
+	parts := ct.ScopeParts()
+	if len(parts) == 0 {
+		base := notify.Phrase{Format: "base"}
+		return notify.Phrases{base}
+	}
+	out := make(notify.Phrases, len(parts))
+	for i, p := range parts {
+		out[i] = notify.Phrase{Format: p.Format, Args: []any{p.IDs}}
+	}
+	return out
 }
 
 func roleRef(rules *config.Rules, id string) notify.RoleRef {
