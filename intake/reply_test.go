@@ -10,6 +10,7 @@ import (
 
 	"github.com/casemail/casemail/config"
 	"github.com/casemail/casemail/notify"
+	"github.com/casemail/casemail/notify/langtest"
 	"github.com/casemail/casemail/store"
 )
 
@@ -565,6 +566,20 @@ func TestConversationMerge(t *testing.T) {
 	r = e.answer(t, ack, ola, "Noe nytt.", "")
 	if r.Outcome != OutcomeMessage || r.CaseNumber != a {
 		t.Errorf("reply to the merged case: %v, want a message on #%d", r, a)
+	}
+	// A mail with only the merged case's tag lands there too, unverified:
+	// anna is told how it was matched, merge and all, in her language.
+	r = e.mailFrom(t, "Ola <"+ola+">", "helpdesk@example.org", fmt.Sprintf("[#%d] En ting til", b), "", "Hei igjen.")
+	if r.Outcome != OutcomeMessage || r.CaseNumber != a {
+		t.Fatalf("tagged mail to the merged case: %v, want a message on #%d", r, a)
+	}
+	follow := e.sent(t, a, "followup", anna)
+	last := follow[len(follow)-1].Text
+	if want := fmt.Sprintf("enbart via ärendetaggen i ämnet, ärende #%d sammanslaget med #%d", b, a); !strings.Contains(last, want) {
+		t.Errorf("anna's notice lacks %q:\n%s", want, last)
+	}
+	if w := langtest.English(last); len(w) > 0 {
+		t.Errorf("English %q in anna's notice:\n%s", w, last)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/casemail/casemail/intake/senderauth"
+	"github.com/casemail/casemail/notify/langtest"
 	"github.com/casemail/casemail/store"
 )
 
@@ -133,6 +134,12 @@ func TestSupplierReferenceThreads(t *testing.T) {
 	if k := e.messageKind(t, n); k != "supplier" {
 		t.Errorf("stored as %s, want supplier", k)
 	}
+	// From the supplier's own (authenticated) address it is theirs: anna's
+	// notice does not call it unverified.
+	ans = e.sent(t, n, "supplier_answer", anna)
+	if last := ans[len(ans)-1].Text; !strings.Contains(last, "Saken er løst.") || strings.Contains(last, "OVERIFIERAT") {
+		t.Errorf("anna's notice of the supplier's mail:\n%s", last)
+	}
 
 	// The attack: a stranger who learnt the reference writes with it. It
 	// must open a case of its own, never land on the supplier's case.
@@ -245,8 +252,14 @@ func TestSupplierForgedAnswerChangesNothing(t *testing.T) {
 	if c := e.caseOf(t, n); c.Status != store.StatusWaiting {
 		t.Errorf("a forged answer ended the wait: status %s", c.Status)
 	}
+	// The owner sees it, marked unverified, with why, in Swedish.
 	if got := e.sent(t, n, "supplier_answer", anna); len(got) != 1 {
 		t.Errorf("the owner was not shown the unverified mail (%v)", e.kinds(t, n))
+	} else if !strings.Contains(got[0].Text, "OVERIFIERAT: brevets avsändare kunde inte verifieras (avsändarens autentisering "+
+		"misslyckades: DMARC underkänd för vendor.example)") {
+		t.Errorf("the owner's notice does not mark the forged answer:\n%s", got[0].Text)
+	} else if w := langtest.English(got[0].Text); len(w) > 0 {
+		t.Errorf("English %q in the owner's notice:\n%s", w, got[0].Text)
 	}
 	r := e.mailFrom(t, "Qm Support <"+vendor+">", "helpdesk@example.org", "INC0066666", "", "hei")
 	if r.CaseNumber == n {

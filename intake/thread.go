@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -150,7 +151,7 @@ func (p *Processor) bySupplierReference(ctx context.Context, tx pgx.Tx, msg *mai
 	if err != nil || !found {
 		return nil, err
 	}
-	return &casework.Thread{Case: c, How: "supplier reference " + ref}, nil
+	return &casework.Thread{Case: c, How: fmt.Sprintf(casework.HowSupplierReference, ref)}, nil
 }
 
 // provenByReferences finds in the references a Message-ID we signed for

@@ -295,8 +295,8 @@ type Data struct {
 	Escalated bool     // assignment: the case reached the recipient by escalation
 	Expired   bool     // error: the reply token had expired
 	Oversize  string   // ack: the mailbox's size limit ("25 MB") when the mail was over it
-	// Unverified, on a follow-up: why the mail proves nothing about its
-	// sender (it changed nothing on the case).
+	// Unverified, on a follow-up or a supplier's answer: why the mail
+	// proves nothing about its sender (it changed nothing on the case).
 	Unverified string
 	// Joined, on a note: the people a merge (of case Reason) added.
 	Joined []string

@@ -241,7 +241,7 @@ func TestStoredHandOverSplit(t *testing.T) {
 // notify.Translate from below casework — a routing step's reason
 // (routing's Step.worded), a sender authentication finding (senderauth's
 // found), a notify.Phrase this package writes, how a mail was matched to
-// a case (intake's Thread.How), a part of a contract's scope (config's
+// a case (intake's Thread.How, this package's How constants), a part of a contract's scope (config's
 // ScopePart) — has a Swedish and a Norwegian wording
 // with the same verbs, found by reading the source.
 func TestPhrasesWorded(t *testing.T) {
@@ -262,6 +262,12 @@ func TestPhrasesWorded(t *testing.T) {
 						}
 					}
 					switch n := n.(type) {
+					case *ast.ValueSpec: // const HowSupplierReference = "…"
+						for i, id := range n.Names {
+							if strings.HasPrefix(strings.ToLower(id.Name), "how") && i < len(n.Values) {
+								add(n.Values[i])
+							}
+						}
 					case *ast.CallExpr:
 						var name string
 						switch fn := n.Fun.(type) {
@@ -294,7 +300,7 @@ func TestPhrasesWorded(t *testing.T) {
 	}
 	// Routing's, the sender authentication's, and this package's own.
 	for _, want := range []string{"among %s", "DMARC failed for %s", "it was matched to the case by %s only", "subject tag",
-		"units %s", "base"} {
+		"units %s", "base", "supplier reference %s", "%s, case #%d merged into #%d"} {
 		if formats[want] == "" {
 			t.Fatalf("the source scan missed %q: it is broken", want)
 		}

@@ -42,8 +42,7 @@ func (a *applier) redirect(ctx context.Context, th *Thread) (*Thread, *store.Cas
 		}
 		// The sender proved themselves for the merged case; the token does
 		// not name the new one, but the merge made them part of it.
-		th = &Thread{Case: into, How: th.How + fmt.Sprintf(", case #%d merged into #%d", th.Case.Number, into.Number),
-			Proven: th.Proven}
+		th = &Thread{Case: into, How: fmt.Sprintf(howMerged, th.How, th.Case.Number, into.Number), Proven: th.Proven}
 	}
 	kind, err := a.messageKind(ctx, th.Case)
 	if err != nil {
@@ -84,18 +83,23 @@ func (a *applier) converse(ctx context.Context, th *Thread, kind store.Party, ro
 		}
 		return nil
 	case store.PartySupplier:
-		_, why := a.trusted(th)
 		c := th.Case
 		// The supplier's clock and reference change only for a mail whose
 		// sender authentication the policy accepts: a forged supplier
-		// cannot stop their clock or plant a reference.
-		if ok, _ := a.desk.Senders.AllowParticipant(a.sender); ok {
+		// cannot stop their clock or plant a reference. (Their ticket
+		// system's mail comes with their reference only, never a token:
+		// their authenticated address is what makes it theirs.) The owner
+		// sees a refused one marked, with why.
+		var unverified notify.Phrase
+		if ok, why := a.desk.Senders.AllowParticipant(a.sender); ok {
 			var err error
 			if c, err = a.supplierAnswered(ctx, th.Case, false); err != nil {
 				return err
 			}
+		} else {
+			unverified = authPhrase(why)
 		}
-		return a.tellOwner(ctx, c, notify.KindSupplierAnswer, "supplier answer", why)
+		return a.tellOwner(ctx, c, notify.KindSupplierAnswer, "supplier answer", unverified)
 	case store.PartyRequester, store.PartyParticipant, store.PartyCc:
 		return a.followUp(ctx, th)
 	}

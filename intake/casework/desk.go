@@ -66,7 +66,9 @@ type Mail struct {
 type Thread struct {
 	Case *store.Case
 	// How: reply token, expired reply token, references, subject tag,
-	// bounce of our mail.
+	// bounce of our mail, HowSupplierReference with the reference; after a
+	// redirect by a merge, howMerged with the way to the merged case
+	// (howPhrase reads it back for a mail to word).
 	How string
 	// Proven: the sender showed a valid token or a Message-ID signed for
 	// them.
@@ -79,6 +81,14 @@ type Thread struct {
 	// spent token still threads, but proves nothing more.
 	Spent string
 }
+
+// Thread.How of a mail matched by its supplier's own reference, and of
+// one that came to a case merged into another (formats in English, worded
+// by notify).
+const (
+	HowSupplierReference = "supplier reference %s"
+	howMerged            = "%s, case #%d merged into #%d"
+)
 
 // Applied says what Apply did with a mail.
 type Applied struct {

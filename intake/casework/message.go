@@ -2,6 +2,9 @@ package casework
 
 import (
 	"context"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/casemail/casemail/intake/mailparse"
@@ -77,7 +80,7 @@ func addrs(as []mailparse.Address) []string {
 // sender authentication the policy accepts. why says what is missing.
 func (a *applier) trusted(th *Thread) (bool, notify.Phrase) {
 	if !th.Proven {
-		return false, notify.Phrase{Format: "it was matched to the case by %s only", Args: []any{notify.Phrase{Format: th.How}}}
+		return false, notify.Phrase{Format: "it was matched to the case by %s only", Args: []any{howPhrase(th.How)}}
 	}
 	if th.Spent != "" {
 		return false, notify.Phrase{Format: "its reply address had been shown to others (%s)", Args: []any{th.Spent}}
@@ -86,6 +89,24 @@ func (a *applier) trusted(th *Thread) (bool, notify.Phrase) {
 		return false, authPhrase(why)
 	}
 	return true, notify.Phrase{}
+}
+
+// mergedHow reads howMerged back.
+var mergedHow = regexp.MustCompile(`^(.*), case #(\d+) merged into #(\d+)$`)
+
+// howPhrase is how a mail was matched to its case (Thread.How, also
+// stored in its message event) as a mail words it: the reference and the
+// case numbers as they are, every merge on the way.
+func howPhrase(how string) notify.Phrase {
+	if m := mergedHow.FindStringSubmatch(how); m != nil {
+		from, _ := strconv.ParseInt(m[2], 10, 64)
+		into, _ := strconv.ParseInt(m[3], 10, 64)
+		return notify.Phrase{Format: howMerged, Args: []any{howPhrase(m[1]), from, into}}
+	}
+	if ref, ok := strings.CutPrefix(how, strings.TrimSuffix(HowSupplierReference, "%s")); ok {
+		return notify.Phrase{Format: HowSupplierReference, Args: []any{ref}}
+	}
+	return notify.Phrase{Format: how}
 }
 
 // authPhrase is a finding of the sender authentication as a mail words it

@@ -19,7 +19,9 @@ var Words = regexp.MustCompile(`(?i)\b(the|and|your|you|case|cases|reply|replies
 	// the routing trail's and the sender authentication's
 	`rule|rung|tags|holders?|assignee|dropped|classified|skipped|matched|match|keyword|among|held|nobody|` +
 	`everyone|away|none|default|proposed|member|domain|failed|passed|aligned|signature|header|field|sender's|` +
-	`authentication|authenticated|trusted|nothing|could|read|address|shown|others)\b`)
+	`authentication|authenticated|trusted|nothing|could|read|address|shown|others|` +
+	// how a mail was matched to its case
+	`token|references?|tag|bounce|merged|into)\b`)
 
 // notWords are #commands and #case numbers (the same in every language),
 // addresses, links and header names (Authentication-Results).
