@@ -118,3 +118,31 @@ func TestWordingsAreNordic(t *testing.T) {
 		t.Error("Translate")
 	}
 }
+
+// TestReword: a text made from a wording's format is read back and worded
+// anew, a nested sentence and a status too; any other text stays as it is.
+func TestReword(t *testing.T) {
+	for _, tc := range []struct{ en, sv, nb string }{
+		{"the case is already resolved", "ärendet är redan löst", "saken er allerede løst"},
+		{"the sender's authentication failed: DMARC failed for example.org",
+			"avsändarens autentisering misslyckades: DMARC underkänd för example.org",
+			"avsenderens autentisering mislyktes: DMARC underkjent for example.org"},
+		{"a reply address was shown to others (sent to the list staff.example.org): it carries no command from now on",
+			"en svarsadress visades för andra (skickat till listan staff.example.org): den bär inga kommandon från och med nu",
+			"en svaradresse ble vist til andre (sendt til listen staff.example.org): den bærer ingen kommandoer fra nå av"},
+		{`nobody called "Bo Ek" in rules.yaml`, `ingen som heter "Bo Ek" i rules.yaml`, `ingen som heter "Bo Ek" i rules.yaml`},
+		{"reminder 2 of 3 to qm-vendor", "påminnelse 2 av 3 till qm-vendor", "påminnelse 2 av 3 til qm-vendor"},
+		{"#resolve Löst, se rutinen 100%", "#resolve Löst, se rutinen 100%", "#resolve Löst, se rutinen 100%"},
+	} {
+		p := Reword(tc.en)
+		if got := p.In("en"); got != tc.en {
+			t.Errorf("%q in English: %q", tc.en, got)
+		}
+		if got := p.In("sv"); got != tc.sv {
+			t.Errorf("%q in Swedish: %q, want %q", tc.en, got, tc.sv)
+		}
+		if got := p.In("nb"); got != tc.nb {
+			t.Errorf("%q in Norwegian: %q, want %q", tc.en, got, tc.nb)
+		}
+	}
+}

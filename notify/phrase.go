@@ -63,6 +63,13 @@ func (r RoleRef) In(lang string) string {
 	return wordIn(lang, "role", r.ID)
 }
 
+// Word is a word of the fixed vocabulary among a phrase's arguments:
+// Kind "status", "priority", "result" (a routing strategy), with its key.
+type Word struct{ Kind, Key string }
+
+// In is the word in lang.
+func (w Word) In(lang string) string { return wordIn(lang, w.Kind, w.Key) }
+
 // wordIn is the fixed vocabulary's word for kind.key in lang (words),
 // else English's, else key with underscores as spaces.
 func wordIn(lang, kind, key string) string {

@@ -226,8 +226,12 @@ type HistoryEntry struct {
 	// "note" (internal), "supplier" (the supplier's answer), "event".
 	Kind        string
 	From        string // a name, or an address
-	Text        string
+	Text        string // a message's text; an event's line in English
 	Attachments []AttachmentView
+	// Event is an event's line, worded in the reader's language; Move,
+	// for a transfer, where it took the case (Event then says why).
+	Event Phrase
+	Move  *MoveView
 }
 
 // AttachmentView is one attachment as listed in a mail.
@@ -807,7 +811,14 @@ func sampleData() Data {
 		Created: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), Due: time.Date(2026, 3, 2, 13, 30, 0, 0, time.UTC), Routine: "https://intranet.example.org/routines/printing",
 		Route: sampleRoute(), Overdue: true, DueKind: DueFirstResponse,
 		History: []HistoryEntry{{At: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), Kind: "note", From: "Anna Berg",
-			Text: "Ringt Ola.", Attachments: []AttachmentView{{Name: "logg.txt", Size: 120}}}}, HistoryLeft: 2,
+			Text: "Ringt Ola.", Attachments: []AttachmentView{{Name: "logg.txt", Size: 120}}},
+			{At: time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC), Kind: "event", From: "Anna Berg",
+				Move: &MoveView{Kind: "escalate", From: RungView{Tier: "1", Role: "superuser", Holder: "Anna Berg"},
+					To: RungView{Tier: "2", Role: "coordinator", Holder: "Per Dahl"}},
+				Event: Phrase{Format: "reason: %s", Args: []any{"Trenger koordinator"}}},
+			{At: time.Date(2026, 3, 2, 10, 6, 0, 0, time.UTC), Kind: "event", From: "Per Dahl",
+				Event: Phrase{Format: "status %s → %s: %s", Args: []any{Word{Kind: "status", Key: "open"}, Word{Kind: "status", Key: "waiting"},
+					Phrase{Format: "waiting until %s", Args: []any{"2026-03-04 10:00"}}}}}}, HistoryLeft: 2,
 		Supplier: "Qm+ vendor", SupplierRef: "INC0012345", SupplierDue: time.Date(2026, 3, 3, 9, 30, 0, 0, time.UTC),
 		SupplierOverdue: true, Reminders: 2,
 		Message: MessageView{From: "ola@example.no", FromName: "Ola Nordmann", Text: "Hei,\nskriveren virker ikke.",

@@ -200,6 +200,18 @@ func (v CaseView) localized(lang string) CaseView {
 	if v.Route != nil {
 		v.Route = v.Route.localized(lang)
 	}
+	if len(v.History) > 0 {
+		h := make([]HistoryEntry, len(v.History))
+		for i, e := range v.History {
+			if e.Move != nil {
+				m := *e.Move
+				m.From, m.To = m.From.localized(lang), m.To.localized(lang)
+				e.Move = &m
+			}
+			h[i] = e
+		}
+		v.History = h
+	}
 	return v
 }
 

@@ -1,6 +1,12 @@
 package notify
 
-import "strings"
+import (
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
 
 // Translate returns the wording in lang of a text written in English
 // below the templates — the errors a command gets (casework), the steps
@@ -154,6 +160,76 @@ var wordings = map[string]map[string]string{
 		"subject tag":                  "ärendetaggen i ämnet",
 		"supplier reference %s":        "leverantörens referens %s",
 		"%s, case #%d merged into #%d": "%s, ärende #%d sammanslaget med #%d",
+
+		// A case's events in #history (intake/casework/events.go), and the
+		// reasons they were stored with (read back by Reword).
+		"unverified mail: %s":               "overifierat brev: %s",
+		"command %s":                        "kommando %s",
+		"commands refused: %s":              "kommandon avvisade: %s",
+		"the reply token has expired":       "svarsadressen har gått ut",
+		"status %s → %s":                    "status %s → %s",
+		"status %s → %s: %s":                "status %s → %s: %s",
+		"priority %s → %s":                  "prioritet %s → %s",
+		"service %s → %s":                   "tjänst %s → %s",
+		"routed to %s: service %s, unit %s": "dirigerat till %s: tjänst %s, enhet %s",
+		"routed to %s: service %s":          "dirigerat till %s: tjänst %s",
+		"the supplier %s":                   "leverantören %s",
+		"%s, level %s":                      "%s, nivå %s",
+		"level %s":                          "nivå %s",
+		"assigned to %s, %s (%s)":           "tilldelat %s, %s (%s)",
+		"dropped by a rule: %s":             "avvisat av en regel: %s",
+		"asked %s for help (#consult)":      "bad %s om hjälp (#consult)",
+		"added %s to the case (#cc)":        "lade till %s i ärendet (#cc)",
+		"merged into #%d":                   "sammanslaget med #%d",
+		"case #%d merged into this one":     "ärende #%d sammanslaget med det här",
+		"waits for the approval of a %s":    "väntar på godkännande av en %s",
+		"approved":                          "godkänt",
+		"approved: %s":                      "godkänt: %s",
+		"rejected":                          "avslaget",
+		"rejected: %s":                      "avslaget: %s",
+		"no acknowledgement sent: %s":       "ingen mottagningsbekräftelse skickad: %s",
+		"%s already got %d mails about this case this hour: one more was not sent": "%s har redan fått %d mejl om ärendet den här timmen: ett till skickades inte",
+		"forwarded to %s under contract %s, answer due %s":                         "skickat till %s enligt avtal %s, svar senast %s",
+		"forwarded to %s under contract %s":                                        "skickat till %s enligt avtal %s",
+		"forwarded to %s, answer due %s":                                           "skickat till %s, svar senast %s",
+		"forwarded to %s":                                                          "skickat till %s",
+		"%s answered after %s":                                                     "%s svarade efter %s",
+		"%s answered after %s, past the contract's response time":                  "%s svarade efter %s, efter avtalets svarstid",
+		"reminder %d of %d to %s":                                                  "påminnelse %d av %d till %s",
+		"the holder was warned: %s due %s":                                         "handläggaren varnades: %s senast %s",
+		"SLA met: %s (due %s)":                                                     "SLA uppfyllt: %s (senast %s)",
+		"SLA breached: %s (due %s)":                                                "SLA överskridet: %s (senast %s)",
+		"reason: %s":                                                               "orsak: %s",
+		"at the top of its chain and no support_manager is defined: nobody else to tell":              "redan på den högsta nivån och ingen support_manager är angiven: ingen annan att meddela",
+		"at the top of its chain and no support_manager is defined: nobody else to tell (reason: %s)": "redan på den högsta nivån och ingen support_manager är angiven: ingen annan att meddela (orsak: %s)",
+		"%s: %s":   "%s: %s",
+		"new mail": "ärendet öppnades av ett nytt mejl",
+		"%s wrote to case #%d, which is closed: opened a new case linked to it":              "%s skrev till ärende #%d, som är stängt: ett nytt ärende öppnades, länkat till det",
+		"%s wrote to case #%d, resolved more than %s ago: opened a new case linked to it":    "%s skrev till ärende #%d, löst för mer än %s sedan: ett nytt ärende öppnades, länkat till det",
+		"subject names case #%d, but %s is not on that case: opened a new case linked to it": "ämnet nämner ärende #%d, men %s hör inte till det ärendet: ett nytt ärende öppnades, länkat till det",
+		"%s already got %d acknowledgements this hour":                                       "%s har redan fått %d mottagningsbekräftelser den här timmen",
+		"mailbox %s already sent %d acknowledgements this hour":                              "brevlådan %s har redan skickat %d mottagningsbekräftelser den här timmen",
+		"a reply address was shown to others (%s): it carries no command from now on":        "en svarsadress visades för andra (%s): den bär inga kommandon från och med nu",
+		"sent to the list %s":                   "skickat till listan %s",
+		"sent to %s too":                        "skickat till %s också",
+		"%s on a case nobody owns: nobody told": "%s i ett ärende som ingen äger: ingen fick veta",
+		"follow-up":                             "uppföljning",
+		"supplier answer":                       "leverantörens svar",
+		"a mail to the owner bounced: not told again by mail":           "ett mejl till ägaren studsade: hen meddelas inte igen per mejl",
+		"a mail to %s bounced: the owner is told":                       "ett mejl till %s studsade: ägaren får veta",
+		"the requester wrote in %s: answered in %s from now on":         "anmälaren skrev på %s: svaren går på %s från och med nu",
+		"waited %s of business time: SLA due times moved on by as much": "väntade %s arbetstid: SLA-tiderna flyttades fram lika mycket",
+		"the #wait ended": "#wait tog slut",
+		"the requester wrote while the case was waiting":                               "anmälaren skrev medan ärendet väntade",
+		"the supplier answered: the SLA resumes":                                       "leverantören svarade: SLA-klockan går igen",
+		"waiting on the supplier %s: the SLA pauses":                                   "väntar på leverantören %s: SLA-klockan pausas",
+		"the requester replied to a resolved case":                                     "anmälaren svarade på ett löst ärende",
+		"waiting until %s":                                                             "väntar till %s",
+		"the supplier's reference: %s":                                                 "leverantörens referens: %s",
+		"%s has not answered after %d reminders: the owner is told":                    "%s har inte svarat efter %d påminnelser: ägaren får veta",
+		"%s has not answered after %d reminders, answer was due %s: the owner is told": "%s har inte svarat efter %d påminnelser, svaret skulle ha kommit senast %s: ägaren får veta",
+		"the requester's personal data was erased on request (GDPR)":                   "anmälarens personuppgifter raderades på begäran (GDPR)",
+		"a participant's personal data was erased on request (GDPR)":                   "en deltagares personuppgifter raderades på begäran (GDPR)",
 	},
 	"nb": {
 		"the supplier's own reference, e.g. #supplier-ref INC0012345":                                                                        "leverandørens egen referanse, f.eks. #supplier-ref INC0012345",
@@ -287,7 +363,188 @@ var wordings = map[string]map[string]string{
 		"subject tag":                  "saksmerket i emnet",
 		"supplier reference %s":        "leverandørens referanse %s",
 		"%s, case #%d merged into #%d": "%s, sak #%d slått sammen med #%d",
+
+		// A case's events in #history (intake/casework/events.go), and the
+		// reasons they were stored with (read back by Reword).
+		"unverified mail: %s":               "ikke verifisert e-post: %s",
+		"command %s":                        "kommando %s",
+		"commands refused: %s":              "kommandoer avvist: %s",
+		"the reply token has expired":       "svaradressen er utløpt",
+		"status %s → %s":                    "status %s → %s",
+		"status %s → %s: %s":                "status %s → %s: %s",
+		"priority %s → %s":                  "prioritet %s → %s",
+		"service %s → %s":                   "tjeneste %s → %s",
+		"routed to %s: service %s, unit %s": "rutet til %s: tjeneste %s, enhet %s",
+		"routed to %s: service %s":          "rutet til %s: tjeneste %s",
+		"the supplier %s":                   "leverandøren %s",
+		"%s, level %s":                      "%s, nivå %s",
+		"level %s":                          "nivå %s",
+		"assigned to %s, %s (%s)":           "tildelt %s, %s (%s)",
+		"dropped by a rule: %s":             "avvist av en regel: %s",
+		"asked %s for help (#consult)":      "ba %s om hjelp (#consult)",
+		"added %s to the case (#cc)":        "la til %s i saken (#cc)",
+		"merged into #%d":                   "slått sammen med #%d",
+		"case #%d merged into this one":     "sak #%d slått sammen med denne",
+		"waits for the approval of a %s":    "venter på godkjenning fra en %s",
+		"approved":                          "godkjent",
+		"approved: %s":                      "godkjent: %s",
+		"rejected":                          "avslått",
+		"rejected: %s":                      "avslått: %s",
+		"no acknowledgement sent: %s":       "ingen mottakskvittering sendt: %s",
+		"%s already got %d mails about this case this hour: one more was not sent": "%s har allerede fått %d e-poster om saken denne timen: én til ble ikke sendt",
+		"forwarded to %s under contract %s, answer due %s":                         "sendt til %s etter avtale %s, svar innen %s",
+		"forwarded to %s under contract %s":                                        "sendt til %s etter avtale %s",
+		"forwarded to %s, answer due %s":                                           "sendt til %s, svar innen %s",
+		"forwarded to %s":                                                          "sendt til %s",
+		"%s answered after %s":                                                     "%s svarte etter %s",
+		"%s answered after %s, past the contract's response time":                  "%s svarte etter %s, etter avtalens svarfrist",
+		"reminder %d of %d to %s":                                                  "påminnelse %d av %d til %s",
+		"the holder was warned: %s due %s":                                         "saksbehandleren ble varslet: %s innen %s",
+		"SLA met: %s (due %s)":                                                     "SLA overholdt: %s (innen %s)",
+		"SLA breached: %s (due %s)":                                                "SLA brutt: %s (innen %s)",
+		"reason: %s":                                                               "begrunnelse: %s",
+		"at the top of its chain and no support_manager is defined: nobody else to tell":              "allerede på det høyeste nivået og ingen support_manager er angitt: ingen andre å si fra til",
+		"at the top of its chain and no support_manager is defined: nobody else to tell (reason: %s)": "allerede på det høyeste nivået og ingen support_manager er angitt: ingen andre å si fra til (begrunnelse: %s)",
+		"%s: %s":   "%s: %s",
+		"new mail": "saken ble opprettet av en ny e-post",
+		"%s wrote to case #%d, which is closed: opened a new case linked to it":              "%s skrev til sak #%d, som er lukket: en ny sak ble opprettet og koblet til den",
+		"%s wrote to case #%d, resolved more than %s ago: opened a new case linked to it":    "%s skrev til sak #%d, løst for mer enn %s siden: en ny sak ble opprettet og koblet til den",
+		"subject names case #%d, but %s is not on that case: opened a new case linked to it": "emnet nevner sak #%d, men %s hører ikke til den saken: en ny sak ble opprettet og koblet til den",
+		"%s already got %d acknowledgements this hour":                                       "%s har allerede fått %d mottakskvitteringer denne timen",
+		"mailbox %s already sent %d acknowledgements this hour":                              "postkassen %s har allerede sendt %d mottakskvitteringer denne timen",
+		"a reply address was shown to others (%s): it carries no command from now on":        "en svaradresse ble vist til andre (%s): den bærer ingen kommandoer fra nå av",
+		"sent to the list %s":                   "sendt til listen %s",
+		"sent to %s too":                        "sendt til %s også",
+		"%s on a case nobody owns: nobody told": "%s i en sak ingen eier: ingen fikk beskjed",
+		"follow-up":                             "oppfølging",
+		"supplier answer":                       "leverandørens svar",
+		"a mail to the owner bounced: not told again by mail":           "en e-post til eieren kom i retur: eieren får ikke beskjed igjen per e-post",
+		"a mail to %s bounced: the owner is told":                       "en e-post til %s kom i retur: eieren får beskjed",
+		"the requester wrote in %s: answered in %s from now on":         "innmelderen skrev på %s: svarene går på %s fra nå av",
+		"waited %s of business time: SLA due times moved on by as much": "ventet %s arbeidstid: SLA-fristene ble flyttet like mye",
+		"the #wait ended": "#wait er over",
+		"the requester wrote while the case was waiting":                               "innmelderen skrev mens saken ventet",
+		"the supplier answered: the SLA resumes":                                       "leverandøren svarte: SLA-klokken går igjen",
+		"waiting on the supplier %s: the SLA pauses":                                   "venter på leverandøren %s: SLA-klokken stanser",
+		"the requester replied to a resolved case":                                     "innmelderen svarte på en løst sak",
+		"waiting until %s":                                                             "venter til %s",
+		"the supplier's reference: %s":                                                 "leverandørens referanse: %s",
+		"%s has not answered after %d reminders: the owner is told":                    "%s har ikke svart etter %d påminnelser: eieren får beskjed",
+		"%s has not answered after %d reminders, answer was due %s: the owner is told": "%s har ikke svart etter %d påminnelser, svaret skulle kommet innen %s: eieren får beskjed",
+		"the requester's personal data was erased on request (GDPR)":                   "innmelderens personopplysninger ble slettet på forespørsel (GDPR)",
+		"a participant's personal data was erased on request (GDPR)":                   "en deltakers personopplysninger ble slettet på forespørsel (GDPR)",
 	},
+}
+
+// Reword reads an English text made from one of the wordings' formats
+// back into a Phrase — a stored event's reason, an error recorded as
+// text — so that a mail can word it in its reader's language: the most
+// specific format whose fixed parts it has, with its verbs' values as
+// data (a value that is itself such a sentence is reworded too, a case
+// status is a Word). A text made from no known format is a Phrase of
+// itself, shown as it is.
+func Reword(english string) Phrase {
+	if p, ok := reword(english); ok {
+		return p
+	}
+	return Phrase{Format: english}
+}
+
+func reword(s string) (Phrase, bool) {
+	if Translated("sv", s) || Translated("nb", s) {
+		return Phrase{Format: s}, true
+	}
+	for _, f := range rewordFormats() {
+		if len(f.verbs) == 0 {
+			continue
+		}
+		m := f.re.FindStringSubmatch(s)
+		if m == nil {
+			continue
+		}
+		args := make([]any, len(f.verbs))
+		for i, v := range f.verbs {
+			val := m[i+1]
+			switch v {
+			case 'd':
+				n, _ := strconv.ParseInt(val, 10, 64)
+				args[i] = n
+			case 'q':
+				q, err := strconv.Unquote(val)
+				if err != nil {
+					q = val
+				}
+				args[i] = q
+			default:
+				if _, ok := words[DefaultLanguage]["status."+val]; ok {
+					args[i] = Word{Kind: "status", Key: val}
+				} else if p, ok := reword(val); ok {
+					args[i] = p
+				} else {
+					args[i] = val
+				}
+			}
+		}
+		return Phrase{Format: f.format, Args: args}, true
+	}
+	return Phrase{}, false
+}
+
+type rewordFormat struct {
+	format string
+	verbs  string
+	re     *regexp.Regexp
+}
+
+var (
+	rewordOnce sync.Once
+	rewordList []rewordFormat
+)
+
+// rewordFormats are the wordings' formats as patterns, the most specific
+// (the most fixed text) first.
+func rewordFormats() []rewordFormat {
+	rewordOnce.Do(func() {
+		seen := map[string]bool{}
+		for _, lang := range []string{"sv", "nb"} {
+			for f := range wordings[lang] {
+				if seen[f] {
+					continue
+				}
+				seen[f] = true
+				var b strings.Builder
+				b.WriteString("^")
+				for i := 0; i < len(f); i++ {
+					if f[i] != '%' || i == len(f)-1 {
+						b.WriteString(regexp.QuoteMeta(f[i : i+1]))
+						continue
+					}
+					i++
+					switch f[i] {
+					case 'd':
+						b.WriteString(`([-+]?\d+)`)
+					case 'q':
+						b.WriteString(`("(?:[^"\\]|\\.)*")`)
+					case '%':
+						b.WriteString("%")
+					default:
+						b.WriteString(`(.+?)`)
+					}
+				}
+				b.WriteString("$")
+				rewordList = append(rewordList, rewordFormat{format: f, verbs: strings.ReplaceAll(Verbs(f), "%", ""),
+					re: regexp.MustCompile(b.String())})
+			}
+		}
+		sort.Slice(rewordList, func(i, j int) bool {
+			a, b := rewordList[i], rewordList[j]
+			if la, lb := len(a.format)-2*len(a.verbs), len(b.format)-2*len(b.verbs); la != lb {
+				return la > lb
+			}
+			return a.format < b.format
+		})
+	})
+	return rewordList
 }
 
 // Verbs lists a format's fmt verbs in order, so that a test can check a

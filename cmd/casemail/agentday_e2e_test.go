@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casemail/casemail/notify/langtest"
 	"github.com/casemail/casemail/store"
 )
 
@@ -125,10 +126,13 @@ func TestAgentDayEndToEnd(t *testing.T) {
 	hist := w.waitMail(t, eva, 3)
 	body = decodeBody(t, hist)
 	for _, want := range []string{"Jeg får en feilmelding", "Har du prøvd å logge ut", "Ringte Ola", "Intern kommentar om lisensen",
-		"saken er sendt videre", "transfer: escalated"} {
+		"saken er sendt videre", "eskalert: "} {
 		if !strings.Contains(body, want) {
 			t.Errorf("#history lacks %q:\n%s", want, body)
 		}
+	}
+	if w := langtest.English(body); len(w) > 0 {
+		t.Errorf("English %q in the Norwegian #history:\n%s", w, body)
 	}
 	// per's #assign mail: its comment is internal, its public part an answer.
 	if !strings.Contains(body, "internt notat: Per Dahl\n  #assign eva\n  Eva, du kan lisensene, ta over.") ||

@@ -100,12 +100,9 @@ func (desk *Desk) history(ctx context.Context, q store.Querier, rules *config.Ru
 		}
 		var events []notify.HistoryEntry
 		for i := len(evs) - 1; i >= 0; i-- {
-			ev := evs[i]
-			if ev.Kind == "mail-queued" {
-				continue
+			if e, ok := eventEntry(rules, loc, evs[i]); ok {
+				events = append(events, e)
 			}
-			events = append(events, notify.HistoryEntry{At: ev.At.In(loc), Kind: "event",
-				From: notify.ActorName(rules, ev.Actor), Text: ev.Kind + ": " + ev.Reason})
 		}
 		h.Entries = mergeNewestFirst(h.Entries, events)
 	}

@@ -350,12 +350,12 @@ func (d *Desk) checkForward(ctx context.Context, q pgx.Tx, rules *config.Rules, 
 			}
 		}
 		st.OwnersTold++
-		due := ""
+		why := fmt.Sprintf("%s has not answered after %d reminders: the owner is told", f.Supplier, f.Reminders)
 		if f.ResponseDue != nil {
-			due = ", answer was due " + f.ResponseDue.In(loc).Format("2006-01-02 15:04")
+			why = fmt.Sprintf("%s has not answered after %d reminders, answer was due %s: the owner is told", f.Supplier,
+				f.Reminders, f.ResponseDue.In(loc).Format("2006-01-02 15:04"))
 		}
-		if err := store.AddEvent(ctx, w, c.ID, now, "", "supplier-late",
-			fmt.Sprintf("%s has not answered after %d reminders%s: the owner is told", f.Supplier, f.Reminders, due),
+		if err := store.AddEvent(ctx, w, c.ID, now, "", "supplier-late", why,
 			map[string]any{"supplier": f.Supplier, "reminders": f.Reminders, "told": personIDs(owners)}); err != nil {
 			return err
 		}

@@ -131,7 +131,7 @@ func (desk *Desk) Transfer(ctx context.Context, q store.Querier, rules *config.R
 	if err := store.AddEvent(ctx, q, c.ID, now, t.Actor, "transfer", trail, map[string]any{
 		"kind": string(t.Kind), "from_rung": c.Rung, "to_rung": d.Rung, "from_tier": c.Tier, "to_tier": d.Tier,
 		"from_role": c.Role, "to_role": d.Role, "from_assignee": c.Assignee, "to_assignee": d.Assignee,
-		"supplier": d.Supplier, "moved": moved, "tier_changed": c.Tier != d.Tier, "reason": t.Reason,
+		"from_supplier": c.Supplier, "supplier": d.Supplier, "moved": moved, "tier_changed": c.Tier != d.Tier, "reason": t.Reason,
 	}); err != nil {
 		return nil, err
 	}
