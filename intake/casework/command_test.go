@@ -241,63 +241,44 @@ func TestStoredHandOverSplit(t *testing.T) {
 // notify.Translate from below casework — a routing step's reason
 // (routing's Step.worded), a sender authentication finding (senderauth's
 // found), a notify.Phrase this package writes, how a mail was matched to
-// a case (intake's Thread.How, this package's How constants), a part of a contract's scope (config's
-// ScopePart) — has a Swedish and a Norwegian wording
-// with the same verbs, found by reading the source.
+// a case (intake's Thread.How, this package's How constants), a part of a
+// contract's scope (config's ScopePart) — has a Swedish and a Norwegian
+// wording with the same verbs, found by reading the source.
 func TestPhrasesWorded(t *testing.T) {
 	formats := map[string]string{} // text → where
-	for _, dir := range []string{"../../routing", "../../config", "../senderauth", ".", ".."} {
-		fset := token.NewFileSet()
-		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, pkg := range pkgs {
-			for _, f := range pkg.Files {
-				ast.Inspect(f, func(n ast.Node) bool {
-					add := func(e ast.Expr) {
-						if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							s, _ := strconv.Unquote(lit.Value)
-							formats[s] = fset.Position(lit.Pos()).String()
-						}
-					}
-					switch n := n.(type) {
-					case *ast.ValueSpec: // const HowSupplierReference = "…"
-						for i, id := range n.Names {
-							if strings.HasPrefix(strings.ToLower(id.Name), "how") && i < len(n.Values) {
-								add(n.Values[i])
-							}
-						}
-					case *ast.CallExpr:
-						var name string
-						switch fn := n.Fun.(type) {
-						case *ast.SelectorExpr:
-							name = fn.Sel.Name
-						case *ast.Ident:
-							name = fn.Name
-						}
-						if (name == "worded" || name == "found") && len(n.Args) > 0 {
-							add(n.Args[0])
-						}
-					case *ast.CompositeLit:
-						typ := fmt.Sprint(n.Type)
-						for _, e := range n.Elts {
-							kv, ok := e.(*ast.KeyValueExpr)
-							if !ok {
-								continue
-							}
-							key := fmt.Sprint(kv.Key)
-							if (strings.HasSuffix(typ, "Phrase}") || typ == "ScopePart") && key == "Format" ||
-								strings.HasSuffix(typ, "Thread}") && key == "How" {
-								add(kv.Value)
-							}
-						}
-					}
-					return true
-				})
+	inspectSource(t, []string{"../../routing", "../../config", "../senderauth", ".", ".."}, func(fset *token.FileSet, n ast.Node) {
+		add := func(e ast.Expr) {
+			if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				s, _ := strconv.Unquote(lit.Value)
+				formats[s] = fset.Position(lit.Pos()).String()
 			}
 		}
-	}
+		switch n := n.(type) {
+		case *ast.ValueSpec: // const HowSupplierReference = "…"
+			for i, id := range n.Names {
+				if strings.HasPrefix(strings.ToLower(id.Name), "how") && i < len(n.Values) {
+					add(n.Values[i])
+				}
+			}
+		case *ast.CallExpr:
+			if name := calleeName(n); (name == "worded" || name == "found") && len(n.Args) > 0 {
+				add(n.Args[0])
+			}
+		case *ast.CompositeLit:
+			typ := fmt.Sprint(n.Type)
+			for _, e := range n.Elts {
+				kv, ok := e.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				key := fmt.Sprint(kv.Key)
+				if (strings.HasSuffix(typ, "Phrase}") || typ == "ScopePart") && key == "Format" ||
+					strings.HasSuffix(typ, "Thread}") && key == "How" {
+					add(kv.Value)
+				}
+			}
+		}
+	})
 	// Routing's, the sender authentication's, and this package's own.
 	for _, want := range []string{"among %s", "DMARC failed for %s", "it was matched to the case by %s only", "subject tag",
 		"units %s", "base", "supplier reference %s", "%s, case #%d merged into #%d"} {
@@ -317,4 +298,36 @@ func TestPhrasesWorded(t *testing.T) {
 			}
 		}
 	}
+}
+
+// inspectSource calls f on every node of the Go files (tests left out) in
+// dirs.
+func inspectSource(t *testing.T, dirs []string, f func(fset *token.FileSet, n ast.Node)) {
+	t.Helper()
+	for _, dir := range dirs {
+		fset := token.NewFileSet()
+		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkg := range pkgs {
+			for _, file := range pkg.Files {
+				ast.Inspect(file, func(n ast.Node) bool {
+					f(fset, n)
+					return true
+				})
+			}
+		}
+	}
+}
+
+// calleeName is the name a call calls: f of f(…) or x.f(…).
+func calleeName(call *ast.CallExpr) string {
+	switch fn := call.Fun.(type) {
+	case *ast.SelectorExpr:
+		return fn.Sel.Name
+	case *ast.Ident:
+		return fn.Name
+	}
+	return ""
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"io/fs"
 	"strconv"
 	"strings"
 	"testing"
@@ -198,39 +196,20 @@ func TestEveryEventIsWorded(t *testing.T) {
 // the events they record (store.AddEvent's and conversation.event's kind).
 func recordedEventKinds(t *testing.T) map[string]bool {
 	kinds := map[string]bool{}
-	for _, dir := range []string{".", "../../store", "../../notify"} {
-		fset := token.NewFileSet()
-		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-		if err != nil {
-			t.Fatal(err)
+	inspectSource(t, []string{".", "../../store", "../../notify"}, func(_ *token.FileSet, n ast.Node) {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return
 		}
-		for _, pkg := range pkgs {
-			for _, f := range pkg.Files {
-				ast.Inspect(f, func(n ast.Node) bool {
-					call, ok := n.(*ast.CallExpr)
-					if !ok {
-						return true
-					}
-					var name string
-					switch fn := call.Fun.(type) {
-					case *ast.SelectorExpr:
-						name = fn.Sel.Name
-					case *ast.Ident:
-						name = fn.Name
-					}
-					at := map[string]int{"AddEvent": 5, "event": 1}[name]
-					if at == 0 || len(call.Args) <= at {
-						return true
-					}
-					if lit, ok := call.Args[at].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-						k, _ := strconv.Unquote(lit.Value)
-						kinds[k] = true
-					}
-					return true
-				})
-			}
+		at := map[string]int{"AddEvent": 5, "event": 1}[calleeName(call)]
+		if at == 0 || len(call.Args) <= at {
+			return
 		}
-	}
+		if lit, ok := call.Args[at].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			k, _ := strconv.Unquote(lit.Value)
+			kinds[k] = true
+		}
+	})
 	if !kinds["transfer"] || !kinds["erasure"] || !kinds["mail-queued"] || len(kinds) < 25 {
 		t.Fatalf("the source scan found only %v: it is broken", kinds)
 	}
