@@ -340,3 +340,26 @@ func TestRFC2231EmptyCharset(t *testing.T) {
 		}
 	}
 }
+
+func TestBoundaryExtendingOuterBoundary(t *testing.T) {
+	// Outer "a--", inner "a----": "--a----" opens the inner part and
+	// "--a------" closes it; only the last "--a----" closes the outer
+	// (Dovecot's and stalwart's reading). Before, casemail took the first
+	// "--a----" for the outer close and lost the text.
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=\"a--\"\r\n\r\n--a--\r\n"+
+		"Content-Type: multipart/mixed; boundary=\"a----\"\r\n\r\n--a----\r\nContent-Type: text/plain\r\n\r\nbody\r\n--a------\r\n"+
+		"Content-Type: text/html\r\n\r\nbody2\r\n--a----\r\n")
+	if strings.TrimSpace(m.Text) != "body" || m.HTML != "" {
+		t.Errorf("Text %q HTML %q", m.Text, m.HTML)
+	}
+}
+
+func TestBoundaryWithGarbageSuffix(t *testing.T) {
+	// No line is exactly "--a": lines that start with it delimit (RFC
+	// 2046 5.1.1), rather than the whole MIME source showing as text.
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=\"a\"\r\n\r\n--ab\r\n"+
+		"Content-Type: multipart/mixed; boundary=\"a\"\r\n\r\n--ac\r\nContent-Type: text/plain\r\n\r\nbody\r\n")
+	if strings.TrimSpace(m.Text) != "body" {
+		t.Errorf("Text %q", m.Text)
+	}
+}

@@ -11,12 +11,31 @@ import (
 // The epilogue is dropped; the preamble is returned. Delimiter lines may carry trailing
 // whitespace; anything else after the boundary makes the line ordinary text,
 // which is what keeps an inner boundary "a" from matching an outer "ab".
+// Where no such line exists at all, a line that merely starts with the
+// boundary delimits (RFC 2046 5.1.1: "it is sufficient that the boundary
+// appear in its entirety following the CRLF"), as in Dovecot.
 func splitMultipart(body []byte, boundary string) (parts [][]byte, preamble []byte, closed, found bool) {
 	if boundary == "" {
 		return nil, nil, false, false
 	}
+	parts, preamble, closed, found = splitAt(body, boundary, false)
+	if !found {
+		parts, preamble, closed, found = splitAt(body, boundary, true)
+	}
+	return parts, preamble, closed, found
+}
+
+// splitAt is splitMultipart with exact delimiter lines, or with lines
+// that start with the delimiter (prefix).
+func splitAt(body []byte, boundary string, prefix bool) (parts [][]byte, preamble []byte, closed, found bool) {
 	dash := []byte("--" + boundary)
 	start := -1 // start of the current part's content, -1 in the preamble
+	// The boundary of a multipart that the current part opens, where it
+	// extends this one ("a--" inside "a"): its delimiter lines can read as
+	// this boundary's ("--a----" is "--a--" closed), and are its own
+	// while it is open, as Dovecot and stalwart read them.
+	var inner []byte
+	innerOf, innerOpen := -1, false
 	pos := 0
 	for pos < len(body) {
 		i := bytes.Index(body[pos:], dash)
@@ -34,10 +53,26 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, preamble []by
 			next = at + lineEnd + 1
 		}
 		rest := bytes.TrimRight(body[at+len(dash):next], " \t\r\n")
-		isClose := bytes.Equal(rest, []byte("--"))
-		if len(rest) != 0 && !isClose {
+		isClose := bytes.HasPrefix(rest, []byte("--"))
+		if !prefix && len(rest) != 0 && !bytes.Equal(rest, []byte("--")) {
 			pos = at + len(dash)
 			continue
+		}
+		if start >= 0 && !prefix {
+			if innerOf != start {
+				innerOf, inner, innerOpen = start, nil, false
+				if b := innerBoundary(body[start:at]); len(b) > len(boundary) && strings.HasPrefix(b, boundary) {
+					inner, innerOpen = []byte("--"+b), true
+				}
+			}
+			if innerOpen {
+				line := bytes.TrimRight(body[at:next], " \t\r\n")
+				if bytes.Equal(line, inner) || bytes.HasPrefix(line, inner) && bytes.Equal(line[len(inner):], []byte("--")) {
+					innerOpen = len(line) == len(inner)
+					pos = next
+					continue
+				}
+			}
 		}
 		if !found {
 			preamble = body[:at]
@@ -64,6 +99,38 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, preamble []by
 		parts = append(parts, body[start:])
 	}
 	return parts, preamble, false, found
+}
+
+// innerBoundary is the boundary of the multipart whose header starts part,
+// "" if it opens none.
+func innerBoundary(part []byte) string {
+	var ct []byte
+	for pos := 0; pos < len(part); {
+		line, next := nextLine(part, pos)
+		pos = next
+		content := trimEOL(line)
+		if len(content) == 0 {
+			break
+		}
+		if ct != nil && (content[0] == ' ' || content[0] == '\t') {
+			ct = append(ct, content...)
+			continue
+		}
+		if ct != nil {
+			break
+		}
+		if len(content) > 13 && strings.EqualFold(string(content[:13]), "content-type:") {
+			ct = append([]byte{}, content[13:]...)
+		}
+	}
+	if ct == nil {
+		return ""
+	}
+	h, _ := parseMediaHeader(string(ct))
+	if !strings.HasPrefix(h.value, "multipart/") {
+		return ""
+	}
+	return h.params["boundary"]
 }
 
 // decodeBase64 decodes base64 body text, skipping line breaks and stray
