@@ -363,3 +363,30 @@ func TestBoundaryWithGarbageSuffix(t *testing.T) {
 		t.Errorf("Text %q", m.Text)
 	}
 }
+
+func TestBase64PaddingEndsItsLine(t *testing.T) {
+	// Dovecot's decoder test: what follows the padding on its line is not
+	// data (it was decoded into "\ufffd\t\ufffd" before); a block on the
+	// next line still is.
+	if got, _ := decodeBase64([]byte("ecO2dMOkIHZhYW4uCg== ignored\r\n")); string(got) != "yötä vaan.\n" {
+		t.Errorf("decodeBase64 = %q", got)
+	}
+	if got, _ := decodeBase64([]byte("aGVsbG8=\r\nIHdvcmxk\r\n")); string(got) != "hello world" {
+		t.Errorf("two blocks = %q", got)
+	}
+}
+
+func TestBase64WordsWithStrayPaddingAndSpaces(t *testing.T) {
+	// jsmime's tests: an '=' that cannot be padding is dropped (it made the
+	// word undecodable before), and spaces inside a B word are skipped.
+	p := &parser{}
+	for in, want := range map[string]string{
+		"=?us-ascii?B?Y=WJjZA==?=":   "abcd",
+		"=?us-ascii?B?Y=WJj==ZA==?=": "abcd",
+		"=?UTF-8?B?Q29uc2lndW Ug dG9kbyBlbCBmw7p0Ym9sIA==?= =?iso-8859-1?B?Y2 9uI EZVU0nTTiBjb24g?=": "Consigue todo el fútbol con FUSIÓN con ",
+	} {
+		if got := p.decodeWords(in); got != want {
+			t.Errorf("decodeWords(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

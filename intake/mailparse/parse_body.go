@@ -135,27 +135,50 @@ func innerBoundary(part []byte) string {
 
 // decodeBase64 decodes base64 body text, skipping line breaks and stray
 // characters and coping with padding in the middle (concatenated blocks).
-// clean is false when something had to be skipped or dropped.
+// Padding ends the data of its line: the rest of that line is dropped
+// ("Cg== ignored"), and the next line may start another block. An '='
+// that cannot be padding (the first or second character of a quantum) is
+// dropped, as Python's binascii does. clean is false when something had
+// to be skipped or dropped.
 func decodeBase64(b []byte) (out []byte, clean bool) {
+	return base64Blocks(b, true)
+}
+
+// base64Blocks is decodeBase64; lineEnds says whether padding ends the
+// rest of its line (bodies) or decoding goes on after it (encoded words).
+func base64Blocks(b []byte, lineEnds bool) (out []byte, clean bool) {
 	out = make([]byte, 0, len(b)*3/4+3)
 	clean = true
 	var acc uint32
 	n := 0
+	skip := false // after padding, to the end of the line
 	for _, c := range b {
+		if skip {
+			switch c {
+			case '\n':
+				skip = false
+			case '=', ' ', '\t', '\r':
+			default:
+				clean = false
+			}
+			continue
+		}
 		v := utf7Value[c]
 		if v < 0 {
 			switch c {
 			case '=':
 				// Padding ends a quantum; what follows may be another block.
 				switch n {
+				case 0, 1:
+					clean = false
+					continue
 				case 2:
 					out = append(out, byte(acc>>4))
 				case 3:
 					out = append(out, byte(acc>>10), byte(acc>>2))
-				case 1:
-					clean = false
 				}
 				acc, n = 0, 0
+				skip = lineEnds
 			case ' ', '\t', '\r', '\n':
 			default:
 				clean = false

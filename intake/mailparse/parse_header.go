@@ -2,7 +2,6 @@ package mailparse
 
 import (
 	"bytes"
-	"encoding/base64"
 	"mime"
 	netmail "net/mail"
 	"regexp"
@@ -354,9 +353,9 @@ func splitEncodedWord(s string) (cs, enc, text string, length int, ok bool) {
 	}
 	text = rest[:end]
 	if strings.ContainsAny(text, " \t\r\n") {
-		// Broken producers put spaces in Q words; accept short ones,
+		// Broken producers put spaces in Q and B words; accept short ones,
 		// which cannot swallow the rest of the line by mistake.
-		if enc != "q" || len(text) > 75 || strings.Contains(text, "=?") {
+		if len(text) > 75 || strings.Contains(text, "=?") || strings.ContainsAny(text, "\r\n") && enc == "b" {
 			return
 		}
 	}
@@ -383,23 +382,16 @@ func decodeWordText(enc, text string) ([]byte, bool) {
 	return b, true
 }
 
-// decodeBase64Word decodes B-encoded text, forgiving missing or surplus
-// padding but not foreign characters.
+// decodeBase64Word decodes B-encoded text, forgiving missing, surplus or
+// stray padding and spaces (producers in the wild put both in words), but
+// not foreign characters.
 func decodeBase64Word(text string) ([]byte, bool) {
-	t := strings.TrimRight(text, "=")
-	for i := 0; i < len(t); i++ {
-		if utf7Value[t[i]] < 0 {
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; utf7Value[c] < 0 && c != '=' && c != ' ' && c != '\t' {
 			return nil, false
 		}
 	}
-	if len(t)%4 == 1 {
-		// One dangling character carries no full byte.
-		t = t[:len(t)-1]
-	}
-	b, err := base64.RawStdEncoding.DecodeString(t)
-	if err != nil {
-		return nil, false
-	}
+	b, _ := base64Blocks([]byte(text), false)
 	return b, true
 }
 
