@@ -390,3 +390,28 @@ func TestBase64WordsWithStrayPaddingAndSpaces(t *testing.T) {
 		}
 	}
 }
+
+func TestRFC2231Precedence(t *testing.T) {
+	// Thunderbird's (jsmime) and Dovecot's tests: filename* wins over the
+	// sections, the sections over filename=; sections run from 0 without a
+	// gap, a repeated or malformed one ends them; a value its charset
+	// cannot read gives way to the next form.
+	for in, want := range map[string]string{
+		"attachment; filename*0=first; filename*0=wrong; filename=basic":                                  "first",
+		"attachment; filename*0=first; filename*1=second; filename*0=wrong":                               "firstsecond",
+		"attachment; filename*0=foo; filename*2=bar":                                                      "foo",
+		"attachment; filename*0=foo; filename*01=bar":                                                     "foo",
+		"attachment; filename=basic; filename*1=foo; filename*2=bar":                                      "basic",
+		"attachment; filename=basic; filename*=UTF-8''extended; filename*0=foo; filename*1=bar":           "extended",
+		"attachment; filename*0*=ISO-8859-15''euro-sign%3d%a4; filename*=ISO-8859-1''currency-sign%3d%a4": "currency-sign=¤",
+		"attachment; filename*=UTF-8''A%e4B; filename=fallback":                                           "fallback",
+		"attachment; filename=basic; filename**=UTF-8''0;":                                                "basic",
+		"attachment; filename*=UTF-8'foo-%41":                                                             "foo-A",
+		"attachment; filename*0*=utf-8''foo%C3%A5%C3%A4-; filename*1*=iso-8859-1''foo%E5%E4":              "fooåä-iso-8859-1''fooåä",
+	} {
+		h, _ := parseMediaHeader(in)
+		if got := h.params["filename"]; got != want {
+			t.Errorf("%s: filename %q, want %q", in, got, want)
+		}
+	}
+}

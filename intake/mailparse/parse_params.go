@@ -2,7 +2,7 @@ package mailparse
 
 import (
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -40,14 +40,19 @@ func parseMediaHeader(s string) (mediaHeader, []string) {
 	h.value = strings.ToLower(strings.TrimSpace(s[:end]))
 	rest := s[end:]
 
-	type piece struct {
-		idx   int
-		enc   bool
-		value string
+	// RFC 2231 sections of one parameter: once a section number repeats
+	// or is not one (name*01, name*1a), the later ones are ignored, as
+	// Thunderbird does; those read so far still count.
+	type sections struct {
+		pieces map[int]string
+		enc0   bool // section 0 is name*0*= (charset'lang'value)
+		bad    bool
 	}
-	multi := map[string][]piece{}
+	multi := map[string]*sections{}
 	plain := map[string]string{}
 	star := map[string]string{}
+	var order []string // parameter names, first seen first
+	seen := map[string]bool{}
 
 	for {
 		loc := paramStartRE.FindStringSubmatchIndex(rest)
@@ -80,57 +85,91 @@ func parseMediaHeader(s string) (mediaHeader, []string) {
 			}
 		}
 
+		base, suffix, starred := strings.Cut(name, "*")
+		if !seen[base] {
+			seen[base] = true
+			order = append(order, base)
+		}
 		switch {
-		case strings.Contains(name, "*"):
-			base, idxStr, _ := strings.Cut(name, "*")
-			enc := strings.HasSuffix(name, "*")
-			idxStr = strings.TrimSuffix(idxStr, "*")
-			if idxStr == "" {
-				// name*=charset'lang'value
-				if _, dup := star[base]; !dup {
-					star[base] = val
-				}
-				continue
-			}
-			idx, err := strconv.Atoi(idxStr)
-			if err != nil || idx < 0 || idx > 999 {
-				problems = append(problems, "bad RFC 2231 parameter "+strconv.Quote(name))
-				continue
-			}
-			multi[base] = append(multi[base], piece{idx, enc, val})
-		default:
+		case !starred:
 			if _, dup := plain[name]; !dup {
 				plain[name] = val
 			}
+		case suffix == "":
+			// name*=charset'lang'value
+			if _, dup := star[base]; !dup {
+				star[base] = val
+			}
+		default:
+			sec := multi[base]
+			if sec == nil {
+				sec = &sections{pieces: map[int]string{}}
+				multi[base] = sec
+			}
+			if sec.bad {
+				continue
+			}
+			enc := strings.HasSuffix(suffix, "*")
+			idx, ok := sectionNumber(strings.TrimSuffix(suffix, "*"))
+			if _, dup := sec.pieces[idx]; !ok || dup {
+				problems = append(problems, "bad RFC 2231 parameter "+strconv.Quote(name))
+				sec.bad = true
+				continue
+			}
+			if enc {
+				val = percentDecode(val)
+			}
+			if idx == 0 {
+				sec.enc0 = enc
+			}
+			sec.pieces[idx] = val
 		}
 	}
 
-	for name, v := range plain {
-		h.params[name] = v
-	}
-	// RFC 2231 forms win over plain ones: they are the precise spelling.
-	for name, pieces := range multi {
-		sort.SliceStable(pieces, func(i, j int) bool { return pieces[i].idx < pieces[j].idx })
-		var raw strings.Builder
-		cs := ""
-		for i, p := range pieces {
-			v := p.value
-			if p.enc {
-				if i == 0 {
+	// Of the forms of one parameter, name*= wins, then the sections
+	// name*0, name*1… (as many as run unbroken from 0), then name=: the
+	// RFC 2231 forms are the precise spelling (RFC 6266 4.3 for
+	// filename*). An RFC 2231 value whose bytes its charset cannot read
+	// gives way to the next form; the last one left is read as undeclared
+	// 8-bit text.
+	for _, name := range order {
+		type form struct{ cs, raw string }
+		var forms []form
+		if v, ok := star[name]; ok {
+			cs, v := splitCharsetLang(v)
+			forms = append(forms, form{cs, percentDecode(v)})
+		}
+		if sec := multi[name]; sec != nil {
+			if _, ok := sec.pieces[0]; ok {
+				var raw strings.Builder
+				for i := 0; ; i++ {
+					v, ok := sec.pieces[i]
+					if !ok {
+						break
+					}
+					raw.WriteString(v)
+				}
+				cs, v := "", raw.String()
+				if sec.enc0 {
 					cs, v = splitCharsetLang(v)
 				}
-				v = percentDecode(v)
+				forms = append(forms, form{cs, v})
 			}
-			raw.WriteString(v)
 		}
-		h.params[name] = h.decode2231(name, cs, raw.String(), &problems)
-	}
-	for name, v := range star {
-		if _, ok := multi[name]; ok {
+		if v, ok := plain[name]; ok {
+			h.params[name] = v
+		}
+		if len(forms) == 0 {
 			continue
 		}
-		cs, v := splitCharsetLang(v)
-		h.params[name] = h.decode2231(name, cs, percentDecode(v), &problems)
+		chosen := slices.IndexFunc(forms, func(f form) bool { return charsetReads(f.cs, f.raw) })
+		if chosen < 0 {
+			if _, ok := plain[name]; ok {
+				continue
+			}
+			chosen = 0 // read as undeclared
+		}
+		h.params[name] = h.decode2231(name, forms[chosen].cs, forms[chosen].raw, &problems)
 	}
 	return h, problems
 }
@@ -175,8 +214,9 @@ func unquoteWords(s string) string {
 	return b.String()
 }
 
-// splitCharsetLang splits "charset'lang'value"; without two quotes the whole
-// string is the value.
+// splitCharsetLang splits "charset'lang'value". With one quote, what
+// precedes it is the charset (Thunderbird reads "UTF-8'foo" so); without
+// any, the whole string is the value.
 func splitCharsetLang(v string) (cs, rest string) {
 	first := strings.IndexByte(v, '\'')
 	if first < 0 {
@@ -184,9 +224,71 @@ func splitCharsetLang(v string) (cs, rest string) {
 	}
 	second := strings.IndexByte(v[first+1:], '\'')
 	if second < 0 {
-		return "", v
+		return v[:first], v[first+1:]
 	}
 	return v[:first], v[first+1+second+1:]
+}
+
+// sectionNumber reads an RFC 2231 section number: 0, or digits without a
+// leading zero.
+func sectionNumber(s string) (int, bool) {
+	if s == "" || len(s) > 3 || len(s) > 1 && s[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0
+}
+
+// charsetReads says whether RFC 2231 bytes fit their declared charset:
+// undeclared ones always do (they are read by the parser's rules), UTF-8
+// only when valid, ASCII labels always (their 8-bit bytes are
+// windows-1252, as browsers read them), others when the charset is known
+// and decodes them without error.
+func charsetReads(cs string, raw string) bool {
+	cs = normCharset(cs)
+	switch {
+	case cs == "":
+		return true
+	case cs == "utf-8" || cs == "utf8":
+		return utf8.ValidString(raw)
+	case isPassThroughCharset(cs):
+		return true
+	}
+	if !knownCharset(cs) {
+		return false
+	}
+	out, err := decodeCharset(cs, []byte(raw))
+	return err == nil && (!strings.ContainsRune(out, utf8.RuneError) || strings.ContainsRune(raw, utf8.RuneError))
+}
+
+// mixedUTF8 reads bytes labelled UTF-8 of which some are not: the valid
+// sequences as UTF-8, each stray byte as windows-1252 (pieces of two
+// charsets run together, as in a value continued in another charset).
+func mixedUTF8(raw string) string {
+	var b strings.Builder
+	for len(raw) > 0 {
+		r, n := utf8.DecodeRuneInString(raw)
+		if r == utf8.RuneError && n <= 1 {
+			b.WriteString(decodeWindows1252([]byte{raw[0]}))
+			raw = raw[1:]
+			continue
+		}
+		b.WriteString(raw[:n])
+		raw = raw[n:]
+	}
+	return b.String()
+}
+
+// hasUTF8Sequence says whether s holds a valid multi-byte UTF-8 sequence.
+func hasUTF8Sequence(s string) bool {
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if n > 1 && r != utf8.RuneError {
+			return true
+		}
+		s = s[n:]
+	}
+	return false
 }
 
 func percentDecode(s string) string {
@@ -206,7 +308,12 @@ func percentDecode(s string) string {
 }
 
 func (h *mediaHeader) decode2231(name, cs, raw string, problems *[]string) string {
-	if cs == "" {
+	fits := charsetReads(cs, raw)
+	if !fits && (normCharset(cs) == "utf-8" || normCharset(cs) == "utf8") && hasUTF8Sequence(raw) {
+		// Partly UTF-8: the label is right for those parts.
+		return mixedUTF8(raw)
+	}
+	if cs == "" || !fits {
 		if !utf8.ValidString(raw) {
 			if h.undeclared == nil {
 				h.undeclared = map[string][]byte{}
