@@ -415,3 +415,26 @@ func TestRFC2231Precedence(t *testing.T) {
 		}
 	}
 }
+
+func TestInvisibleCharactersInNamesAndFileNames(t *testing.T) {
+	// jsmime's tests: blanks that are not spaces cannot pad a display name
+	// or break up its words, and a right-to-left override cannot turn a
+	// file name's extension around; an emoji sequence stays whole.
+	for from, want := range map[string]string{
+		"Foe \u00a0\u00a0\u2003 A <foe@example.com>":                                   "Foe A",
+		"invisiblespaceA@friend.example.com B \u200b\u00ad \u200b \u200b A. <f@x.org>": "invisiblespaceA@friend.example.com B A.",
+		"Before\u200b\u200dAfter\u200d\u200bBoth <b@x.org>":                            "Before After Both",
+		"Emojis are complicated \U0001F926\u200d\u2642\ufe0f <e@x.org>":                "Emojis are complicated \U0001F926\u200d\u2642\ufe0f",
+		"\ufe0e\u200b\ufe0f\ufe0f\u200bSneaky <s@x.org>":                               "Sneaky",
+	} {
+		m := mustParse(t, "From: "+from+"\r\nSubject: x\r\n\r\nb\r\n")
+		if m.From.Name != want {
+			t.Errorf("From %q: name %q, want %q", from, m.From.Name, want)
+		}
+	}
+	m := mustParse(t, "From: a@example.org\r\nSubject: x\r\nContent-Type: application/zip\r\n"+
+		"Content-Disposition: attachment; filename*=UTF-8''%41%42%43%E2%80%AE%2E%74%78%74%2E%7A%69%70\r\n\r\nx\r\n")
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "ABC .txt.zip" {
+		t.Errorf("Attachments = %+v", m.Attachments)
+	}
+}

@@ -974,7 +974,7 @@ func sanitizeFilename(name string) string {
 		}
 		return r
 	}, name)
-	name = strings.TrimSpace(name)
+	name = strings.TrimSpace(cleanInvisible(name))
 	if name == "." || name == ".." {
 		return ""
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -215,6 +216,79 @@ func cleanLine(s string) string {
 		}, s)
 	}
 	return strings.TrimSpace(s)
+}
+
+// cleanInvisible replaces what shows as nothing or as a blank with a
+// space, as Thunderbird does with names and parameters (jsmime
+// cleanToken): format characters (zero-width spaces and joiners, bidi
+// controls, the soft hyphen), blank-looking marks and symbols, and unusual
+// spaces. Runs of them could otherwise pad a display name until its real
+// address scrolls out of view, or reverse a file name's extension on
+// screen ("ABC\u202Etxt.exe"). A zero-width joiner between two visible
+// characters (emoji sequences) and a variation selector after one stay;
+// blank marks go without a trace.
+func cleanInvisible(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	rs := make([]rune, 0, len(s))
+	for _, r := range s {
+		switch {
+		case blankMark(r):
+			continue
+		case r == 0x2800 || unicode.Is(unicode.Zs, r) || invisibleFormat(r):
+			r = ' '
+		}
+		rs = append(rs, r)
+	}
+	visible := func(i int) bool { return i >= 0 && i < len(rs) && rs[i] != ' ' }
+	out := make([]rune, 0, len(rs))
+	for i, r := range rs {
+		switch {
+		case r == 0x200D && (!visible(i-1) || !visible(i+1)):
+			r = ' '
+		case r == 0xFE0E || r == 0xFE0F:
+			prev := ' '
+			if len(out) > 0 {
+				prev = out[len(out)-1]
+			}
+			if prev == 0xFE0E || prev == 0xFE0F {
+				continue // a repeated selector
+			}
+			if prev == ' ' {
+				r = ' '
+			}
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// blankMark reports nonspacing marks that show as nothing.
+func blankMark(r rune) bool {
+	return r == 0x034F || r == 0x17B4 || r == 0x17B5 || 0x180B <= r && r <= 0x180D ||
+		0xFE00 <= r && r <= 0xFE0D || 0xE0100 <= r && r <= 0xE01EF
+}
+
+// invisibleFormat reports format characters (Cf) that show as nothing,
+// but for the Arabic number signs and the zero-width joiner.
+func invisibleFormat(r rune) bool {
+	switch {
+	case r == 0xAD, r == 0x061C, r == 0x06DD, r == 0x070F, r == 0x08E2, r == 0x180E,
+		r == 0x200B, r == 0x200C, r == 0x200E, r == 0x200F, 0x202A <= r && r <= 0x202E,
+		0x2060 <= r && r <= 0x2064, 0x2066 <= r && r <= 0x206F, r == 0xFEFF, 0xFFF9 <= r && r <= 0xFFFB,
+		r == 0x110BD, r == 0x110CD, 0x13430 <= r && r <= 0x13438, 0x1BCA0 <= r && r <= 0x1BCA3,
+		0x1D173 <= r && r <= 0x1D17A, r == 0xE0001, 0xE0020 <= r && r <= 0xE007F:
+		return true
+	}
+	return false
 }
 
 // decodeWords decodes RFC 2047 encoded words leniently: whitespace between
@@ -505,7 +579,7 @@ func (p *parser) address(name, addr string) Address {
 	if strings.Contains(name, "=?") {
 		name = p.decodeWords(name)
 	}
-	name = truncateRunes(cleanLine(name), maxNameLen)
+	name = truncateRunes(strings.Join(strings.Fields(cleanInvisible(cleanLine(name))), " "), maxNameLen)
 	addr = normAddr(addr)
 	if n := strings.Trim(name, `'" <>`); addr != "" && strings.EqualFold(n, addr) {
 		name = ""
