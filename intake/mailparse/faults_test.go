@@ -438,3 +438,44 @@ func TestInvisibleCharactersInNamesAndFileNames(t *testing.T) {
 		t.Errorf("Attachments = %+v", m.Attachments)
 	}
 }
+
+func TestAddressesAsDovecotAndThunderbirdReadThem(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Address
+	}{
+		// The addr-spec as a reply must write it: the local part quoted
+		// where it needs quotes, not "user name@domain".
+		{`"user name"@domain`, Address{"", `"user name"@domain`}},
+		{`<"user\"name"@domain>`, Address{"", `"user\"name"@domain`}},
+		{`"me"@a.com`, Address{"", "me@a.com"}},
+		// Obsolete routes and comments inside an address go.
+		{`<@route,@route2:user@domain>`, Address{"", "user@domain"}},
+		{`Display Name <@route:user@domain>`, Address{"Display Name", "user@domain"}},
+		{`<user-from (comment)@ (comment) domain.org>`, Address{"", "user-from@domain.org"}},
+		{`(c3)a(c4)@(c5)b(c6).(c7)d(c8)(c9(c10)c11)`, Address{"c9(c10)c11", "a@b.d"}},
+		{`so . many . spaces @ here . invalid`, Address{"", "so.many.spaces@here.invalid"}},
+		// A phrase of quoted words is one name.
+		{`Display "Name"`, Address{"Display Name", ""}},
+		{`"Display" "Name"`, Address{"Display Name", ""}},
+		// A group's name is not the mailbox's, even where it holds an
+		// address (CVE-2024-49040); a bracket inside quotes or a comment
+		// is no address.
+		{`"Spoofed" <slonser.bugbounty@example.com>: spoofed@example.com`, Address{"", "spoofed@example.com"}},
+		{`<else@example.com>:<actual@example.com>`, Address{"", "actual@example.com"}},
+		{`My "XX ><<friend2@example.com>" YY <fake@example.com> <real@example.com> ("mr ><x")`,
+			Address{"My XX ><<friend2@example.com> YY <fake@example.com>", "real@example.com"}},
+		// An encoded word is one token, whatever it holds.
+		{`=?UTF-8?Q?a@b.c,?= <b@b.c>`, Address{"a@b.c,", "b@b.c"}},
+		// A stray ')' is passed over (the tokenizer looped on it).
+		{`a) b <c@d>`, Address{"a b", "c@d"}},
+		// No address holds a NUL.
+		{"\"a\x00b\"@example.org", Address{"", "a\ufffdb@example.org"}},
+	} {
+		p := &parser{}
+		got := p.parseAddresses(tc.in)
+		if len(got) == 0 || got[0] != tc.want {
+			t.Errorf("parseAddresses(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"mime"
 	netmail "net/mail"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -503,7 +504,9 @@ func (p *parser) parseAddresses(v string) []Address {
 	}
 	ap := netmail.AddressParser{WordDecoder: wordDecoder}
 	v = relabelUTF8Words(v)
-	if list, err := ap.ParseList(v); err == nil {
+	// net/mail tokenizes before it decodes: an encoded word holding a
+	// special (=?utf-8?q?a@b.c,?=) would be cut into addresses.
+	if list, err := ap.ParseList(v); err == nil && !specialInWord(v) {
 		out := make([]Address, 0, len(list))
 		for _, a := range list {
 			out = append(out, p.address(a.Name, a.Address))
@@ -526,6 +529,55 @@ func (p *parser) parseAddresses(v string) []Address {
 		out = append(out, p.lenientAddresses(item)...)
 	}
 	return out
+}
+
+// specialInWord says whether an encoded word in v holds a character that
+// structures an address list.
+func specialInWord(v string) bool {
+	w := wordScanner{s: v}
+	for i := strings.Index(v, "=?"); i >= 0 && i < len(v); {
+		if _, _, text, n, ok := w.word(i); ok {
+			if strings.ContainsAny(text, ",;:<>@\"()[]\\") {
+				return true
+			}
+			i += n
+		} else {
+			i += 2
+		}
+		j := strings.Index(v[i:], "=?")
+		if j < 0 {
+			break
+		}
+		i += j
+	}
+	return false
+}
+
+// wordScanner finds encoded words in s, keeping the position of the next
+// "?=" so that many "=?" without an end cost one scan, not one each.
+type wordScanner struct {
+	s     string
+	endAt int // index of the next "?=" after the last start; -1 unknown
+	none  bool
+}
+
+// word parses an encoded word at s[i:], which starts with "=?".
+func (w *wordScanner) word(i int) (cs, enc, text string, n int, ok bool) {
+	if w.none {
+		return
+	}
+	if w.endAt < i+2 {
+		e := strings.Index(w.s[i+2:], "?=")
+		if e < 0 {
+			w.none = true
+			return
+		}
+		w.endAt = i + 2 + e
+	}
+	if w.endAt-i > maxWordText+80 {
+		return
+	}
+	return splitEncodedWord(w.s[i:])
 }
 
 // relabelUTF8Words relabels as UTF-8 the encoded words whose bytes are
@@ -574,17 +626,58 @@ func relabelUTF8Words(v string) string {
 }
 
 // address makes an Address of a parsed mailbox: the name decoded and
-// tidied, and dropped when it only repeats the address.
+// tidied, and dropped when it only repeats the address. addr is
+// "local@domain" with the local part unquoted (as net/mail gives it).
 func (p *parser) address(name, addr string) Address {
 	if strings.Contains(name, "=?") {
 		name = p.decodeWords(name)
 	}
 	name = truncateRunes(strings.Join(strings.Fields(cleanInvisible(cleanLine(name))), " "), maxNameLen)
-	addr = normAddr(addr)
+	addr = normAddr(canonicalAddr(addr))
 	if n := strings.Trim(name, `'" <>`); addr != "" && strings.EqualFold(n, addr) {
 		name = ""
 	}
 	return Address{Name: name, Addr: addr}
+}
+
+// canonicalAddr writes "local@domain" (local part unquoted) as an
+// addr-spec: the local part quoted where it holds more than atext and
+// dots ("user name"@domain, ""@domain), as Dovecot and Thunderbird write
+// it and as a reply must address it. Control characters, which no
+// address can hold (and PostgreSQL text cannot store as NUL), become
+// U+FFFD.
+func canonicalAddr(a string) string {
+	if strings.IndexFunc(a, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		a = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return utf8.RuneError
+			}
+			return r
+		}, a)
+	}
+	at := strings.LastIndexByte(a, '@')
+	if at < 0 {
+		return a
+	}
+	local := a[:at]
+	if local != "" && strings.IndexFunc(local, func(r rune) bool { return r < utf8.RuneSelf && r != '.' && !isAtext(byte(r)) }) < 0 {
+		return a
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(local); i++ {
+		if local[i] == '"' || local[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(local[i])
+	}
+	b.WriteByte('"')
+	return b.String() + a[at:]
+}
+
+// isAtext reports the ASCII characters of an RFC 5322 atom.
+func isAtext(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
 // commentMailboxRE matches a local part with only a comment:
@@ -592,7 +685,10 @@ func (p *parser) address(name, addr string) Address {
 var commentMailboxRE = regexp.MustCompile(`^([^\s()<>@,;:"\[\]]+)\s*\(([^()]*)\)$`)
 
 // lenientAddresses reads what net/mail refuses: unquoted specials in names,
-// unknown charsets, missing brackets, stray garbage.
+// unknown charsets, missing brackets, obsolete routes and comments inside
+// addresses, stray garbage. Each item of the list is read as RFC 5322
+// tokens (quoted strings, comments, encoded words kept whole), so that no
+// bracket inside a quote or comment is taken for the address.
 func (p *parser) lenientAddresses(v string) []Address {
 	var out []Address
 	for _, item := range splitTopLevel(v) {
@@ -600,56 +696,317 @@ func (p *parser) lenientAddresses(v string) []Address {
 		if item == "" {
 			continue
 		}
-		// Group syntax "name: a, b;" — drop the group name.
-		if i := strings.IndexByte(item, ':'); i >= 0 && !strings.ContainsAny(item[:i], "<@\"=?") {
-			item = strings.TrimSpace(item[i+1:])
-		}
-		item = strings.TrimRight(item, "; ")
-		if item == "" {
-			continue
-		}
-		var name, addr string
 		if m := commentMailboxRE.FindStringSubmatch(item); m != nil {
 			out = append(out, p.address(m[2], m[1]))
 			continue
 		}
-		if lt := strings.LastIndexByte(item, '<'); lt >= 0 {
-			gt := strings.IndexByte(item[lt:], '>')
-			if gt < 0 {
-				addr = item[lt+1:]
-			} else {
-				addr = item[lt+1 : lt+gt]
-			}
-			name = item[:lt]
-		} else {
-			fields := strings.Fields(item)
-			for i, f := range fields {
-				if strings.Contains(f, "@") {
-					addr = f
-					name = strings.Join(append(append([]string{}, fields[:i]...), fields[i+1:]...), " ")
-					break
-				}
-			}
-			if addr == "" {
-				// A bare word is a name ("From: Whomever"), as in
-				// other parsers; it cannot be replied to either way.
-				name = item
-			}
-		}
-		name = strings.TrimSpace(name)
-		if strings.HasPrefix(name, "(") && strings.HasSuffix(name, ")") {
-			name = name[1 : len(name)-1]
-		}
-		if strings.HasPrefix(name, `"`) {
-			name, _ = readQuoted(name)
-		}
-		a := p.address(name, strings.Trim(addr, ` "'`))
+		name, addr := lenientMailbox(addrTokens(item))
+		a := p.address(name, addr)
 		if a.Addr == "" && a.Name == "" {
 			continue
 		}
 		out = append(out, a)
 	}
 	return out
+}
+
+// addrToken is a token of an address field: an atom (or an encoded word,
+// or a domain literal), a quoted string's content, a comment's content,
+// the inside of <…>, or a special character.
+type addrToken struct {
+	kind byte // 'a', 'q', 'c', '<', 's' (a stray '<' or ')'), or the special itself ('@', ':', '.'…)
+	text string
+	ws   bool // white space before it
+}
+
+func addrTokens(s string) []addrToken {
+	var toks []addrToken
+	ws := false
+	words := wordScanner{s: s}
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			ws = true
+			i++
+			continue
+		case c == '"':
+			q, rest := readQuoted(s[i:])
+			toks = append(toks, addrToken{'q', q, ws})
+			i = len(s) - len(rest)
+		case c == '(':
+			depth, j := 0, i
+			for ; j < len(s); j++ {
+				if s[j] == '\\' {
+					j++
+				} else if s[j] == '(' {
+					depth++
+				} else if s[j] == ')' {
+					if depth--; depth == 0 {
+						break
+					}
+				}
+			}
+			end := min(j, len(s))
+			toks = append(toks, addrToken{'c', unescapePairs(s[i+1 : end]), ws})
+			i = min(j+1, len(s))
+		case c == '<':
+			// An angle address runs to its '>'; a '<' met first makes this
+			// one a stray character ("a < <a@b.c>"), and without a '>' it
+			// runs to the end.
+			j, quoted, depth := i+1, false, 0
+			for ; j < len(s); j++ {
+				switch d := s[j]; {
+				case d == '\\':
+					j++
+				case quoted:
+					quoted = d != '"'
+				case d == '"':
+					quoted = true
+				case d == '(':
+					depth++
+				case d == ')' && depth > 0:
+					depth--
+				case depth == 0 && (d == '<' || d == '>'):
+					goto found
+				}
+			}
+		found:
+			if j < len(s) && s[j] == '<' {
+				toks = append(toks, addrToken{'s', "<", ws}) // stray
+				i++
+				break
+			}
+			toks = append(toks, addrToken{'<', s[i+1 : min(j, len(s))], ws})
+			i = min(j+1, len(s))
+		case c == '=' && i+1 < len(s) && s[i+1] == '?':
+			if _, _, _, n, ok := words.word(i); ok {
+				toks = append(toks, addrToken{'a', s[i : i+n], ws})
+				i += n
+				break
+			}
+			fallthrough
+		default:
+			if strings.IndexByte("@:;,>.", c) >= 0 {
+				toks = append(toks, addrToken{c, string(c), ws})
+				i++
+				break
+			}
+			j := i
+			for j < len(s) && strings.IndexByte(" \t\r\n\"()<>@:;,.", s[j]) < 0 {
+				if s[j] == '[' {
+					// A domain literal runs to its ']' (or the end).
+					k := strings.IndexByte(s[j:], ']')
+					if k < 0 {
+						k = len(s) - j - 1
+					}
+					j += k
+				}
+				if s[j] == '=' && j+1 < len(s) && s[j+1] == '?' && j > i {
+					break
+				}
+				j++
+			}
+			if j == i {
+				// A stray ')': no token, but it must be passed.
+				toks = append(toks, addrToken{'s', s[i : i+1], ws})
+				j++
+			} else {
+				toks = append(toks, addrToken{'a', s[i:j], ws})
+			}
+			i = j
+		}
+		ws = false
+	}
+	return toks
+}
+
+// unescapePairs undoes quoted pairs ("\x" is "x").
+func unescapePairs(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// lenientMailbox reads one mailbox from its tokens: name and
+// "local@domain" (local part unquoted). A ':' outside brackets, quotes and
+// comments ends a group's name, which is not the mailbox's
+// ("Spoofed" <a@x>: b@y is b@y, as Thunderbird reads it). The address is
+// the last <…>, else the addr-spec around an '@' (comments and folding
+// inside it dropped: "so . many @ here . invalid"); the name is the words
+// outside it, else the comment after it, else one before ("addr (Name)").
+func lenientMailbox(toks []addrToken) (name, addr string) {
+	for i, t := range toks {
+		if t.kind == ':' {
+			toks = toks[i+1:]
+			break
+		}
+	}
+	for len(toks) > 0 && (toks[len(toks)-1].kind == ';' || toks[len(toks)-1].kind == ',') {
+		toks = toks[:len(toks)-1]
+	}
+	angle := -1
+	for i, t := range toks {
+		if t.kind == '<' {
+			angle = i
+		}
+	}
+	var words []string
+	word := func(t addrToken, i int) {
+		switch t.kind {
+		case 'a', '@', '.':
+			// Touching atoms, dots and '@' are one word.
+			if prev := i - 1; prev >= 0 && !t.ws && len(words) > 0 && strings.IndexByte("a@.", toks[prev].kind) >= 0 {
+				words[len(words)-1] += t.text
+			} else {
+				words = append(words, t.text)
+			}
+		case 'q':
+			words = append(words, t.text)
+		case '<':
+			words = append(words, "<"+t.text+">")
+		}
+	}
+	var comments []string
+	if angle >= 0 {
+		for i, t := range toks[:angle] {
+			word(t, i)
+			if t.kind == 'c' {
+				comments = append(comments, t.text)
+			}
+		}
+		for _, t := range toks[angle+1:] {
+			if t.kind == 'c' {
+				comments = append(comments, t.text)
+			}
+		}
+		addr = angleAddr(toks[angle].text)
+	} else {
+		at := -1
+		for i, t := range toks {
+			if t.kind == '@' {
+				at = i
+				break
+			}
+		}
+		first, last := len(toks), -1
+		if at >= 0 {
+			first, last = addrSpan(toks, at)
+			addr = addrSpec(toks[first:last+1], false)
+		}
+		var after, before []string
+		for i, t := range toks {
+			switch {
+			case i >= first && i <= last:
+				continue
+			case t.kind == 'c' && i > last:
+				after = append(after, t.text)
+			case t.kind == 'c':
+				before = append(before, t.text)
+			default:
+				word(t, i)
+			}
+		}
+		comments = append(before, after...)
+		if len(after) > 0 {
+			comments = after[len(after)-1:]
+		} else if len(before) > 0 {
+			comments = before[len(before)-1:]
+		}
+	}
+	name = strings.Join(words, " ")
+	if strings.TrimSpace(name) == "" && len(comments) > 0 {
+		name = comments[len(comments)-1]
+	}
+	return name, addr
+}
+
+// addrSpan finds the tokens of the addr-spec around the '@' at toks[at]:
+// atoms, quoted strings, dots and '@' that touch, or meet at a dot or an
+// '@' across white space ("so . many @ here"); comments among them are
+// skipped.
+func addrSpan(toks []addrToken, at int) (first, last int) {
+	part := func(k byte) bool { return k == 'a' || k == 'q' || k == '.' || k == '@' }
+	joins := func(x, y addrToken) bool {
+		return !y.ws || x.kind == '.' || y.kind == '.' || x.kind == '@' || y.kind == '@'
+	}
+	first, last = at, at
+	for i := at - 1; i >= 0; i-- {
+		if toks[i].kind == 'c' {
+			continue
+		}
+		if !part(toks[i].kind) || !joins(toks[i], toks[first]) {
+			break
+		}
+		first = i
+	}
+	for i := at + 1; i < len(toks); i++ {
+		if toks[i].kind == 'c' {
+			continue
+		}
+		if !part(toks[i].kind) || toks[i].kind == 'q' || !joins(toks[last], toks[i]) {
+			break
+		}
+		last = i
+	}
+	return first, last
+}
+
+// addrSpec joins addr-spec tokens into "local@domain" (split at the last
+// '@'), comments and white space dropped; inside <…> (inAngle) words of
+// the local part keep one space between them ("space here"@example.com).
+func addrSpec(toks []addrToken, inAngle bool) string {
+	at := -1
+	for i, t := range toks {
+		if t.kind == '@' {
+			at = i
+		}
+	}
+	var b strings.Builder
+	for i, t := range toks {
+		switch t.kind {
+		case 'a', 'q', '.', '@':
+			if inAngle && i < at && t.ws && b.Len() > 0 && t.kind != '.' && toks[i-1].kind != '.' && t.kind != '@' {
+				b.WriteByte(' ')
+			}
+			b.WriteString(t.text)
+		}
+	}
+	return b.String()
+}
+
+// angleAddr reads the inside of <…>: an obsolete route ("@a,@b:") goes,
+// and so do comments and folding; a ',' or ';' ends it (a '>' was
+// missing).
+func angleAddr(s string) string {
+	toks := addrTokens(s)
+	for len(toks) > 0 && toks[0].kind == 'c' {
+		toks = toks[1:]
+	}
+	routed := false
+	if len(toks) > 0 && toks[0].kind == '@' {
+		colon := slices.IndexFunc(toks, func(t addrToken) bool { return t.kind == ':' })
+		if colon < 0 {
+			return "" // only a route
+		}
+		toks, routed = toks[colon+1:], true
+	}
+	if end := slices.IndexFunc(toks, func(t addrToken) bool { return t.kind == ',' || t.kind == ';' }); end >= 0 {
+		toks = toks[:end]
+	}
+	if !routed && !slices.ContainsFunc(toks, func(t addrToken) bool { return t.kind == '@' }) && !strings.ContainsAny(s, ",;") {
+		// No addr-spec at all ("not an email"): as written.
+		return strings.TrimSpace(s)
+	}
+	return addrSpec(toks, true)
 }
 
 // splitTopLevel splits an address list on commas outside quotes, angle

@@ -80,6 +80,21 @@ var pathological = []struct {
 		b.WriteString("last@example.org\r\n\r\nbody\r\n")
 		return []byte(b.String())
 	}},
+	{"hostile-address", func(size int) []byte {
+		// One mailbox of unclosed brackets, comments, domain literals and
+		// encoded words: every token looks ahead for its end.
+		var b strings.Builder
+		b.WriteString("Subject: a\r\nFrom: ")
+		for b.Len() < size/2 {
+			b.WriteString("x[ <( =?u?q?y <z@[w a.b @ ")
+		}
+		b.WriteString("\r\nTo: ")
+		for b.Len() < size {
+			b.WriteString("a (b <c@d> \"e (")
+		}
+		b.WriteString("\r\n\r\nbody\r\n")
+		return []byte(b.String())
+	}},
 }
 
 var pathoSizes = []int{10 << 10, 100 << 10, 1 << 20, 10 << 20}
