@@ -80,8 +80,14 @@ func htmlToTextBudget(h string, b *budget) string {
 		case html.ErrorToken:
 			return w.finish()
 		case html.TextToken:
+			text := string(z.Text())
+			if w.inHead && w.hidden == 0 && strings.TrimLeft(text, " \t\r\n\f") != "" {
+				// Text ends <head> (HTML5's "in head" insertion mode): a
+				// browser shows it.
+				w.inHead = false
+			}
 			if w.hidden == 0 && !w.inHead {
-				w.text(string(z.Text()))
+				w.text(text)
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
@@ -462,6 +468,9 @@ func (w *htmlWriter) flushSpace() {
 // text writes character data: whitespace collapsed outside <pre>.
 func (w *htmlWriter) text(s string) {
 	s = strings.ReplaceAll(s, "\u00a0", " ")
+	// A soft hyphen only says where a word may break: it is not text
+	// (and would split the word for a search).
+	s = strings.ReplaceAll(s, "\u00ad", "")
 	if w.pre > 0 {
 		for i, line := range strings.Split(s, "\n") {
 			if i > 0 {

@@ -66,3 +66,18 @@ func TestHTMLQuotedHistoryStripped(t *testing.T) {
 		}
 	}
 }
+
+func TestHTMLTextInHeadShown(t *testing.T) {
+	// Thunderbird's test mails: text that stands in <head> ends it, as in
+	// a browser; the title and style stay hidden. Before, it was lost.
+	got := htmlToText("<html><head><title>T</title><style>p{}</style>The tags <b>should</b> be seen\r\nNo, <u>seriously.</u></head></html>")
+	if got != "The tags should be seen No, seriously." {
+		t.Errorf("htmlToText = %q", got)
+	}
+}
+
+func TestHTMLSoftHyphenDropped(t *testing.T) {
+	if got := htmlToText("<p>The weather is beauti&shy;ful.</p>"); got != "The weather is beautiful." {
+		t.Errorf("htmlToText = %q", got)
+	}
+}
