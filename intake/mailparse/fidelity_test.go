@@ -26,8 +26,8 @@ import (
 //
 // Expectations come, strongest first, from the mail's upstream project
 // (stalwart's JSON, the Nordic .expect files, what the tests of enmime,
-// php-mime-mail-parser, mailparser, postal-mime, MimeKit and Dovecot
-// assert, in each source's expected.json or upstream.json,
+// php-mime-mail-parser, mailparser, postal-mime, MimeKit, Dovecot and
+// Thunderbird assert, in each source's expected.json or upstream.json,
 // transcribed by the scripts beside them), from Python's email package,
 // from the corpus INDEX.tsv (subjects decoded by the corpus's own
 // tooling), and for sources without any (rt, sisimai, most of mimekit)
@@ -57,6 +57,8 @@ var bodyOnly = []string{
 	"nodemailer-mailparser/tests/mail-parser--general-tests-body-only.eml",
 	"nodemailer-mailparser/tests/mail-parser--text-encodings-plaintext-encoding-default.eml",
 	"postal-mime/tests/postal-mime--edge-case-body-only-no-headers.eml",
+	"thunderbird/data/basic4",
+	"thunderbird/data/basic5",
 }
 
 // fidelityFloor is the share of mails that must match, per field, over all
@@ -93,6 +95,7 @@ type expectation struct {
 	// false, neither does.
 	TextSearch  map[string]bool `json:"text_search,omitempty"`
 	HTMLText    *string         `json:"html_text,omitempty"`
+	HTMLTextHas []string        `json:"html_text_contains,omitempty"`
 	HTML        *string         `json:"html,omitempty"`
 	HTMLHas     []string        `json:"html_contains,omitempty"`
 	HTMLCount   map[string]int  `json:"html_count,omitempty"`
@@ -136,6 +139,7 @@ func TestFidelity(t *testing.T) {
 	loadExpected(t, root, "nodemailer-mailparser", "mailparser tests", get)
 	loadExpected(t, root, "postal-mime", "postal-mime tests", get)
 	loadExpected(t, root, "dovecot", "Dovecot tests", get)
+	loadExpected(t, root, "thunderbird", "Thunderbird tests", get)
 	var corrected []string
 	for key, c := range fidelityCorrections {
 		rel, field, _ := strings.Cut(key, " ")
@@ -386,6 +390,7 @@ func compare(e *expectation, got expectation) []fieldResult {
 	begin()
 	str(e.HTMLText, deref(got.HTMLText))
 	str(e.HTML, got.rawHTML)
+	has(e.HTMLTextHas, deref(got.HTMLText))
 	has(e.HTMLHas, got.rawHTML)
 	count(e.HTMLCount, got.rawHTML)
 	end("html text")
@@ -520,8 +525,8 @@ func merge(e *expectation, x expectation, origin string) {
 		}
 		e.origin["text"] = origin
 	}
-	if len(x.HTMLHas) > 0 || len(x.HTMLCount) > 0 {
-		e.HTMLHas, e.HTMLCount = x.HTMLHas, x.HTMLCount
+	if len(x.HTMLHas) > 0 || len(x.HTMLCount) > 0 || len(x.HTMLTextHas) > 0 {
+		e.HTMLHas, e.HTMLCount, e.HTMLTextHas = x.HTMLHas, x.HTMLCount, x.HTMLTextHas
 		e.origin["html text"] = origin
 	}
 	if x.Attachments != nil || x.AttCount != nil || x.AttInclude != nil {
@@ -779,6 +784,8 @@ var fidelityErrata = map[string]string{
 	bodyOnly[0] + " text": bodyOnlyWhy,
 	bodyOnly[1] + " text": bodyOnlyWhy,
 	bodyOnly[2] + " text": bodyOnlyWhy,
+	bodyOnly[3] + " text": bodyOnlyWhy,
+	bodyOnly[4] + " text": bodyOnlyWhy,
 	"nodemailer-mailparser/fixtures/delivery-status.eml text": "mailparser shows a message/delivery-status part as text; casemail keeps it " +
 		"as an attachment (RFC 8621) and reads it into Message.Bounce, so the bounce's human-readable part is the text",
 	"nodemailer-mailparser/fixtures/mixed.eml html text":                                        mailparserHTML,
@@ -852,6 +859,41 @@ var fidelityErrata = map[string]string{
 		"takes filename*, as jsmime's tests ask and RFC 6266 4.3 says of filename*",
 	"dovecot/core/rfc2231-parser-redundant-single-and-multisegment-keys-key2.eml attachments": "filename*0*, filename*1* and filename=: Dovecot takes " +
 		"the plain value; casemail the sections, as jsmime's tests ask (\"filename=basic; filename*0=foo; filename*1=bar\" is \"foobar\")",
+
+	// Thunderbird.
+	"thunderbird/data/HTML-with-split-tag1.eml text": tbLinkTarget,
+	"thunderbird/data/HTML-with-split-tag2.eml text": tbLinkTarget,
+	"thunderbird/data/html-entities-and-styles.eml text": "\"co&zwnj;worker\": Thunderbird's search deletes the zero-width non-joiner; " +
+		"casemail keeps it in the text, where it is invisible, because in Persian and Indic scripts it changes how a word is written",
+	"thunderbird/data/multipart-message-1.eml text":  tbAttachedMessage,
+	"thunderbird/data/multipart-message-2.eml text":  tbAttachedMessage,
+	"thunderbird/data/multipart-message-3.eml text":  tbAttachedMessage,
+	"thunderbird/data/multipart-message-4.eml text":  tbAttachedMessage,
+	"thunderbird/tests/address-007.eml from address": tbBang,
+	"thunderbird/tests/address-008.eml from address": tbBang,
+	"thunderbird/tests/address-010.eml from name":    tbComment,
+	"thunderbird/tests/address-018.eml from name":    tbComment,
+	"thunderbird/tests/address-048.eml from name":    tbComment,
+	"thunderbird/tests/address-062.eml from name":    tbComment,
+	"thunderbird/tests/address-063.eml from name":    tbComment,
+	"thunderbird/tests/address-065.eml from name":    tbComment,
+	"thunderbird/tests/address-066.eml from name":    tbComment,
+	"thunderbird/tests/address-072.eml from name":    tbComment,
+	"thunderbird/tests/address-074.eml from name":    tbComment,
+	"thunderbird/tests/address-086.eml from name":    tbComment,
+	"thunderbird/tests/address-087.eml from name":    tbComment,
+	"thunderbird/tests/address-034.eml from address": tbSpaceDomain,
+	"thunderbird/tests/address-034.eml from name":    tbSpaceDomain,
+	"thunderbird/tests/address-081.eml from address": "\"Simple =?UTF-8?Q?<?= a@b.c>\": jsmime makes the words before the '@' one local part (\"Simple < a\"); " +
+		"casemail reads the addr-spec a@b.c and the words before it as the name",
+	"thunderbird/tests/address-081.eml from name": "\"Simple =?UTF-8?Q?<?= a@b.c>\": jsmime makes the words before the '@' one local part (\"Simple < a\"); " +
+		"casemail reads the addr-spec a@b.c and the words before it as the name",
+	"thunderbird/tests/address-082.eml from address": "RFC 2047 5 forbids encoded words in an addr-spec, so casemail never decodes one there " +
+		"(\"<=?UTF-8?Q?email?=@b.c>\" stays as written, as for mailparser's test); jsmime decodes it",
+	"thunderbird/tests/subject-054.eml subject": "\"YWJjZA=\", a word whose last group lacks a padding character: casemail decodes " +
+		"its whole byte (\"abcd\"), so nothing is lost; jsmime drops the group (\"abc\")",
+	"thunderbird/tests/subject-024.eml subject": "six bytes that are no UTF-8 (a CESU-8 surrogate pair): jsmime's decoder marks each with U+FFFD, " +
+		"casemail marks the run with one, as Dovecot's tests ask (\"=?utf-8?b?////?=\" is one U+FFFD)",
 }
 
 const (
@@ -869,6 +911,17 @@ const (
 		"windows-1252, as browsers read us-ascii (WHATWG Encoding)"
 	dovecotBadUTF8 = "bytes that are no UTF-8 under utf-8 (utf-8''foo%E5%E4): Dovecot shows the %-escapes; casemail reads them as " +
 		"undeclared bytes (issue 14; the UTF-8 of a partly-UTF-8 value stays UTF-8), so the name shows letters, not escapes"
+	tbLinkTarget = "casemail writes a link as \"text <url>\" (issue 14), so the agent sees where it goes; Thunderbird's search " +
+		"does not look into href"
+	tbAttachedMessage = "Thunderbird's search reads the body of an attached message (message/rfc822); casemail keeps a forwarded " +
+		"message as an attachment (RFC 8621, issue 14: \"keep message/rfc822 as today\"), so its words are not in the text"
+	tbBang = "'!' is atext (RFC 5322 3.2.3): \"!\"@a.com needs no quotes, and casemail writes the address without them; jsmime " +
+		"keeps them"
+	tbComment = "a comment beside a display name or address: jsmime shows it with the name; casemail follows RFC 5322 3.2.2 " +
+		"(a comment is no part of the name) and shows a comment, without its parentheses, only where there is no name " +
+		"(\"addr (Name)\"), as its tests have it (TestAddressFaults)"
+	tbSpaceDomain = "'\" \"@a a;b': jsmime takes \"a a\", with a space, for the domain; no domain holds a space, so casemail " +
+		"reads the address \" \"@a and the second word as the name"
 	postalRFC822 = "postal-mime writes an inline message/rfc822 part's text into the body (a digest's messages too); " +
 		"casemail keeps a forwarded message as an attachment named after its subject, as RFC 8621 does and as issue 14 " +
 		"asks (\"keep message/rfc822 as today\")"
