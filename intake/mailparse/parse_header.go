@@ -329,43 +329,28 @@ func (p *parser) decodeWords(s string) string {
 		runRaw.Reset()
 	}
 	prevWord := false // the last token was an encoded word
-	// endAt is the distance from s to the next "?=", kept across tries so
-	// that many "=?" without an end cost one scan, not one each.
-	endAt := -1
-	for len(s) > 0 {
-		start := strings.Index(s, "=?")
-		if start < 0 {
-			flush()
-			out.WriteString(s)
-			return out.String()
+	w := wordScanner{s: s}
+	pos := 0 // s[pos:] is still to be read
+	for pos < len(s) {
+		rel := strings.Index(s[pos:], "=?")
+		if rel < 0 {
+			break
 		}
-		if endAt < start+2 {
-			endAt = strings.Index(s[start+2:], "?=")
-			if endAt < 0 {
-				flush()
-				out.WriteString(s)
-				return out.String()
-			}
-			endAt += start + 2
-		}
-		var cs, enc, text string
-		var length int
-		ok := endAt-start <= maxWordText+80
-		if ok {
-			cs, enc, text, length, ok = splitEncodedWord(s[start:])
+		start := pos + rel
+		cs, enc, text, length, ok := w.word(start)
+		if w.none {
+			break // no word ends after this one
 		}
 		if !ok {
 			flush()
-			out.WriteString(s[:start+2])
-			s = s[start+2:]
-			endAt -= start + 2
+			out.WriteString(s[pos : start+2])
+			pos = start + 2
 			prevWord = false
 			continue
 		}
-		lit := s[:start]
+		lit := s[pos:start]
 		raw := s[start : start+length]
-		s = s[start+length:]
-		endAt -= start + length
+		pos = start + length
 		// Whitespace between two encoded words is dropped (RFC 2047 6.2).
 		if prevWord && strings.TrimSpace(lit) == "" {
 			lit = ""
@@ -395,6 +380,7 @@ func (p *parser) decodeWords(s string) string {
 		runRaw.WriteString(raw)
 	}
 	flush()
+	out.WriteString(s[pos:])
 	return out.String()
 }
 
@@ -557,8 +543,8 @@ func specialInWord(v string) bool {
 // "?=" so that many "=?" without an end cost one scan, not one each.
 type wordScanner struct {
 	s     string
-	endAt int // index of the next "?=" after the last start; -1 unknown
-	none  bool
+	endAt int  // index of the next "?=" after the last word's start
+	none  bool // no "?=" after it: no word can start from here on
 }
 
 // word parses an encoded word at s[i:], which starts with "=?".
@@ -588,40 +574,31 @@ func relabelUTF8Words(v string) string {
 		return v
 	}
 	var out strings.Builder
-	endAt := -1
-	for {
-		start := strings.Index(v, "=?")
-		if start < 0 {
+	w := wordScanner{s: v}
+	pos := 0 // v[pos:] is still to be copied
+	for pos < len(v) {
+		rel := strings.Index(v[pos:], "=?")
+		if rel < 0 {
 			break
 		}
-		if endAt < start+2 {
-			if endAt = strings.Index(v[start+2:], "?="); endAt < 0 {
-				break
-			}
-			endAt += start + 2
+		start := pos + rel
+		cs, enc, text, n, ok := w.word(start)
+		if w.none {
+			break
 		}
-		n := 2
-		if endAt-start <= maxWordText+80 {
-			if cs, enc, text, length, ok := splitEncodedWord(v[start:]); ok {
-				n = length
-				c := normCharset(cs)
-				if strings.HasPrefix(c, "utf-") || multiByteCharset(c) {
-					out.WriteString(v[:start+n])
-					v, endAt = v[start+n:], endAt-start-n
-					continue
-				}
-				b, good := decodeWordText(enc, text)
-				if good && has8bit(b) && utf8.Valid(b) {
-					out.WriteString(v[:start] + "=?utf-8?" + enc + "?" + text + "?=")
-					v, endAt = v[start+n:], endAt-start-n
-					continue
-				}
+		if !ok {
+			n = 2
+		} else if c := normCharset(cs); !strings.HasPrefix(c, "utf-") && !multiByteCharset(c) {
+			if b, good := decodeWordText(enc, text); good && has8bit(b) && utf8.Valid(b) {
+				out.WriteString(v[pos:start] + "=?utf-8?" + enc + "?" + text + "?=")
+				pos = start + n
+				continue
 			}
 		}
-		out.WriteString(v[:start+n])
-		v, endAt = v[start+n:], endAt-start-n
+		out.WriteString(v[pos : start+n])
+		pos = start + n
 	}
-	out.WriteString(v)
+	out.WriteString(v[pos:])
 	return out.String()
 }
 
@@ -1014,23 +991,13 @@ func angleAddr(s string) string {
 func splitTopLevel(s string) []string {
 	var parts []string
 	depth, angle, quoted, start := 0, false, false, 0
-	endAt := -1 // index of the next "?=", kept so that "=?" cost one scan
+	words := wordScanner{s: s}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '=' && !quoted && depth == 0 && i+1 < len(s) && s[i+1] == '?':
 			// An encoded word is one token: a comma in it is text.
-			if endAt < i+2 {
-				endAt = strings.Index(s[i+2:], "?=")
-				if endAt < 0 {
-					endAt = len(s)
-				} else {
-					endAt += i + 2
-				}
-			}
-			if endAt-i <= maxWordText+80 {
-				if _, _, _, n, ok := splitEncodedWord(s[i:]); ok {
-					i += n - 1
-				}
+			if _, _, _, n, ok := words.word(i); ok {
+				i += n - 1
 			}
 		case quoted:
 			if c == '\\' {
