@@ -51,9 +51,10 @@ unit:
 	echo "$(GO) test $(RACE) -count=1 $(PKGS)"; \
 	$(GO) test $(RACE) -count=1 $(PKGS)
 
-# Fuzzes the mail parser (intake/mailparse: the whole parse, and Outlook's
-# compressed RTF); not when PKGS limits the run to other packages.
-FUZZ_TARGETS := FuzzParse FuzzRTF
+# Fuzzes the mail parser (intake/mailparse: the whole parse, Outlook's
+# compressed RTF, and the header readers: addresses, parameters, encoded
+# words); not when PKGS limits the run to other packages.
+FUZZ_TARGETS := FuzzParse FuzzRTF FuzzHeaderFields
 fuzz:
 	@if [ '$(PKGS)' != './...' ]; then \
 		echo "fuzz: skipped (PKGS=$(PKGS))"; \

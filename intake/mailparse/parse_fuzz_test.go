@@ -222,3 +222,46 @@ func FuzzRTF(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHeaderFields checks the header readers on their own, which FuzzParse
+// reaches only through whole mails: the address list, a parameter header,
+// encoded words. No panic, no hang, valid UTF-8, and no control character
+// in an address (it would reach the database).
+//
+//	go test -run='^$' -fuzz=FuzzHeaderFields -fuzztime=20s -fuzzminimizetime=2s ./intake/mailparse
+func FuzzHeaderFields(f *testing.F) {
+	for _, s := range []string{
+		`"Spoofed" <a@x>: b@y`, `<@route,@r2:user@domain> (c)`, `a) b <c@d>`, `(c3)a(c4)@(c5)b(c6).(c7)d(c8)(c9(c10)c11)`,
+		`=?UTF-8?Q?a@b.c,?= <b@b.c>`, `x[ <( =?u?q?y <z@[w a.b @ `, "\"a\x00b\"@example.org",
+		`attachment; filename*0*=utf-8''foo%C3%A5-; filename*1*=iso-8859-1''%E5; filename=x`,
+		`=?us-ascii?B?Y=WJj==ZA==?= =?UTF-8?B?Q29uc2lndW Ug dG9k?=`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		start := time.Now()
+		p := &parser{}
+		for _, a := range p.parseAddresses(s) {
+			if !utf8.ValidString(a.Name) || !utf8.ValidString(a.Addr) {
+				t.Fatalf("not UTF-8: %+v", a)
+			}
+			if strings.IndexFunc(a.Addr, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+				t.Fatalf("control character in address %q", a.Addr)
+			}
+		}
+		// Header values reach parseMediaHeader decoded (raw 8-bit bytes
+		// read by then): from valid UTF-8 it makes valid UTF-8.
+		h, _ := parseMediaHeader("attachment; " + s)
+		for _, v := range h.params {
+			if !utf8.ValidString(v) && utf8.ValidString(s) {
+				t.Fatalf("parameter not UTF-8: %q", v)
+			}
+		}
+		if d := p.decodeWords(s); !utf8.ValidString(d) && utf8.ValidString(s) {
+			t.Fatalf("decodeWords made invalid UTF-8: %q", d)
+		}
+		if d := time.Since(start); d > slowBound(len(s)) {
+			t.Fatalf("slow input: %v for %d bytes", d, len(s))
+		}
+	})
+}
