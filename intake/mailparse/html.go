@@ -80,14 +80,17 @@ func htmlToTextBudget(h string, b *budget) string {
 		case html.ErrorToken:
 			return w.finish()
 		case html.TextToken:
-			text := string(z.Text())
-			if w.inHead && w.hidden == 0 && strings.TrimLeft(text, " \t\r\n\f") != "" {
+			if w.hidden != 0 {
+				break
+			}
+			text := z.Text()
+			if w.inHead && len(bytes.TrimLeft(text, " \t\r\n\f")) > 0 {
 				// Text ends <head> (HTML5's "in head" insertion mode): a
 				// browser shows it.
 				w.inHead = false
 			}
-			if w.hidden == 0 && !w.inHead {
-				w.text(text)
+			if !w.inHead {
+				w.text(string(text))
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()

@@ -30,11 +30,10 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, preamble []by
 func splitAt(body []byte, boundary string, prefix bool) (parts [][]byte, preamble []byte, closed, found bool) {
 	dash := []byte("--" + boundary)
 	start := -1 // start of the current part's content, -1 in the preamble
-	// The boundary of a multipart that the current part opens, where it
-	// extends this one ("a--" inside "a"): its delimiter lines can read as
-	// this boundary's ("--a----" is "--a--" closed), and are its own
-	// while it is open, as Dovecot and stalwart read them.
-	var inner []byte
+	// A part may open a multipart whose boundary is this one and "--"
+	// ("a----" inside "a--"): its delimiter "--a----" reads as this
+	// boundary's close "--a--". While it is open (until its own close
+	// "--a------"), that line is its own, as Dovecot and stalwart read it.
 	innerOf, innerOpen := -1, false
 	pos := 0
 	for pos < len(body) {
@@ -54,25 +53,19 @@ func splitAt(body []byte, boundary string, prefix bool) (parts [][]byte, preambl
 		}
 		rest := bytes.TrimRight(body[at+len(dash):next], " \t\r\n")
 		isClose := bytes.HasPrefix(rest, []byte("--"))
+		if !prefix && start >= 0 && (bytes.Equal(rest, []byte("--")) || bytes.Equal(rest, []byte("----"))) {
+			if innerOf != start {
+				innerOf, innerOpen = start, opensMultipart(body[start:at], boundary+"--")
+			}
+			if innerOpen {
+				innerOpen = len(rest) == 2 // "--a------" closes it
+				pos = next
+				continue
+			}
+		}
 		if !prefix && len(rest) != 0 && !bytes.Equal(rest, []byte("--")) {
 			pos = at + len(dash)
 			continue
-		}
-		if start >= 0 && !prefix {
-			if innerOf != start {
-				innerOf, inner, innerOpen = start, nil, false
-				if b := innerBoundary(body[start:at]); len(b) > len(boundary) && strings.HasPrefix(b, boundary) {
-					inner, innerOpen = []byte("--"+b), true
-				}
-			}
-			if innerOpen {
-				line := bytes.TrimRight(body[at:next], " \t\r\n")
-				if bytes.Equal(line, inner) || bytes.HasPrefix(line, inner) && bytes.Equal(line[len(inner):], []byte("--")) {
-					innerOpen = len(line) == len(inner)
-					pos = next
-					continue
-				}
-			}
 		}
 		if !found {
 			preamble = body[:at]
@@ -101,9 +94,10 @@ func splitAt(body []byte, boundary string, prefix bool) (parts [][]byte, preambl
 	return parts, preamble, false, found
 }
 
-// innerBoundary is the boundary of the multipart whose header starts part,
-// "" if it opens none.
-func innerBoundary(part []byte) string {
+// opensMultipart says whether part's header makes it a multipart with
+// this boundary. Only a Content-Type that holds the boundary's text is
+// parsed.
+func opensMultipart(part []byte, boundary string) bool {
 	var ct []byte
 	for pos := 0; pos < len(part); {
 		line, next := nextLine(part, pos)
@@ -120,17 +114,14 @@ func innerBoundary(part []byte) string {
 			break
 		}
 		if len(content) > 13 && strings.EqualFold(string(content[:13]), "content-type:") {
-			ct = append([]byte{}, content[13:]...)
+			ct = content[13:len(content):len(content)] // a later append copies
 		}
 	}
-	if ct == nil {
-		return ""
+	if ct == nil || !bytes.Contains(ct, []byte(boundary)) {
+		return false
 	}
 	h, _ := parseMediaHeader(string(ct))
-	if !strings.HasPrefix(h.value, "multipart/") {
-		return ""
-	}
-	return h.params["boundary"]
+	return strings.HasPrefix(h.value, "multipart/") && h.params["boundary"] == boundary
 }
 
 // decodeBase64 decodes base64 body text, skipping line breaks and stray

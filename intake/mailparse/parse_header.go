@@ -229,14 +229,10 @@ func cleanLine(s string) string {
 // characters (emoji sequences) and a variation selector after one stay;
 // blank marks go without a trace.
 func cleanInvisible(s string) string {
-	plain := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			plain = false
-			break
-		}
-	}
-	if plain {
+	if strings.IndexFunc(s, func(r rune) bool {
+		return r >= 0xA0 && (blankMark(r) || r == 0x2800 || unicode.Is(unicode.Zs, r) || invisibleFormat(r) ||
+			r == 0x200D || r == 0xFE0E || r == 0xFE0F)
+	}) < 0 {
 		return s
 	}
 	rs := make([]rune, 0, len(s))
