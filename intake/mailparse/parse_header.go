@@ -504,7 +504,7 @@ func (p *parser) parseAddresses(v string) []Address {
 		if item == "" {
 			continue
 		}
-		if a, err := ap.Parse(item); err == nil {
+		if a, err := ap.Parse(item); err == nil && !specialInWord(item) {
 			out = append(out, p.address(a.Name, a.Address))
 			continue
 		}
