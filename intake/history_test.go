@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casemail/casemail/notify"
 	"github.com/casemail/casemail/notify/langtest"
 )
 
@@ -87,5 +88,63 @@ func TestHistoryIsNordic(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("the #history mail lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+// TestCommandsOnlyMailIsNoAnswer: an agent's mail that holds only
+// commands (under its signature and the quoted notice) sends nothing to
+// the requester side and is kept as an internal note — also while its own
+// commands run, so that the #history it asks for, and the case so far in
+// the notice of the hand-over it makes, show no public answer. A real
+// public answer shows as one.
+func TestCommandsOnlyMailIsNoAnswer(t *testing.T) {
+	e := newConvProc(t)
+	n := e.open(t)
+	notice := e.notice(t, n, anna)
+	// How a public answer is labelled, in whichever language the agent reads.
+	publicAnswers := func(text string) int {
+		n := 0
+		for _, lang := range []string{"sv", "nb", "en"} {
+			n += strings.Count(text, notify.Word{Kind: "history", Key: "reply"}.In(lang))
+		}
+		return n
+	}
+	tail := "\n\n-- \nAnna Berg\nIT-avdelingen\n\nOn Mon, 23 Nov 2026, Helpdesk <helpdesk@example.org> wrote:\n> Hvor finner jeg rutinen?\n"
+	for _, body := range []string{"#history", "#mine", "#help", "#assign eva"} {
+		e.answer(t, notice, anna, body+tail, "")
+		if k := e.messageKind(t, n); k != "note" {
+			t.Errorf("%s: stored as %s, want note", body, k)
+		}
+	}
+	for _, to := range []string{ola, kari} {
+		if got := e.sent(t, n, "reply", to); len(got) != 0 {
+			t.Errorf("commands-only mails reached %s: %v", to, e.kinds(t, n))
+		}
+	}
+	if c := e.caseOf(t, n); c.FirstResponse != nil {
+		t.Errorf("commands-only mails made a first response at %v", c.FirstResponse)
+	}
+	hist := e.sent(t, n, "history", anna)
+	if len(hist) != 1 {
+		t.Fatalf("history mails to anna: %d (%v)", len(hist), e.kinds(t, n))
+	}
+	if publicAnswers(hist[0].Text) != 0 {
+		t.Errorf("the #history mail shows the mail asking for it as a public answer:\n%s", hist[0].Text)
+	}
+	evaNotice := e.sent(t, n, "assignment", eva)
+	if len(evaNotice) != 1 {
+		t.Fatalf("assignment notices to eva: %d (%v)", len(evaNotice), e.kinds(t, n))
+	}
+	if publicAnswers(evaNotice[0].Text) != 0 {
+		t.Errorf("eva's notice shows a public answer in the case so far:\n%s", evaNotice[0].Text)
+	}
+	e.answer(t, evaNotice[0], eva, "Vi ser på det i dag."+tail, "")
+	e.answer(t, evaNotice[0], eva, "#history"+tail, "")
+	hist = e.sent(t, n, "history", eva)
+	if len(hist) != 1 {
+		t.Fatalf("history mails to eva: %d (%v)", len(hist), e.kinds(t, n))
+	}
+	if got := publicAnswers(hist[0].Text); got != 1 {
+		t.Errorf("public answers in eva's #history: %d, want 1 (hers):\n%s", got, hist[0].Text)
 	}
 }

@@ -33,6 +33,7 @@ type conversation struct {
 	tx pgx.Tx       // reads and transfers, in the same transaction
 
 	internal bool // the body goes to nobody on the requester's side
+	public   bool // the reply goes to the requester side (goesPublic)
 	// comment is a hand-over's internal comment: the text above the
 	// public marker, for whoever receives the case (see splitHandOver).
 	comment  string
@@ -602,26 +603,44 @@ func (a *applier) requesterSide(ctx context.Context, q store.Querier, c *store.C
 	return out, nil
 }
 
+// goesPublic reports whether the reply goes to the requester side: as
+// the resolution (#resolve), or as a public reply with text or
+// attachments of its own. A #note, a hand-over without #public, a
+// consultant's answer and a #merge (whose notice carries the text) do
+// not, nor does a reply of commands only.
+func (cv *conversation) goesPublic(cmds []Command) bool {
+	resolve := hasCommand(cmds, "resolve")
+	switch {
+	case cv.internal || (cv.consultant && !resolve):
+		return false
+	case resolve:
+		return true
+	}
+	return !hasCommand(cmds, "merge") && cv.hasBody()
+}
+
+// hasBody: the reply says something beyond its commands, in text or
+// attachments.
+func (cv *conversation) hasBody() bool {
+	return strings.TrimSpace(cv.body) != "" ||
+		slices.ContainsFunc(cv.a.msg.Attachments, func(at mailparse.Attachment) bool { return !at.Inline })
+}
+
 // finish sends what is left of the reply where it belongs: the resolution
-// or a public reply to the requester side, or an internal note to the
-// owner; and records first_response_at on the first public answer.
+// or a public reply to the requester side (records first_response_at),
+// or an internal note to the owner (agentReply stored it as a note).
 func (cv *conversation) finish(ctx context.Context) error {
 	a, c := cv.a, cv.c
-	if cv.consultant && cv.resolve == nil {
-		cv.internal = true
-	}
-	public := !cv.internal && !cv.merged
-	hasBody := strings.TrimSpace(cv.body) != "" || slices.ContainsFunc(a.msg.Attachments, func(at mailparse.Attachment) bool { return !at.Inline })
 	switch {
-	case cv.resolve != nil && !cv.internal:
+	case !cv.public:
+	case cv.resolve != nil:
 		atts, views := a.passOn()
 		data := notify.Data{Actor: cv.actor.Name, Reason: cv.resolve.Arg, Case: a.view(c)}
 		data.Case.Message = notify.MessageView{Text: cv.body, Attachments: views}
 		if err := cv.tellRequester(ctx, notify.KindResolved, data, atts); err != nil {
 			return err
 		}
-		public = true
-	case public && hasBody:
+	default:
 		atts, views := a.passOn()
 		data := notify.Data{Actor: cv.actor.Name, Case: a.view(c)}
 		data.Case.Message = notify.MessageView{From: cv.actor.Email, FromName: cv.actor.Name, Text: cv.body, Attachments: views}
@@ -631,16 +650,11 @@ func (cv *conversation) finish(ctx context.Context) error {
 		if err := cv.event(ctx, "reply", "public reply from "+cv.actor.ID, map[string]any{"message": cv.row}); err != nil {
 			return err
 		}
-	default:
-		public = false
 	}
-	if public {
+	if cv.public {
 		return store.SetFirstResponse(ctx, cv.e, c.ID, a.now)
 	}
-	if err := store.SetMessageKind(ctx, cv.e, cv.row, store.PartyNote); err != nil {
-		return err
-	}
-	if !hasBody || cv.merged {
+	if !cv.hasBody() || cv.merged {
 		return nil
 	}
 	// An internal note from someone other than the owner (a consultant's

@@ -298,6 +298,16 @@ func (a *applier) agentReply(ctx context.Context, th *Thread, p *config.Person, 
 	} else if len(errs) > 0 {
 		return a.refuse(ctx, c, p, row, errs, false)
 	}
+	// Whether the reply goes to the requester side is known before its
+	// commands run: one that does not (commands only, a note, a hand-over
+	// comment) is a note from now on, so that what the commands read (the
+	// #history asked for, a hand-over's case so far) does not show it as
+	// a public answer.
+	if cv.public = cv.goesPublic(cmds); !cv.public {
+		if err := store.SetMessageKind(ctx, a.w, row, store.PartyNote); err != nil {
+			return err
+		}
+	}
 	if len(cmds) == 0 {
 		cv.e, cv.tx = a.w, a.tx
 		return cv.finish(ctx)
