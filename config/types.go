@@ -44,6 +44,14 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(time.Duration(days)*24*time.Hour + clock), nil
 }
 
+// ParseBusinessDuration parses the duration syntax keeping its days apart
+// from its clock time, as BusinessDuration holds them: "2d3h" is
+// {Days: 2, Clock: 3h}. It reads Go's time.Duration.String too ("5h0m0s").
+func ParseBusinessDuration(s string) (BusinessDuration, error) {
+	days, clock, err := parseSpan(s)
+	return BusinessDuration{Days: days, Clock: clock}, err
+}
+
 // BusinessDuration is an SLA duration counted on a calendar: Days are
 // working days (the same clock time that many working days on) and Clock is
 // business time within opening hours. "3d" is {Days: 3}; "4h" is {Clock: 4h}.

@@ -70,7 +70,7 @@ func TestHistoryIsNordic(t *testing.T) {
 		"eskalert: superbruker, nivå 1, Anna Berg → sentral brukerstøtte, nivå 2, Per Dahl; begrunnelse: Trenger sentral støtte",
 		"overlevert: sentral brukerstøtte, nivå 2, Per Dahl → systemansvarlig, nivå 3, Eva Holm",
 		"sendt til Qm vendor",
-		"Qm vendor svarte etter 1m0s",
+		"Qm vendor svarte etter 1 min",
 		"leverandørens referanse: INC0012345",
 		"la til lise@bryne.example.no i saken (#cc)",
 		"kommandoer avvist: #frobnicate: ukjent kommando",

@@ -161,8 +161,13 @@ func TestTrustCommandRights(t *testing.T) {
 	if c := e.caseOf(t, m); c.Priority == "urgent" {
 		t.Error("a notice older than command_ttl applied a command")
 	}
-	if errs := e.sent(t, m, "error", anna); len(errs) == 0 || !strings.Contains(errs[len(errs)-1].Text, "command_ttl") {
-		t.Errorf("anna was not told the notice is too old: %v", errs)
+	errs := e.sent(t, m, "error", anna)
+	if len(errs) == 0 || !strings.Contains(errs[len(errs)-1].Text, "command_ttl") {
+		t.Fatalf("anna was not told the notice is too old: %v", errs)
+	}
+	// command_ttl in her language, not as rules.yaml writes it ("14d").
+	if text := errs[len(errs)-1].Text; !strings.Contains(text, "äldre än 14 dagar (command_ttl)") {
+		t.Errorf("the error does not say how old a notice may be in Swedish:\n%s", text)
 	}
 }
 

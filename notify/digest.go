@@ -104,7 +104,8 @@ func (m *Mailer) DigestView(rules *config.Rules, r *store.Report, unit string, n
 	}
 	v.SLAMet, v.SLABreached = r.SLATotals()
 	if r.MedianFirstResponse != nil {
-		v.MedianFirstResponse = config.Duration(*r.MedianFirstResponse).String()
+		span := SpanOf(*r.MedianFirstResponse)
+		v.MedianFirstResponse = &span
 	}
 	add := func(kind string, counts []store.CaseCount, name func(string) string) {
 		if len(counts) == 0 {

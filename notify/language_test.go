@@ -2,6 +2,7 @@ package notify
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +144,56 @@ func TestReword(t *testing.T) {
 		}
 		if got := p.In("nb"); got != tc.nb {
 			t.Errorf("%q in Norwegian: %q, want %q", tc.en, got, tc.nb)
+		}
+	}
+}
+
+// TestSpan: a length of time reads the same way in every language, to the
+// minute; days are as given, so business hours never turn into days.
+func TestSpan(t *testing.T) {
+	for _, tc := range []struct {
+		s          Span
+		en, sv, nb string
+	}{
+		{SpanOf(5 * time.Hour), "5 h", "5 tim", "5 t"},
+		{SpanOf(51 * time.Hour), "2 days 3 h", "2 dagar 3 tim", "2 dager 3 t"},
+		{SpanOf(48 * time.Hour), "2 days", "2 dagar", "2 dager"},
+		{SpanOf(24*time.Hour + 90*time.Minute), "1 day 1 h 30 min", "1 dag 1 tim 30 min", "1 dag 1 t 30 min"},
+		{SpanOf(59*time.Minute + 40*time.Second), "1 h", "1 tim", "1 t"},
+		{SpanOf(0), "0 min", "0 min", "0 min"},
+		{Span{Clock: 30 * time.Hour}, "30 h", "30 tim", "30 t"}, // business time
+		{Span{Days: 3}, "3 days", "3 dagar", "3 dager"},
+	} {
+		for lang, want := range map[string]string{"en": tc.en, "sv": tc.sv, "nb": tc.nb} {
+			if got := tc.s.In(lang); got != want {
+				t.Errorf("%+v in %s: %q, want %q", tc.s, lang, got, want)
+			}
+		}
+	}
+}
+
+// TestRewordSpan: a length of time in a stored English text, as Go
+// (2h0m0s) or rules.yaml (14d) wrote it, is worded for the reader.
+func TestRewordSpan(t *testing.T) {
+	for _, tc := range []struct {
+		en   string
+		want map[string]string
+	}{
+		{"waited 2h30m0s of business time: SLA due times moved on by as much", map[string]string{
+			"en": "waited 2 h 30 min of business time: SLA due times moved on by as much",
+			"sv": "väntade 2 tim 30 min arbetstid: SLA-tiderna flyttades fram lika mycket",
+			"nb": "ventet 2 t 30 min arbeidstid: SLA-fristene ble flyttet like mye"}},
+		{"ola@example.no wrote to case #1001, resolved more than 14d ago: opened a new case linked to it",
+			map[string]string{"sv": "14 dagar", "nb": "14 dager", "en": "14 days"}},
+	} {
+		p := Reword(tc.en)
+		for lang, want := range tc.want {
+			if got := p.In(lang); !strings.Contains(got, want) {
+				t.Errorf("%q in %s: %q, want %q in it", tc.en, lang, got, want)
+			}
+			if w := langtest.English(p.In(lang)); lang != "en" && len(w) > 0 {
+				t.Errorf("%q in %s: English %q", tc.en, lang, w)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Phrase is a sentence made below notify (by routing, by the sender
@@ -80,4 +81,40 @@ func wordIn(lang, kind, key string) string {
 		return v
 	}
 	return strings.ReplaceAll(key, "_", " ")
+}
+
+// Span is a length of time among a phrase's arguments (or a view's),
+// worded in the reader's language to the minute: "2 days 3 h", "2 dagar
+// 3 tim", "2 dager 3 t". Days are as given — working days, for business
+// time — and Clock is never made into days: hours of business time do
+// not add up to one. SpanOf makes one of a wall-clock duration.
+type Span struct {
+	Days  int
+	Clock time.Duration
+}
+
+// SpanOf is d as a Span, its whole 24-hour days as days.
+func SpanOf(d time.Duration) Span {
+	d = d.Round(time.Minute)
+	return Span{Days: int(d / (24 * time.Hour)), Clock: d % (24 * time.Hour)}
+}
+
+// In is the span in lang.
+func (s Span) In(lang string) string {
+	clock := s.Clock.Round(time.Minute)
+	h, m := int(clock/time.Hour), int(clock%time.Hour/time.Minute)
+	var parts []string
+	switch {
+	case s.Days == 1:
+		parts = append(parts, "1 "+wordIn(lang, "span", "day"))
+	case s.Days > 1:
+		parts = append(parts, fmt.Sprintf("%d %s", s.Days, wordIn(lang, "span", "days")))
+	}
+	if h > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", h, wordIn(lang, "span", "h")))
+	}
+	if m > 0 || len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", m, wordIn(lang, "span", "min")))
+	}
+	return strings.Join(parts, " ")
 }

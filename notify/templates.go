@@ -267,8 +267,8 @@ type DigestView struct {
 	TierMoves   []DigestRow // Name is "FROM → TO", Open the number of moves
 	SLAMet      int
 	SLABreached int
-	// MedianFirstResponse is e.g. "2h15m"; "" when nobody was answered.
-	MedianFirstResponse string
+	// MedianFirstResponse is nil when nobody was answered.
+	MedianFirstResponse *Span
 	Oldest              []CaseView
 	// SupplierWaits are cases waiting on a supplier's answer, overdue first.
 	SupplierWaits []CaseView
@@ -681,6 +681,7 @@ func templateFuncs(lang string) template.FuncMap {
 		"stepkind": func(k string) string { return lookup("step", k) },
 		"result":   func(r string) string { return lookup("result", r) },
 		"say":      func(p Phrase) string { return p.In(lang) },
+		"span":     func(s *Span) string { return s.In(lang) },
 		"when":     formatTime,
 		"join":     strings.Join,
 		"indent":   indent,
@@ -696,6 +697,7 @@ var words = map[string]map[string]string{
 		"move.top":           "at the top of its chain: the support manager is told, the case stays",
 		"move.nobody":        "nobody available on that level: unassigned",
 		"due.first_response": "first response", "due.resolution": "resolution",
+		"span.day": "day", "span.days": "days", "span.h": "h", "span.min": "min",
 		"history.in": "from the requester's side", "history.reply": "public answer", "history.note": "internal note",
 		"history.supplier": "supplier's answer", "history.event": "event",
 		"role.superuser": "superuser", "role.coordinator": "coordinator",
@@ -714,6 +716,7 @@ var words = map[string]map[string]string{
 		"move.top":           "redan på den högsta nivån: supportansvarig får veta, ärendet ligger kvar",
 		"move.nobody":        "ingen ledig på den nivån: inte tilldelat",
 		"due.first_response": "första svar", "due.resolution": "lösning",
+		"span.day": "dag", "span.days": "dagar", "span.h": "tim", "span.min": "min",
 		"history.in": "från anmälarens sida", "history.reply": "svar till anmälaren", "history.note": "intern anteckning",
 		"history.supplier": "leverantörens svar", "history.event": "händelse",
 		"role.superuser": "superanvändare", "role.coordinator": "samordnare",
@@ -740,6 +743,7 @@ var words = map[string]map[string]string{
 		"move.top":           "allerede på det høyeste nivået: brukerstøtteansvarlig får beskjed, saken blir liggende",
 		"move.nobody":        "ingen ledig på det nivået: ikke tildelt",
 		"due.first_response": "første svar", "due.resolution": "løsning",
+		"span.day": "dag", "span.days": "dager", "span.h": "t", "span.min": "min",
 		"history.in": "fra innmelders side", "history.reply": "svar til innmelder", "history.note": "internt notat",
 		"history.supplier": "leverandørens svar", "history.event": "hendelse",
 		"role.superuser": "superbruker", "role.coordinator": "koordinator",
@@ -838,7 +842,7 @@ func sampleData() Data {
 			Transfers: 1, Dropped: 1, Overdue: []CaseView{c}, Unassigned: []CaseView{c}, DroppedCases: []CaseView{c},
 			Breakdowns: []DigestBreakdown{{Kind: "unit", Rows: []DigestRow{{Name: "Bryne skole", Opened: 3, Resolved: 2, Open: 4}}},
 				{Kind: "service", Rows: []DigestRow{{Name: "Printing", Opened: 3}}}, {Kind: "tier", Rows: []DigestRow{{Name: "1", Open: 4}}}},
-			TierMoves: []DigestRow{{Name: "1 → 2", Open: 1}}, SLAMet: 2, SLABreached: 1, MedianFirstResponse: "2h15m",
+			TierMoves: []DigestRow{{Name: "1 → 2", Open: 1}}, SLAMet: 2, SLABreached: 1, MedianFirstResponse: &Span{Clock: 2*time.Hour + 15*time.Minute},
 			Oldest: []CaseView{c}, SupplierWaits: []CaseView{c}},
 	}
 }

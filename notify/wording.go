@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/casemail/casemail/config"
 )
 
 // Translate returns the wording in lang of a text written in English
@@ -441,7 +443,8 @@ var wordings = map[string]map[string]string{
 // text — so that a mail can word it in its reader's language: the most
 // specific format whose fixed parts it has, with its verbs' values as
 // data (a value that is itself such a sentence is reworded too, a case
-// status is a Word). A text made from no known format is a Phrase of
+// status is a Word, a length of time as Go or rules.yaml writes it a
+// Span). A text made from no known format is a Phrase of
 // itself, shown as it is.
 func Reword(english string) Phrase {
 	if p, ok := reword(english); ok {
@@ -478,6 +481,8 @@ func reword(s string) (Phrase, bool) {
 			default:
 				if _, ok := words[DefaultLanguage]["status."+val]; ok {
 					args[i] = Word{Kind: "status", Key: val}
+				} else if b, err := config.ParseBusinessDuration(val); err == nil && val != "0" {
+					args[i] = Span(b) // "14d", or Go's "2h0m0s"
 				} else if p, ok := reword(val); ok {
 					args[i] = p
 				} else {

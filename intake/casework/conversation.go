@@ -413,18 +413,28 @@ type commandError struct {
 // phrase is an argument of a commandError worded by notify.Translate.
 type phrase string
 
-func (e commandError) Error() string { return e.in(notify.DefaultLanguage) }
+// Error is the error in English as stored (a length of time in
+// rules.yaml's syntax, which notify.Reword reads back).
+func (e commandError) Error() string { return e.text(notify.DefaultLanguage, false) }
 
-func (e commandError) in(lang string) string {
+// in is the error as its reader gets it, in lang.
+func (e commandError) in(lang string) string { return e.text(lang, true) }
+
+func (e commandError) text(lang string, reader bool) string {
 	args := make([]any, len(e.args))
 	for i, a := range e.args {
 		switch v := a.(type) {
+		case config.Duration:
+			args[i] = v
+			if reader {
+				args[i] = notify.SpanOf(time.Duration(v)).In(lang)
+			}
 		case phrase:
 			args[i] = notify.Translate(lang, string(v))
 		case store.Status:
 			args[i] = notify.StatusName(lang, string(v))
 		case commandError:
-			args[i] = v.in(lang)
+			args[i] = v.text(lang, reader)
 		case notify.Phrase:
 			args[i] = v.In(lang)
 		default:

@@ -104,7 +104,7 @@ func eventEntry(rules *config.Rules, loc *time.Location, ev store.Event) (notify
 	case "supplier":
 		e.Event = forwardPhrase(rules, loc, d)
 	case "supplier-answer":
-		after := (time.Duration(d.int("after_seconds")) * time.Second).Round(time.Minute).String()
+		after := notify.SpanOf(time.Duration(d.int("after_seconds")) * time.Second)
 		format := "%s answered after %s"
 		if d.bool("over_contract") {
 			format = "%s answered after %s, past the contract's response time"

@@ -27,12 +27,20 @@ var Words = regexp.MustCompile(`(?i)\b(the|and|your|you|case|cases|reply|replies
 // addresses, links and header names (Authentication-Results).
 var notWords = regexp.MustCompile(`#\w+|\S+@\S+|https?://\S+|\b[A-Z]\w*(-[A-Z]\w*)+\b`)
 
+// Durations are lengths of time as Go writes them (5h0m0s, 1m0s, 2h15m)
+// or rules.yaml does in more than one unit (2d3h): a mail words them for
+// people (notify.Span). One unit (2d, 4h) is how #wait and its help are
+// written, so it is not one of them.
+var Durations = regexp.MustCompile(`\b\d+(h\d+m(\d+s)?|m\d+s|d\d+[hms](\d+[ms])*)\b`)
+
 // English lists the English words in text (a mail's subject and text),
-// once each, leaving out #commands, addresses and links.
+// and durations written as Go or rules.yaml writes them, once each,
+// leaving out #commands, addresses and links.
 func English(text string) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, w := range Words.FindAllString(notWords.ReplaceAllString(text, ""), -1) {
+	text = notWords.ReplaceAllString(text, "")
+	for _, w := range append(Words.FindAllString(text, -1), Durations.FindAllString(text, -1)...) {
 		if l := strings.ToLower(w); !seen[l] {
 			seen[l] = true
 			out = append(out, w)
