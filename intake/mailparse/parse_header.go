@@ -602,6 +602,9 @@ func relabelUTF8Words(v string) string {
 // tidied, and dropped when it only repeats the address. addr is
 // "local@domain" with the local part unquoted (as net/mail gives it).
 func (p *parser) address(name, addr string) Address {
+	// Parse hands over decoded headers, but nothing that leaves here may
+	// be invalid UTF-8: PostgreSQL refuses it, and the mail with it.
+	name, addr = strings.ToValidUTF8(name, "\uFFFD"), strings.ToValidUTF8(addr, "\uFFFD")
 	if strings.Contains(name, "=?") {
 		name = p.decodeWords(name)
 	}
