@@ -399,11 +399,14 @@ func CaseByMessageIDs(ctx context.Context, q Querier, ids []string) (caseID int6
 	if len(ids) == 0 {
 		return 0, false, nil
 	}
-	err = q.QueryRow(ctx, `SELECT case_id FROM (
-			SELECT case_id, created_at FROM sent_message_ids WHERE message_id = ANY($1)
+	// One index probe a Message-ID in each table (the LATERAL join keeps
+	// it so): with = ANY the planner may choose a scan while a table is
+	// small, and a prepared statement keeps that plan as the table grows.
+	err = q.QueryRow(ctx, `SELECT m.case_id FROM unnest($1::text[]) r(id) CROSS JOIN LATERAL (
+			SELECT case_id, created_at FROM sent_message_ids s WHERE s.message_id = r.id
 			UNION ALL
-			SELECT case_id, created_at FROM messages WHERE message_id = ANY($1) AND message_id <> ''
-		) m ORDER BY created_at DESC LIMIT 1`, ids).Scan(&caseID)
+			SELECT case_id, created_at FROM messages m WHERE m.message_id = r.id AND m.message_id <> ''
+		) m ORDER BY m.created_at DESC LIMIT 1`, ids).Scan(&caseID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}

@@ -119,10 +119,15 @@ func ClaimAndFindMany(ctx context.Context, tx Querier, cs []Claim) ([]Claimed, e
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS c(mailbox, uidvalidity, uid, n)
 		ORDER BY n
 		ON CONFLICT DO NOTHING RETURNING mailbox, uidvalidity, uid`, mailboxes, validities, uids)
+	// One probe of the identity index a mail (LATERAL … LIMIT 1 keeps it
+	// so): a join the planner may choose instead, as it does while the
+	// table is small, scans every incoming message once the table has
+	// grown, and a prepared statement keeps its first plan until the
+	// table is analyzed again.
 	b.Queue(`SELECT c.n, m.case_id, m.id
 		FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS c(message_id, hash, n)
-		JOIN messages m ON m.direction = 'in' AND m.message_id = c.message_id AND m.message_id <> ''
-			AND m.content_hash = c.hash`, ids, hashes)
+		CROSS JOIN LATERAL (SELECT case_id, id FROM messages m WHERE m.direction = 'in'
+			AND m.message_id = c.message_id AND m.message_id <> '' AND m.content_hash = c.hash LIMIT 1) m`, ids, hashes)
 	res := tx.SendBatch(ctx, b)
 	defer res.Close()
 	type key struct {
