@@ -211,8 +211,10 @@ func (p *Processor) tryPart(ctx context.Context, ds []Delivery, ps []parsedMail,
 		}
 		tms := make([]txMail, len(part))
 		shared := make([]bool, len(part))
+		acks := store.MailboxAcks{}
 		for k, i := range part {
-			tms[k] = txMail{d: ds[i], mb: ps[i].mb, msg: ps[i].msg, perr: ps[i].err, sender: ps[i].sender, msgID: ids[k], apart: apart}
+			tms[k] = txMail{d: ds[i], mb: ps[i].mb, msg: ps[i].msg, perr: ps[i].err, sender: ps[i].sender, msgID: ids[k],
+				apart: apart, acks: acks}
 			shared[k] = ps[i].shared
 		}
 		if err := p.claimAhead(ctx, tx, tms, shared); err != nil {

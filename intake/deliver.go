@@ -33,6 +33,9 @@ type txMail struct {
 	// its identity) and what was found stored under that identity.
 	claimed *store.Claimed
 	hash    []byte
+	// acks is the transaction's count of its mailboxes' acknowledgements,
+	// shared by its mails (store.MailboxAcks); nil for a transaction of one.
+	acks store.MailboxAcks
 }
 
 // deliverTx applies one mail in tx.
@@ -182,7 +185,7 @@ func (p *Processor) apply(ctx context.Context, tx pgx.Tx, w *store.Batch, tm txM
 	exposed, why := p.exposedTokens(msg)
 	ap, err := p.desk().Apply(ctx, tx, w, p.Rules(), casework.Mail{Msg: msg, Raw: d.Raw, Mailbox: mb, UID: d.UID,
 		Hash: hash, Row: msgID, Oversize: p.isOversize(d, mb), Thread: th, Linked: linked,
-		Sender: tm.sender, Exposed: exposed, ExposedWhy: why}, assigner, now)
+		Sender: tm.sender, Exposed: exposed, ExposedWhy: why, Acks: tm.acks}, assigner, now)
 	if err != nil {
 		return Result{}, 0, false, err
 	}

@@ -259,6 +259,33 @@ func TestTrustAckFlood(t *testing.T) {
 	}
 }
 
+// TestTrustAckFloodInOneTransaction: within one transaction of many mails
+// (a batch) the mailbox's count is read from the database once and then
+// kept with the transaction's own acknowledgements: those committed before
+// count, and so does each the batch sends.
+func TestTrustAckFloodInOneTransaction(t *testing.T) {
+	e := newConvProc(t)
+	e.p.Config.AckLimitPerMailbox = 5
+	for i := range 2 {
+		e.mailFrom(t, fmt.Sprintf("early%d@spoofed.example", i), "helpdesk@example.org", "Cheap watches", "", "Buy now.")
+	}
+	var raws []string
+	for i := range 8 {
+		raws = append(raws, mailText(fmt.Sprintf("victim%d@spoofed.example", i), "helpdesk@example.org", "Cheap watches",
+			fmt.Sprintf("flood%d@spoofed.example", i), "", "Buy now."))
+	}
+	ds := batchOf(100, raws)
+	if n, err := e.p.DeliverBatch(context.Background(), ds); err != nil || n != len(ds) {
+		t.Fatalf("DeliverBatch = %d, %v", n, err)
+	}
+	if got := e.count(t, `SELECT count(*) FROM outbox WHERE kind = 'ack'`); got != 5 {
+		t.Errorf("%d acknowledgements, want the mailbox's cap of 5", got)
+	}
+	if got := e.count(t, `SELECT count(*) FROM events WHERE kind = 'ack-suppressed' AND data->>'cap' = 'ack_mailbox'`); got != 5 {
+		t.Errorf("%d ack-suppressed events for the mailbox cap, want 5", got)
+	}
+}
+
 // TestTrustFailedSenderAuthentication: where the organisation's receiving
 // server (a trusted authserv-id) says the sender failed DMARC, the mail is
 // never acknowledged, adds nobody, and commands nothing even with a valid

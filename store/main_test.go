@@ -46,10 +46,11 @@ func allowAck(ctx context.Context, st *Store, addr string, now time.Time) (bool,
 	var ok bool
 	err := st.InTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		addr = queueAllowAck(b, addr, AckLimits{PerSender: 5, Mailbox: "helpdesk"}, now)
+		lim := AckLimits{PerSender: 5, Mailbox: "helpdesk"}
+		addr = queueAllowAck(b, addr, lim, now)
 		res := tx.SendBatch(ctx, b)
 		defer res.Close()
-		a, err := allowAckResult(res, addr)
+		a, err := allowAckResult(res, addr, lim)
 		if err != nil {
 			return err
 		}

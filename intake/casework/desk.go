@@ -60,6 +60,10 @@ type Mail struct {
 	// their holder (ExposedWhy says how): spent for commands from now on.
 	Exposed    []string
 	ExposedWhy string
+	// Acks, when set, is the transaction's count of its mailboxes'
+	// acknowledgements, kept across the mails it applies
+	// (store.MailboxAcks); nil counts them for each new case.
+	Acks store.MailboxAcks
 }
 
 // Thread is how a mail was matched to an existing case.
@@ -116,7 +120,7 @@ type Applied struct {
 func (d *Desk) Apply(ctx context.Context, tx pgx.Tx, w *store.Batch, rules *config.Rules, m Mail,
 	assigner store.Assigner, now time.Time) (Applied, error) {
 	a := &applier{desk: d, tx: tx, w: w, row: m.Row, raw: m.Raw, uid: m.UID, mb: m.Mailbox, msg: m.Msg,
-		oversize: m.Oversize, sender: m.Sender, now: now, rules: rules, assigner: assigner}
+		oversize: m.Oversize, sender: m.Sender, now: now, rules: rules, assigner: assigner, acks: m.Acks}
 	th, linked := m.Thread, m.Linked
 	if th != nil {
 		var err error
@@ -172,6 +176,7 @@ type applier struct {
 	linkWhy string
 	// assigner picks assignees for a new case.
 	assigner store.Assigner
+	acks     store.MailboxAcks
 	// capped lists the caps that bit (see Applied.Capped).
 	capped []string
 	// fw is the supplier forward a supplier's mail was on, for the view.

@@ -64,7 +64,8 @@ func (a *applier) newCase(ctx context.Context, hash []byte, linked *store.Case) 
 	var c *store.Case
 	if ack.wanted && !ack.unauthenticated {
 		c, ack.AckAllowance, err = store.CreateCaseWithAck(ctx, a.tx, nc, store.AckLimits{
-			PerSender: a.desk.Config.AckLimitPerHour, PerMailbox: a.desk.Config.AckLimitPerMailbox, Mailbox: a.mb.Name}, a.now)
+			PerSender: a.desk.Config.AckLimitPerHour, PerMailbox: a.desk.Config.AckLimitPerMailbox, Mailbox: a.mb.Name,
+			Counts: a.acks}, a.now)
 	} else {
 		c, err = store.CreateCase(ctx, a.tx, nc)
 	}
