@@ -23,10 +23,9 @@ import (
 // database error), its mails are delivered one by one instead, in UID
 // order, so one bad mail never holds up the others.
 //
-// A large enough batch of mostly new requests is split (see split) into
-// parts committed in parallel transactions, so that the database and the
-// parsing, routing and rendering here keep both of a small machine's cores
-// busy. Each mail's claim commits with its case as always, so it is still
+// A large enough batch is split (see split) into parts committed in
+// parallel transactions, so that the database and the parsing, routing
+// and rendering here keep both of a small machine's cores busy. Each mail's claim commits with its case as always, so it is still
 // ingested exactly once; what the split changes is that the cursor then
 // moves after the parts commit, in a statement of its own (a crash in
 // between only makes the next pass skip the claimed mails again), and that
@@ -43,7 +42,7 @@ func (p *Processor) DeliverBatch(ctx context.Context, ds []Delivery) (int, error
 	if p.splitting.TryLock() {
 		defer p.splitting.Unlock()
 		p.parseBatch(ctx, ds, ps, true)
-		parts = p.split(ds, ps)
+		parts = p.split(ctx, ds, ps)
 	} else {
 		p.parseBatch(ctx, ds, ps, false)
 	}
@@ -202,8 +201,8 @@ func (p *Processor) tryPart(ctx context.Context, ds []Delivery, ps []parsedMail,
 		// ever wait on each other's in opposite orders.
 		var senders []string
 		for _, i := range part {
-			if m := ps[i].msg; m != nil && ps[i].err == nil && m.Auto == mailparse.AutoNone {
-				senders = append(senders, senderOf(m))
+			if s, ok := acknowledged(ps[i]); ok {
+				senders = append(senders, s)
 			}
 		}
 		if err := store.LockAckAllowances(ctx, tx, senders); err != nil {
@@ -294,126 +293,4 @@ func (p *Processor) advanceCursors(ctx context.Context, e store.Execer, ds []Del
 		}
 	}
 	return nil
-}
-
-// splitParts is how many parallel transactions a batch may be split into,
-// and splitMin the fewest mails a part is worth. Four parts keep two cores
-// busy: each part alternates between work here and work in PostgreSQL.
-const (
-	splitParts = 4
-	splitMin   = 16
-)
-
-// split divides a batch into parts that can commit in parallel
-// transactions without one needing to see another's writes. Mails that
-// may thread to a case (a reply token, references, a subject tag, a
-// bounce), mails another mail of the batch refers to, mails sharing a
-// Message-ID and unparsable mails all go into the first part, in order;
-// the new requests that remain are spread over the parts. Such a mail
-// touches only the case it opens, so no part reads what another writes.
-func (p *Processor) split(ds []Delivery, ps []parsedMail) [][]int {
-	k := min(splitParts, len(ds)/splitMin)
-	if k < 2 {
-		return [][]int{seq(len(ds))}
-	}
-	referred := map[string]bool{}
-	for _, pm := range ps {
-		if pm.msg == nil {
-			continue
-		}
-		for _, r := range pm.msg.References {
-			referred[r] = true
-		}
-		referred[pm.msg.InReplyTo] = true
-	}
-	// A sender's mails stay in one part, so that no two parts need the
-	// same sender's acknowledgement allowance (see tryPart): a sender with
-	// a pinned mail has all their mails in the first part.
-	var pinned []int
-	isPinned := make([]bool, len(ps))
-	pinnedSender := map[string]bool{}
-	for i, pm := range ps {
-		m := pm.msg
-		if pm.err != nil || m == nil || pm.shared || p.mayThread(m) ||
-			(m.MessageID != "" && referred[m.MessageID]) {
-			pinned, isPinned[i] = append(pinned, i), true
-			if m != nil {
-				pinnedSender[senderOf(m)] = true
-			}
-		}
-	}
-	var groups [][]int // the free mails, a group per sender in order of first mail
-	group := map[string]int{}
-	free := 0
-	for i, pm := range ps {
-		if isPinned[i] {
-			continue
-		}
-		s := senderOf(pm.msg)
-		if pinnedSender[s] {
-			pinned = append(pinned, i)
-			continue
-		}
-		g, ok := group[s]
-		if !ok {
-			g = len(groups)
-			group[s] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], i)
-		free++
-	}
-	per := (len(ds) + k - 1) / k
-	if free < per {
-		return [][]int{seq(len(ds))}
-	}
-	// Each sender's group goes to the part with the fewest mails so far,
-	// the first part starting with the pinned ones; each part is then put
-	// in UID order.
-	parts := make([][]int, k)
-	parts[0] = pinned
-	for _, g := range groups {
-		least := 0
-		for j := range parts {
-			if len(parts[j]) < len(parts[least]) {
-				least = j
-			}
-		}
-		parts[least] = append(parts[least], g...)
-	}
-	out := parts[:0]
-	for _, part := range parts {
-		if len(part) > 0 {
-			slices.Sort(part)
-			out = append(out, part)
-		}
-	}
-	if len(out) < 2 {
-		return [][]int{seq(len(ds))}
-	}
-	return out
-}
-
-// mayThread reports whether m could belong to an existing case.
-func (p *Processor) mayThread(m *mailparse.Message) bool {
-	if m.InReplyTo != "" || len(m.References) > 0 || m.Bounce != nil {
-		return true
-	}
-	if _, ok := mailparse.CaseTag(m.Subject); ok {
-		return true
-	}
-	for _, addr := range recipients(m) {
-		if _, ok := p.tokenIn(addr); ok {
-			return true
-		}
-	}
-	return false
-}
-
-func seq(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
 }

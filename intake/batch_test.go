@@ -28,46 +28,102 @@ func plainRequest(i int) string {
 		fmt.Sprintf("Question %d", i), fmt.Sprintf("q%d@example.net", i), "", "Hello, something is wrong.")
 }
 
-func TestSplitPinsWhatMayThread(t *testing.T) {
-	e := newProc(t)
-	var raws []string
-	for i := 0; i < 60; i++ {
-		raws = append(raws, plainRequest(i))
-	}
-	raws[7] = mailText("user5@example.net", "helpdesk@example.org", "Re: Question 5", "r5@example.net",
-		"In-Reply-To: <q5@example.net>\n", "More about it.") // refers to mail 5
-	raws[20] = raws[30]                                                                                      // same Message-ID twice
-	raws[40] = mailText("x@example.net", "helpdesk@example.org", "Re: [#9] Old", "t@example.net", "", "tag") // may thread by tag
-	tok := e.keys.Sign(9, "y@example.net", e.now.Add(time.Hour))
-	raws[41] = mailText("y@example.net", notify.ReplyAddress("helpdesk@example.org", tok), "Hi", "tok@example.net", "", "to a reply address")
-	ds := batchOf(1, raws)
+// splitOf parses a batch and splits it as DeliverBatch would.
+func (e *procEnv) splitOf(t *testing.T, ds []Delivery) [][]int {
+	t.Helper()
 	ps := make([]parsedMail, len(ds))
 	for i, d := range ds {
 		ps[i].mb = e.p.mailbox(d.Mailbox)
 	}
 	e.p.parseBatch(context.Background(), ds, ps, false)
-	parts := e.p.split(ds, ps)
-	if len(parts) < 2 {
-		t.Fatalf("a batch of 60 mostly new requests was not split: %v", parts)
-	}
+	return e.p.split(context.Background(), ds, ps)
+}
+
+// checkParts fails unless parts hold each of n mails once, each part in
+// UID order, and returns the part of each mail.
+func checkParts(t *testing.T, parts [][]int, n int) []int {
+	t.Helper()
 	var all []int
-	for _, part := range parts {
+	partOf := make([]int, n)
+	for j, part := range parts {
 		if !slices.IsSorted(part) {
 			t.Errorf("part %v is not in UID order", part)
 		}
 		all = append(all, part...)
+		for _, i := range part {
+			partOf[i] = j
+		}
 	}
 	slices.Sort(all)
-	if !slices.Equal(all, seq(len(ds))) {
+	if !slices.Equal(all, seq(n)) {
 		t.Fatalf("parts %v do not hold each mail exactly once", parts)
 	}
-	for _, i := range []int{5, 7, 20, 30, 40, 41} {
-		if !slices.Contains(parts[0], i) {
-			t.Errorf("mail %d is not in the first part %v", i, parts[0])
+	return partOf
+}
+
+// TestSplitKeepsWhatMayTouchTheSameTogether: the split puts mails that may
+// touch the same case, lock or row into one part (see split), and spreads
+// the rest evenly.
+func TestSplitKeepsWhatMayTouchTheSameTogether(t *testing.T) {
+	e := newProc(t)
+	old := e.deliver(t, "helpdesk", mailText("alice@example.net", "helpdesk@example.org", "Printer", "p@example.net", "", "It jams."))
+	ack := e.sent(t, old.CaseNumber, "ack", "alice@example.net")
+	if len(ack) != 1 {
+		t.Fatalf("%d acknowledgements of the first case", len(ack))
+	}
+	var raws []string
+	for i := 0; i < 64; i++ {
+		raws = append(raws, plainRequest(i))
+	}
+	reply := func(from, subject, id, to, extra string) string {
+		return mailText(from, "helpdesk@example.org", subject, id, "In-Reply-To: <"+to+">\nReferences: <"+to+">\n"+extra, "More.")
+	}
+	// A reply to mail 5 of the batch, and a reply to that one.
+	raws[7] = reply("user5@example.net", "Re: Question 5", "r5@example.net", "q5@example.net", "")
+	raws[9] = reply("user5@example.net", "Re: Question 5", "rr5@example.net", "r5@example.net", "")
+	// The same mail twice.
+	raws[20] = raws[30]
+	// Four mails to the case in the database: a reply to its first mail,
+	// one to its acknowledgement, its tag, its reply token.
+	raws[40] = reply("alice@example.net", "Re: Printer", "a1@example.net", "p@example.net", "")
+	raws[41] = reply("bob@example.net", "Re: Printer", "a2@example.net", ack[0].MessageID, "")
+	raws[42] = mailText("carol@example.net", "helpdesk@example.org", fmt.Sprintf("Re: [#%d] Printer", old.CaseNumber),
+		"a3@example.net", "", "tag")
+	tok := e.keys.Sign(old.CaseNumber, "dave@example.net", e.now.Add(time.Hour))
+	raws[43] = mailText("dave@example.net", notify.ReplyAddress("helpdesk@example.org", tok), "Hi", "a4@example.net", "", "token")
+	// Two threads of one sender who writes often.
+	raws[50] = mailText("heavy@example.net", "helpdesk@example.org", "One", "h1@example.net", "", "First.")
+	raws[51] = mailText("heavy@example.net", "helpdesk@example.org", "Two", "h2@example.net", "", "Second.")
+	raws[52] = reply("heavy@example.net", "Re: One", "h3@example.net", "h1@example.net", "")
+	// One attachment body in two mails from different senders.
+	attached := func(from, id string) string {
+		return fmt.Sprintf("From: %s\nTo: helpdesk@example.org\nSubject: Scan\nMessage-ID: <%s>\n"+
+			"Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nSee the scan.\n"+
+			"--B\nContent-Type: application/pdf; name=scan.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--B--\n", from, id)
+	}
+	raws[60] = attached("erik@example.net", "s1@example.net")
+	raws[61] = attached("frida@example.net", "s2@example.net")
+	ds := batchOf(2, raws)
+	parts := e.splitOf(t, ds)
+	if len(parts) != splitParts {
+		t.Fatalf("a batch of 64 split into %d parts, want %d: %v", len(parts), splitParts, parts)
+	}
+	partOf := checkParts(t, parts, len(ds))
+	for _, group := range [][]int{{5, 7, 9}, {20, 30}, {40, 41, 42, 43}, {50, 51, 52}, {60, 61}} {
+		for _, i := range group[1:] {
+			if partOf[i] != partOf[group[0]] {
+				t.Errorf("mails %v are not in one part: %v", group, parts)
+			}
+		}
+	}
+	// The rest are spread: 64 mails, the largest group 4.
+	for _, part := range parts {
+		if len(part) < 64/splitParts-4 || len(part) > 64/splitParts+4 {
+			t.Errorf("parts of %d mails are uneven: %v", len(part), parts)
 		}
 	}
 	// A small batch stays whole.
-	if parts := e.p.split(ds[:20], ps[:20]); len(parts) != 1 {
+	if parts := e.splitOf(t, ds[:20]); len(parts) != 1 {
 		t.Errorf("a batch of 20 was split: %v", parts)
 	}
 }
@@ -125,6 +181,62 @@ func TestDeliverBatchSplit(t *testing.T) {
 	per := e.count(t, `SELECT count(*) FROM cases WHERE assignee = 'per'`)
 	if eva+per != 1+77 || eva-per > 1 || per-eva > 1 {
 		t.Errorf("round robin gave eva %d and per %d cases", eva, per)
+	}
+}
+
+// TestDeliverBatchThreadsInOrder: in a split batch, a new request, a reply
+// to it and a reply to the reply land on one case in UID order, and two
+// replies to a case in the database (to its first mail and to its
+// acknowledgement) both land on it, without any transaction waiting for
+// another or running again.
+func TestDeliverBatchThreadsInOrder(t *testing.T) {
+	e := newProc(t)
+	old := e.deliver(t, "helpdesk", mailText("alice@example.net", "helpdesk@example.org", "Printer", "p@example.net", "", "It jams."))
+	ack := e.sent(t, old.CaseNumber, "ack", "alice@example.net")
+	if len(ack) != 1 {
+		t.Fatalf("%d acknowledgements of the first case", len(ack))
+	}
+	reply := func(from, id, to string) string {
+		return mailText(from, "helpdesk@example.org", "Re: it", id, "In-Reply-To: <"+to+">\nReferences: <"+to+">\n", "More.")
+	}
+	var raws []string
+	for i := 0; i < 64; i++ {
+		raws = append(raws, plainRequest(i))
+	}
+	raws[10] = mailText("ann@example.net", "helpdesk@example.org", "Screen", "n1@example.net", "", "Flickers.")
+	raws[11] = reply("ann@example.net", "n2@example.net", "n1@example.net")
+	raws[12] = reply("ann@example.net", "n3@example.net", "n2@example.net")
+	raws[40] = reply("alice@example.net", "a1@example.net", "p@example.net")
+	raws[41] = reply("bob@example.net", "a2@example.net", ack[0].MessageID)
+	ds := batchOf(2, raws)
+	if parts := e.splitOf(t, ds); len(parts) < 2 {
+		t.Fatalf("the batch was not split: %v", parts)
+	}
+	deadlocks := `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`
+	before := e.count(t, deadlocks)
+	if n, err := e.p.DeliverBatch(context.Background(), ds); err != nil || n != len(ds) {
+		t.Fatalf("DeliverBatch = %d, %v", n, err)
+	}
+	thread := func(ids ...string) (cases, ordered int) {
+		return e.count(t, `SELECT count(DISTINCT case_id) FROM messages WHERE message_id = ANY($1)`, ids),
+			e.count(t, `SELECT count(*) FROM (SELECT message_id, row_number() OVER (ORDER BY id) AS n FROM messages
+				WHERE message_id = ANY($1)) m WHERE m.n = array_position($1, m.message_id)`, ids)
+	}
+	if cases, ordered := thread("n1@example.net", "n2@example.net", "n3@example.net"); cases != 1 || ordered != 3 {
+		t.Errorf("the thread of the batch is on %d cases with %d of 3 messages in UID order", cases, ordered)
+	}
+	if got := e.count(t, `SELECT count(*) FROM messages m JOIN cases c ON c.id = m.case_id
+		WHERE c.number = $1 AND m.direction = 'in'`, old.CaseNumber); got != 3 {
+		t.Errorf("case #%d has %d incoming messages, want its first and both replies", old.CaseNumber, got)
+	}
+	if got := e.count(t, `SELECT count(*) FROM cases`); got != 1+60 {
+		t.Errorf("%d cases, want %d", got, 1+60)
+	}
+	if d := e.count(t, deadlocks) - before; d != 0 {
+		t.Errorf("PostgreSQL detected %d deadlocks", d)
+	}
+	if c := e.p.Stats().Conflicts; len(c) != 0 {
+		t.Errorf("transactions run again: %v", c)
 	}
 }
 
@@ -288,14 +400,7 @@ func TestDeliverBatchSharedSendersNeverDeadlock(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		a := batch(uint32(1+200*round), 100, fmt.Sprintf("a%d-", round))
 		b := batch(uint32(101+200*round), 100, fmt.Sprintf("b%d-", round))
-		if parts := func() [][]int {
-			ps := make([]parsedMail, len(a))
-			for i, d := range a {
-				ps[i].mb = e.p.mailbox(d.Mailbox)
-			}
-			e.p.parseBatch(context.Background(), a, ps, false)
-			return e.p.split(a, ps)
-		}(); len(parts) < 2 {
+		if parts := e.splitOf(t, a); len(parts) < 2 {
 			t.Fatalf("the batch was not split: %v", parts)
 		}
 		var wg sync.WaitGroup

@@ -427,6 +427,52 @@ func CaseByMessageIDs(ctx context.Context, q Querier, ids []string) (caseID int6
 	return caseID, err == nil, err
 }
 
+// CasesNamed finds the cases a batch's mails may touch before they are
+// applied, for intake to keep each case's mails in one transaction: the
+// cases of Message-IDs (ours sent, or stored) and of case numbers, and
+// every case those were merged into. It returns them keyed "id:" +
+// Message-ID and "#" + number; keys that name nothing are left out.
+func CasesNamed(ctx context.Context, q Querier, messageIDs []string, numbers []int64) (map[string][]int64, error) {
+	out := map[string][]int64{}
+	if len(messageIDs) == 0 && len(numbers) == 0 {
+		return out, nil
+	}
+	// Index probes only (LATERAL … LIMIT 1, as in CaseByMessageIDs).
+	rows, err := q.Query(ctx, `WITH RECURSIVE named(key, case_id, hops) AS (
+			SELECT 'id:' || r.id, x.case_id, 0 FROM unnest($1::text[]) r(id) CROSS JOIN LATERAL (
+				SELECT case_id FROM sent_message_ids s WHERE s.message_id = r.id
+				UNION ALL
+				SELECT case_id FROM messages m WHERE m.message_id = r.id AND m.message_id <> '') x
+			UNION ALL
+			SELECT '#' || n, c.id, 0 FROM unnest($2::bigint[]) n CROSS JOIN LATERAL (
+				SELECT id FROM cases WHERE number = n LIMIT 1) c
+			UNION ALL
+			SELECT named.key, c.merged_into_id, named.hops + 1 FROM named CROSS JOIN LATERAL (
+				SELECT merged_into_id FROM cases WHERE id = named.case_id LIMIT 1) c
+			WHERE c.merged_into_id IS NOT NULL AND named.hops < $3)
+		SELECT DISTINCT key, case_id FROM named`, messageIDs, numbers, maxMergeHops)
+	if err != nil {
+		return nil, fmt.Errorf("finding the cases a batch names: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var id int64
+		if err := rows.Scan(&key, &id); err != nil {
+			return nil, err
+		}
+		out[key] = append(out[key], id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("finding the cases a batch names: %w", err)
+	}
+	return out, nil
+}
+
+// maxMergeHops bounds following merged_into from case to case (as
+// casework does when it redirects a mail).
+const maxMergeHops = 10
+
 // SentTo returns the recipient a Message-ID of ours was sent to.
 func SentTo(ctx context.Context, q Querier, messageID string) (recipient string, caseID int64, found bool, err error) {
 	err = q.QueryRow(ctx, `SELECT recipient, case_id FROM sent_message_ids WHERE message_id = $1`,
