@@ -59,3 +59,28 @@ func allowAck(ctx context.Context, st *Store, addr string, now time.Time) (bool,
 	})
 	return ok, err
 }
+
+// TestBodiesCompressedWithLZ4: where the server has lz4, raw mails and
+// attachment bodies are stored with it (migration 0015).
+func TestBodiesCompressedWithLZ4(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t)
+	var lz4 bool
+	if err := st.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_settings
+		WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))`).Scan(&lz4); err != nil {
+		t.Fatal(err)
+	}
+	if !lz4 {
+		t.Skip("the server has no lz4")
+	}
+	for _, table := range []string{"raw_mails", "blobs"} {
+		var method string
+		if err := st.pool.QueryRow(ctx, `SELECT attcompression::text FROM pg_attribute
+			WHERE attrelid = $1::regclass AND attname = 'data'`, table).Scan(&method); err != nil {
+			t.Fatal(err)
+		}
+		if method != "l" {
+			t.Errorf("%s.data compressed with %q, want lz4 (l)", table, method)
+		}
+	}
+}
