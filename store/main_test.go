@@ -84,3 +84,25 @@ func TestBodiesCompressedWithLZ4(t *testing.T) {
 		}
 	}
 }
+
+// TestNoJIT: the store's connections run without JIT compilation unless
+// the url asks for it.
+func TestNoJIT(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.URL(t)
+	for _, c := range []struct{ url, want string }{{url, "off"}, {url + "&jit=on", "on"}} {
+		st, err := Open(ctx, c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jit string
+		err = st.pool.QueryRow(ctx, `SHOW jit`).Scan(&jit)
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jit != c.want {
+			t.Errorf("jit = %s with %s, want %s", jit, Redact(c.url), c.want)
+		}
+	}
+}
