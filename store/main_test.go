@@ -60,8 +60,8 @@ func allowAck(ctx context.Context, st *Store, addr string, now time.Time) (bool,
 	return ok, err
 }
 
-// TestBodiesCompressedWithLZ4: where the server has lz4, raw mails and
-// attachment bodies are stored with it (migration 0015).
+// TestBodiesCompressedWithLZ4: where the server has lz4, raw mails,
+// attachment bodies and long texts are stored with it (migration 0015).
 func TestBodiesCompressedWithLZ4(t *testing.T) {
 	ctx := context.Background()
 	st := openTestStore(t)
@@ -73,14 +73,15 @@ func TestBodiesCompressedWithLZ4(t *testing.T) {
 	if !lz4 {
 		t.Skip("the server has no lz4")
 	}
-	for _, table := range []string{"raw_mails", "blobs"} {
+	for _, col := range [][2]string{{"raw_mails", "data"}, {"blobs", "data"}, {"messages", "text_body"},
+		{"outbox", "text_body"}, {"outbox", "html_body"}} {
 		var method string
 		if err := st.pool.QueryRow(ctx, `SELECT attcompression::text FROM pg_attribute
-			WHERE attrelid = $1::regclass AND attname = 'data'`, table).Scan(&method); err != nil {
+			WHERE attrelid = $1::regclass AND attname = $2`, col[0], col[1]).Scan(&method); err != nil {
 			t.Fatal(err)
 		}
 		if method != "l" {
-			t.Errorf("%s.data compressed with %q, want lz4 (l)", table, method)
+			t.Errorf("%s.%s compressed with %q, want lz4 (l)", col[0], col[1], method)
 		}
 	}
 }
