@@ -211,9 +211,14 @@ func (p *Processor) tryPart(ctx context.Context, ds []Delivery, ps []parsedMail,
 		tms := make([]txMail, len(part))
 		shared := make([]bool, len(part))
 		acks := store.MailboxAcks{}
+		// The part's writes that need no answer go out together: a mail
+		// that stands alone is applied while those of the mails before it
+		// are still queued, so that they travel with its first round trip
+		// and the events and participants of many mails are one statement.
+		w := &store.Batch{}
 		for k, i := range part {
 			tms[k] = txMail{d: ds[i], mb: ps[i].mb, msg: ps[i].msg, perr: ps[i].err, sender: ps[i].sender, msgID: ids[k],
-				apart: apart, acks: acks}
+				apart: apart, acks: acks, w: w, alone: p.standsAlone(ps[i])}
 			shared[k] = ps[i].shared
 		}
 		if err := p.claimAhead(ctx, tx, tms, shared); err != nil {
@@ -226,6 +231,9 @@ func (p *Processor) tryPart(ctx context.Context, ds []Delivery, ps []parsedMail,
 			}
 			results[i], queued = r, queued || q
 		}
+		if err := w.Send(ctx, tx); err != nil {
+			return err
+		}
 		if !advance {
 			return nil
 		}
@@ -236,6 +244,30 @@ func (p *Processor) tryPart(ctx context.Context, ds []Delivery, ps []parsedMail,
 		return p.advanceCursors(ctx, tx, sub)
 	})
 	return queued, err
+}
+
+// standsAlone reports whether applying a mail reads nothing that another
+// mail of its transaction writes: a new request, or an unparsable mail.
+// What may thread reads the cases, messages and participants it may
+// thread to; a mail whose Message-ID another shares is claimed and looked
+// up on its own; a supplier's mail may name any of their cases.
+func (p *Processor) standsAlone(pm parsedMail) bool {
+	m := pm.msg
+	if m == nil || pm.err != nil {
+		return true // quarantined: its claim and its record only
+	}
+	if pm.shared || m.InReplyTo != "" || len(m.References) > 0 || m.Bounce != nil {
+		return false
+	}
+	if _, ok := mailparse.CaseTag(m.Subject); ok {
+		return false
+	}
+	for _, addr := range recipients(m) {
+		if _, ok := p.tokenIn(addr); ok {
+			return false
+		}
+	}
+	return p.Rules == nil || p.Rules().SupplierBySender(m.From.Addr) == nil
 }
 
 // senderOf is whom a mail's acknowledgement would go to: the From address,

@@ -36,11 +36,26 @@ type txMail struct {
 	// acks is the transaction's count of its mailboxes' acknowledgements,
 	// shared by its mails (store.MailboxAcks); nil for a transaction of one.
 	acks store.MailboxAcks
+	// w, when set, is the transaction's queue of writes, shared by its
+	// mails and sent by the caller after the last; nil queues this mail's
+	// writes and sends them before deliverTx returns. alone says the mail
+	// reads nothing an earlier mail of the transaction writes (see
+	// standsAlone): otherwise what is queued is sent before it is applied.
+	w     *store.Batch
+	alone bool
 }
 
 // deliverTx applies one mail in tx.
 func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result, bool, error) {
 	d, msg, perr, msgID, advance, apart := tm.d, tm.msg, tm.perr, tm.msgID, tm.advance, tm.apart
+	w := tm.w
+	if w == nil {
+		w = &store.Batch{}
+	} else if !tm.alone {
+		if err := w.Send(ctx, tx); err != nil {
+			return Result{}, false, err
+		}
+	}
 	cursor := func(e store.Execer) error {
 		if !advance {
 			return nil // the batch moves the cursor once, past its last mail
@@ -95,7 +110,6 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result
 	} else {
 		assigner = store.Assigner{Q: tx}
 	}
-	w := &store.Batch{}
 	tm.hash, tm.msgID = hash, msgID
 	tm.claimed = &store.Claimed{Fresh: true, Dup: dup}
 	r, msgRow, queued, err := p.apply(ctx, tx, w, tm, assigner)
@@ -113,6 +127,9 @@ func (p *Processor) deliverTx(ctx context.Context, tx pgx.Tx, tm txMail) (Result
 	}
 	if err := cursor(w); err != nil {
 		return r, false, err
+	}
+	if tm.w != nil {
+		return r, queued, nil // the caller sends w
 	}
 	return r, queued, w.Send(ctx, tx)
 }
