@@ -433,3 +433,12 @@ func TestDeliverBatchSharedSendersNeverDeadlock(t *testing.T) {
 		t.Errorf("the frequent sender got %d acknowledgements, want ack_limit_per_hour = 3", got)
 	}
 }
+
+func TestHasMerge(t *testing.T) {
+	for text, want := range map[string]bool{"#merge 12": true, "ok\n#MERGE 3": true, "# merge": false,
+		"#mer": false, "no command": false, "#resolve #Merge 4": true} {
+		if got := hasMerge(text); got != want {
+			t.Errorf("hasMerge(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

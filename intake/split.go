@@ -200,12 +200,24 @@ func (p *Processor) groupKeys(ps []parsedMail) (keys [][]string, names []string,
 				add("supplier:" + s.ID)
 			}
 		}
-		if strings.Contains(strings.ToLower(m.Text), "#merge") {
+		if hasMerge(m.Text) {
 			add("merge")
 		}
 		keys[i] = ks
 	}
 	return keys, names, numbers
+}
+
+// hasMerge reports whether text may hold a #merge command (in any case,
+// as commands are read), without copying it.
+func hasMerge(text string) bool {
+	for i := strings.IndexByte(text, '#'); i >= 0; i = strings.IndexByte(text, '#') {
+		text = text[i+1:]
+		if len(text) >= 5 && strings.EqualFold(text[:5], "merge") {
+			return true
+		}
+	}
+	return false
 }
 
 // acknowledged says whether applying the mail may take its sender's
