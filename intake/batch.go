@@ -250,7 +250,8 @@ func (p *Processor) tryPart(ctx context.Context, ds []Delivery, ps []parsedMail,
 // mail of its transaction writes: a new request, or an unparsable mail.
 // What may thread reads the cases, messages and participants it may
 // thread to; a mail whose Message-ID another shares is claimed and looked
-// up on its own; a supplier's mail may name any of their cases.
+// up on its own; a mail to a mine address lists an agent's cases; a
+// supplier's mail may name any of their cases.
 func (p *Processor) standsAlone(pm parsedMail) bool {
 	m := pm.msg
 	if m == nil || pm.err != nil {
@@ -264,6 +265,9 @@ func (p *Processor) standsAlone(pm parsedMail) bool {
 	}
 	for _, addr := range recipients(m) {
 		if _, ok := p.tokenIn(addr); ok {
+			return false
+		}
+		if pm.mb != nil && pm.mb.MineAddress != "" && strings.EqualFold(addr, pm.mb.MineAddress) {
 			return false
 		}
 	}
