@@ -282,6 +282,9 @@ type NewAttachment struct {
 	Size        int64
 	Data        []byte
 	Inline      bool
+	// SHA256 is Data's, when the caller has it (the parser does); nil
+	// computes it.
+	SHA256 []byte
 }
 
 // NewMessage is what AddMessage records.
@@ -301,6 +304,7 @@ type NewMessage struct {
 	Text        string
 	NewText     string
 	Raw         []byte // kept once by hash
+	RawSHA256   []byte // Raw's SHA-256 when the caller has it; nil computes it
 	ContentHash []byte // identity across mailboxes
 	SentAt      *time.Time
 	CreatedAt   time.Time
@@ -331,10 +335,12 @@ func AddMessage(ctx context.Context, q Execer, m NewMessage) (int64, error) {
 		}
 		m.ID = ids[0]
 	}
-	var rawHash []byte
+	rawHash := m.RawSHA256
 	if m.Raw != nil {
-		h := sha256.Sum256(m.Raw)
-		rawHash = h[:]
+		if rawHash == nil {
+			h := sha256.Sum256(m.Raw)
+			rawHash = h[:]
+		}
 		if _, err := q.Exec(ctx, `INSERT INTO raw_mails (sha256, size, data) VALUES ($1, $2, $3)
 			ON CONFLICT (sha256) DO NOTHING`, rawHash, len(m.Raw), m.Raw); err != nil {
 			return 0, fmt.Errorf("storing raw mail: %w", err)
@@ -357,8 +363,10 @@ func AddMessage(ctx context.Context, q Execer, m NewMessage) (int64, error) {
 	for _, a := range m.Attachments {
 		var blob []byte
 		if a.Data != nil {
-			h := sha256.Sum256(a.Data)
-			blob = h[:]
+			if blob = a.SHA256; blob == nil {
+				h := sha256.Sum256(a.Data)
+				blob = h[:]
+			}
 			if _, err := q.Exec(ctx, `INSERT INTO blobs (sha256, size, data) VALUES ($1, $2, $3)
 				ON CONFLICT (sha256) DO NOTHING`, blob, len(a.Data), a.Data); err != nil {
 				return 0, fmt.Errorf("storing attachment %q: %w", a.Filename, err)

@@ -55,15 +55,25 @@ func (a *applier) storeMessage(ctx context.Context, caseID int64, kind store.Par
 		CaseID: caseID, Direction: "in", Kind: kind, Mailbox: a.mb.Name,
 		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		From: m.From.Addr, FromName: m.From.Name, To: addrs(m.To), Cc: addrs(m.Cc),
-		Subject: m.Subject, Text: m.Text, NewText: m.NewText, Raw: a.raw, ContentHash: hash,
+		Subject: m.Subject, Text: m.Text, NewText: m.NewText, Raw: a.raw, RawSHA256: known(m.SHA256), ContentHash: hash,
 		SentAt: sent, CreatedAt: a.now, ID: a.row,
 	}
 	for _, at := range m.Attachments {
 		nm.Attachments = append(nm.Attachments, store.NewAttachment{
 			Filename: at.Filename, ContentType: at.ContentType, Size: at.Size, Data: at.Data, Inline: at.Inline,
+			SHA256: known(at.SHA256),
 		})
 	}
 	return store.AddMessage(ctx, a.w, nm)
+}
+
+// known is a hash the parser computed, or nil (a hand-built message) for
+// the store to compute.
+func known(h [32]byte) []byte {
+	if h == ([32]byte{}) {
+		return nil
+	}
+	return h[:]
 }
 
 func addrs(as []mailparse.Address) []string {
