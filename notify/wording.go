@@ -447,15 +447,25 @@ var wordings = map[string]map[string]string{
 // Span). A text made from no known format is a Phrase of
 // itself, shown as it is.
 func Reword(english string) Phrase {
-	if p, ok := reword(english); ok {
+	if p, ok := reword(english, rewordDepth); ok {
 		return p
 	}
 	return Phrase{Format: english}
 }
 
-func reword(s string) (Phrase, bool) {
+// rewordDepth bounds how deep sentences nest inside one another's
+// values. Every format is tried at every level, so without a bound a
+// long text (an agent's reason is part of it) could cost the formats
+// times its length at each of as many levels as it has fixed words.
+// casemail's own sentences nest two deep.
+const rewordDepth = 3
+
+func reword(s string, depth int) (Phrase, bool) {
 	if Translated("sv", s) || Translated("nb", s) {
 		return Phrase{Format: s}, true
+	}
+	if depth == 0 {
+		return Phrase{}, false
 	}
 	for _, f := range rewordFormats() {
 		if len(f.verbs) == 0 {
@@ -483,7 +493,7 @@ func reword(s string) (Phrase, bool) {
 					args[i] = Word{Kind: "status", Key: val}
 				} else if b, err := config.ParseBusinessDuration(val); err == nil && val != "0" {
 					args[i] = Span(b) // "14d", or Go's "2h0m0s"
-				} else if p, ok := reword(val); ok {
+				} else if p, ok := reword(val, depth-1); ok {
 					args[i] = p
 				} else {
 					args[i] = val
